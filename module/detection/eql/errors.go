@@ -1,0 +1,42 @@
+package eql
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrUnsupported is wrapped by the error Parse returns for valid EQL that
+// spawnbeat does not run: sequences, samples, joins and pipes.
+var ErrUnsupported = errors.New("unsupported EQL construct")
+
+// ErrSyntax is wrapped by every *SyntaxError, so callers can test
+// errors.Is(err, eql.ErrSyntax) without a type assertion.
+var ErrSyntax = errors.New("EQL syntax error")
+
+// SyntaxError is a parse failure at a 1-based line and column (columns count
+// bytes). Msg says what the parser expected and what it found.
+type SyntaxError struct {
+	Line, Col int
+	Msg       string
+}
+
+// Error formats the error as "line:col: msg".
+func (e *SyntaxError) Error() string { return fmt.Sprintf("%d:%d: %s", e.Line, e.Col, e.Msg) }
+
+// Is reports whether target is ErrSyntax.
+func (e *SyntaxError) Is(target error) bool { return target == ErrSyntax }
+
+// UnsupportedError reports a recognised construct that spawnbeat does not
+// run. It wraps ErrUnsupported.
+type UnsupportedError struct {
+	Line, Col int
+	What      string // "sequence", "sample", "join", "pipe", ...
+}
+
+// Error formats the error as "line:col: <what> queries are not supported ...".
+func (e *UnsupportedError) Error() string {
+	return fmt.Sprintf("%d:%d: %s: %v (spawnbeat runs single-event queries only)", e.Line, e.Col, e.What, ErrUnsupported)
+}
+
+// Unwrap returns ErrUnsupported.
+func (e *UnsupportedError) Unwrap() error { return ErrUnsupported }
