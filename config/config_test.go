@@ -1,0 +1,264 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// write puts a config file with mode 0600 in a temp dir and returns its path.
+func write(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "spawnbeat.yml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func load(t *testing.T, text string, overrides ...string) (*Loaded, error) {
+	t.Helper()
+	return Load(Source{File: write(t, text), Explicit: true, Overrides: overrides, StrictPerms: true})
+}
+
+func TestDefaultsWhenNoFile(t *testing.T) {
+	l, err := Load(Source{File: filepath.Join(t.TempDir(), "absent.yml"), Default: DefaultYAML, StrictPerms: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Source != "embedded spawnbeat.yml" {
+		t.Errorf("Source = %q", l.Source)
+	}
+	want := Default()
+	want.Path = l.Path // resolved from the working directory
+	want.Output = l.Output
+	if diff := cmp.Diff(want, *l.Config); diff != "" {
+		t.Errorf("embedded default differs from Default() (-want +got):\n%s", diff)
+	}
+	wd, _ := os.Getwd()
+	if l.Path.Data != filepath.Join(wd, "data") || l.Output.File == nil || l.Output.File.Path != l.Path.Data {
+		t.Errorf("default output = %+v, path.data = %q: want the file output under path.data", l.Output.File, l.Path.Data)
+	}
+}
+
+func TestExplicitMissingFile(t *testing.T) {
+	_, err := Load(Source{File: "/nonexistent/spawnbeat.yml", Explicit: true, Default: DefaultYAML})
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/spawnbeat.yml") {
+		t.Fatalf("err = %v, want one naming the file", err)
+	}
+}
+
+func TestOverrides(t *testing.T) {
+	l, err := load(t, `
+spawnbeat:
+  capture:
+    mode: poll
+    receive_buffer: 16MiB
+output.file.filename: fromfile
+`, "spawnbeat.capture.mode=netlink", "spawnbeat.capture.actions=[exec, fork]", "output.file.rotate_every_kb=20", "path.home=/opt/sb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := l.Spawnbeat.Capture
+	if c.Mode != ModeNetlink || c.ReceiveBuffer != 16<<20 || !c.Has("fork") || c.Has("end") {
+		t.Errorf("capture = %+v", c)
+	}
+	if f := l.Output.File; f.Filename != "fromfile" || f.RotateEveryKB != 20 || f.NumberOfFiles != 7 || f.Path != "/opt/sb/data" {
+		t.Errorf("output.file = %+v: want file values, -E values and defaults merged", f)
+	}
+	if l.Path.Logs != "/opt/sb/logs" {
+		t.Errorf("path.logs = %q", l.Path.Logs)
+	}
+}
+
+func TestEnvExpansion(t *testing.T) {
+	t.Setenv("SB_TEST_NS", "prod")
+	l, err := load(t, "spawnbeat.namespace: ${SB_TEST_NS}\nname: ${SB_TEST_UNSET:fallback}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Spawnbeat.Namespace != "prod" || l.Name != "fallback" {
+		t.Errorf("namespace = %q, name = %q", l.Spawnbeat.Namespace, l.Name)
+	}
+}
+
+func TestErrorsNameFileLineAndKey(t *testing.T) {
+	text := `spawnbeat:
+  namespace: Bad-NS
+  capture:
+    mode: sometimes
+    actions: [exec, spawn]
+    poll_period: 1ms
+  cache:
+    max_entries: 10
+logging:
+  level: loud
+output.file:
+  number_of_files: 1
+  pathh: /tmp
+`
+	path := write(t, text)
+	_, err := Load(Source{File: path, Explicit: true, StrictPerms: true})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if !errors.Is(err, ErrInvalid) {
+		t.Errorf("errors.Is(err, ErrInvalid) = false for %v", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		path + ":2: spawnbeat.namespace:",
+		path + ":4: spawnbeat.capture.mode: \"sometimes\" is not one of auto, netlink, poll",
+		path + ":5: spawnbeat.capture.actions: \"spawn\"",
+		path + ":6: spawnbeat.capture.poll_period:",
+		path + ":8: spawnbeat.cache.max_entries:",
+		path + ":10: logging.level:",
+		path + ":12: output.file.number_of_files",
+		path + ":13: output.file.pathh: unknown setting",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q; got:\n%s", want, msg)
+		}
+	}
+}
+
+func TestOverrideErrorsNameTheFlag(t *testing.T) {
+	_, err := load(t, "", "spawnbeat.capture.mode=fast", "outptu.file.path=/x", "novalue")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"-E: spawnbeat.capture.mode", "-E: outptu.file.path: unknown setting", "-E: novalue: want key=value"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q; got:\n%v", want, err)
+		}
+	}
+}
+
+func TestTypeMismatch(t *testing.T) {
+	_, err := load(t, "spawnbeat:\n  cache:\n    exit_grace: soon\n")
+	if err == nil || !strings.Contains(err.Error(), ":3: spawnbeat.cache.exit_grace") {
+		t.Fatalf("err = %v, want line 3 and the key", err)
+	}
+}
+
+func TestYAMLSyntaxError(t *testing.T) {
+	path := write(t, "spawnbeat:\n  namespace: [unclosed\n")
+	_, err := Load(Source{File: path, Explicit: true})
+	if err == nil || !strings.Contains(err.Error(), path) || !regexp.MustCompile(`line \d+`).MatchString(err.Error()) {
+		t.Fatalf("err = %v, want the file and a line", err)
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	t.Run("two enabled is an error", func(t *testing.T) {
+		_, err := load(t, "output.file.path: /tmp\noutput.console.pretty: true\n")
+		if err == nil || !strings.Contains(err.Error(), "enable exactly one output") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("a disabled one does not count", func(t *testing.T) {
+		l, err := load(t, "output.file.enabled: false\noutput.console.pretty: true\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Output.Console == nil || !l.Output.Console.Pretty || l.Output.File.Enabled {
+			t.Errorf("outputs = %+v %+v", l.Output.Console, l.Output.File)
+		}
+	})
+	t.Run("one -E switches the default", func(t *testing.T) {
+		l, err := load(t, string(DefaultYAML), "output.console.enabled=true")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Output.File != nil || l.Output.Console == nil {
+			t.Errorf("outputs = %+v %+v, want console only", l.Output.File, l.Output.Console)
+		}
+	})
+}
+
+func TestStrictPerms(t *testing.T) {
+	path := write(t, "name: x\n")
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(Source{File: path, Explicit: true, StrictPerms: true})
+	if err == nil || !strings.Contains(err.Error(), "writable by group or others") || !strings.Contains(err.Error(), "--strict.perms=false") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := Load(Source{File: path, Explicit: true, StrictPerms: false}); err != nil {
+		t.Fatalf("with strict perms off: %v", err)
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]ByteSize{"65536": 65536, "64KiB": 64 << 10, "8 MiB": 8 << 20, "1GB": 1e9, "2k": 2048} {
+		got, err := ParseByteSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseByteSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	if _, err := ParseByteSize("lots"); err == nil {
+		t.Error("ParseByteSize(lots) succeeded")
+	}
+}
+
+// TestReferenceDocumentsEverySetting keeps spawnbeat.reference.yml complete:
+// every setting of Config is in it, every key in it is a setting, and its
+// values are valid.
+func TestReferenceDocumentsEverySetting(t *testing.T) {
+	keyLine := regexp.MustCompile(`^#([a-z_][a-z0-9_.]*): ?(.*)$`)
+	var yaml []string
+	documented := map[string]bool{}
+	for _, line := range strings.Split(string(ReferenceYAML), "\n") {
+		if m := keyLine.FindStringSubmatch(line); m != nil {
+			documented[m[1]] = true
+			if !knownKey(m[1]) {
+				t.Errorf("reference documents unknown key %s", m[1])
+			}
+			yaml = append(yaml, m[1]+": "+m[2])
+		}
+	}
+	for _, key := range leafKeys() {
+		if !documented[key] {
+			t.Errorf("setting %s is missing from spawnbeat.reference.yml", key)
+		}
+	}
+	sort.Strings(yaml)
+	l, err := load(t, strings.Join(yaml, "\n")+"\n", "output.console.enabled=false")
+	if err != nil {
+		t.Fatalf("the reference's values do not load: %v", err)
+	}
+	if diff := cmp.Diff(Default().Spawnbeat, l.Spawnbeat, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("reference values differ from the defaults (-want +got):\n%s", diff)
+	}
+	if l.Spawnbeat.Cache.ExitGrace != 30*time.Second {
+		t.Errorf("exit_grace = %s", l.Spawnbeat.Cache.ExitGrace)
+	}
+}
+
+func TestMetaCopiesInSync(t *testing.T) {
+	for name, embedded := range map[string][]byte{"spawnbeat.yml": DefaultYAML, "spawnbeat.reference.yml": ReferenceYAML} {
+		meta := filepath.Join("..", "_meta", name)
+		if *update {
+			if err := os.WriteFile(meta, embedded, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		got, err := os.ReadFile(meta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(embedded) {
+			t.Errorf("_meta/%s differs from config/%s: run go test ./config -update", name, name)
+		}
+	}
+}

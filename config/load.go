@@ -1,0 +1,375 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/elastic/go-ucfg"
+	"github.com/elastic/go-ucfg/parse"
+	ucfgyaml "github.com/elastic/go-ucfg/yaml"
+	yamlv3 "gopkg.in/yaml.v3"
+
+	"github.com/spawnbeat/spawnbeat/beater/output/console"
+	"github.com/spawnbeat/spawnbeat/beater/output/file"
+)
+
+// ErrInvalid marks every configuration error; errors.Is(err, ErrInvalid).
+var ErrInvalid = errors.New("invalid configuration")
+
+// KeyError is a problem with one setting. File and Line say where it was
+// set, when it was set in a file; "-E" when it came from the command line.
+type KeyError struct {
+	File string
+	Line int
+	Key  string
+	Err  error
+}
+
+func (e *KeyError) Error() string {
+	switch {
+	case e.File != "" && e.Line > 0:
+		return fmt.Sprintf("%s:%d: %s: %v", e.File, e.Line, e.Key, e.Err)
+	case e.File != "":
+		return fmt.Sprintf("%s: %s: %v", e.File, e.Key, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.Key, e.Err)
+}
+
+func (e *KeyError) Unwrap() []error { return []error{e.Err, ErrInvalid} }
+
+// Source says where the YAML comes from.
+type Source struct {
+	// File is the config file. When Explicit is false and File does not
+	// exist, Default is used instead (the embedded spawnbeat.yml).
+	File     string
+	Explicit bool
+	Default  []byte
+
+	Overrides   []string // -E key=value, applied in order over the file
+	StrictPerms bool     // refuse a file that group or others can write
+}
+
+// ucfgOptions are the options every config is read with, as in Beats:
+// dotted keys, ${VAR} and ${VAR:default} from the environment, and
+// references to other settings (${path.data}).
+var ucfgOptions = []ucfg.Option{ucfg.PathSep("."), ucfg.ResolveEnv, ucfg.VarExp}
+
+// Loaded is the outcome of Load.
+type Loaded struct {
+	*Config
+	Source string       // the file read, or "embedded spawnbeat.yml"
+	Raw    *ucfg.Config // the merged settings as given, for `export config`
+}
+
+// Load reads the settings: defaults, then the YAML file (or the embedded
+// default), then each -E override. Every problem is returned at once, joined,
+// each naming the file, line and key where it can.
+func Load(src Source) (*Loaded, error) {
+	name, text, err := readSource(src)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := ucfgyaml.NewConfig(text, ucfgOptions...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: %w", name, ErrInvalid, err)
+	}
+	var errs []error
+	fromFlags := map[string]bool{}
+	for _, kv := range src.Overrides {
+		key, over, err := parseOverride(kv)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fromFlags[key] = true
+		if err := raw.Merge(over, ucfgOptions...); err != nil {
+			errs = append(errs, &KeyError{File: "-E", Key: key, Err: err})
+		}
+	}
+	locate := lineFinder(name, text, fromFlags)
+
+	for _, key := range raw.FlattenedKeys(ucfgOptions...) {
+		if !knownKey(key) {
+			errs = append(errs, locate(key, errors.New("unknown setting (check its spelling and the reference config)")))
+		}
+	}
+	cfg := Default()
+	errs = append(errs, unpackSections(raw, &cfg, locate)...)
+	if err := cfg.Check(); err != nil {
+		errs = append(errs, relocate(locate, err)...)
+	}
+	if err := cfg.Output.validate(); err != nil {
+		errs = append(errs, relocate(locate, err)...)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	cfg.Path.resolve()
+	cfg.Output.applyDefault(cfg.Path.Data)
+	return &Loaded{Config: &cfg, Source: name, Raw: raw}, nil
+}
+
+func readSource(src Source) (string, []byte, error) {
+	text, err := os.ReadFile(src.File)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && !src.Explicit:
+		return "embedded spawnbeat.yml", src.Default, nil
+	case err != nil:
+		return src.File, nil, fmt.Errorf("read config %s: %w", src.File, err)
+	}
+	if src.StrictPerms {
+		if err := checkPerms(src.File); err != nil {
+			return src.File, nil, err
+		}
+	}
+	return src.File, text, nil
+}
+
+// checkPerms refuses a config file that someone other than its owner could
+// have changed, as Beats do: spawnbeat runs as root and the file names the
+// rules and where events go.
+func checkPerms(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("stat config %s: %w", path, err)
+	}
+	if mode := st.Mode().Perm(); mode&0o022 != 0 {
+		return fmt.Errorf("config file %s is writable by group or others (mode %#o): %w; run `chmod go-w %s`, or start with --strict.perms=false",
+			path, mode, ErrInvalid, path)
+	}
+	if uid, ok := fileOwner(st); ok && uid != 0 && uid != os.Geteuid() {
+		return fmt.Errorf("config file %s is owned by uid %d, neither root nor the user running spawnbeat: %w; use --strict.perms=false to allow it",
+			path, uid, ErrInvalid)
+	}
+	return nil
+}
+
+func parseOverride(kv string) (string, *ucfg.Config, error) {
+	key, value, ok := strings.Cut(kv, "=")
+	key = strings.TrimSpace(key)
+	if !ok || key == "" {
+		return key, nil, &KeyError{File: "-E", Key: kv, Err: errors.New("want key=value")}
+	}
+	v, err := parse.Value(value)
+	if err != nil {
+		return key, nil, &KeyError{File: "-E", Key: key, Err: err}
+	}
+	c, err := ucfg.NewFrom(map[string]any{key: v}, ucfgOptions...)
+	if err != nil {
+		return key, nil, &KeyError{File: "-E", Key: key, Err: err}
+	}
+	return key, c, nil
+}
+
+// lineFinder returns a function that attaches a key's file and line to an
+// error. The line comes from the YAML node that sets the key (a dotted key
+// like `output.file.path:` counts as setting each of its parts).
+func lineFinder(name string, text []byte, fromFlags map[string]bool) func(key string, err error) error {
+	lines := map[string]int{}
+	var doc yamlv3.Node
+	if yamlv3.Unmarshal(text, &doc) == nil && len(doc.Content) > 0 {
+		collectLines(doc.Content[0], "", lines)
+	}
+	return func(key string, err error) error {
+		if flagKey(key, fromFlags) {
+			return &KeyError{File: "-E", Key: key, Err: err}
+		}
+		for k := key; k != ""; k = parentKey(k) {
+			if line, ok := lines[k]; ok {
+				return &KeyError{File: name, Line: line, Key: key, Err: err}
+			}
+		}
+		return &KeyError{File: name, Key: key, Err: err}
+	}
+}
+
+func flagKey(key string, fromFlags map[string]bool) bool {
+	for k := key; k != ""; k = parentKey(k) {
+		if fromFlags[k] {
+			return true
+		}
+	}
+	return false
+}
+
+func parentKey(k string) string {
+	i := strings.LastIndexByte(k, '.')
+	if i < 0 {
+		return ""
+	}
+	return k[:i]
+}
+
+func collectLines(n *yamlv3.Node, prefix string, lines map[string]int) {
+	switch n.Kind {
+	case yamlv3.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			if prefix != "" {
+				key = prefix + "." + key
+			}
+			lines[key] = n.Content[i].Line
+			collectLines(n.Content[i+1], key, lines)
+		}
+	case yamlv3.SequenceNode:
+		for i, c := range n.Content {
+			key := fmt.Sprintf("%s.%d", prefix, i)
+			lines[key] = c.Line
+			collectLines(c, key, lines)
+		}
+	}
+}
+
+// unpackSections lays the settings over the defaults one top-level section
+// at a time, so that a failure in one section does not hide the others'.
+func unpackSections(raw *ucfg.Config, cfg *Config, locate func(string, error) error) []error {
+	var errs []error
+	for _, s := range []struct {
+		key string
+		to  any
+	}{
+		{"spawnbeat", &cfg.Spawnbeat}, {"output", &cfg.Output}, {"logging", &cfg.Logging},
+		{"path", &cfg.Path}, {"http", &cfg.HTTP},
+	} {
+		if !raw.HasField(s.key) {
+			continue
+		}
+		child, err := raw.Child(s.key, -1, ucfgOptions...)
+		if err == nil {
+			err = child.Unpack(s.to, ucfgOptions...)
+		}
+		if err != nil {
+			errs = append(errs, locateUcfg(locate, err)...)
+		}
+	}
+	if raw.HasField("name") {
+		name, err := raw.String("name", -1, ucfgOptions...)
+		if err != nil {
+			errs = append(errs, locate("name", err))
+		}
+		cfg.Name = name
+	}
+	return errs
+}
+
+// accessing is how go-ucfg names the setting an error is about.
+var accessing = regexp.MustCompile(`accessing '([^']*)'`)
+
+// locateUcfg turns a go-ucfg unpack error (a type mismatch, a failed
+// Validate of an output) into KeyErrors with file and line.
+func locateUcfg(locate func(string, error) error, err error) []error {
+	msg := err.Error()
+	key := ""
+	if m := accessing.FindStringSubmatch(msg); m != nil {
+		key = m[1]
+		msg = strings.TrimSpace(strings.Replace(msg, m[0], "", 1))
+	}
+	if i := strings.Index(msg, " (source:"); i >= 0 {
+		msg = msg[:i]
+	}
+	var parts []error
+	for _, line := range strings.Split(msg, "\n") {
+		if line = strings.TrimSpace(line); line == "" {
+			continue
+		}
+		// A section's Validate names the setting first: "number_of_files must ...".
+		k := key
+		if word, rest, ok := strings.Cut(line, " "); ok && knownKey(key+"."+strings.TrimSuffix(word, ":")) {
+			k, line = key+"."+strings.TrimSuffix(word, ":"), strings.TrimSpace(rest)
+		}
+		parts = append(parts, locate(k, errors.New(line)))
+	}
+	return parts
+}
+
+// relocate adds file and line to the KeyErrors that validation returned.
+func relocate(locate func(string, error) error, err error) []error {
+	var out []error
+	for _, e := range flatten(err) {
+		var ke *KeyError
+		if errors.As(e, &ke) {
+			out = append(out, locate(ke.Key, ke.Err))
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		if _, isKey := err.(*KeyError); !isKey {
+			var out []error
+			for _, e := range j.Unwrap() {
+				out = append(out, flatten(e)...)
+			}
+			return out
+		}
+	}
+	return []error{err}
+}
+
+// resolve fills the paths that were not set from path.home.
+func (p *Paths) resolve() {
+	if p.Home == "" {
+		p.Home, _ = os.Getwd()
+	}
+	for _, d := range []struct {
+		dir  *string
+		name string
+	}{{&p.Config, ""}, {&p.Data, "data"}, {&p.Logs, "logs"}} {
+		if *d.dir == "" {
+			*d.dir = filepath.Join(p.Home, d.name)
+		}
+	}
+}
+
+// enabled lists the outputs that are configured and not disabled.
+func (o *Output) enabled() []string {
+	var names []string
+	if o.File != nil && o.File.Enabled {
+		names = append(names, "file")
+	}
+	if o.Console != nil && o.Console.Enabled {
+		names = append(names, "console")
+	}
+	return names
+}
+
+func (o *Output) validate() error {
+	if names := o.enabled(); len(names) > 1 {
+		return &KeyError{Key: "output", Err: fmt.Errorf("%s are all enabled: enable exactly one output (set enabled: false on the others)", strings.Join(names, ", "))}
+	}
+	return nil
+}
+
+// applyDefault enables the file output under path.data when no output is
+// enabled, so that naming another output (one -E) is all it takes to switch.
+func (o *Output) applyDefault(dataDir string) {
+	if len(o.enabled()) == 0 {
+		d := file.DefaultConfig()
+		o.File = &d
+	}
+	if o.File != nil && o.File.Path == "" {
+		o.File.Path = dataDir
+	}
+}
+
+// Unpack gives each configured output its defaults before the user's
+// settings are laid over them.
+func (o *Output) Unpack(c *ucfg.Config) error {
+	if c.HasField("file") {
+		d := file.DefaultConfig()
+		o.File = &d
+	}
+	if c.HasField("console") {
+		d := console.DefaultConfig()
+		o.Console = &d
+	}
+	type plain Output // without this method, so go-ucfg unpacks the fields
+	return c.Unpack((*plain)(o), ucfgOptions...)
+}
