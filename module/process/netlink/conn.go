@@ -1,0 +1,458 @@
+package netlink
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+)
+
+// Errors of this package. Open and Receive wrap them, so compare with
+// errors.Is.
+var (
+	// ErrUnsupported means there is no proc connector for this process:
+	// the kernel lacks CONFIG_PROC_EVENTS, or the process is not in the
+	// initial network, user and PID namespaces. Fall back to polling /proc.
+	ErrUnsupported = errors.New("netlink: proc connector not available")
+	// ErrPermission means the process lacks CAP_NET_ADMIN (in the initial
+	// user namespace), which subscribing needs.
+	ErrPermission = errors.New("netlink: no permission to subscribe to the proc connector")
+	// ErrLost means the kernel dropped messages because the receive buffer
+	// was full (ENOBUFS). The Conn stays usable; the caller should resync
+	// from /proc and call Receive again.
+	ErrLost = errors.New("netlink: proc connector messages lost (ENOBUFS)")
+	// ErrClosed is returned by Receive after Close. Such errors also match
+	// net.ErrClosed.
+	ErrClosed = errors.New("netlink: connection closed")
+	// ErrInvalidOptions reports Options that Open cannot use.
+	ErrInvalidOptions = errors.New("netlink: invalid options")
+)
+
+// DefaultReceiveBuffer is the socket receive buffer Open asks for when
+// Options.ReceiveBuffer is 0. A proc event takes about 76 bytes of payload
+// and roughly 768 bytes of buffer accounting (skb truesize), so 8 MiB holds
+// some 10,000 events: several seconds of a fork storm.
+const DefaultReceiveBuffer = 8 << 20
+
+const (
+	// datagramBuffer is the size of the one read buffer. A proc connector
+	// datagram is 76 bytes; a page leaves room for future growth.
+	datagramBuffer = 4096
+	// maxBatch caps the events one Receive returns, so that a storm does
+	// not starve the caller.
+	maxBatch = 256
+	// ackTimeout bounds Open's wait for the kernel's answer to
+	// PROC_CN_MCAST_LISTEN. The kernel answers synchronously, so the wait
+	// is only long when no answer comes at all.
+	ackTimeout = 2 * time.Second
+)
+
+// Options configure Open.
+type Options struct {
+	// ReceiveBuffer is the socket receive buffer size in bytes, set with
+	// SO_RCVBUFFORCE, or SO_RCVBUF (capped by net.core.rmem_max) when
+	// forcing is not permitted. 0 means DefaultReceiveBuffer.
+	ReceiveBuffer int
+	// Events selects the event types to receive; the kernel drops the
+	// others before queueing them (a socket filter). 0 means MaskDefault
+	// (fork, exec, exit).
+	Events EventMask
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.ReceiveBuffer == 0 {
+		o.ReceiveBuffer = DefaultReceiveBuffer
+	}
+	if o.Events == 0 {
+		o.Events = MaskDefault
+	}
+	if o.ReceiveBuffer < 0 {
+		return o, fmt.Errorf("receive buffer %d: %w", o.ReceiveBuffer, ErrInvalidOptions)
+	}
+	if o.Events&^MaskAll != 0 {
+		return o, fmt.Errorf("event mask %#x has unknown bits %#x: %w", uint32(o.Events), uint32(o.Events&^MaskAll), ErrInvalidOptions)
+	}
+	return o, nil
+}
+
+// Stats are a Conn's counters since Open.
+type Stats struct {
+	Datagrams uint64 // datagrams read from the socket (or recording)
+	Events    uint64 // events returned by Receive
+	Lost      uint64 // receives that failed with ENOBUFS: each means one or more messages dropped by the kernel
+	Rejected  uint64 // datagrams from a sender other than the kernel (nl_pid != 0), dropped
+	Malformed uint64 // datagrams that did not decode in full; the events before the fault are kept
+	Truncated uint64 // datagrams larger than the read buffer, dropped
+	Filtered  uint64 // events decoded but not selected by Options.Events, dropped
+}
+
+type counters struct {
+	datagrams, events, lost, rejected, malformed, truncated, filtered atomic.Uint64
+}
+
+// Conn receives proc connector events.
+//
+// A Conn is used by one reading goroutine: Receive, SetReadDeadline.
+// Close, Stats and Clock are safe to call from any goroutine; Close wakes
+// a blocked Receive.
+type Conn struct {
+	src  source
+	sock *socket // nil for a replay
+	opts Options
+	log  *zap.Logger
+	clk  *Clock
+
+	// Owned by the reading goroutine. buf and events are allocated once;
+	// Receive returns events, valid until the next Receive.
+	buf         []byte
+	events      []Event
+	pending     []Event // received by Open before the subscription's ack
+	lostPending bool    // an ENOBUFS seen while a batch was being gathered
+
+	seq       uint32 // cn_msg.seq and .ack of our requests
+	closed    atomic.Bool
+	closeOnce sync.Once
+	stats     counters
+}
+
+// Open subscribes to the proc connector: it opens a NETLINK_CONNECTOR
+// socket, sizes its receive buffer, attaches a socket filter for
+// opts.Events, joins the CN_IDX_PROC group, sends PROC_CN_MCAST_LISTEN and
+// waits for the kernel's acknowledgement. It needs CAP_NET_ADMIN and the
+// initial network, user and PID namespaces; errors wrap ErrPermission or
+// ErrUnsupported when those are missing, so the caller can fall back to
+// polling /proc. log is narrowed with Named("netlink").
+func Open(opts Options, log *zap.Logger) (*Conn, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("open proc connector: %w", err)
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	log = log.Named("netlink")
+	if err := checkNetAdmin(); err != nil {
+		return nil, fmt.Errorf("open proc connector: %w", err)
+	}
+	clk, err := NewClock()
+	if err != nil {
+		return nil, fmt.Errorf("open proc connector: %w", err)
+	}
+	sock, forced, err := openSocket(opts.ReceiveBuffer, opts.Events)
+	if err != nil {
+		return nil, fmt.Errorf("open proc connector: %w", err)
+	}
+	c := newConn(sock, opts, log, clk)
+	c.sock = sock
+	c.seq = uint32(time.Now().UnixNano()) | 1 // nonzero: tells our ack from others' (ack 0 → 1)
+	if err := c.subscribe(); err != nil {
+		_ = sock.close()
+		return nil, fmt.Errorf("open proc connector: %w", err)
+	}
+	got, err := sock.getsockoptInt(unix.SOL_SOCKET, unix.SO_RCVBUF)
+	if err != nil {
+		got = -1
+	}
+	if !forced {
+		log.Warn("SO_RCVBUFFORCE not permitted, receive buffer capped by net.core.rmem_max",
+			zap.Int("requested_bytes", opts.ReceiveBuffer), zap.Int("granted_bytes", got))
+	}
+	log.Info("subscribed to the proc connector",
+		zap.Stringer("events", opts.Events), zap.Int("receive_buffer_bytes", got))
+	return c, nil
+}
+
+// NewReplay returns a Conn that reads datagrams from a recording instead
+// of a socket, through the same Receive path (sender check, decoding,
+// event mask, loss accounting). The recording is text: lines starting
+// with "#" are comments (the header names the kernel), each other line is
+// "<sender nl_pid> <datagram in hex>", and a line "ENOBUFS" stands for a
+// receive that failed with ENOBUFS. When the recording ends, Receive
+// returns an error matching io.EOF. Options.ReceiveBuffer is ignored.
+func NewReplay(r io.Reader, opts Options, log *zap.Logger) (*Conn, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("replay proc connector: %w", err)
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	clk, err := NewClock()
+	if err != nil {
+		return nil, fmt.Errorf("replay proc connector: %w", err)
+	}
+	return newConn(newReplaySource(r), opts, log.Named("netlink"), clk), nil
+}
+
+func newConn(src source, opts Options, log *zap.Logger, clk *Clock) *Conn {
+	return &Conn{
+		src:    src,
+		opts:   opts,
+		log:    log,
+		clk:    clk,
+		buf:    make([]byte, datagramBuffer),
+		events: make([]Event, 0, maxBatch+8),
+	}
+}
+
+// Clock returns the clock, captured at Open, that converts the events'
+// Timestamp to wall-clock time.
+func (c *Conn) Clock() *Clock { return c.clk }
+
+// Stats returns a snapshot of the counters.
+func (c *Conn) Stats() Stats {
+	s := &c.stats
+	return Stats{
+		Datagrams: s.datagrams.Load(),
+		Events:    s.events.Load(),
+		Lost:      s.lost.Load(),
+		Rejected:  s.rejected.Load(),
+		Malformed: s.malformed.Load(),
+		Truncated: s.truncated.Load(),
+		Filtered:  s.filtered.Load(),
+	}
+}
+
+// SetReadDeadline sets a deadline for Receive, which then fails with an
+// error matching os.ErrDeadlineExceeded. A zero t means no deadline. It is
+// a no-op on a replay.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	if c.sock == nil {
+		return nil
+	}
+	if err := c.sock.setReadDeadline(t); err != nil {
+		return fmt.Errorf("set read deadline: %w", c.closedOr(err))
+	}
+	return nil
+}
+
+// Receive blocks until at least one selected event arrives and returns
+// the events of every datagram already queued, up to a batch of a few
+// hundred. The returned slice and its contents are valid until the next
+// Receive: they live in one buffer that the Conn allocated once.
+//
+// Datagrams from senders other than the kernel, malformed or truncated
+// datagrams and unselected events are dropped and counted (Stats), not
+// returned as errors. Receive returns an error matching
+//   - ErrLost when the kernel dropped messages (ENOBUFS): the Conn stays
+//     usable; resync from /proc, then call Receive again;
+//   - ErrClosed and net.ErrClosed after Close;
+//   - os.ErrDeadlineExceeded after a deadline set with SetReadDeadline;
+//   - io.EOF at the end of a replay.
+func (c *Conn) Receive() ([]Event, error) {
+	c.events = c.events[:0]
+	if len(c.pending) > 0 {
+		c.events = append(c.events, c.pending...)
+		c.pending = nil
+		c.stats.events.Add(uint64(len(c.events)))
+		return c.events, nil
+	}
+	if c.lostPending {
+		c.lostPending = false
+		return nil, fmt.Errorf("receive: %w", ErrLost)
+	}
+	for {
+		wait := len(c.events) == 0
+		if !wait && len(c.events) >= maxBatch {
+			break
+		}
+		n, from, err := c.src.recv(c.buf, wait)
+		if err != nil {
+			if c.closed.Load() {
+				return nil, fmt.Errorf("receive: %w", c.closedErr())
+			}
+			if errors.Is(err, unix.ENOBUFS) {
+				c.stats.lost.Add(1)
+				if wait {
+					return nil, fmt.Errorf("receive: %w", ErrLost)
+				}
+				c.lostPending = true // report it after the events already gathered
+				break
+			}
+			if !wait && errors.Is(err, unix.EAGAIN) {
+				break
+			}
+			return nil, fmt.Errorf("receive: %w", err)
+		}
+		c.ingest(c.buf, n, from)
+	}
+	c.stats.events.Add(uint64(len(c.events)))
+	return c.events, nil
+}
+
+// ingest decodes one received datagram of length n into c.events, keeping
+// only selected events.
+func (c *Conn) ingest(buf []byte, n int, from uint32) {
+	c.stats.datagrams.Add(1)
+	if from != 0 {
+		// Only the kernel may speak for the proc connector; any local
+		// process can unicast to our port id.
+		c.stats.rejected.Add(1)
+		if ce := c.log.Check(zap.DebugLevel, "dropped datagram from a non-kernel sender"); ce != nil {
+			ce.Write(zap.Uint32("sender_nl_pid", from), zap.Int("bytes", n))
+		}
+		return
+	}
+	if n > len(buf) {
+		c.stats.truncated.Add(1)
+		return
+	}
+	start := len(c.events)
+	events, err := Decode(buf[:n], c.events)
+	if err != nil {
+		c.stats.malformed.Add(1)
+		if ce := c.log.Check(zap.DebugLevel, "malformed datagram"); ce != nil {
+			ce.Write(zap.Error(err), zap.Binary("datagram", buf[:n]))
+		}
+	}
+	// Apply the mask in user space too: the socket filter looks only at a
+	// datagram's first message, and a replay has no socket filter.
+	kept := start
+	for i := start; i < len(events); i++ {
+		if !c.opts.Events.Has(events[i].What) {
+			if events[i].What != WhatNone {
+				c.stats.filtered.Add(1)
+			}
+			continue
+		}
+		events[kept] = events[i]
+		kept++
+	}
+	c.events = events[:kept]
+}
+
+// subscribe sends PROC_CN_MCAST_LISTEN and waits for the kernel's
+// acknowledgement, keeping events that arrive before it for Receive.
+func (c *Conn) subscribe() error {
+	if err := c.sock.send(c.request(PROC_CN_MCAST_LISTEN)); err != nil {
+		return fmt.Errorf("send PROC_CN_MCAST_LISTEN: %w", classify(err))
+	}
+	if err := c.sock.setReadDeadline(time.Now().Add(ackTimeout)); err != nil {
+		return fmt.Errorf("set ack deadline: %w", err)
+	}
+	defer func() { _ = c.sock.setReadDeadline(time.Time{}) }()
+	for {
+		n, from, err := c.sock.recv(c.buf, true)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The kernel silently ignores requests from outside the initial
+			// user and PID namespaces (drivers/connector/cn_proc.c).
+			return fmt.Errorf("no acknowledgement of PROC_CN_MCAST_LISTEN within %v (not in the initial user and PID namespaces?): %w",
+				ackTimeout, ErrUnsupported)
+		}
+		if errors.Is(err, unix.ENOBUFS) {
+			c.stats.lost.Add(1)
+			c.lostPending = true
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("receive acknowledgement: %w", err)
+		}
+		if from != 0 || n > len(c.buf) {
+			c.ingest(c.buf, n, from) // counts it
+			continue
+		}
+		start := len(c.events)
+		c.events, _ = Decode(c.buf[:n], c.events)
+		acked, ackErr := false, uint32(0)
+		for _, e := range c.events[start:] {
+			// Since 4.x the kernel overwrites cn_msg.seq with its own per-CPU
+			// counter (send_msg in cn_proc.c); only ack+1 identifies our request.
+			if e.What == WhatNone && e.Ack == c.seq+1 {
+				acked, ackErr = true, e.AckErr
+			}
+		}
+		c.events = c.events[:start]
+		c.ingest(c.buf, n, from) // keeps the selected events of this datagram
+		if !acked {
+			continue
+		}
+		c.pending = append(c.pending, c.events...)
+		c.events = c.events[:0]
+		if ackErr != 0 {
+			return fmt.Errorf("PROC_CN_MCAST_LISTEN refused: %w", classify(unix.Errno(ackErr)))
+		}
+		return nil
+	}
+}
+
+// request builds a cn_msg carrying a proc_cn_mcast_op. It uses the 4-byte
+// form that every kernel accepts (6.6 added an 8-byte struct proc_input
+// with a kernel-side event filter, which older kernels silently ignore).
+func (c *Conn) request(op uint32) []byte {
+	const payload = 4
+	b := make([]byte, NLMSG_HDRLEN+CN_MSG_LEN+payload)
+	ne := binary.NativeEndian
+	ne.PutUint32(b[offNlmsgLen:], uint32(len(b)))
+	ne.PutUint16(b[offNlmsgType:], NLMSG_DONE)
+	ne.PutUint32(b[offCnIdx:], CN_IDX_PROC)
+	ne.PutUint32(b[offCnVal:], CN_VAL_PROC)
+	ne.PutUint32(b[offCnSeq:], c.seq)
+	ne.PutUint32(b[offCnAck:], c.seq) // echoed back as ack+1
+	ne.PutUint16(b[offCnLen:], payload)
+	ne.PutUint32(b[offEvent:], op)
+	return b
+}
+
+// Close unsubscribes (PROC_CN_MCAST_IGNORE) and closes the socket, waking
+// a blocked Receive. It is safe to call from any goroutine and more than
+// once; later calls return nil.
+func (c *Conn) Close() error {
+	var err error
+	c.closeOnce.Do(func() { err = c.close() })
+	return err
+}
+
+func (c *Conn) close() error {
+	c.closed.Store(true)
+	var errs []error
+	if c.sock != nil {
+		// The kernel counts listeners to decide whether to build events at
+		// all, and (since 6.6) stops delivering to an ignoring socket.
+		if err := c.sock.send(c.request(PROC_CN_MCAST_IGNORE)); err != nil {
+			errs = append(errs, fmt.Errorf("send PROC_CN_MCAST_IGNORE: %w", err))
+		}
+	}
+	if err := c.src.close(); err != nil {
+		errs = append(errs, fmt.Errorf("close socket: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close proc connector: %w", err)
+	}
+	return nil
+}
+
+// closedErr matches both ErrClosed and net.ErrClosed.
+func (c *Conn) closedErr() error {
+	return fmt.Errorf("%w (%w)", ErrClosed, net.ErrClosed)
+}
+
+func (c *Conn) closedOr(err error) error {
+	if c.closed.Load() {
+		return c.closedErr()
+	}
+	return err
+}
+
+// checkNetAdmin fails with ErrPermission when CAP_NET_ADMIN is not
+// effective. The kernel's refusal otherwise arrives only as an
+// acknowledgement multicast to existing listeners, so it could look like
+// a timeout.
+func checkNetAdmin() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	if data[0].Effective&(1<<unix.CAP_NET_ADMIN) == 0 {
+		return fmt.Errorf("CAP_NET_ADMIN is not effective: %w", ErrPermission)
+	}
+	return nil
+}

@@ -1,0 +1,56 @@
+package netlink
+
+import (
+	"encoding/binary"
+
+	"golang.org/x/sys/unix"
+)
+
+// filterAccept is what an accepting classic BPF program returns: the number
+// of bytes of the packet to keep, here all of them.
+const filterAccept = 0xffffffff
+
+// filterProgram returns the classic BPF socket filter (SO_ATTACH_FILTER)
+// that lets the kernel queue only proc connector messages whose
+// proc_event.what is selected by mask, plus acknowledgements
+// (PROC_EVENT_NONE), which Open waits for. Everything else is dropped
+// before it takes room in the receive buffer.
+//
+// The filter sees the datagram from its nlmsghdr. It inspects the first
+// message only: the proc connector sends one message per datagram
+// (cn_netlink_send_mult), and Receive applies the mask again in user space
+// for any others. A datagram too short to hold the loaded fields is
+// dropped, because a load past the end ends a classic BPF program with 0.
+func filterProgram(mask EventMask) []unix.SockFilter {
+	const (
+		ldAbsW = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+		jeqK   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+		jsetK  = unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K
+		retK   = unix.BPF_RET | unix.BPF_K
+		drop   = 7 // index of the "ret #0" instruction
+		accept = 8 // index of the "ret #accept" instruction
+	)
+	// j is a conditional jump's offset: relative to the next instruction.
+	j := func(from, to int) uint8 { return uint8(to - from - 1) }
+	return []unix.SockFilter{
+		/* 0 */ {Code: ldAbsW, K: offCnIdx},
+		/* 1 */ {Code: jeqK, K: bpfWord(CN_IDX_PROC), Jt: 0, Jf: j(1, drop)},
+		/* 2 */ {Code: ldAbsW, K: offCnVal},
+		/* 3 */ {Code: jeqK, K: bpfWord(CN_VAL_PROC), Jt: 0, Jf: j(3, drop)},
+		/* 4 */ {Code: ldAbsW, K: offWhat},
+		/* 5 */ {Code: jeqK, K: bpfWord(PROC_EVENT_NONE), Jt: j(5, accept), Jf: 0},
+		/* 6 */ {Code: jsetK, K: bpfWord(uint32(mask)), Jt: j(6, accept), Jf: j(6, drop)},
+		/* 7 */ {Code: retK, K: 0},
+		/* 8 */ {Code: retK, K: filterAccept},
+	}
+}
+
+// bpfWord converts a host-order u32 field value to what a classic BPF word
+// load (BPF_LD|BPF_W|BPF_ABS) yields for it: such loads read in network
+// (big-endian) byte order, while netlink fields are in host order. Bitwise
+// tests (jset) still work, since swapping bytes moves bits consistently.
+func bpfWord(v uint32) uint32 {
+	var b [4]byte
+	binary.NativeEndian.PutUint32(b[:], v)
+	return binary.BigEndian.Uint32(b[:])
+}

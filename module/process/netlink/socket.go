@@ -1,0 +1,174 @@
+package netlink
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// source is the seam around recvfrom: the proc connector socket, or a
+// recording replayed by NewReplay. A source is used by one reading
+// goroutine; close may be called from any goroutine.
+type source interface {
+	// recv reads one datagram into p. It returns the datagram's full
+	// length (which may exceed len(p): truncated) and the sender's netlink
+	// port id (0 for the kernel). With wait false it returns unix.EAGAIN
+	// instead of waiting when no datagram is queued.
+	recv(p []byte, wait bool) (n int, from uint32, err error)
+	// close releases the source and wakes a waiting recv.
+	close() error
+}
+
+// socket is a NETLINK_CONNECTOR socket on Go's runtime poller: the fd is
+// non-blocking and wrapped in an os.File, so a recv waiting for data parks
+// its goroutine rather than a thread, and closing the file wakes it.
+type socket struct {
+	file *os.File
+	rc   syscall.RawConn
+
+	// State of the current recv, kept here so that readFn, bound once,
+	// needs no per-call closure allocation.
+	buf    []byte
+	wait   bool
+	n      int
+	from   uint32
+	err    error
+	sa     unix.RawSockaddrNetlink
+	salen  uint32
+	readFn func(fd uintptr) bool
+}
+
+// openSocket creates the socket, sizes its receive buffer, attaches the
+// filter and binds it to the proc connector's multicast group.
+func openSocket(rcvbuf int, mask EventMask) (s *socket, forced bool, err error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, NETLINK_CONNECTOR)
+	if err != nil {
+		return nil, false, fmt.Errorf("socket NETLINK_CONNECTOR: %w", classify(err))
+	}
+	closeFD := true
+	defer func() {
+		if closeFD {
+			_ = unix.Close(fd)
+		}
+	}()
+	// SO_RCVBUFFORCE (CAP_NET_ADMIN) ignores net.core.rmem_max; SO_RCVBUF is
+	// capped by it (socket(7)).
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvbuf); err == nil {
+		forced = true
+	} else if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf); err != nil {
+		return nil, false, fmt.Errorf("setsockopt SO_RCVBUF %d: %w", rcvbuf, err)
+	}
+	prog := filterProgram(mask)
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog); err != nil {
+		return nil, false, fmt.Errorf("setsockopt SO_ATTACH_FILTER: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: CN_IDX_PROC}); err != nil {
+		return nil, false, fmt.Errorf("bind proc connector group %d: %w", CN_IDX_PROC, classify(err))
+	}
+	// os.NewFile registers a non-blocking fd with the runtime poller.
+	f := os.NewFile(uintptr(fd), "netlink-connector")
+	closeFD = false
+	rc, err := f.SyscallConn()
+	if err != nil {
+		_ = f.Close()
+		return nil, false, fmt.Errorf("netlink socket raw conn: %w", err)
+	}
+	s = &socket{file: f, rc: rc}
+	s.readFn = s.read
+	return s, forced, nil
+}
+
+func (s *socket) recv(p []byte, wait bool) (int, uint32, error) {
+	if len(p) == 0 {
+		return 0, 0, fmt.Errorf("recvfrom: empty buffer: %w", unix.EINVAL)
+	}
+	s.buf, s.wait = p, wait
+	if err := s.rc.Read(s.readFn); err != nil {
+		return 0, 0, err // the file was closed, or a deadline passed
+	}
+	s.buf = nil
+	return s.n, s.from, s.err
+}
+
+// read is the RawConn.Read callback: it returns false to wait for the
+// poller to report the socket readable.
+func (s *socket) read(fd uintptr) bool {
+	for {
+		s.salen = unix.SizeofSockaddrNetlink
+		// recvfrom directly, not unix.Recvfrom, which allocates a Sockaddr
+		// per call. MSG_TRUNC makes netlink return the real length of a
+		// datagram larger than the buffer (netlink(7)).
+		n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd,
+			uintptr(unsafe.Pointer(&s.buf[0])), uintptr(len(s.buf)), unix.MSG_TRUNC,
+			uintptr(unsafe.Pointer(&s.sa)), uintptr(unsafe.Pointer(&s.salen)))
+		switch errno {
+		case 0:
+			s.n, s.from, s.err = int(n), s.sa.Pid, nil
+			return true
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			if s.wait {
+				return false
+			}
+		}
+		s.n, s.from, s.err = 0, 0, errno
+		return true
+	}
+}
+
+// send writes one message to the kernel (port id 0).
+func (s *socket) send(msg []byte) error {
+	var serr error
+	err := s.rc.Write(func(fd uintptr) bool {
+		serr = unix.Sendto(int(fd), msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+		return !errors.Is(serr, unix.EAGAIN)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+func (s *socket) setReadDeadline(t time.Time) error { return s.file.SetReadDeadline(t) }
+
+func (s *socket) setsockoptInt(level, opt, v int) error {
+	var serr error
+	err := s.rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), level, opt, v) })
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+func (s *socket) getsockoptInt(level, opt int) (int, error) {
+	var (
+		v    int
+		serr error
+	)
+	err := s.rc.Control(func(fd uintptr) { v, serr = unix.GetsockoptInt(int(fd), level, opt) })
+	if err != nil {
+		return 0, err
+	}
+	return v, serr
+}
+
+func (s *socket) close() error { return s.file.Close() }
+
+// classify wraps the errnos that mean "no proc connector for us" in the
+// package's sentinels, keeping the errno in the chain.
+func classify(err error) error {
+	switch {
+	case errors.Is(err, unix.EPROTONOSUPPORT), errors.Is(err, unix.EAFNOSUPPORT):
+		return fmt.Errorf("%w: %w", ErrUnsupported, err)
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
+		return fmt.Errorf("%w: %w", ErrPermission, err)
+	}
+	return err
+}
