@@ -1,0 +1,655 @@
+package engine
+
+import (
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spawnbeat/spawnbeat/module/detection/eql"
+)
+
+// Getter reads one field from a document. It must not modify the document
+// and must be safe for concurrent use.
+type Getter[T any] func(doc T) Value
+
+// Resolver maps field names and event categories to accessors on documents
+// of type T. It is consulted once per field at compile time, never per
+// event. Implementations must be safe for concurrent use.
+type Resolver[T any] interface {
+	// Field returns the accessor for a dotted field name. filled is false
+	// when documents of this type never carry the field; get then always
+	// returns a Missing Value.
+	Field(name string) (get Getter[T], filled bool)
+	// Category returns the test for "<category> where". "any" matches
+	// every document.
+	Category(name string) func(doc T) bool
+}
+
+// Program is a compiled query. It is immutable and safe for concurrent use;
+// Match does not allocate on the ECS path for the operators Elastic's rules
+// use (string functions such as concat and string may allocate).
+type Program[T any] struct {
+	query      *eql.Query
+	category   func(T) bool
+	root       func(T) bool
+	fields     []string
+	unresolved []string
+}
+
+// Compile turns a parsed query into a Program over documents of type T.
+// Errors are *CompileError.
+func Compile[T any](q *eql.Query, r Resolver[T]) (*Program[T], error) {
+	if q == nil || q.Where == nil {
+		return nil, &CompileError{Msg: "empty query"}
+	}
+	c := &compiler[T]{r: r, fields: map[string]bool{}}
+	root, err := c.boolean(q.Where)
+	if err != nil {
+		return nil, err
+	}
+	p := &Program[T]{query: q, category: r.Category(q.Category), root: root}
+	for name, filled := range c.fields {
+		p.fields = append(p.fields, name)
+		if !filled {
+			p.unresolved = append(p.unresolved, name)
+		}
+	}
+	sort.Strings(p.fields)
+	sort.Strings(p.unresolved)
+	return p, nil
+}
+
+// Match reports whether doc matches the query.
+func (p *Program[T]) Match(doc T) bool {
+	if p.category != nil && !p.category(doc) {
+		return false
+	}
+	return p.root(doc)
+}
+
+// Fields lists the fields the query references, sorted. The caller must not
+// modify the slice.
+func (p *Program[T]) Fields() []string { return p.fields }
+
+// Unresolved lists the referenced fields that the resolver never fills,
+// sorted; conditions on them behave as on an absent field. The caller must
+// not modify the slice.
+func (p *Program[T]) Unresolved() []string { return p.unresolved }
+
+// Query returns the query the Program was compiled from.
+func (p *Program[T]) Query() *eql.Query { return p.query }
+
+// compiler holds the state of one Compile call.
+type compiler[T any] struct {
+	r      Resolver[T]
+	fields map[string]bool // name → filled
+}
+
+func errAt(e eql.Expr, name, msg string, err error) *CompileError {
+	return &CompileError{Pos: e.Position(), Name: name, Msg: msg, Err: err}
+}
+
+// boolean compiles an expression used as a condition.
+func (c *compiler[T]) boolean(e eql.Expr) (func(T) bool, error) {
+	switch e := e.(type) {
+	case *eql.BinaryExpr:
+		var parts []func(T) bool
+		if err := c.flatten(e.Op, e, &parts); err != nil {
+			return nil, err
+		}
+		if e.Op == eql.And {
+			return allOf(parts), nil
+		}
+		return anyOf(parts), nil
+	case *eql.NotExpr:
+		x, err := c.boolean(e.X)
+		if err != nil {
+			return nil, err
+		}
+		return func(doc T) bool { return !x(doc) }, nil
+	case *eql.CompareExpr:
+		return c.compare(e)
+	case *eql.PredicateExpr:
+		return c.predicate(e)
+	case *eql.Literal:
+		switch e.Kind {
+		case eql.BoolLit:
+			b := e.Bool
+			return func(T) bool { return b }, nil
+		case eql.NullLit:
+			return func(T) bool { return false }, nil
+		}
+		return nil, errAt(e, "", "a "+litKindName(e.Kind)+" is not a condition", nil)
+	case *eql.ArithExpr, *eql.NegExpr:
+		return nil, errAt(e, "", "an arithmetic expression is not a condition", nil)
+	}
+	// A field or a function call used as a condition: true when it holds
+	// the boolean true (any element, for arrays).
+	v, err := c.value(e)
+	if err != nil {
+		return nil, err
+	}
+	return func(doc T) bool {
+		val := v(doc)
+		for i := 0; i < val.Len(); i++ {
+			if x := val.At(i); x.Kind == Bool && x.Bool {
+				return true
+			}
+		}
+		return false
+	}, nil
+}
+
+func (c *compiler[T]) flatten(op eql.LogicOp, e eql.Expr, out *[]func(T) bool) error {
+	if b, ok := e.(*eql.BinaryExpr); ok && b.Op == op {
+		if err := c.flatten(op, b.X, out); err != nil {
+			return err
+		}
+		return c.flatten(op, b.Y, out)
+	}
+	p, err := c.boolean(e)
+	if err != nil {
+		return err
+	}
+	*out = append(*out, p)
+	return nil
+}
+
+func allOf[T any](ps []func(T) bool) func(T) bool {
+	if len(ps) == 2 {
+		a, b := ps[0], ps[1]
+		return func(doc T) bool { return a(doc) && b(doc) }
+	}
+	return func(doc T) bool {
+		for _, p := range ps {
+			if !p(doc) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func anyOf[T any](ps []func(T) bool) func(T) bool {
+	if len(ps) == 2 {
+		a, b := ps[0], ps[1]
+		return func(doc T) bool { return a(doc) || b(doc) }
+	}
+	return func(doc T) bool {
+		for _, p := range ps {
+			if p(doc) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func litKindName(k eql.LiteralKind) string {
+	switch k {
+	case eql.StringLit:
+		return "string"
+	case eql.IntLit, eql.FloatLit:
+		return "number"
+	case eql.BoolLit:
+		return "boolean"
+	}
+	return "null"
+}
+
+// value compiles an expression that yields a Value.
+func (c *compiler[T]) value(e eql.Expr) (Getter[T], error) {
+	switch e := e.(type) {
+	case *eql.FieldRef:
+		get, filled := c.r.Field(e.Name)
+		c.fields[e.Name] = filled
+		if get == nil {
+			return func(T) Value { return Value{} }, nil
+		}
+		return get, nil
+	case *eql.Literal:
+		v := literalValue(e)
+		return func(T) Value { return v }, nil
+	case *eql.CallExpr:
+		return c.call(e)
+	case *eql.ArithExpr:
+		x, err := c.value(e.X)
+		if err != nil {
+			return nil, err
+		}
+		y, err := c.value(e.Y)
+		if err != nil {
+			return nil, err
+		}
+		op := e.Op
+		return func(doc T) Value { return arith(op, x(doc).first(), y(doc).first()) }, nil
+	case *eql.NegExpr:
+		x, err := c.value(e.X)
+		if err != nil {
+			return nil, err
+		}
+		return func(doc T) Value {
+			v := x(doc).first()
+			if v.Kind != Number {
+				return Value{}
+			}
+			return NumberValue(-v.Num)
+		}, nil
+	}
+	// A condition used as a value (e.g. an argument): a boolean.
+	p, err := c.boolean(e)
+	if err != nil {
+		return nil, err
+	}
+	return func(doc T) Value { return BoolValue(p(doc)) }, nil
+}
+
+func literalValue(l *eql.Literal) Value {
+	switch l.Kind {
+	case eql.StringLit:
+		return Value{Kind: String, Str: l.Str}
+	case eql.IntLit, eql.FloatLit:
+		return NumberValue(l.Num)
+	case eql.BoolLit:
+		return BoolValue(l.Bool)
+	}
+	return Value{}
+}
+
+// operand is a comparison constant prepared at load time.
+type operand struct {
+	kind  Kind // String, Number or Bool
+	str   string
+	num   float64
+	numOK bool // str parses as a number, or kind == Number
+	b     bool
+}
+
+func newOperand(v Value) operand {
+	o := operand{kind: v.Kind, str: v.Str, num: v.Num, b: v.Bool}
+	switch v.Kind {
+	case String:
+		if f, err := strconv.ParseFloat(strings.TrimSpace(v.Str), 64); err == nil {
+			o.num, o.numOK = f, true
+		}
+	case Number:
+		o.str, o.numOK = formatNumber(v.Num), true
+	}
+	return o
+}
+
+// cmpScalar compares one scalar element with an operand. Number fields
+// compare numerically (a string operand is parsed as a number, as
+// Elasticsearch does for a numeric field); string (keyword) fields compare
+// as strings, a number operand in its canonical text form (Elasticsearch
+// turns it into a keyword term or range); booleans compare only with
+// booleans and only for equality.
+func cmpScalar(op eql.CompareOp, e Value, o *operand) bool {
+	var c int
+	switch e.Kind {
+	case String:
+		if o.kind == Bool {
+			return false
+		}
+		c = strings.Compare(e.Str, o.str)
+	case Number:
+		if !o.numOK {
+			return false
+		}
+		switch {
+		case e.Num < o.num:
+			c = -1
+		case e.Num > o.num:
+			c = 1
+		case e.Num != o.num: // NaN
+			return false
+		}
+	case Bool:
+		if o.kind != Bool || (op != eql.Eq && op != eql.Neq) {
+			return false
+		}
+		if e.Bool == o.b {
+			c = 0
+		} else {
+			c = 1
+		}
+	default:
+		return false
+	}
+	switch op {
+	case eql.Eq:
+		return c == 0
+	case eql.Lt:
+		return c < 0
+	case eql.Le:
+		return c <= 0
+	case eql.Gt:
+		return c > 0
+	case eql.Ge:
+		return c >= 0
+	}
+	return false
+}
+
+// anyCmp reports whether any element of v compares true with o.
+func anyCmp(op eql.CompareOp, v Value, o *operand) bool {
+	switch v.Kind {
+	case Missing:
+		return false
+	case Strings:
+		for _, s := range v.Strs {
+			if cmpScalar(op, Value{Kind: String, Str: s}, o) {
+				return true
+			}
+		}
+		return false
+	case List:
+		for i := range v.List {
+			if cmpScalar(op, v.List[i], o) {
+				return true
+			}
+		}
+		return false
+	}
+	return cmpScalar(op, v, o)
+}
+
+// flip mirrors an operator for swapped operands: 3 < x is x > 3.
+func flip(op eql.CompareOp) eql.CompareOp {
+	switch op {
+	case eql.Lt:
+		return eql.Gt
+	case eql.Le:
+		return eql.Ge
+	case eql.Gt:
+		return eql.Lt
+	case eql.Ge:
+		return eql.Le
+	}
+	return op
+}
+
+// compare compiles X <op> Y. != is the negation of == (Elasticsearch's
+// must_not): it matches a missing field and fails when any element equals.
+func (c *compiler[T]) compare(e *eql.CompareExpr) (func(T) bool, error) {
+	x, y, op := e.X, e.Y, e.Op
+	if _, ok := x.(*eql.Literal); ok {
+		if _, ok := y.(*eql.Literal); !ok {
+			x, y, op = y, x, flip(op)
+		}
+	}
+	neg := false
+	if op == eql.Neq {
+		op, neg = eql.Eq, true
+	}
+	get, err := c.value(x)
+	if err != nil {
+		return nil, err
+	}
+	var p func(T) bool
+	if lit, ok := y.(*eql.Literal); ok {
+		if lit.Kind == eql.NullLit {
+			if op != eql.Eq {
+				return func(T) bool { return false }, nil
+			}
+			// field == null: absent; field != null: present.
+			p = func(doc T) bool { return get(doc).Kind == Missing }
+		} else {
+			o := newOperand(literalValue(lit))
+			p = func(doc T) bool { return anyCmp(op, get(doc), &o) }
+		}
+	} else {
+		other, err := c.value(y)
+		if err != nil {
+			return nil, err
+		}
+		p = func(doc T) bool {
+			a, b := get(doc), other(doc)
+			for j := 0; j < b.Len(); j++ {
+				o := newOperand(b.At(j))
+				if anyCmp(op, a, &o) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	if neg {
+		return func(doc T) bool { return !p(doc) }, nil
+	}
+	return p, nil
+}
+
+// matcher tests a value against a constant list: the set of in, the
+// patterns of ":" and like, the regexps of regex. Built once at load time.
+type matcher struct {
+	insensitive bool // strings are lower-cased before exact and pattern tests
+	exact       map[string]struct{}
+	exactList   []string // instead of exact for short lists
+	pats        []pattern
+	res         []*regexp.Regexp
+	nums        []float64
+	bools       [2]bool // bools[1]: true matches; bools[0]: false matches
+	null        bool    // a missing field matches (null in the list)
+}
+
+const setThreshold = 8
+
+func (m *matcher) addExact(s string) {
+	if m.insensitive {
+		s = strings.ToLower(s)
+	}
+	m.exactList = append(m.exactList, s)
+}
+
+func (m *matcher) addNumber(f float64) { m.nums = append(m.nums, f) }
+
+// finish turns a long exact list into a set.
+func (m *matcher) finish() {
+	if len(m.exactList) > setThreshold {
+		m.exact = make(map[string]struct{}, len(m.exactList))
+		for _, s := range m.exactList {
+			m.exact[s] = struct{}{}
+		}
+		m.exactList = nil
+	}
+}
+
+// match reports whether any element of v matches.
+func (m *matcher) match(v Value) bool {
+	switch v.Kind {
+	case Missing:
+		return m.null
+	case String:
+		return m.matchString(v.Str)
+	case Strings:
+		for _, s := range v.Strs {
+			if m.matchString(s) {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; i < v.Len(); i++ {
+		e := v.At(i)
+		switch e.Kind {
+		case String:
+			if m.matchString(e.Str) {
+				return true
+			}
+		case Number:
+			for _, f := range m.nums {
+				if e.Num == f {
+					return true
+				}
+			}
+		case Bool:
+			if m.bools[boolIndex(e.Bool)] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func boolIndex(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (m *matcher) matchString(s string) bool {
+	for _, re := range m.res {
+		if re.MatchString(s) {
+			return true
+		}
+	}
+	if m.insensitive {
+		return m.matchFolded(s)
+	}
+	return m.matchPlain(s)
+}
+
+func (m *matcher) matchFolded(s string) bool {
+	var buf [foldBufSize]byte
+	return m.matchPlain(fold(&buf, s))
+}
+
+func (m *matcher) matchPlain(s string) bool {
+	if m.exact != nil {
+		if _, ok := m.exact[s]; ok {
+			return true
+		}
+	}
+	for _, x := range m.exactList {
+		if x == s {
+			return true
+		}
+	}
+	for i := range m.pats {
+		if m.pats[i].match(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// predicate compiles in, in~, not in, ":", like, like~, regex, regex~.
+// Every form is a positive leaf query in Elasticsearch; "not in" and any
+// enclosing not negate it as a whole.
+func (c *compiler[T]) predicate(e *eql.PredicateExpr) (func(T) bool, error) {
+	get, err := c.value(e.X)
+	if err != nil {
+		return nil, err
+	}
+	allConst := true
+	for _, v := range e.Values {
+		if _, ok := v.(*eql.Literal); !ok {
+			allConst = false
+		}
+	}
+	var p func(T) bool
+	if allConst {
+		m, err := c.buildMatcher(e)
+		if err != nil {
+			return nil, err
+		}
+		p = func(doc T) bool { return m.match(get(doc)) }
+	} else {
+		// in (...) with expressions: equality with any of them.
+		vals := make([]Getter[T], len(e.Values))
+		for i, v := range e.Values {
+			if vals[i], err = c.value(v); err != nil {
+				return nil, err
+			}
+		}
+		insensitive := e.Insensitive
+		p = func(doc T) bool {
+			a := get(doc)
+			for _, vf := range vals {
+				b := vf(doc)
+				for j := 0; j < b.Len(); j++ {
+					bj := b.At(j)
+					if insensitive && bj.Kind == String {
+						for i := 0; i < a.Len(); i++ {
+							if ai := a.At(i); ai.Kind == String && strings.EqualFold(ai.Str, bj.Str) {
+								return true
+							}
+						}
+						continue
+					}
+					o := newOperand(bj)
+					if anyCmp(eql.Eq, a, &o) {
+						return true
+					}
+				}
+			}
+			return false
+		}
+	}
+	if e.Negated {
+		return func(doc T) bool { return !p(doc) }, nil
+	}
+	return p, nil
+}
+
+func (c *compiler[T]) buildMatcher(e *eql.PredicateExpr) (*matcher, error) {
+	m := &matcher{insensitive: e.Insensitive}
+	for _, v := range e.Values {
+		lit := v.(*eql.Literal)
+		switch lit.Kind {
+		case eql.NullLit:
+			m.null = true
+		case eql.BoolLit:
+			if e.Op == eql.Regex {
+				return nil, errAt(lit, "regex", "the pattern must be a string", nil)
+			}
+			m.bools[boolIndex(lit.Bool)] = true
+		case eql.IntLit, eql.FloatLit:
+			if e.Op == eql.Regex {
+				return nil, errAt(lit, "regex", "the pattern must be a string", nil)
+			}
+			m.addNumber(lit.Num)
+			m.addExact(formatNumber(lit.Num))
+		case eql.StringLit:
+			switch e.Op {
+			case eql.In:
+				m.addExact(lit.Str)
+				if f, err := strconv.ParseFloat(strings.TrimSpace(lit.Str), 64); err == nil {
+					m.addNumber(f)
+				}
+			case eql.Colon, eql.Like:
+				s := lit.Str
+				if m.insensitive {
+					s = strings.ToLower(s)
+				}
+				pat := compilePattern(s)
+				if pat.kind == patExact {
+					m.exactList = append(m.exactList, pat.lit)
+					if f, err := strconv.ParseFloat(strings.TrimSpace(pat.lit), 64); err == nil {
+						m.addNumber(f)
+					}
+				} else {
+					m.pats = append(m.pats, pat)
+				}
+			case eql.Regex:
+				re, err := translateLucene(lit.Str, e.Insensitive)
+				if err != nil {
+					return nil, errAt(lit, fieldName(e.X), "invalid regex "+strconv.Quote(lit.Str), err)
+				}
+				m.res = append(m.res, re)
+			}
+		}
+	}
+	m.finish()
+	return m, nil
+}
+
+func fieldName(e eql.Expr) string {
+	if f, ok := e.(*eql.FieldRef); ok {
+		return f.Name
+	}
+	return ""
+}
