@@ -1,0 +1,332 @@
+package procfs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultMaxArgBytes is the default cap on the bytes of a cmdline that Read
+// keeps. 32 KiB holds every ordinary command line whole (a shell's typical
+// ARG_MAX use is a few hundred bytes; a long compiler or java command line
+// a few KiB), while a hostile multi-megabyte argv costs a bounded read and a
+// bounded document; the rest is dropped with Process.ArgsTruncated set.
+const DefaultMaxArgBytes = 32 << 10
+
+// MaxArgBytesLimit is the largest cap NewReader accepts; larger values are
+// lowered to it. The kernel limits argv plus environment to a quarter of the
+// stack rlimit (2 MiB with the usual 8 MiB stack), so 4 MiB covers any argv
+// a default system can exec.
+const MaxArgBytesLimit = 4 << 20
+
+// maxFileBytes bounds the bytes read from stat and status. A status file
+// with a huge Groups line is cut at a line boundary; the lines parsed come
+// before it.
+const maxFileBytes = 64 << 10
+
+// maxLinkBytes bounds a readlink target: PATH_MAX (4096) plus the
+// " (deleted)" suffix, with room to spare.
+const maxLinkBytes = 8 << 10
+
+// deletedSuffix is what d_path appends to the path of an unlinked file
+// (fs/d_path.c).
+const deletedSuffix = " (deleted)"
+
+// ErrBadPID means a PID that cannot name a process (zero or negative).
+var ErrBadPID = errors.New("invalid pid")
+
+// Reader reads processes from an FS into buffers it owns and reuses across
+// calls, so that a read allocates only the strings it returns. A Reader is
+// not safe for concurrent use: give each goroutine its own.
+type Reader struct {
+	fs     FS
+	maxArg int
+
+	path []byte // NUL-terminated path of /proc/PID or /proc/PID/stat
+	name []byte // NUL-terminated file name inside /proc/PID
+	buf  []byte // stat and status contents
+	args []byte // cmdline contents, at most maxArg+1 bytes
+	link []byte // readlink target
+	str  []byte // comm, exe, cwd and cmdline, made into one string
+}
+
+// NewReader returns a Reader that keeps at most maxArgBytes bytes of each
+// cmdline (DefaultMaxArgBytes when maxArgBytes <= 0, at most
+// MaxArgBytesLimit).
+func (fs FS) NewReader(maxArgBytes int) *Reader {
+	if maxArgBytes <= 0 {
+		maxArgBytes = DefaultMaxArgBytes
+	}
+	maxArgBytes = min(maxArgBytes, MaxArgBytesLimit)
+	return &Reader{
+		fs:     fs,
+		maxArg: maxArgBytes,
+		path:   make([]byte, 0, len(fs.root)+32),
+		name:   make([]byte, 0, 16),
+		buf:    make([]byte, 0, 4<<10),
+		args:   make([]byte, 0, min(maxArgBytes+1, 4<<10)),
+		link:   make([]byte, 4<<10+64),
+		str:    make([]byte, 0, 4<<10),
+	}
+}
+
+// MaxArgBytes returns the Reader's cap on cmdline bytes.
+func (r *Reader) MaxArgBytes() int { return r.maxArg }
+
+// ReadStat reads only /proc/PID/stat into s: the cheap read for a scan. It
+// returns an error wrapping ErrGone when the process does not exist.
+func (r *Reader) ReadStat(pid int, s *Stat) error {
+	*s = Stat{}
+	if pid <= 0 {
+		return fmt.Errorf("read stat of %d: %w", pid, ErrBadPID)
+	}
+	b, _, err := readAt(unix.AT_FDCWD, r.pidPath(pid, "/stat"), r.buf, maxFileBytes)
+	r.buf = b[:0]
+	if err != nil {
+		return wrapRead(pid, "stat", err)
+	}
+	comm, err := parseStat(b, s)
+	if err != nil {
+		return fmt.Errorf("read process %d: %w", pid, err)
+	}
+	if s.PID != pid {
+		return fmt.Errorf("read process %d: stat names pid %d: %w", pid, s.PID, ErrMalformed)
+	}
+	s.Comm = string(comm)
+	return nil
+}
+
+// Read reads process pid into p, which it overwrites. It returns nil
+// whenever the stat file could be read; p.ReadState then says how much
+// else was (complete, zombie, exited mid-read, partial). It returns an
+// error wrapping ErrGone when the process does not exist, ErrMalformed when
+// a file is not what the kernel writes, or the system error of a failed read
+// (for example a permission error when /proc is mounted with hidepid).
+//
+// The files are read through one descriptor of /proc/PID, so all of them
+// belong to the same process even if the PID is reused meanwhile.
+func (r *Reader) Read(pid int, p *Process) error {
+	*p = Process{Stat: Stat{PID: pid}}
+	if pid <= 0 {
+		return fmt.Errorf("read process %d: %w", pid, ErrBadPID)
+	}
+	dirfd, err := openat(unix.AT_FDCWD, r.pidPath(pid, ""), unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return wrapRead(pid, "directory", err)
+	}
+	defer unix.Close(dirfd) //nolint:errcheck // O_PATH descriptor: nothing to flush
+
+	b, _, err := readAt(dirfd, r.cname("stat"), r.buf, maxFileBytes)
+	r.buf = b[:0]
+	if err != nil {
+		return wrapRead(pid, "stat", err)
+	}
+	comm, err := parseStat(b, &p.Stat)
+	if err != nil {
+		return fmt.Errorf("read process %d: %w", pid, err)
+	}
+	if p.Stat.PID != pid {
+		return fmt.Errorf("read process %d: stat names pid %d: %w", pid, p.Stat.PID, ErrMalformed)
+	}
+	// comm is copied out before buf is reused for status.
+	r.str = append(r.str[:0], comm...)
+	l := layout{comm: len(r.str)}
+
+	state := ReadComplete
+	if p.IsZombie() {
+		state = ReadZombie
+	}
+
+	b, more, err := readAt(dirfd, r.cname("status"), r.buf, maxFileBytes)
+	r.buf = b[:0]
+	switch {
+	case isGone(err):
+		p.Missing |= PartStatus | PartCmdline | PartExe | PartCwd
+		p.ReadState = ReadExited
+		r.finish(p, l, cmdline{})
+		return nil
+	case err != nil:
+		return fmt.Errorf("read process %d status: %w", pid, err)
+	}
+	if more {
+		// Cut a huge file at its last whole line.
+		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+			b = b[:i+1]
+		}
+	}
+	if err := parseStatus(b, &p.Creds); err != nil {
+		return fmt.Errorf("read process %d: %w", pid, err)
+	}
+	if state == ReadZombie {
+		// cmdline is empty and exe and cwd are unreadable once exit_mm
+		// and exit_fs have run.
+		p.Missing |= PartCmdline | PartExe | PartCwd
+		p.ReadState = ReadZombie
+		r.finish(p, l, cmdline{})
+		return nil
+	}
+
+	kthread := p.IsKernelThread()
+	anomaly := false // something a live user process always has was missing
+
+	var cl cmdline
+	b, more, err = readAt(dirfd, r.cname("cmdline"), r.args, r.maxArg)
+	r.args = b[:0]
+	switch {
+	case isGone(err):
+		p.Missing |= PartCmdline | PartExe | PartCwd
+		p.ReadState = ReadExited
+		r.finish(p, l, cmdline{})
+		return nil
+	case err != nil:
+		p.Missing |= PartCmdline
+		state = ReadPartial
+	case len(b) == 0:
+		if !kthread {
+			p.Missing |= PartCmdline
+			anomaly = true
+		}
+	default:
+		cl = splitCmdline(b, more)
+		p.ArgsTruncated = more
+		p.ArgsRewritten = cl.rewritten
+	}
+	// Park the cmdline bytes at the end of str; exe and cwd go before it.
+	argStart := len(r.str)
+	r.str = append(r.str, cl.data...)
+	argEnd := len(r.str)
+
+	exe, exeErr := r.readlink(dirfd, "exe")
+	switch {
+	case exeErr == nil:
+		if e, ok := bytes.CutSuffix(exe, []byte(deletedSuffix)); ok {
+			exe = e
+			p.ExeDeleted = true
+		}
+		r.str = append(r.str, exe...)
+	case isGone(exeErr):
+		// ENOENT: no mm (kernel thread, or exiting), or reaped.
+		if !kthread {
+			p.Missing |= PartExe
+			anomaly = true
+		}
+	default:
+		p.Missing |= PartExe
+		state = ReadPartial
+	}
+	l.exe = len(r.str)
+
+	cwd, cwdErr := r.readlink(dirfd, "cwd")
+	switch {
+	case cwdErr == nil:
+		r.str = append(r.str, cwd...)
+	case isGone(cwdErr):
+		p.Missing |= PartCwd
+		if !kthread {
+			anomaly = true
+		}
+	default:
+		p.Missing |= PartCwd
+		state = ReadPartial
+	}
+	l.cwd = len(r.str)
+
+	if anomaly {
+		// Did it exit while we read? Ask stat again, through the same
+		// directory descriptor.
+		state = r.recheck(dirfd)
+	}
+	p.ReadState = state
+	l.argStart, l.argEnd = argStart, argEnd
+	r.finish(p, l, cl)
+	return nil
+}
+
+// recheck reads stat again through dirfd after a part a live user process
+// always has was missing, to tell an exit during the read (ReadExited,
+// ReadZombie) from a live process that withheld it (ReadPartial).
+func (r *Reader) recheck(dirfd int) ReadState {
+	b, _, err := readAt(dirfd, r.cname("stat"), r.buf, maxFileBytes)
+	r.buf = b[:0]
+	if err != nil {
+		return ReadExited
+	}
+	var again Stat
+	if _, err := parseStat(b, &again); err == nil && again.IsZombie() {
+		return ReadZombie
+	}
+	return ReadPartial
+}
+
+// layout gives the end offsets in Reader.str of comm, exe (after the
+// cmdline bytes) and cwd, and where the cmdline bytes lie.
+type layout struct {
+	comm, exe, cwd   int
+	argStart, argEnd int
+}
+
+// finish makes the one string all of p's strings are cut from.
+func (r *Reader) finish(p *Process, l layout, cl cmdline) {
+	if l.exe == 0 {
+		// Nothing after comm was read.
+		l.argStart, l.argEnd, l.exe, l.cwd = l.comm, l.comm, l.comm, l.comm
+	}
+	s := string(r.str)
+	p.Comm = s[:l.comm]
+	p.Exe = s[l.argEnd:l.exe]
+	p.Cwd = s[l.exe:l.cwd]
+	if cl.n > 0 || cl.data != nil {
+		p.Args = cl.args(s[l.argStart:l.argEnd], make([]string, 0, cl.n))
+	}
+}
+
+// readlink reads the target of name inside dirfd into the Reader's link
+// buffer, growing it for long targets.
+func (r *Reader) readlink(dirfd int, name string) ([]byte, error) {
+	for {
+		n, err := readlinkat(dirfd, r.cname(name), r.link)
+		if err != nil {
+			return nil, err
+		}
+		if n < len(r.link) || len(r.link) >= maxLinkBytes {
+			return r.link[:n], nil
+		}
+		r.link = make([]byte, min(2*len(r.link), maxLinkBytes))
+	}
+}
+
+// pidPath builds the NUL-terminated path <root>/PID<suffix>.
+func (r *Reader) pidPath(pid int, suffix string) []byte {
+	p := append(r.path[:0], r.fs.root...)
+	p = append(p, '/')
+	p = strconv.AppendInt(p, int64(pid), 10)
+	p = append(p, suffix...)
+	p = append(p, 0)
+	r.path = p
+	return p
+}
+
+// cname returns name NUL-terminated in the Reader's name buffer.
+func (r *Reader) cname(name string) []byte {
+	r.name = append(append(r.name[:0], name...), 0)
+	return r.name
+}
+
+// isGone reports whether err says the process or its file is no longer
+// there: ENOENT (reaped, or no mm for exe) or ESRCH (the task went away
+// during the read).
+func isGone(err error) bool {
+	return err == unix.ENOENT || err == unix.ESRCH //nolint:errorlint // raw errno from the syscall
+}
+
+// wrapRead wraps a failed read of part of pid, mapping the
+// process-is-gone errors to ErrGone.
+func wrapRead(pid int, part string, err error) error {
+	if isGone(err) {
+		return fmt.Errorf("read process %d %s: %w", pid, part, ErrGone)
+	}
+	return fmt.Errorf("read process %d %s: %w", pid, part, err)
+}
