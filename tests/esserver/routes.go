@@ -1,0 +1,732 @@
+package esserver
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+)
+
+// route dispatches a request to its handler.
+func (s *Server) route(rs *reply) {
+	path := strings.Trim(rs.r.URL.Path, "/")
+	var parts []string
+	if path != "" {
+		parts = strings.Split(path, "/")
+	}
+	m := rs.r.Method
+	is := func(methods ...string) bool {
+		for _, x := range methods {
+			if m == x {
+				return true
+			}
+		}
+		return false
+	}
+	wrong := func(allowed ...string) {
+		rs.json(http.StatusMethodNotAllowed, map[string]any{
+			"error":  fmt.Sprintf("Incorrect HTTP method for uri [%s] and method [%s], allowed: [%s]", rs.r.URL.RequestURI(), m, strings.Join(allowed, ", ")),
+			"status": http.StatusMethodNotAllowed,
+		})
+	}
+	n := len(parts)
+	switch {
+	case n == 0:
+		if !is(http.MethodGet, http.MethodHead) {
+			wrong(http.MethodGet, http.MethodHead)
+			return
+		}
+		s.handleInfo(rs)
+	case parts[n-1] == "_bulk" && n <= 2:
+		if !is(http.MethodPost, http.MethodPut) {
+			wrong(http.MethodPost, http.MethodPut)
+			return
+		}
+		def := ""
+		if n == 2 {
+			def = parts[0]
+		}
+		s.handleBulk(rs, def)
+	case parts[0] == "_index_template" && n <= 2:
+		s.handleIndexTemplate(rs, at(parts, 1))
+	case parts[0] == "_component_template" && n <= 2:
+		s.handleComponentTemplate(rs, at(parts, 1))
+	case n >= 2 && parts[0] == "_ilm" && parts[1] == "policy" && n <= 3:
+		s.handleILM(rs, at(parts, 2))
+	case parts[0] == "_data_stream" && n <= 2:
+		s.handleDataStream(rs, at(parts, 1))
+	case parts[n-1] == "_count" && n <= 2:
+		if !is(http.MethodGet, http.MethodPost) {
+			wrong(http.MethodGet, http.MethodPost)
+			return
+		}
+		s.handleSearch(rs, at(parts, n-2), true)
+	case parts[n-1] == "_search" && n <= 2:
+		if !is(http.MethodGet, http.MethodPost) {
+			wrong(http.MethodGet, http.MethodPost)
+			return
+		}
+		s.handleSearch(rs, at(parts, n-2), false)
+	case parts[n-1] == "_refresh" && n <= 2:
+		s.handleRefresh(rs, at(parts, n-2))
+	case parts[0] == "_cluster" && n >= 2 && parts[1] == "health":
+		s.handleHealth(rs)
+	case parts[0] == "_security" && n == 2 && parts[1] == "_authenticate":
+		s.handleAuthenticate(rs)
+	case parts[0] == "_license" && n == 1:
+		rs.json(http.StatusOK, map[string]any{"license": map[string]any{
+			"status": "active", "uid": s.clusterUUID, "type": "basic", "issue_date": "2024-01-01T00:00:00.000Z",
+			"issued_to": "esserver", "issuer": "elasticsearch", "start_date_in_millis": -1,
+		}})
+	case n == 3 && parts[1] == "_doc":
+		s.handleGetDoc(rs, parts[0], parts[2])
+	case n == 1 && !strings.HasPrefix(parts[0], "_"):
+		s.handleIndex(rs, parts[0])
+	default:
+		rs.error(http.StatusBadRequest, newErr("illegal_argument_exception",
+			"no handler found for uri [%s] and method [%s]", rs.r.URL.RequestURI(), m))
+	}
+}
+
+func at(parts []string, i int) string {
+	if i >= 0 && i < len(parts) {
+		return parts[i]
+	}
+	return ""
+}
+
+// handleInfo serves GET /: the client checks version.number and the
+// product header; build_flavor "default" marks a non-OSS build.
+func (s *Server) handleInfo(rs *reply) {
+	rs.json(http.StatusOK, map[string]any{
+		"name":         s.nodeName,
+		"cluster_name": "esserver",
+		"cluster_uuid": s.clusterUUID,
+		"version": map[string]any{
+			"number":                              s.version,
+			"build_flavor":                        "default",
+			"build_type":                          "docker",
+			"build_hash":                          "0000000000000000000000000000000000000000",
+			"build_date":                          "2024-12-11T12:08:05.663969764Z",
+			"build_snapshot":                      false,
+			"lucene_version":                      "9.12.0",
+			"minimum_wire_compatibility_version":  "7.17.0",
+			"minimum_index_compatibility_version": "7.0.0",
+		},
+		"tagline": "You Know, for Search",
+	})
+}
+
+func notFound(typ, format string, args ...any) *esError {
+	return newErr(typ, format, args...)
+}
+
+func (s *Server) readJSON(rs *reply, v any) bool {
+	body, status, err := rs.readBody()
+	if err != nil {
+		rs.bodyError(status, err)
+		return false
+	}
+	if len(body) == 0 {
+		rs.error(http.StatusBadRequest, newErr("parse_exception", "request body is required"))
+		return false
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		rs.error(http.StatusBadRequest, newErr("x_content_parse_exception", "[1:1] failed to parse request body: %v", err))
+		return false
+	}
+	return true
+}
+
+type templateBody struct {
+	IndexPatterns any             `json:"index_patterns"`
+	Priority      *int64          `json:"priority"`
+	DataStream    json.RawMessage `json:"data_stream"`
+	ComposedOf    []string        `json:"composed_of"`
+	Template      *struct {
+		Mappings json.RawMessage `json:"mappings"`
+		Settings json.RawMessage `json:"settings"`
+		Aliases  json.RawMessage `json:"aliases"`
+	} `json:"template"`
+	Version *int64          `json:"version"`
+	Meta    json.RawMessage `json:"_meta"`
+}
+
+// handleIndexTemplate serves /_index_template[/{name}] (reference: "Create
+// or update index template API", composable templates).
+func (s *Server) handleIndexTemplate(rs *reply, name string) {
+	st := s.store
+	switch rs.r.Method {
+	case http.MethodPut, http.MethodPost:
+		if name == "" {
+			rs.error(http.StatusBadRequest, newErr("illegal_argument_exception", "index template name is missing"))
+			return
+		}
+		body, status, err := rs.readBody()
+		if err != nil {
+			rs.bodyError(status, err)
+			return
+		}
+		var tb templateBody
+		if err := json.Unmarshal(body, &tb); err != nil {
+			rs.error(http.StatusBadRequest, newErr("x_content_parse_exception", "[1:1] [index_template] failed to parse: %v", err))
+			return
+		}
+		t := &indexTemplate{name: name, raw: body, composedOf: tb.ComposedOf}
+		switch p := tb.IndexPatterns.(type) {
+		case string:
+			t.patterns = []string{p}
+		case []any:
+			for _, x := range p {
+				if str, ok := x.(string); ok {
+					t.patterns = append(t.patterns, str)
+				}
+			}
+		}
+		if len(t.patterns) == 0 {
+			rs.error(http.StatusBadRequest, newErr("action_request_validation_exception", "Validation Failed: 1: index patterns are missing;"))
+			return
+		}
+		if tb.Priority != nil {
+			t.priority = *tb.Priority
+		}
+		t.dataStream = len(tb.DataStream) > 0 && string(tb.DataStream) != "null"
+		if tb.Template != nil {
+			t.mappings, t.settings = tb.Template.Mappings, tb.Template.Settings
+		}
+		if len(t.mappings) > 0 {
+			if _, err := compileMappings([]json.RawMessage{t.mappings}, t.dataStream); err != nil {
+				rs.error(http.StatusBadRequest, newErr("mapper_parsing_exception", "Failed to parse mapping: %v", err))
+				return
+			}
+		}
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		var missing []string
+		for _, c := range t.composedOf {
+			if _, ok := st.components[c]; !ok {
+				missing = append(missing, c)
+			}
+		}
+		if len(missing) > 0 {
+			rs.error(http.StatusBadRequest, newErr("invalid_index_template_exception",
+				"index_template [%s] invalid, cause [index template [%s] specifies component templates %s that do not exist]",
+				name, name, javaList(missing)))
+			return
+		}
+		if rs.r.URL.Query().Get("create") == "true" {
+			if _, ok := st.templates[name]; ok {
+				rs.error(http.StatusBadRequest, newErr("illegal_argument_exception", "index template [%s] already exists", name))
+				return
+			}
+		}
+		// MetadataIndexTemplateService: templates of equal priority whose
+		// patterns overlap are refused, since index creation could not
+		// choose between them.
+		var clash []string
+		var clashDesc []string
+		names := make([]string, 0, len(st.templates))
+		for n := range st.templates {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			o := st.templates[n]
+			if n == name || o.priority != t.priority {
+				continue
+			}
+			overlap := false
+			for _, a := range t.patterns {
+				for _, b := range o.patterns {
+					if patternsOverlap(a, b) {
+						overlap = true
+					}
+				}
+			}
+			if overlap {
+				clash = append(clash, n)
+				clashDesc = append(clashDesc, n+" => "+javaList(o.patterns))
+			}
+		}
+		if len(clash) > 0 {
+			rs.error(http.StatusBadRequest, newErr("illegal_argument_exception",
+				"index template [%s] has index patterns %s matching patterns from existing templates [%s] with patterns (%s) that have the same priority [%d], multiple index templates may not match during index creation, please use a different priority",
+				name, javaList(t.patterns), strings.Join(clash, ","), strings.Join(clashDesc, ","), t.priority))
+			return
+		}
+		st.templates[name] = t
+		rs.json(http.StatusOK, map[string]bool{"acknowledged": true})
+	case http.MethodGet, http.MethodHead:
+		st.mu.RLock()
+		defer st.mu.RUnlock()
+		var out []map[string]any
+		names := make([]string, 0)
+		for n := range st.templates {
+			if name == "" || wildcardMatch(name, n) {
+				names = append(names, n)
+			}
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			out = append(out, map[string]any{"name": n, "index_template": json.RawMessage(st.templates[n].raw)})
+		}
+		if len(out) == 0 && name != "" && !strings.Contains(name, "*") {
+			rs.error(http.StatusNotFound, notFound("resource_not_found_exception", "index template matching [%s] not found", name))
+			return
+		}
+		if out == nil {
+			out = []map[string]any{}
+		}
+		rs.json(http.StatusOK, map[string]any{"index_templates": out})
+	case http.MethodDelete:
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if _, ok := st.templates[name]; !ok {
+			rs.error(http.StatusNotFound, notFound("resource_not_found_exception", "index_template matching [%s] not found", name))
+			return
+		}
+		for _, ds := range st.dataStreams {
+			if ds.template == name {
+				rs.error(http.StatusBadRequest, newErr("illegal_argument_exception",
+					"unable to remove composable templates [%s] as they are in use by a data streams [%s]", name, ds.name))
+				return
+			}
+		}
+		delete(st.templates, name)
+		rs.json(http.StatusOK, map[string]bool{"acknowledged": true})
+	default:
+		rs.error(http.StatusMethodNotAllowed, newErr("illegal_argument_exception", "method [%s] not allowed", rs.r.Method))
+	}
+}
+
+// javaList formats names like Java's List.toString: [a, b].
+func javaList(v []string) string {
+	return "[" + strings.Join(v, ", ") + "]"
+}
+
+// handleComponentTemplate serves /_component_template/{name}.
+func (s *Server) handleComponentTemplate(rs *reply, name string) {
+	st := s.store
+	switch rs.r.Method {
+	case http.MethodPut, http.MethodPost:
+		var probe struct {
+			Template json.RawMessage `json:"template"`
+		}
+		body, status, err := rs.readBody()
+		if err != nil {
+			rs.bodyError(status, err)
+			return
+		}
+		if err := json.Unmarshal(body, &probe); err != nil || len(probe.Template) == 0 {
+			rs.error(http.StatusBadRequest, newErr("x_content_parse_exception", "[1:1] [component_template] failed to parse: template is required"))
+			return
+		}
+		st.mu.Lock()
+		st.components[name] = body
+		st.mu.Unlock()
+		rs.json(http.StatusOK, map[string]bool{"acknowledged": true})
+	case http.MethodGet, http.MethodHead:
+		st.mu.RLock()
+		defer st.mu.RUnlock()
+		var out []map[string]any
+		for n, raw := range st.components {
+			if name == "" || wildcardMatch(name, n) {
+				out = append(out, map[string]any{"name": n, "component_template": json.RawMessage(raw)})
+			}
+		}
+		if len(out) == 0 && name != "" && !strings.Contains(name, "*") {
+			rs.error(http.StatusNotFound, notFound("resource_not_found_exception", "component template matching [%s] not found", name))
+			return
+		}
+		rs.json(http.StatusOK, map[string]any{"component_templates": out})
+	case http.MethodDelete:
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if _, ok := st.components[name]; !ok {
+			rs.error(http.StatusNotFound, notFound("resource_not_found_exception", "%s", name))
+			return
+		}
+		delete(st.components, name)
+		rs.json(http.StatusOK, map[string]bool{"acknowledged": true})
+	}
+}
+
+// handleILM serves /_ilm/policy[/{name}] (reference: "Create or update
+// lifecycle policy API", "Get lifecycle policy API").
+func (s *Server) handleILM(rs *reply, name string) {
+	st := s.store
+	switch rs.r.Method {
+	case http.MethodPut, http.MethodPost:
+		var body struct {
+			Policy json.RawMessage `json:"policy"`
+		}
+		if !s.readJSON(rs, &body) {
+			return
+		}
+		if len(body.Policy) == 0 || body.Policy[0] != '{' {
+			rs.error(http.StatusBadRequest, newErr("x_content_parse_exception", "[1:1] [put_lifecycle_request] policy is required"))
+			return
+		}
+		var pol struct {
+			Phases map[string]json.RawMessage `json:"phases"`
+		}
+		if err := json.Unmarshal(body.Policy, &pol); err != nil {
+			rs.error(http.StatusBadRequest, newErr("x_content_parse_exception", "[1:1] [lifecycle_policy] failed to parse: %v", err))
+			return
+		}
+		for phase := range pol.Phases {
+			switch phase {
+			case "hot", "warm", "cold", "frozen", "delete":
+			default:
+				rs.error(http.StatusBadRequest, newErr("illegal_argument_exception",
+					"Lifecycle does not support phase [%s]", phase))
+				return
+			}
+		}
+		st.mu.Lock()
+		p := st.policies[name]
+		if p == nil {
+			p = &ilmPolicy{}
+			st.policies[name] = p
+		}
+		p.version++
+		p.modified = time.Now().UTC()
+		p.policy = body.Policy
+		st.mu.Unlock()
+		rs.json(http.StatusOK, map[string]bool{"acknowledged": true})
+	case http.MethodGet, http.MethodHead:
+		st.mu.RLock()
+		defer st.mu.RUnlock()
+		out := map[string]any{}
+		for n, p := range st.policies {
+			if name != "" && !wildcardMatch(name, n) {
+				continue
+			}
+			var inUse []string
+			for _, ds := range st.dataStreams {
+				if ds.ilmPolicy == n {
+					inUse = append(inUse, ds.name)
+				}
+			}
+			if inUse == nil {
+				inUse = []string{}
+			}
+			out[n] = map[string]any{
+				"version":       p.version,
+				"modified_date": p.modified.Format("2006-01-02T15:04:05.000Z"),
+				"policy":        p.policy,
+				"in_use_by":     map[string]any{"indices": []string{}, "data_streams": inUse, "composable_templates": []string{}},
+			}
+		}
+		if len(out) == 0 && name != "" {
+			rs.error(http.StatusNotFound, notFound("resource_not_found_exception", "Lifecycle policy not found: [%s]", name))
+			return
+		}
+		rs.json(http.StatusOK, out)
+	case http.MethodDelete:
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if _, ok := st.policies[name]; !ok {
+			rs.error(http.StatusNotFound, notFound("resource_not_found_exception", "Lifecycle policy not found: %s", name))
+			return
+		}
+		delete(st.policies, name)
+		rs.json(http.StatusOK, map[string]bool{"acknowledged": true})
+	}
+}
+
+// handleDataStream serves /_data_stream[/{name}] (reference: "Get data
+// stream API", "Create data stream API", "Delete data stream API").
+func (s *Server) handleDataStream(rs *reply, name string) {
+	st := s.store
+	switch rs.r.Method {
+	case http.MethodGet, http.MethodHead:
+		st.mu.RLock()
+		defer st.mu.RUnlock()
+		out := []map[string]any{}
+		names := make([]string, 0)
+		for n := range st.dataStreams {
+			if name == "" || name == "*" || name == "_all" || wildcardMatch(name, n) {
+				names = append(names, n)
+			}
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			ds := st.dataStreams[n]
+			var ixs []map[string]any
+			for _, ix := range ds.indices {
+				ixs = append(ixs, map[string]any{"index_name": ix.name, "index_uuid": ix.uuid,
+					"prefer_ilm": true, "ilm_policy": ds.ilmPolicy, "managed_by": managedBy(ds)})
+			}
+			entry := map[string]any{
+				"name":                       ds.name,
+				"timestamp_field":            map[string]string{"name": "@timestamp"},
+				"indices":                    ixs,
+				"generation":                 ds.generation,
+				"status":                     "GREEN",
+				"template":                   ds.template,
+				"next_generation_managed_by": managedBy(ds),
+				"prefer_ilm":                 true,
+				"hidden":                     ds.hidden,
+				"system":                     false,
+				"allow_custom_routing":       false,
+				"replicated":                 false,
+				"rollover_on_write":          false,
+			}
+			if ds.ilmPolicy != "" {
+				entry["ilm_policy"] = ds.ilmPolicy
+			}
+			out = append(out, entry)
+		}
+		if len(out) == 0 && name != "" && !strings.Contains(name, "*") && name != "_all" {
+			e := notFound("index_not_found_exception", "no such index [%s]", name)
+			e.Index = name
+			rs.error(http.StatusNotFound, e)
+			return
+		}
+		rs.json(http.StatusOK, map[string]any{"data_streams": out})
+	case http.MethodPut:
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if e := indexNameError(name); e != nil {
+			rs.error(http.StatusBadRequest, e)
+			return
+		}
+		if _, ok := st.dataStreams[name]; ok {
+			rs.error(http.StatusBadRequest, newErr("resource_already_exists_exception", "data_stream [%s] already exists", name))
+			return
+		}
+		if _, ok := st.indices[name]; ok {
+			rs.error(http.StatusBadRequest, newErr("resource_already_exists_exception", "index [%s] already exists", name))
+			return
+		}
+		t := st.matchTemplate(name)
+		if t == nil || !t.dataStream {
+			rs.error(http.StatusBadRequest, newErr("illegal_argument_exception", "no matching index template found for data stream [%s]", name))
+			return
+		}
+		if _, err := st.newDataStream(name, t); err != nil {
+			rs.error(http.StatusBadRequest, newErr("mapper_parsing_exception", "%v", err))
+			return
+		}
+		rs.json(http.StatusOK, map[string]bool{"acknowledged": true})
+	case http.MethodDelete:
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		var del []string
+		for n := range st.dataStreams {
+			if n == name || (strings.Contains(name, "*") && wildcardMatch(name, n)) {
+				del = append(del, n)
+			}
+		}
+		if len(del) == 0 && !strings.Contains(name, "*") {
+			e := notFound("index_not_found_exception", "no such index [%s]", name)
+			e.Index = name
+			rs.error(http.StatusNotFound, e)
+			return
+		}
+		for _, n := range del {
+			for _, ix := range st.dataStreams[n].indices {
+				delete(st.indices, ix.name)
+			}
+			delete(st.dataStreams, n)
+		}
+		rs.json(http.StatusOK, map[string]bool{"acknowledged": true})
+	}
+}
+
+func managedBy(ds *dataStream) string {
+	if ds.ilmPolicy != "" {
+		return "Index Lifecycle Management"
+	}
+	return "Unmanaged"
+}
+
+// handleIndex serves HEAD/GET/PUT/DELETE /{index}.
+func (s *Server) handleIndex(rs *reply, name string) {
+	st := s.store
+	switch rs.r.Method {
+	case http.MethodHead, http.MethodGet:
+		st.mu.RLock()
+		defer st.mu.RUnlock()
+		ixs, missing := st.resolve(name)
+		if len(missing) > 0 {
+			e := notFound("index_not_found_exception", "no such index [%s]", missing[0])
+			e.Index = missing[0]
+			rs.error(http.StatusNotFound, e)
+			return
+		}
+		out := map[string]any{}
+		for _, ix := range ixs {
+			entry := map[string]any{"aliases": map[string]any{}, "mappings": map[string]any{}, "settings": map[string]any{
+				"index": map[string]any{"uuid": ix.uuid, "provided_name": ix.name, "number_of_shards": "1", "number_of_replicas": "1",
+					"creation_date": fmt.Sprint(ix.created.UnixMilli())}}}
+			if ix.dataStream != "" {
+				entry["data_stream"] = ix.dataStream
+			}
+			out[ix.name] = entry
+		}
+		rs.json(http.StatusOK, out)
+	case http.MethodPut:
+		var body struct {
+			Mappings json.RawMessage `json:"mappings"`
+			Settings json.RawMessage `json:"settings"`
+		}
+		if raw, status, err := rs.readBody(); err != nil {
+			rs.bodyError(status, err)
+			return
+		} else if len(raw) > 0 {
+			if err := json.Unmarshal(raw, &body); err != nil {
+				rs.error(http.StatusBadRequest, newErr("x_content_parse_exception", "[1:1] failed to parse: %v", err))
+				return
+			}
+		}
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if e := indexNameError(name); e != nil {
+			rs.error(http.StatusBadRequest, e)
+			return
+		}
+		if _, ok := st.indices[name]; ok {
+			e := newErr("resource_already_exists_exception", "index [%s/%s] already exists", name, st.indices[name].uuid)
+			e.Index = name
+			rs.error(http.StatusBadRequest, e)
+			return
+		}
+		if _, ok := st.dataStreams[name]; ok {
+			rs.error(http.StatusBadRequest, newErr("resource_already_exists_exception", "data stream [%s] already exists", name))
+			return
+		}
+		t := st.matchTemplate(name)
+		if t != nil && t.dataStream {
+			rs.error(http.StatusBadRequest, newErr("illegal_argument_exception",
+				"cannot create index with name [%s], because it matches with template [%s] that creates data streams only, use create data stream api instead", name, t.name))
+			return
+		}
+		over := &indexTemplate{name: "", mappings: body.Mappings, settings: body.Settings}
+		if t != nil {
+			merged := *t
+			if len(body.Mappings) > 0 {
+				merged.mappings = body.Mappings
+			}
+			if len(body.Settings) > 0 {
+				merged.settings = body.Settings
+			}
+			over = &merged
+		}
+		if _, err := st.newIndex(name, over, ""); err != nil {
+			rs.error(http.StatusBadRequest, newErr("mapper_parsing_exception", "Failed to parse mapping: %v", err))
+			return
+		}
+		rs.json(http.StatusOK, map[string]any{"acknowledged": true, "shards_acknowledged": true, "index": name})
+	case http.MethodDelete:
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if _, ok := st.dataStreams[name]; ok {
+			rs.error(http.StatusBadRequest, newErr("illegal_argument_exception",
+				"index [%s] is the write index for data stream [%s] and cannot be deleted", name, name))
+			return
+		}
+		ixs, missing := st.resolve(name)
+		if len(missing) > 0 {
+			e := notFound("index_not_found_exception", "no such index [%s]", missing[0])
+			e.Index = missing[0]
+			rs.error(http.StatusNotFound, e)
+			return
+		}
+		for _, ix := range ixs {
+			if ix.dataStream != "" {
+				continue
+			}
+			delete(st.indices, ix.name)
+		}
+		rs.json(http.StatusOK, map[string]bool{"acknowledged": true})
+	default:
+		rs.error(http.StatusMethodNotAllowed, newErr("illegal_argument_exception", "method [%s] not allowed", rs.r.Method))
+	}
+}
+
+// handleGetDoc serves GET /{index}/_doc/{id}.
+func (s *Server) handleGetDoc(rs *reply, name, id string) {
+	st := s.store
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	ixs, missing := st.resolve(name)
+	if len(missing) > 0 {
+		e := notFound("index_not_found_exception", "no such index [%s]", missing[0])
+		e.Index = missing[0]
+		rs.error(http.StatusNotFound, e)
+		return
+	}
+	for _, ix := range ixs {
+		if d, ok := ix.docs[id]; ok {
+			rs.json(http.StatusOK, map[string]any{"_index": ix.name, "_id": id, "_version": d.version,
+				"_seq_no": d.seqNo, "_primary_term": 1, "found": true, "_source": d.source})
+			return
+		}
+	}
+	rs.json(http.StatusNotFound, map[string]any{"_index": name, "_id": id, "found": false})
+}
+
+func (s *Server) handleRefresh(rs *reply, name string) {
+	st := s.store
+	st.mu.RLock()
+	_, missing := st.resolve(name)
+	st.mu.RUnlock()
+	if len(missing) > 0 {
+		e := notFound("index_not_found_exception", "no such index [%s]", missing[0])
+		e.Index = missing[0]
+		rs.error(http.StatusNotFound, e)
+		return
+	}
+	rs.json(http.StatusOK, map[string]any{"_shards": shardsInfo{Total: 1, Successful: 1}})
+}
+
+// handleHealth serves /_cluster/health. A single node cannot place
+// replicas, so a real one would be yellow; green keeps clients that wait
+// for "yellow" or "green" happy either way.
+func (s *Server) handleHealth(rs *reply) {
+	st := s.store
+	st.mu.RLock()
+	n := len(st.indices)
+	st.mu.RUnlock()
+	rs.json(http.StatusOK, map[string]any{
+		"cluster_name": "esserver", "status": "green", "timed_out": false,
+		"number_of_nodes": 1, "number_of_data_nodes": 1,
+		"active_primary_shards": n, "active_shards": n, "relocating_shards": 0,
+		"initializing_shards": 0, "unassigned_shards": 0, "delayed_unassigned_shards": 0,
+		"number_of_pending_tasks": 0, "number_of_in_flight_fetch": 0,
+		"task_max_waiting_in_queue_millis": 0, "active_shards_percent_as_number": 100.0,
+	})
+}
+
+// handleAuthenticate serves /_security/_authenticate with the caller.
+func (s *Server) handleAuthenticate(rs *reply) {
+	u := rs.user
+	if s.opts.Username == "" && len(s.apiKeys) == 0 {
+		rs.error(http.StatusInternalServerError, newErr("illegal_state_exception", "Security must be explicitly enabled when using a [basic] license. Enable security by setting [xpack.security.enabled] to [true] in the elasticsearch.yml file and restart the node."))
+		return
+	}
+	out := map[string]any{
+		"username":             u.username,
+		"roles":                []string{"superuser"},
+		"full_name":            nil,
+		"email":                nil,
+		"metadata":             map[string]any{},
+		"enabled":              true,
+		"authentication_realm": map[string]string{"name": "reserved", "type": "reserved"},
+		"lookup_realm":         map[string]string{"name": "reserved", "type": "reserved"},
+		"authentication_type":  "realm",
+	}
+	if u.apiKeyID != "" {
+		out["authentication_type"] = "api_key"
+		out["authentication_realm"] = map[string]string{"name": "_es_api_key", "type": "_es_api_key"}
+		out["api_key"] = map[string]any{"id": u.apiKeyID, "name": u.apiKeyID}
+		if u.username == "" {
+			out["username"] = "elastic"
+		}
+	}
+	rs.json(http.StatusOK, out)
+}
