@@ -330,7 +330,7 @@ func (l *lexer) quotedString(t token) (token, error) {
 				}
 				b.WriteRune(r)
 			default:
-				return t, l.errAt(line, col, `invalid escape sequence "\\%c": expected one of \" \' \\ \b \f \n \r \t \u{hex}`, e)
+				return t, l.errAt(line, col, `invalid escape sequence "\%c": expected one of \" \' \\ \b \f \n \r \t \u{hex}`, e)
 			}
 			plain = l.pos
 		default:
