@@ -1,6 +1,9 @@
 package pipeline
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Event is one encoded document on its way to an output.
 type Event struct {
@@ -19,4 +22,77 @@ type Event struct {
 type Output interface {
 	Publish(ctx context.Context, batch []Event) error
 	Close() error
+}
+
+// Queue holds events between the producer (capture and detection) and the
+// delivery loop. It is bounded, and an event leaves it only when the consumer
+// acknowledges the batch that carried it (Ack), so delivery is at-least-once.
+//
+// Implementations are safe for concurrent use by producers on one side and a
+// single consumer (Get, Ack, Rewind) on the other; Stats and Close may be
+// called from any goroutine.
+//
+// Ownership of Event.Body: after Put or a successful TryPut the queue may keep
+// the slice until the event is acknowledged (the memory queue does, without a
+// copy); producers must not modify or reuse it. The disk queue happens to copy.
+type Queue interface {
+	// Put adds ev, blocking while the queue is full under the "block"
+	// policy until there is room, ctx ends (ctx.Err() is returned) or the
+	// queue is closed (ErrClosed). Under the "drop_newest" policy a full
+	// queue drops ev, counts it and returns ErrFull.
+	Put(ctx context.Context, ev Event) error
+	// TryPut adds ev without blocking and reports whether it did; a refusal
+	// (full or closed) is counted as a drop.
+	TryPut(ev Event) bool
+	// Get hands out the next events not handed out yet, at most maxEvents of
+	// them. It waits until at least minEvents are ready, or the oldest ready
+	// event has waited flushTimeout, then returns what is there (at least
+	// one). It returns ctx.Err() when ctx ends first and ErrClosed once the
+	// queue is closed. minEvents <= 1 means "as soon as one is ready". The Batch's
+	// Events slice is owned by the queue and valid until the next Get.
+	Get(ctx context.Context, minEvents, maxEvents int, flushTimeout time.Duration) (Batch, error)
+	// Ack releases the events of b, the oldest batch handed out and not
+	// acknowledged yet; batches must be acknowledged in the order Get
+	// returned them (ErrAckOrder otherwise).
+	Ack(b Batch) error
+	// Rewind makes Get hand out again every event not acknowledged yet,
+	// from the oldest: the consumer calls it when it gives up on a batch.
+	Rewind()
+	// Stats returns a snapshot of the counters.
+	Stats() Stats
+	// Close releases the queue's resources; it is safe to call twice. Events
+	// not acknowledged stay on disk (disk queue) or are discarded and
+	// counted as dropped (memory queue): drain before closing.
+	Close() error
+}
+
+// Batch is a run of consecutive events handed out by Queue.Get. The zero
+// Batch is empty. A Batch is a value owned by the consumer; its Events slice
+// is owned by the queue (see Get).
+type Batch struct {
+	// Events are the documents, oldest first.
+	Events []Event
+
+	seq   uint64 // queue sequence number of Events[0]
+	span  uint64 // sequence numbers covered: len(Events), plus records lost to corruption
+	bytes int64  // bytes the batch occupies in the queue's accounting
+	end   pos    // disk queue: position just after the last record
+}
+
+// Len returns the number of events in b.
+func (b Batch) Len() int { return len(b.Events) }
+
+// Stats is a snapshot of a queue's counters. Counts are totals since the
+// queue was opened; Events, Bytes, DiskBytes and OldestUnacked are current.
+type Stats struct {
+	EventsIn      uint64        // accepted by Put or TryPut
+	Dropped       uint64        // refused because full (by policy or TryPut), too large, closed, or discarded at Close
+	Acked         uint64        // acknowledged and released
+	Batches       uint64        // batches acknowledged
+	Events        int64         // queue depth: events not acknowledged yet
+	Bytes         int64         // queue depth in bytes (record sizes on disk, or ID+Body in memory)
+	DiskBytes     int64         // disk queue: bytes of all segment files (what max_size limits)
+	TornSkipped   uint64        // disk queue: torn or corrupt records detected by checksum and skipped
+	Fsyncs        uint64        // disk queue: fsync calls
+	OldestUnacked time.Duration // age of the oldest event not acknowledged yet; 0 when empty
 }

@@ -1,0 +1,273 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults of the queue settings.
+const (
+	DefaultMemEvents     = 4096
+	DefaultFlushMin      = 1600
+	DefaultFlushTimeout  = time.Second // Beats uses 10s; a security agent wants alerts out within a second
+	DefaultMaxSize       = ByteSize(1 << 30)
+	DefaultSegmentSize   = ByteSize(16 << 20) // small enough that acked data is freed soon, large enough to keep the file count low
+	DefaultFsyncInterval = time.Second
+	DefaultDiskDirName   = "diskqueue" // under path.data when queue.disk.path is empty
+
+	// MinSegmentSize is the smallest queue.disk.segment_size accepted.
+	MinSegmentSize = ByteSize(4 << 10)
+)
+
+// Fsync policies of the disk queue (queue.disk.fsync).
+const (
+	FsyncAlways   = "always"   // fsync every write and every ack: survives power loss, slowest
+	FsyncInterval = "interval" // fsync at most every fsync_interval: power loss may lose that much
+	FsyncNever    = "never"    // leave it to the kernel: survives a process crash, not a power loss
+)
+
+// Full policies of the disk queue (queue.disk.full_policy).
+const (
+	PolicyBlock      = "block"       // Put waits for room: backpressure on the capture stage
+	PolicyDropNewest = "drop_newest" // Put drops the new event and counts it
+)
+
+// Config is the queue.* section. At most one of Mem and Disk may be set; the
+// zero Config selects the memory queue with DefaultMemConfig. Config is a
+// plain value, not safe for concurrent mutation.
+type Config struct {
+	Mem  *MemConfig  `config:"mem"`
+	Disk *DiskConfig `config:"disk"`
+}
+
+// MemConfig is queue.mem.*.
+type MemConfig struct {
+	Events int         `config:"events"` // capacity in events
+	Flush  FlushConfig `config:"flush"`
+}
+
+// FlushConfig says when the delivery loop sends a batch: as soon as
+// MinEvents are queued, or when the oldest queued event has waited Timeout.
+// MinEvents 0 or 1 sends every event at once.
+type FlushConfig struct {
+	MinEvents int           `config:"min_events"`
+	Timeout   time.Duration `config:"timeout"`
+}
+
+// DiskConfig is queue.disk.*.
+type DiskConfig struct {
+	// Path is the queue directory; empty means <path.data>/diskqueue,
+	// resolved by the caller through ResolvePath.
+	Path          string        `config:"path"`
+	MaxSize       ByteSize      `config:"max_size"`     // bytes of segment files on disk
+	SegmentSize   ByteSize      `config:"segment_size"` // a segment is closed once it reaches this size
+	Fsync         string        `config:"fsync"`        // FsyncAlways, FsyncInterval or FsyncNever
+	FsyncInterval time.Duration `config:"fsync_interval"`
+	FullPolicy    string        `config:"full_policy"` // PolicyBlock or PolicyDropNewest
+	// Flush batches reads like the memory queue's flush settings (an
+	// addition to the Beats disk queue, which has none).
+	Flush FlushConfig `config:"flush"`
+}
+
+// DefaultConfig returns the queue defaults: neither section set, which
+// selects the memory queue with DefaultMemConfig. Keeping both nil lets a user
+// configure queue.disk alone without tripping the one-of check.
+func DefaultConfig() Config { return Config{} }
+
+// DefaultMemConfig returns queue.mem's defaults.
+func DefaultMemConfig() MemConfig {
+	return MemConfig{Events: DefaultMemEvents, Flush: FlushConfig{MinEvents: DefaultFlushMin, Timeout: DefaultFlushTimeout}}
+}
+
+// DefaultDiskConfig returns queue.disk's defaults.
+func DefaultDiskConfig() DiskConfig {
+	return DiskConfig{
+		MaxSize:       DefaultMaxSize,
+		SegmentSize:   DefaultSegmentSize,
+		Fsync:         FsyncInterval,
+		FsyncInterval: DefaultFsyncInterval,
+		FullPolicy:    PolicyBlock,
+		Flush:         FlushConfig{MinEvents: DefaultFlushMin, Timeout: DefaultFlushTimeout},
+	}
+}
+
+// InitDefaults lets go-ucfg fill a queue.mem section with defaults before
+// unpacking the user's keys over them.
+func (c *MemConfig) InitDefaults() { *c = DefaultMemConfig() }
+
+// InitDefaults lets go-ucfg fill a queue.disk section with defaults before
+// unpacking the user's keys over them.
+func (c *DiskConfig) InitDefaults() { *c = DefaultDiskConfig() }
+
+// IsDisk reports whether c selects the disk queue.
+func (c Config) IsDisk() bool { return c.Disk != nil }
+
+// FlushSettings returns the flush settings of the selected queue.
+func (c Config) FlushSettings() FlushConfig {
+	switch {
+	case c.Disk != nil:
+		return c.Disk.Flush
+	case c.Mem != nil:
+		return c.Mem.Flush
+	default:
+		return DefaultMemConfig().Flush
+	}
+}
+
+// ResolvePath returns the queue directory: Path, or dataDir/diskqueue.
+func (c DiskConfig) ResolvePath(dataDir string) string {
+	if c.Path != "" {
+		return c.Path
+	}
+	return strings.TrimRight(dataDir, "/") + "/" + DefaultDiskDirName
+}
+
+// Validate returns every problem of c at once, each naming its key path and
+// wrapping ErrInvalidConfig; nil when c is usable.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Mem != nil && c.Disk != nil {
+		errs = append(errs, fmt.Errorf("queue: only one of queue.mem and queue.disk may be configured: %w", ErrInvalidConfig))
+	}
+	if c.Mem != nil {
+		errs = append(errs, c.Mem.problems("queue.mem")...)
+	}
+	if c.Disk != nil {
+		errs = append(errs, c.Disk.problems("queue.disk")...)
+	}
+	return errors.Join(errs...)
+}
+
+func invalid(key, format string, args ...any) error {
+	return fmt.Errorf("%s: %s: %w", key, fmt.Sprintf(format, args...), ErrInvalidConfig)
+}
+
+func (c MemConfig) problems(prefix string) []error {
+	var errs []error
+	if c.Events < 1 {
+		errs = append(errs, invalid(prefix+".events", "must be at least 1, got %d", c.Events))
+	}
+	errs = append(errs, c.Flush.problems(prefix+".flush")...)
+	if c.Events >= 1 && c.Flush.MinEvents > c.Events {
+		errs = append(errs, invalid(prefix+".flush.min_events", "%d exceeds %s.events %d: a batch could never fill", c.Flush.MinEvents, prefix, c.Events))
+	}
+	return errs
+}
+
+func (c FlushConfig) problems(prefix string) []error {
+	var errs []error
+	if c.MinEvents < 0 {
+		errs = append(errs, invalid(prefix+".min_events", "must not be negative, got %d", c.MinEvents))
+	}
+	if c.Timeout < 0 {
+		errs = append(errs, invalid(prefix+".timeout", "must not be negative, got %s", c.Timeout))
+	}
+	return errs
+}
+
+func (c DiskConfig) problems(prefix string) []error {
+	var errs []error
+	if c.SegmentSize < MinSegmentSize {
+		errs = append(errs, invalid(prefix+".segment_size", "must be at least %d bytes, got %d", MinSegmentSize, c.SegmentSize))
+	}
+	if c.MaxSize < c.SegmentSize {
+		errs = append(errs, invalid(prefix+".max_size", "%d is smaller than %s.segment_size %d", c.MaxSize, prefix, c.SegmentSize))
+	}
+	switch c.Fsync {
+	case FsyncAlways, FsyncNever:
+	case FsyncInterval:
+		if c.FsyncInterval <= 0 {
+			errs = append(errs, invalid(prefix+".fsync_interval", "must be positive with fsync %q, got %s", FsyncInterval, c.FsyncInterval))
+		}
+	default:
+		errs = append(errs, invalid(prefix+".fsync", "must be %q, %q or %q, got %q", FsyncAlways, FsyncInterval, FsyncNever, c.Fsync))
+	}
+	switch c.FullPolicy {
+	case PolicyBlock, PolicyDropNewest:
+	default:
+		errs = append(errs, invalid(prefix+".full_policy", "must be %q or %q, got %q", PolicyBlock, PolicyDropNewest, c.FullPolicy))
+	}
+	errs = append(errs, c.Flush.problems(prefix+".flush")...)
+	return errs
+}
+
+// ByteSize is a size in bytes. In YAML it is an integer or a string with a
+// unit: B, KB/MB/GB/TB (powers of 1000) or KiB/MiB/GiB/TiB (powers of 1024),
+// case-insensitive, e.g. "16MiB" or "1 GB".
+type ByteSize uint64
+
+// Unpack implements go-ucfg's Unpacker.
+func (s *ByteSize) Unpack(v any) error {
+	switch x := v.(type) {
+	case int64:
+		if x < 0 {
+			return fmt.Errorf("parse size %d: negative: %w", x, ErrInvalidConfig)
+		}
+		*s = ByteSize(x)
+	case uint64:
+		*s = ByteSize(x)
+	case float64:
+		if x < 0 || x != math.Trunc(x) || x > math.MaxUint64/2 {
+			return fmt.Errorf("parse size %v: not a whole number of bytes: %w", x, ErrInvalidConfig)
+		}
+		*s = ByteSize(x)
+	case string:
+		n, err := ParseByteSize(x)
+		if err != nil {
+			return err
+		}
+		*s = n
+	default:
+		return fmt.Errorf("parse size %v: unsupported type %T: %w", v, v, ErrInvalidConfig)
+	}
+	return nil
+}
+
+// ParseByteSize parses a size such as "1024", "64MiB" or "1.5 GB".
+func ParseByteSize(text string) (ByteSize, error) {
+	s := strings.TrimSpace(text)
+	i := 0
+	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+		i++
+	}
+	num, unit := s[:i], strings.ToLower(strings.TrimSpace(s[i:]))
+	if num == "" {
+		return 0, fmt.Errorf("parse size %q: no number: %w", text, ErrInvalidConfig)
+	}
+	var mult float64
+	switch unit {
+	case "", "b":
+		mult = 1
+	case "k", "kb":
+		mult = 1e3
+	case "m", "mb":
+		mult = 1e6
+	case "g", "gb":
+		mult = 1e9
+	case "t", "tb":
+		mult = 1e12
+	case "ki", "kib":
+		mult = 1 << 10
+	case "mi", "mib":
+		mult = 1 << 20
+	case "gi", "gib":
+		mult = 1 << 30
+	case "ti", "tib":
+		mult = 1 << 40
+	default:
+		return 0, fmt.Errorf("parse size %q: unknown unit %q: %w", text, unit, ErrInvalidConfig)
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return 0, fmt.Errorf("parse size %q: %w", text, errors.Join(err, ErrInvalidConfig))
+	}
+	v := math.Round(f * mult)
+	if v >= 1<<63 {
+		return 0, fmt.Errorf("parse size %q: too large: %w", text, ErrInvalidConfig)
+	}
+	return ByteSize(v), nil
+}

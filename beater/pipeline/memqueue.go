@@ -1,0 +1,271 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// MemQueue is the bounded in-memory queue: a ring of Events. Its bound counts
+// events handed out but not acknowledged yet, so the producer feels
+// backpressure while the output is stuck.
+//
+// MemQueue is safe for concurrent use by any number of producers (Put,
+// TryPut) and one consumer (Get, Ack, Rewind); Stats and Close may be called
+// from any goroutine. It keeps each Event's Body slice without copying it:
+// producers must not modify or reuse a Body after handing it over.
+type MemQueue struct {
+	log *zap.Logger
+
+	mu         sync.Mutex
+	buf        []Event // ring; slot i holds sequence i % len(buf)
+	times      []int64 // put time (unix ns) per slot
+	head       uint64  // oldest unacknowledged sequence
+	read       uint64  // next sequence Get hands out
+	tail       uint64  // next sequence Put writes
+	bytes      int64   // ID+Body bytes of head..tail
+	closed     bool
+	putWaiters int
+
+	space   chan struct{} // capacity 1: room appeared
+	data    chan struct{} // capacity 1: events appeared
+	closing chan struct{} // closed by Close
+
+	// Consumer-owned, used only by Get.
+	out   []Event
+	timer *time.Timer
+
+	eventsIn, dropped, acked, batches atomic.Uint64
+}
+
+// NewMemQueue returns an empty memory queue with the capacity of cfg.Events.
+// Only cfg.Events is used here; the flush settings drive the delivery loop.
+func NewMemQueue(cfg MemConfig, log *zap.Logger) (*MemQueue, error) {
+	if cfg.Events < 1 {
+		return nil, fmt.Errorf("new memory queue: %w", invalid("queue.mem.events", "must be at least 1, got %d", cfg.Events))
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &MemQueue{
+		log:     log.Named("memqueue"),
+		buf:     make([]Event, cfg.Events),
+		times:   make([]int64, cfg.Events),
+		space:   make(chan struct{}, 1),
+		data:    make(chan struct{}, 1),
+		closing: make(chan struct{}),
+		timer:   t,
+	}, nil
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Put adds ev, waiting for room while the queue is full.
+func (q *MemQueue) Put(ctx context.Context, ev Event) error {
+	q.mu.Lock()
+	for !q.closed && q.tail-q.head >= uint64(len(q.buf)) {
+		q.putWaiters++
+		q.mu.Unlock()
+		var err error
+		select {
+		case <-q.space:
+		case <-q.closing:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		q.mu.Lock()
+		q.putWaiters--
+		if err != nil {
+			q.mu.Unlock()
+			q.dropped.Add(1)
+			return fmt.Errorf("put event %q: %w", ev.ID, err)
+		}
+	}
+	if q.closed {
+		q.mu.Unlock()
+		q.dropped.Add(1)
+		return fmt.Errorf("put event %q: %w", ev.ID, ErrClosed)
+	}
+	q.store(ev)
+	// Hand the wake-up on to another waiting producer if room is left.
+	more := q.putWaiters > 0 && q.tail-q.head < uint64(len(q.buf))
+	q.mu.Unlock()
+	if more {
+		signal(q.space)
+	}
+	signal(q.data)
+	return nil
+}
+
+// TryPut adds ev if there is room and reports whether it did; a refusal is
+// counted as dropped.
+func (q *MemQueue) TryPut(ev Event) bool {
+	q.mu.Lock()
+	if q.closed || q.tail-q.head >= uint64(len(q.buf)) {
+		q.mu.Unlock()
+		q.dropped.Add(1)
+		return false
+	}
+	q.store(ev)
+	q.mu.Unlock()
+	signal(q.data)
+	return true
+}
+
+// store appends ev; q.mu is held and there is room.
+func (q *MemQueue) store(ev Event) {
+	i := q.tail % uint64(len(q.buf))
+	q.buf[i] = ev
+	q.times[i] = time.Now().UnixNano()
+	q.tail++
+	q.bytes += int64(len(ev.ID) + len(ev.Body))
+	q.eventsIn.Add(1)
+}
+
+// Get hands out up to maxEvents events; see Queue.Get. The returned
+// Events slice is reused by the next Get.
+func (q *MemQueue) Get(ctx context.Context, minEvents, maxEvents int, flushTimeout time.Duration) (Batch, error) {
+	if maxEvents < 1 {
+		maxEvents = 1
+	}
+	for {
+		q.mu.Lock()
+		if q.closed {
+			q.mu.Unlock()
+			return Batch{}, fmt.Errorf("get batch: %w", ErrClosed)
+		}
+		ready := q.tail - q.read
+		var wait time.Duration
+		if ready > 0 {
+			oldest := q.times[q.read%uint64(len(q.buf))]
+			wait = time.Duration(oldest + int64(flushTimeout) - time.Now().UnixNano())
+			if minEvents <= 1 || ready >= uint64(minEvents) || wait <= 0 {
+				b := q.take(int(min(ready, uint64(maxEvents))))
+				q.mu.Unlock()
+				return b, nil
+			}
+		}
+		q.mu.Unlock()
+
+		var tc <-chan time.Time
+		if ready > 0 {
+			q.timer.Reset(wait)
+			tc = q.timer.C
+		}
+		select {
+		case <-q.data:
+		case <-tc:
+		case <-q.closing:
+		case <-ctx.Done():
+			q.timer.Stop()
+			return Batch{}, fmt.Errorf("get batch: %w", ctx.Err())
+		}
+		q.timer.Stop()
+	}
+}
+
+// take copies n ready events into the consumer's batch; q.mu is held.
+func (q *MemQueue) take(n int) Batch {
+	if cap(q.out) < n {
+		q.out = make([]Event, n, max(n, len(q.buf)))
+	}
+	out := q.out[:n]
+	var bytes int64
+	for k := range out {
+		ev := q.buf[(q.read+uint64(k))%uint64(len(q.buf))]
+		out[k] = ev
+		bytes += int64(len(ev.ID) + len(ev.Body))
+	}
+	b := Batch{Events: out, seq: q.read, span: uint64(n), bytes: bytes}
+	q.read += uint64(n)
+	return b
+}
+
+// Ack releases the oldest unacknowledged batch b.
+func (q *MemQueue) Ack(b Batch) error {
+	n := b.span
+	q.mu.Lock()
+	if b.seq != q.head || q.head+n > q.read {
+		q.mu.Unlock()
+		return fmt.Errorf("ack batch at %d of %d events, oldest unacknowledged is %d: %w", b.seq, n, q.head, ErrAckOrder)
+	}
+	for s := q.head; s < q.head+n; s++ {
+		q.buf[s%uint64(len(q.buf))] = Event{} // let the GC have the body
+	}
+	q.head += n
+	q.bytes -= b.bytes
+	wake := q.putWaiters > 0
+	q.mu.Unlock()
+	q.acked.Add(n)
+	q.batches.Add(1)
+	if wake {
+		signal(q.space)
+	}
+	return nil
+}
+
+// Rewind makes Get hand out every unacknowledged event again.
+func (q *MemQueue) Rewind() {
+	q.mu.Lock()
+	q.read = q.head
+	ready := q.tail > q.read
+	q.mu.Unlock()
+	if ready {
+		signal(q.data)
+	}
+}
+
+// Stats returns a snapshot of the counters.
+func (q *MemQueue) Stats() Stats {
+	q.mu.Lock()
+	depth := int64(q.tail - q.head)
+	bytes := q.bytes
+	var age time.Duration
+	if depth > 0 {
+		age = time.Duration(time.Now().UnixNano() - q.times[q.head%uint64(len(q.buf))])
+	}
+	q.mu.Unlock()
+	return Stats{
+		EventsIn:      q.eventsIn.Load(),
+		Dropped:       q.dropped.Load(),
+		Acked:         q.acked.Load(),
+		Batches:       q.batches.Load(),
+		Events:        depth,
+		Bytes:         bytes,
+		OldestUnacked: age,
+	}
+}
+
+// Close wakes every waiter, discards the unacknowledged events (counted as
+// dropped) and makes further calls fail with ErrClosed. Safe to call twice.
+func (q *MemQueue) Close() error {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return nil
+	}
+	q.closed = true
+	lost := q.tail - q.head
+	clear(q.buf)
+	q.head = q.tail
+	q.read = q.tail
+	q.bytes = 0
+	close(q.closing)
+	q.mu.Unlock()
+	if lost > 0 {
+		q.dropped.Add(lost)
+		q.log.Warn("memory queue closed with undelivered events", zap.Uint64("events", lost))
+	}
+	return nil
+}
