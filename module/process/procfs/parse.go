@@ -172,6 +172,7 @@ func parseIDs(b []byte, real, eff, saved, fs *uint32) bool {
 // cmdline describes how /proc/PID/cmdline splits into arguments.
 type cmdline struct {
 	data      []byte // the bytes the arguments are taken from
+	known     bool   // argv was read: Args is non-nil, even if empty
 	n         int    // number of arguments
 	sep       byte   // separator: NUL, or ' ' for a rewritten title
 	rewritten bool
@@ -195,7 +196,7 @@ func splitCmdline(b []byte, truncated bool) cmdline {
 	if !truncated && bytes.IndexByte(b, 0) < 0 {
 		// Rewritten title: split on runs of spaces.
 		t := bytes.Trim(b, " ")
-		return cmdline{data: t, n: countFields(t, ' '), sep: ' ', rewritten: true}
+		return cmdline{data: t, known: true, n: countFields(t, ' '), sep: ' ', rewritten: true}
 	}
 	if truncated {
 		// The cap fell right after a separator: the next argument is
@@ -207,9 +208,9 @@ func splitCmdline(b []byte, truncated bool) cmdline {
 	if len(b) == 0 {
 		// Only NULs: the title was blanked. One empty argument says argv
 		// exists but is empty, unlike nil (unknown).
-		return cmdline{data: b, n: 1, sep: 0}
+		return cmdline{data: b, known: true, n: 1, sep: 0}
 	}
-	return cmdline{data: b, n: bytes.Count(b, []byte{0}) + 1, sep: 0}
+	return cmdline{data: b, known: true, n: bytes.Count(b, []byte{0}) + 1, sep: 0}
 }
 
 // countFields counts the sep-separated non-empty fields of b.

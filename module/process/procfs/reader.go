@@ -278,7 +278,7 @@ func (r *Reader) finish(p *Process, l layout, cl cmdline) {
 	p.Comm = s[:l.comm]
 	p.Exe = s[l.argEnd:l.exe]
 	p.Cwd = s[l.exe:l.cwd]
-	if cl.n > 0 || cl.data != nil {
+	if cl.known {
 		p.Args = cl.args(s[l.argStart:l.argEnd], make([]string, 0, cl.n))
 	}
 }

@@ -1,0 +1,303 @@
+package procfs
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// startChild starts path with argv (argv[0] as given) in dir and stops it
+// at the end of the test.
+func startChild(t testing.TB, path, dir string, argv ...string) *exec.Cmd {
+	t.Helper()
+	cmd := &exec.Cmd{Path: path, Args: argv, Dir: dir}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start sleep: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return cmd
+}
+
+func liveReader(t testing.TB, maxArgBytes int) *Reader {
+	t.Helper()
+	fs, err := NewFS("")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	return fs.NewReader(maxArgBytes)
+}
+
+// TestReadLive reads the test process and children it started from the
+// real /proc; it needs no privilege.
+func TestReadLive(t *testing.T) {
+	sleep, err := filepath.EvalSymlinks("/bin/sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, err := filepath.EvalSymlinks("/bin/sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// sh waits for its sleep and ignores its extra arguments, which sleep
+	// would reject.
+	shArgv := func(extra ...string) []string {
+		return append([]string{"sh", "-c", "sleep 30; :"}, extra...)
+	}
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	spaced := filepath.Join(dir, "a dir (with) spaces")
+	if err := os.Mkdir(spaced, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	huge := strings.Repeat("x", 128<<10-1) // MAX_ARG_STRLEN counts the NUL
+
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name          string
+		path          string
+		argv          []string // nil: read the test process itself
+		dir           string
+		maxArgBytes   int
+		wantArgs      []string
+		wantExe       string
+		wantCwd       string
+		wantComm      string
+		wantTruncated bool
+	}{
+		{
+			name:     "self",
+			wantArgs: os.Args, wantExe: self, wantCwd: wd,
+			wantComm: truncComm(filepath.Base(self)),
+		},
+		{
+			name:     "child with custom argv0 and cwd",
+			path:     "/bin/sleep",
+			argv:     []string{"custom argv0", "30", "--", "it's (quoted)"},
+			dir:      spaced,
+			wantArgs: []string{"custom argv0", "30", "--", "it's (quoted)"},
+			wantExe:  sleep, wantCwd: spaced, wantComm: "sleep",
+		},
+		{
+			name:          "child with a 128 KiB argument, default cap",
+			path:          "/bin/sh",
+			argv:          shArgv(huge),
+			dir:           dir,
+			wantArgs:      append(shArgv()[:3:3], huge[:DefaultMaxArgBytes-len("sh\x00-c\x00sleep 30; :\x00")]),
+			wantExe:       sh, wantCwd: dir, wantComm: "sh",
+			wantTruncated: true,
+		},
+		{
+			name:        "child with over 1 MiB of arguments, large cap",
+			path:        "/bin/sh",
+			argv:        shArgv(slices.Repeat([]string{huge}, 9)...),
+			dir:         dir,
+			maxArgBytes: 2 << 20,
+			wantArgs:    shArgv(slices.Repeat([]string{huge}, 9)...),
+			wantExe:     sh, wantCwd: dir, wantComm: "sh",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := liveReader(t, tt.maxArgBytes)
+			pid, ppid := os.Getpid(), os.Getppid()
+			if tt.argv != nil {
+				pid, ppid = startChild(t, tt.path, tt.dir, tt.argv...).Process.Pid, os.Getpid()
+			}
+			var p Process
+			// A just-started child may not have exec'd yet: wait for it.
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				if err := r.Read(pid, &p); err != nil {
+					t.Fatalf("Read(%d): %v", pid, err)
+				}
+				if p.Exe == tt.wantExe || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if diff := cmp.Diff(tt.wantArgs, p.Args); diff != "" {
+				t.Errorf("Args mismatch (-want +got):\n%s", diff)
+			}
+			got := []any{p.PID, p.PPID, p.Comm, p.Exe, p.Cwd, p.ArgsTruncated, p.ReadState, p.UID, p.EUID, p.GID}
+			want := []any{pid, ppid, tt.wantComm, tt.wantExe, tt.wantCwd, tt.wantTruncated, ReadComplete,
+				uint32(os.Getuid()), uint32(os.Geteuid()), uint32(os.Getgid())} //nolint:gosec // ids fit
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("pid, ppid, comm, exe, cwd, truncated, state, uid, euid, gid (-want +got):\n%s", diff)
+			}
+			if p.StartTicks == 0 {
+				t.Error("StartTicks = 0")
+			}
+		})
+	}
+}
+
+// truncComm is what the kernel keeps of a task name: TASK_COMM_LEN-1 bytes.
+func truncComm(s string) string {
+	if len(s) > 15 {
+		return s[:15]
+	}
+	return s
+}
+
+// TestReadLiveZombieAndGone follows a child through its exit: zombie until
+// reaped, then gone.
+func TestReadLiveZombieAndGone(t *testing.T) {
+	r := liveReader(t, 0)
+	cmd := &exec.Cmd{Path: "/bin/sleep", Args: []string{"sleep", "30"}}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	// Not reaped yet: it becomes a zombie as soon as it has died.
+	var p Process
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if err := r.Read(pid, &p); err != nil {
+			t.Fatalf("Read(%d) of an unreaped child: %v", pid, err)
+		}
+		if p.ReadState == ReadZombie || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if p.ReadState != ReadZombie || p.State != 'Z' || p.Args != nil || p.Exe != "" {
+		t.Errorf("unreaped child: state %v %q args %q exe %q; want zombie, Z, nil, empty", p.ReadState, p.State, p.Args, p.Exe)
+	}
+	if p.PPID != os.Getpid() || p.UID != uint32(os.Getuid()) { //nolint:gosec // ids fit
+		t.Errorf("zombie ppid %d uid %d; want %d %d", p.PPID, p.UID, os.Getpid(), os.Getuid())
+	}
+	_ = cmd.Wait()
+	if err := r.Read(pid, &p); !errors.Is(err, ErrGone) {
+		t.Errorf("Read(%d) after reaping = %v, want ErrGone", pid, err)
+	}
+	var s Stat
+	if err := r.ReadStat(pid, &s); !errors.Is(err, ErrGone) {
+		t.Errorf("ReadStat(%d) after reaping = %v, want ErrGone", pid, err)
+	}
+}
+
+// TestIntegrationReadAll reads every process on the host. As root it must
+// read all of them completely, except those that exit meanwhile.
+func TestIntegrationReadAll(t *testing.T) {
+	if os.Geteuid() != 0 && os.Getenv("CI") != "true" {
+		t.Skip("needs root to read every process's exe and cwd")
+	}
+	fs, err := NewFS("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids, err := fs.PIDs(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(pids, os.Getpid()) || !slices.Contains(pids, 1) {
+		t.Fatalf("PIDs() = %d pids without 1 or this process %d", len(pids), os.Getpid())
+	}
+	r := fs.NewReader(0)
+	var p Process
+	if err := r.Read(os.Getpid(), &p); err != nil {
+		t.Fatal(err)
+	}
+	ourCaps := p.CapEff
+	var kthreads, complete int
+	for _, pid := range pids {
+		err := r.Read(pid, &p)
+		switch {
+		case errors.Is(err, ErrGone):
+			continue
+		case err != nil:
+			t.Errorf("Read(%d): %v", pid, err)
+			continue
+		}
+		switch p.ReadState {
+		case ReadComplete:
+			complete++
+		case ReadZombie, ReadExited:
+		case ReadPartial:
+			// ptrace_may_access refuses exe and cwd of a process with
+			// capabilities we lack (cap_ptrace_access_check), even to root.
+			if p.Missing&^(PartExe|PartCwd) != 0 || p.CapPrm&^ourCaps == 0 {
+				t.Errorf("Read(%d) %q: partial, missing %b, caps %x within ours %x", pid, p.Comm, p.Missing, p.CapPrm, ourCaps)
+			}
+		default:
+			t.Errorf("Read(%d) %q: state %v, missing %b; want complete as root", pid, p.Comm, p.ReadState, p.Missing)
+		}
+		if p.IsKernelThread() {
+			kthreads++
+			if p.Args != nil || p.Exe != "" {
+				t.Errorf("kernel thread %d %q has args %q exe %q", pid, p.Comm, p.Args, p.Exe)
+			}
+		} else if p.ReadState == ReadComplete && (p.Exe == "" || p.Args == nil) {
+			t.Errorf("user process %d %q read complete without exe or args", pid, p.Comm)
+		}
+	}
+	if kthreads == 0 || complete == 0 {
+		t.Errorf("read %d kernel threads and %d complete processes; want some of each", kthreads, complete)
+	}
+	if _, err := fs.BootTime(); err != nil {
+		t.Errorf("BootTime: %v", err)
+	}
+}
+
+// BenchmarkProcRead reads a live child's stat, status, cmdline, exe and cwd.
+func BenchmarkProcRead(b *testing.B) {
+	r := liveReader(b, 0)
+	cmd := startChild(b, "/bin/sh", "/tmp", "sh", "-c", "sleep 600; :", "value with spaces")
+	pid := cmd.Process.Pid
+	var p Process
+	for {
+		if err := r.Read(pid, &p); err != nil {
+			b.Fatal(err)
+		}
+		if p.Comm == "sh" && len(p.Args) == 4 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := r.Read(pid, &p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if p.ReadState != ReadComplete {
+		b.Fatalf("state %v", p.ReadState)
+	}
+}
+
+// BenchmarkReadStat reads only a live child's stat, as a scan does.
+func BenchmarkReadStat(b *testing.B) {
+	r := liveReader(b, 0)
+	pid := startChild(b, "/bin/sleep", "/tmp", "sleep", "600").Process.Pid
+	var s Stat
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := r.ReadStat(pid, &s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
