@@ -165,7 +165,10 @@ func (s *socket) close() error { return s.file.Close() }
 // package's sentinels, keeping the errno in the chain.
 func classify(err error) error {
 	switch {
-	case errors.Is(err, unix.EPROTONOSUPPORT), errors.Is(err, unix.EAFNOSUPPORT):
+	case errors.Is(err, unix.EPROTONOSUPPORT), errors.Is(err, unix.EAFNOSUPPORT),
+		// The connector's kernel socket exists only in the initial network
+		// namespace; elsewhere, sending to port 0 finds no one.
+		errors.Is(err, unix.ECONNREFUSED):
 		return fmt.Errorf("%w: %w", ErrUnsupported, err)
 	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
 		return fmt.Errorf("%w: %w", ErrPermission, err)

@@ -1,0 +1,71 @@
+package netlink
+
+import (
+	"errors"
+	"runtime"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// onFreshThread runs fn on a locked OS thread that is discarded afterwards,
+// so per-thread changes (capabilities, namespaces) cannot leak to other
+// goroutines or tests.
+func onFreshThread(fn func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		fn()
+	}()
+	<-done
+}
+
+func TestIntegrationOpenErrors(t *testing.T) {
+	requireRoot(t)
+	tests := []struct {
+		name    string
+		setup   func() error // runs on the thread that then calls Open
+		wantErr error
+	}{
+		{
+			name: "no CAP_NET_ADMIN",
+			setup: func() error {
+				hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+				var data [2]unix.CapUserData
+				if err := unix.Capget(&hdr, &data[0]); err != nil {
+					return err
+				}
+				data[0].Effective &^= 1 << unix.CAP_NET_ADMIN
+				return unix.Capset(&hdr, &data[0])
+			},
+			wantErr: ErrPermission,
+		},
+		{
+			name:    "other network namespace",
+			setup:   func() error { return unix.Unshare(unix.CLONE_NEWNET) },
+			wantErr: ErrUnsupported,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var setupErr, openErr error
+			onFreshThread(func() {
+				if setupErr = tt.setup(); setupErr != nil {
+					return
+				}
+				var c *Conn
+				if c, openErr = Open(Options{}, nil); openErr == nil {
+					_ = c.Close()
+				}
+			})
+			if setupErr != nil {
+				t.Fatalf("setup: %v", setupErr)
+			}
+			t.Logf("Open: %v", openErr)
+			if !errors.Is(openErr, tt.wantErr) {
+				t.Errorf("Open: %v, want %v", openErr, tt.wantErr)
+			}
+		})
+	}
+}
