@@ -1,0 +1,249 @@
+package rules
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"go.uber.org/zap"
+)
+
+// MaxFileSize bounds a rule file; Elastic's largest Linux rules are about
+// 20 KiB.
+const MaxFileSize = 4 << 20
+
+// Options says which rules to load.
+type Options struct {
+	// Paths are rule files, directories (their *.toml files, not
+	// recursive) or globs (every matching file is read whatever its
+	// extension; a matching directory contributes its *.toml files).
+	Paths []string
+	// DisableBuiltin leaves out the embedded built-in rules.
+	DisableBuiltin bool
+	// AllowMissing makes a literal path that does not exist contribute no
+	// files instead of a problem. The Watcher sets it, so that deleting a
+	// configured rule file removes its rules.
+	AllowMissing bool
+}
+
+// Load reads, parses and compiles the built-in rules (unless disabled) and
+// the user rules of opts.Paths. It always returns a usable Set holding
+// every rule that loaded; the error joins the Set's problems (each a
+// *Problem, FILE:LINE:COL: message) and is nil when there were none.
+//
+// A user rule whose rule_id is a built-in's replaces the built-in (logged at
+// Info). The same rule_id in two user files is a problem naming both files;
+// the first file in load order keeps it. log may be nil.
+func Load(opts Options, log *zap.Logger) (*Set, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	log = log.Named("rules")
+	var (
+		problems    []*Problem
+		unsupported []Unsupported
+		byID        = map[string]*Rule{}
+		order       []*Rule
+	)
+	add := func(name string, r *Rule, err error) {
+		var ue *UnsupportedError
+		var p *Problem
+		switch {
+		case err == nil:
+		case errors.As(err, &ue):
+			unsupported = append(unsupported, ue.Rule)
+			return
+		case errors.As(err, &p):
+			problems = append(problems, p)
+			return
+		default:
+			problems = append(problems, &Problem{File: name, Msg: err.Error(), Err: err})
+			return
+		}
+		prev, seen := byID[r.Meta.ID]
+		switch {
+		case !seen:
+		case prev.Builtin && !r.Builtin:
+			r.Replaces = prev.File
+			log.Info("user rule replaces built-in rule",
+				zap.String("rule.id", r.Meta.ID), zap.String("file", r.File), zap.String("builtin", prev.File))
+		default:
+			problems = append(problems, &Problem{
+				File: r.File, Line: r.idLine, Col: r.idCol,
+				Msg:    fmt.Sprintf("duplicate rule_id %s, already defined in %s", r.Meta.ID, prev.File),
+				RuleID: r.Meta.ID, Name: r.Meta.Name, Version: r.Meta.Version,
+				Err: ErrDuplicate,
+			})
+			return
+		}
+		byID[r.Meta.ID] = r
+		order = append(order, r)
+	}
+
+	if !opts.DisableBuiltin {
+		for _, b := range builtinFiles() {
+			r, err := Parse(b.name, b.data, true)
+			add(b.name, r, err)
+		}
+	}
+	files, perr := expandAll(opts.Paths, opts.AllowMissing)
+	problems = append(problems, perr...)
+	digest := sha256.New()
+	fmt.Fprintf(digest, "builtin=%t\n", !opts.DisableBuiltin)
+	for _, name := range files {
+		data, err := readFile(name)
+		if err != nil {
+			problems = append(problems, &Problem{File: name, Msg: err.Error(), Err: err})
+			continue
+		}
+		fmt.Fprintf(digest, "%s\x00%d\x00", name, len(data))
+		digest.Write(data)
+		r, err := Parse(name, data, false)
+		add(name, r, err)
+	}
+
+	rs := make([]*Rule, 0, len(byID))
+	for _, r := range order {
+		if byID[r.Meta.ID] == r {
+			rs = append(rs, r)
+		}
+	}
+	s := newSet(rs, problems, unsupported, files)
+	copy(s.digest[:], digest.Sum(nil))
+	return s, s.Err()
+}
+
+type namedData struct {
+	name string
+	data []byte
+}
+
+// builtinFiles returns the embedded rule files, named builtin/NAME.toml.
+func builtinFiles() []namedData {
+	var out []namedData
+	// The embedded tree is fixed at build time; its reads cannot fail.
+	_ = fs.WalkDir(builtinFS, "builtin", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || path.Ext(p) != ".toml" {
+			return err
+		}
+		data, err := builtinFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		out = append(out, namedData{name: p, data: data})
+		return nil
+	})
+	return out
+}
+
+func readFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("read rule file: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read rule file: %w", err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("read rule file: larger than %d bytes: %w", MaxFileSize, ErrInvalid)
+	}
+	return data, nil
+}
+
+// Expand resolves one rule path (file, directory or glob) to the files it
+// names, sorted. A literal path that does not exist is an error wrapping
+// ErrNoMatch; a glob that matches nothing yields no files and no error
+// (the Watcher picks up files created later).
+func Expand(pattern string) ([]string, error) {
+	if !hasMeta(pattern) {
+		fi, err := os.Stat(pattern)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("rule path %s: %w", pattern, ErrNoMatch)
+			}
+			return nil, fmt.Errorf("rule path %s: %w", pattern, err)
+		}
+		if fi.IsDir() {
+			return tomlFiles(pattern)
+		}
+		return []string{pattern}, nil
+	}
+	matches, err := filepath.Glob(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("rule path %s: %w", pattern, err)
+	}
+	var out []string
+	for _, m := range matches {
+		fi, err := os.Stat(m)
+		if err != nil {
+			continue // vanished between Glob and Stat
+		}
+		if fi.IsDir() {
+			more, err := tomlFiles(m)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, more...)
+			continue
+		}
+		out = append(out, m)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func expandAll(patterns []string, allowMissing bool) ([]string, []*Problem) {
+	var (
+		files    []string
+		problems []*Problem
+		seen     = map[string]bool{}
+	)
+	for _, p := range patterns {
+		names, err := Expand(p)
+		if allowMissing && errors.Is(err, ErrNoMatch) {
+			continue
+		}
+		if err != nil {
+			problems = append(problems, &Problem{File: p, Msg: err.Error(), Err: err})
+			continue
+		}
+		for _, f := range names {
+			key := filepath.Clean(f)
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			files = append(files, f)
+		}
+	}
+	return files, problems
+}
+
+func tomlFiles(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read rule directory %s: %w", dir, err)
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".toml") || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		out = append(out, filepath.Join(dir, e.Name()))
+	}
+	return out, nil
+}
+
+// hasMeta reports whether path holds glob metacharacters (filepath.Match).
+func hasMeta(path string) bool {
+	return strings.ContainsAny(path, `*?[\`)
+}

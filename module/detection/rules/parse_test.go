@@ -1,0 +1,285 @@
+package rules
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/spawnbeat/spawnbeat/module/process/ecs"
+)
+
+// designQuery is the Python-tty query as DESIGN.md fixes it, verbatim.
+const designQuery = `process where host.os.type == "linux" and event.type == "start" and event.action in ("exec", "exec_event", "start") and
+(
+  (process.parent.name : "python*" and process.name in ("bash", "dash", "ash", "sh", "tcsh", "csh", "zsh", "ksh",
+   "fish") and process.parent.args_count >= 3 and process.parent.args : "*pty.spawn*" and process.parent.args : "-c") or
+  (process.parent.name : "python*" and process.name in ("bash", "dash", "ash", "sh", "tcsh", "csh", "zsh", "ksh",
+   "fish") and process.args : "*sh" and process.args_count == 1 and process.parent.args_count == 1)
+)
+`
+
+const pythonTTYID = "d76b02ef-fc95-4001-9297-01cb7412232f"
+
+func TestBuiltinPythonTTY(t *testing.T) {
+	files := builtinFiles()
+	if len(files) != 1 {
+		t.Fatalf("built-in files = %d, want 1", len(files))
+	}
+	r, err := Parse(files[0].name, files[0].data, true)
+	if err != nil {
+		t.Fatalf("Parse(%s): %v", files[0].name, err)
+	}
+	want := &ecs.Rule{
+		ID:          pythonTTYID,
+		UUID:        stableUUID(pythonTTYID, "210"),
+		Name:        "Interactive Terminal Spawned via Python",
+		Version:     "210",
+		Description: "Identifies when a terminal (tty) is spawned via Python. Attackers may upgrade a simple reverse shell to a fully\ninteractive tty after obtaining initial access to a host.",
+		Author:      "Elastic",
+		License:     "Elastic License v2",
+		Ruleset:     "elastic",
+		RiskScore:   73,
+		Severity:    "high",
+		Threat: []ecs.Threat{{
+			Framework: "MITRE ATT&CK",
+			Tactic:    ecs.Ref{ID: "TA0002", Name: "Execution", Reference: "https://attack.mitre.org/tactics/TA0002/"},
+			Technique: []ecs.Ref{{ID: "T1059", Name: "Command and Scripting Interpreter", Reference: "https://attack.mitre.org/techniques/T1059/"}},
+			Subtechnique: []ecs.Ref{
+				{ID: "T1059.004", Name: "Unix Shell", Reference: "https://attack.mitre.org/techniques/T1059/004/"},
+				{ID: "T1059.006", Name: "Python", Reference: "https://attack.mitre.org/techniques/T1059/006/"},
+			},
+		}},
+	}
+	if diff := cmp.Diff(want, r.Meta); diff != "" {
+		t.Errorf("built-in rule metadata (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(designQuery, r.Query); diff != "" {
+		t.Errorf("built-in query differs from DESIGN.md (-want +got):\n%s", diff)
+	}
+	if r.ECS == nil || r.JSON == nil || !r.Builtin || r.File != "builtin/execution_python_tty_shell.toml" {
+		t.Errorf("rule = %+v, want both programs, Builtin, File builtin/execution_python_tty_shell.toml", r)
+	}
+}
+
+func TestParseCustomRule(t *testing.T) {
+	const name = "testdata/custom/webshell.toml"
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Parse(name, data, false)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	want := &ecs.Rule{
+		ID:          "0f4c5d8e-7a2b-4c1d-9e3f-5a6b7c8d9e01",
+		UUID:        stableUUID("0f4c5d8e-7a2b-4c1d-9e3f-5a6b7c8d9e01", "3"),
+		Name:        "Shell Spawned by Web Server",
+		Version:     "3",
+		Description: "A web server started a shell.",
+		Reference:   "https://example.com/webshell",
+		Author:      "ACME SOC, J. Doe",
+		License:     "MIT",
+		Ruleset:     "custom",
+		RiskScore:   47,
+		Severity:    "medium",
+		Threat: []ecs.Threat{{
+			Framework:    "MITRE ATT&CK",
+			Tactic:       ecs.Ref{ID: "TA0003", Name: "Persistence", Reference: "https://attack.mitre.org/tactics/TA0003/"},
+			Technique:    []ecs.Ref{{ID: "T1505", Name: "Server Software Component", Reference: "https://attack.mitre.org/techniques/T1505/"}},
+			Subtechnique: []ecs.Ref{{ID: "T1505.003", Name: "Web Shell", Reference: "https://attack.mitre.org/techniques/T1505/003/"}},
+		}},
+	}
+	if diff := cmp.Diff(want, r.Meta); diff != "" {
+		t.Errorf("metadata (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseVersionAndRuleset(t *testing.T) {
+	base := "[rule]\nname = \"N\"\nrule_id = \"R\"\nrisk_score = 21\nseverity = \"low\"\ntype = \"eql\"\nquery = 'process where true'\n"
+	tests := []struct {
+		name, text           string
+		wantVersion, wantSet string
+	}{
+		{"no version anywhere", base, "1", "custom"},
+		{"metadata version", "[metadata]\nversion = 7\n" + base, "7", "custom"},
+		{"rule version wins", "[metadata]\nversion = 7\n" + base + "version = 9\n", "9", "custom"},
+		{"elastic author", base + "author = [\"Elastic\"]\n", "1", "elastic"},
+		{"elastic licence spelling", base + "license = \"Elastic Licence v2\"\n", "1", "elastic"},
+		{"uuid from file", base + "uuid = \"u-1\"\n", "1", "custom"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Parse("x.toml", []byte(tt.text), false)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			got := []string{r.Meta.Version, r.Meta.Ruleset}
+			if diff := cmp.Diff([]string{tt.wantVersion, tt.wantSet}, got); diff != "" {
+				t.Errorf("version, ruleset (-want +got):\n%s", diff)
+			}
+			wantUUID := stableUUID("R", tt.wantVersion)
+			if strings.Contains(tt.text, "uuid =") {
+				wantUUID = "u-1"
+			}
+			if r.Meta.UUID != wantUUID {
+				t.Errorf("UUID = %q, want %q", r.Meta.UUID, wantUUID)
+			}
+		})
+	}
+}
+
+func TestStableUUID(t *testing.T) {
+	a := stableUUID(pythonTTYID, "210")
+	if a != stableUUID(pythonTTYID, "210") {
+		t.Fatal("stableUUID is not deterministic")
+	}
+	if a == stableUUID(pythonTTYID, "211") || a == stableUUID("other", "210") {
+		t.Error("stableUUID ignores rule_id or version")
+	}
+	if len(a) != 36 || a[14] != '5' || !strings.ContainsRune("89ab", rune(a[19])) {
+		t.Errorf("stableUUID = %s, want an RFC 9562 version 5 UUID", a)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		file     string // from testdata, or inline text below
+		text     string
+		want     string // exact Error()
+		sentinel error
+	}{
+		{
+			name:     "toml syntax",
+			file:     "testdata/broken/toml_syntax.toml",
+			want:     `testdata/broken/toml_syntax.toml:5:16: TOML: strings cannot contain newlines (last key "rule.severity")`,
+			sentinel: ErrSyntax,
+		},
+		{
+			name:     "eql syntax inside a triple-quoted query",
+			file:     "testdata/broken/eql_syntax.toml",
+			want:     `testdata/broken/eql_syntax.toml:12:25: EQL: expected a field, a value, a function call or "(", found ")"`,
+			sentinel: ErrSyntax,
+		},
+		{
+			name:     "missing rule_id",
+			file:     "testdata/broken/missing_rule_id.toml",
+			want:     `testdata/broken/missing_rule_id.toml:1:1: missing rule.rule_id`,
+			sentinel: ErrInvalid,
+		},
+		{
+			name:     "eql syntax in a single-line literal string",
+			text:     "[rule]\nname = \"N\"\nrule_id = \"R\"\nrisk_score = 21\nseverity = \"low\"\ntype = \"eql\"\n  query = 'process where and'\n",
+			want:     `x.toml:7:26: EQL: expected a field, a value or a function call, found "and"`,
+			sentinel: ErrSyntax,
+		},
+		{
+			name:     "eql syntax in a basic string with escapes",
+			text:     "[rule]\nname = \"N\"\nrule_id = \"R\"\nrisk_score = 21\nseverity = \"low\"\ntype = \"eql\"\nquery = \"process where process.name == \\\"a\\\" and and\"\n",
+			want:     `x.toml:7:50: EQL: expected a field, a value or a function call, found "and"`,
+			sentinel: ErrSyntax,
+		},
+		{
+			name:     "eql syntax in a multi-line basic string after a line-ending backslash",
+			text:     "[rule]\nname = \"N\"\nrule_id = \"R\"\nrisk_score = 21\nseverity = \"low\"\ntype = \"eql\"\nquery = \"\"\"\nprocess where \\\n     true and and\n\"\"\"\n",
+			want:     `x.toml:9:15: EQL: expected a field, a value or a function call, found "and"`,
+			sentinel: ErrSyntax,
+		},
+		{
+			name:     "missing name",
+			text:     "[rule]\nrule_id = \"R\"\nquery = 'process where true'\n",
+			want:     `x.toml:1:1: missing rule.name`,
+			sentinel: ErrInvalid,
+		},
+		{
+			name:     "missing query",
+			text:     "[rule]\nrule_id = \"R\"\nname = \"N\"\ntype = \"eql\"\nseverity = \"low\"\n",
+			want:     `x.toml:1:1: missing rule.query`,
+			sentinel: ErrInvalid,
+		},
+		{
+			name:     "bad severity",
+			text:     "[rule]\nrule_id = \"R\"\nname = \"N\"\ntype = \"eql\"\nseverity = \"urgent\"\nquery = 'process where true'\n",
+			want:     `x.toml:5:1: rule.severity "urgent": want low, medium, high or critical`,
+			sentinel: ErrInvalid,
+		},
+		{
+			name:     "risk score out of range",
+			text:     "[rule]\nrule_id = \"R\"\nname = \"N\"\ntype = \"eql\"\nseverity = \"low\"\nrisk_score = 101\nquery = 'process where true'\n",
+			want:     `x.toml:6:1: rule.risk_score 101: want 0 to 100`,
+			sentinel: ErrInvalid,
+		},
+		{
+			name:     "wrong value type",
+			text:     "[rule]\nrule_id = \"R\"\nname = \"N\"\nrisk_score = \"high\"\n",
+			sentinel: ErrSyntax,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name, data := "x.toml", []byte(tt.text)
+			if tt.file != "" {
+				var err error
+				name = tt.file
+				if data, err = os.ReadFile(tt.file); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := Parse(name, data, false)
+			if err == nil {
+				t.Fatal("Parse succeeded, want an error")
+			}
+			var p *Problem
+			if !errors.As(err, &p) {
+				t.Fatalf("error %v (%T) is not a *Problem", err, err)
+			}
+			if tt.want != "" {
+				if diff := cmp.Diff(tt.want, err.Error()); diff != "" {
+					t.Errorf("error (-want +got):\n%s", diff)
+				}
+			}
+			if !errors.Is(err, tt.sentinel) {
+				t.Errorf("errors.Is(%v, %v) = false", err, tt.sentinel)
+			}
+			if p.Line < 1 || p.Col < 1 {
+				t.Errorf("position %d:%d, want a 1-based place", p.Line, p.Col)
+			}
+		})
+	}
+}
+
+func TestParseUnsupported(t *testing.T) {
+	tests := []struct {
+		name, text string
+		wantReason string
+	}{
+		{
+			name:       "threshold rule",
+			text:       "[rule]\nrule_id = \"R\"\nname = \"N\"\ntype = \"threshold\"\nquery = 'x'\n",
+			wantReason: `rule type "threshold" (only eql runs inline)`,
+		},
+		{
+			name:       "sequence query",
+			text:       "[rule]\nrule_id = \"R\"\nname = \"N\"\ntype = \"eql\"\nseverity = \"low\"\nquery = '''\nsequence by process.entity_id [process where true] [process where true]'''\n",
+			wantReason: `1:1: sequence: unsupported EQL construct (spawnbeat runs single-event queries only)`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("x.toml", []byte(tt.text), false)
+			var ue *UnsupportedError
+			if !errors.As(err, &ue) || !errors.Is(err, ErrUnsupported) {
+				t.Fatalf("error = %v, want an *UnsupportedError wrapping ErrUnsupported", err)
+			}
+			want := Unsupported{File: "x.toml", RuleID: "R", Name: "N", Version: "1", Reason: tt.wantReason}
+			if diff := cmp.Diff(want, ue.Rule, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("unsupported (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -1,0 +1,161 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/spawnbeat/spawnbeat/module/detection/engine"
+	"github.com/spawnbeat/spawnbeat/module/process/ecs"
+)
+
+// Sentinel errors of the package; compare with errors.Is.
+var (
+	// ErrSyntax marks a TOML syntax error or an EQL syntax error in a query.
+	ErrSyntax = errors.New("syntax error")
+	// ErrInvalid marks a rule that parses but cannot be used: a missing
+	// rule_id, name or query, a bad severity, a query that does not compile.
+	ErrInvalid = errors.New("invalid rule")
+	// ErrDuplicate marks a rule_id defined by two user files.
+	ErrDuplicate = errors.New("duplicate rule_id")
+	// ErrUnsupported marks a rule spawnbeat cannot run inline (a type other
+	// than eql, a sequence query). Such a rule is listed, not failed.
+	ErrUnsupported = errors.New("unsupported rule")
+	// ErrNoMatch marks a literal rule path that does not exist.
+	ErrNoMatch = errors.New("no rule file")
+)
+
+// Rule is one loaded, compiled rule. It is immutable once loaded and safe
+// for concurrent use; events point at Meta and never modify it.
+type Rule struct {
+	Meta    *ecs.Rule // rule.* and threat.* of an alert
+	File    string    // the file it came from ("builtin/NAME.toml" for built-ins)
+	Builtin bool      // embedded in the binary
+	Query   string    // EQL text as written in the file
+
+	// Replaces is the file of the built-in rule this user rule overrides, or "".
+	Replaces string
+
+	// ECS evaluates the rule on spawnbeat's typed documents (the hot path).
+	ECS *engine.Program[*ecs.Event]
+	// JSON evaluates the rule on decoded JSON documents (rules test).
+	JSON *engine.Program[map[string]any]
+
+	// Unresolved lists fields the query references that spawnbeat never
+	// fills: the rule loads, but those predicates never match.
+	Unresolved []string
+
+	idLine, idCol int // where rule_id is set, for duplicate reports
+}
+
+// Problem is a rule file that could not be loaded, with the place in the
+// file. Its Error() is "FILE:LINE:COL: message". Problems wrap ErrSyntax,
+// ErrInvalid, ErrDuplicate or ErrNoMatch and the underlying error.
+type Problem struct {
+	File      string
+	Line, Col int // 1-based; 0 when the problem concerns the whole file
+	Msg       string
+	RuleID    string // when known
+	Name      string // when known
+	Version   string // when known
+	Err       error  // the sentinel and cause, for errors.Is/As
+}
+
+// Error formats the problem as FILE:LINE:COL: message.
+func (p *Problem) Error() string {
+	if p.Line == 0 {
+		return fmt.Sprintf("%s: %s", p.File, p.Msg)
+	}
+	return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Col, p.Msg)
+}
+
+// Unwrap returns the sentinel and the cause.
+func (p *Problem) Unwrap() error { return p.Err }
+
+// Unsupported is a rule that parsed but cannot run inline.
+type Unsupported struct {
+	File    string
+	RuleID  string
+	Name    string
+	Version string
+	Reason  string // e.g. `sequence queries are not supported`, `type "threshold"`
+}
+
+// Warning is a field a loaded rule references that spawnbeat never fills.
+type Warning struct {
+	File   string
+	RuleID string
+	Name   string
+	Field  string
+}
+
+// String formats the warning for logs and the CLI.
+func (w Warning) String() string {
+	return fmt.Sprintf("%s: rule %s (%s) references %s, which spawnbeat never fills", w.File, w.RuleID, w.Name, w.Field)
+}
+
+// Set is a loaded rule set: the compiled rules, the problems, the
+// unsupported rules and the warnings. It is immutable once built and safe
+// for concurrent use; the slices its methods return are shared and must
+// not be modified.
+type Set struct {
+	rules       []*Rule
+	byID        map[string]*Rule
+	problems    []*Problem
+	unsupported []Unsupported
+	warnings    []Warning
+	files       []string
+	digest      [32]byte // of the user files' names and bytes, to skip no-op reloads
+}
+
+func newSet(rs []*Rule, problems []*Problem, unsupported []Unsupported, files []string) *Set {
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].Meta.ID < rs[j].Meta.ID })
+	s := &Set{
+		rules:       rs,
+		byID:        make(map[string]*Rule, len(rs)),
+		problems:    problems,
+		unsupported: unsupported,
+		files:       files,
+	}
+	for _, r := range rs {
+		s.byID[r.Meta.ID] = r
+		for _, f := range r.Unresolved {
+			s.warnings = append(s.warnings, Warning{File: r.File, RuleID: r.Meta.ID, Name: r.Meta.Name, Field: f})
+		}
+	}
+	return s
+}
+
+// Rules returns the compiled rules, sorted by rule_id.
+func (s *Set) Rules() []*Rule { return s.rules }
+
+// Len is the number of compiled rules.
+func (s *Set) Len() int { return len(s.rules) }
+
+// Lookup returns the rule with the given rule_id, or nil.
+func (s *Set) Lookup(ruleID string) *Rule { return s.byID[ruleID] }
+
+// Problems returns the files or rules that failed to load, in load order.
+func (s *Set) Problems() []*Problem { return s.problems }
+
+// Unsupported returns the rules that parsed but cannot run inline.
+func (s *Set) Unsupported() []Unsupported { return s.unsupported }
+
+// Warnings returns the unresolved-field warnings of the loaded rules.
+func (s *Set) Warnings() []Warning { return s.warnings }
+
+// Files returns the user rule files that were read, in load order.
+func (s *Set) Files() []string { return s.files }
+
+// Err joins every problem, or returns nil when the set loaded cleanly.
+// Unsupported rules and warnings are not errors.
+func (s *Set) Err() error {
+	if len(s.problems) == 0 {
+		return nil
+	}
+	errs := make([]error, len(s.problems))
+	for i, p := range s.problems {
+		errs[i] = p
+	}
+	return errors.Join(errs...)
+}
