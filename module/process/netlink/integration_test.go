@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // runChild starts name with args, waits for it and returns its pid.
@@ -187,5 +189,70 @@ func TestIntegrationLost(t *testing.T) {
 	pid, _ := runChild(t, "/bin/true")
 	if !receiveUntil(t, c, 5*time.Second, nil, func(e Event) bool { return e.What == WhatExec && e.TGID == pid }) {
 		t.Errorf("no exec event for pid %d after the loss; stats %+v", pid, c.Stats())
+	}
+}
+
+// TestIntegrationReceiveAllocs proves that Receive on the real socket does
+// not allocate per call, while a shell loop we start produces events.
+func TestIntegrationReceiveAllocs(t *testing.T) {
+	requireRoot(t)
+	c := openTest(t, Options{})
+	loop := exec.Command("/bin/sh", "-c", "while :; do /bin/true; done")
+	if err := loop.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = loop.Process.Kill()
+		_ = loop.Wait()
+	})
+	if err := c.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := c.Receive(); err != nil && !errors.Is(err, ErrLost) {
+			t.Fatalf("Receive: %v", err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Receive allocates %.1f times per call, want 0", allocs)
+	}
+}
+
+// TestIntegrationRejectForeignSender forges a well-formed exec event from a
+// user-space netlink socket, unicast to the Conn's port id: the socket
+// filter passes it (the layout is right) and Receive must drop it.
+func TestIntegrationRejectForeignSender(t *testing.T) {
+	requireRoot(t)
+	c := openTest(t, Options{})
+	var port uint32
+	if err := c.sock.rc.Control(func(fd uintptr) {
+		sa, err := unix.Getsockname(int(fd))
+		if nl, ok := sa.(*unix.SockaddrNetlink); err == nil && ok {
+			port = nl.Pid
+		}
+	}); err != nil || port == 0 {
+		t.Fatalf("getsockname: port %d, %v", port, err)
+	}
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, NETLINK_CONNECTOR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	const forgedPID = 0x7ffffff0
+	forged := encodeEvent(Event{What: WhatExec, PID: forgedPID, TGID: forgedPID})
+	if err := unix.Sendto(fd, forged, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Pid: port}); err != nil {
+		t.Fatalf("sendto port %d: %v", port, err)
+	}
+	pid, _ := runChild(t, "/bin/true") // a real event after the forged one
+	if !receiveUntil(t, c, 5*time.Second, nil, func(e Event) bool {
+		if e.PID == forgedPID {
+			t.Errorf("forged event delivered: %+v", e)
+		}
+		return e.What == WhatExec && e.TGID == pid
+	}) {
+		t.Fatalf("no exec event for pid %d", pid)
+	}
+	if s := c.Stats(); s.Rejected != 1 {
+		t.Errorf("Stats().Rejected = %d, want 1", s.Rejected)
 	}
 }

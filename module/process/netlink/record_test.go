@@ -70,7 +70,7 @@ func recordSteps() []recordStep {
 
 // TestRecord captures real datagrams into testdata/ when run as root with
 //
-//	go test -run TestRecord -record ./module/process/netlink/
+//	go test -run TestRecord ./module/process/netlink/ -args -record
 //
 // It keeps only the datagrams about the processes it starts, so the
 // recording holds nothing of the rest of the host, and writes a "# step"
