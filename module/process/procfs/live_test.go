@@ -98,12 +98,12 @@ func TestReadLive(t *testing.T) {
 			wantExe:  sleep, wantCwd: spaced, wantComm: "sleep",
 		},
 		{
-			name:          "child with a 128 KiB argument, default cap",
-			path:          "/bin/sh",
-			argv:          shArgv(huge),
-			dir:           dir,
-			wantArgs:      append(shArgv()[:3:3], huge[:DefaultMaxArgBytes-len("sh\x00-c\x00sleep 30; :\x00")]),
-			wantExe:       sh, wantCwd: dir, wantComm: "sh",
+			name:     "child with a 128 KiB argument, default cap",
+			path:     "/bin/sh",
+			argv:     shArgv(huge),
+			dir:      dir,
+			wantArgs: append(shArgv()[:3:3], huge[:DefaultMaxArgBytes-len("sh\x00-c\x00sleep 30; :\x00")]),
+			wantExe:  sh, wantCwd: dir, wantComm: "sh",
 			wantTruncated: true,
 		},
 		{
@@ -130,7 +130,8 @@ func TestReadLive(t *testing.T) {
 				if err := r.Read(pid, &p); err != nil {
 					t.Fatalf("Read(%d): %v", pid, err)
 				}
-				if p.Exe == tt.wantExe || time.Now().After(deadline) {
+				// Mid-execve the new exe shows before the new argv does.
+				if (p.Exe == tt.wantExe && p.ReadState == ReadComplete) || time.Now().After(deadline) {
 					break
 				}
 				time.Sleep(5 * time.Millisecond)

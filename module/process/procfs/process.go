@@ -4,6 +4,10 @@ package procfs
 // thread (Stat.Flags).
 const PFKthread = 0x00200000
 
+// PFExiting is PF_EXITING from include/linux/sched.h: the task is in
+// do_exit; its mm, and with it cmdline and exe, may already be gone.
+const PFExiting = 0x00000004
+
 // kthreaddPID is the PID of kthreadd, the parent of every kernel thread.
 const kthreaddPID = 2
 
@@ -32,6 +36,10 @@ func (s *Stat) IsKernelThread() bool {
 // (state Z, or X while it is being torn down).
 func (s *Stat) IsZombie() bool { return s.State == 'Z' || s.State == 'X' }
 
+// IsExiting reports whether the process is in do_exit (PF_EXITING) or
+// already a zombie.
+func (s *Stat) IsExiting() bool { return s.Flags&PFExiting != 0 || s.IsZombie() }
+
 // TTYDevice splits tty_nr into the major and minor device numbers, as
 // new_decode_dev in include/linux/kdev_t.h does.
 func TTYDevice(ttyNr uint32) (major, minor uint32) {
@@ -54,8 +62,9 @@ const (
 	// ReadComplete: stat, status, cmdline, exe and cwd were read (a kernel
 	// thread has no cmdline and no exe; that is still complete).
 	ReadComplete ReadState = iota + 1
-	// ReadZombie: the process has exited but is not reaped (or was in the
-	// middle of exiting): its cmdline, exe and cwd are gone; stat and
+	// ReadZombie: the process has exited but is not reaped, or was in the
+	// middle of exiting (PF_EXITING) when a part was found missing: its
+	// cmdline, exe and cwd are gone (parts read before are kept); stat and
 	// status were read.
 	ReadZombie
 	// ReadExited: the process was reaped while it was being read; only

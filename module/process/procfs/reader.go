@@ -246,8 +246,9 @@ func (r *Reader) Read(pid int, p *Process) error {
 }
 
 // recheck reads stat again through dirfd after a part a live user process
-// always has was missing, to tell an exit during the read (ReadExited,
-// ReadZombie) from a live process that withheld it (ReadPartial).
+// always has was missing, to tell an exit during the read (ReadExited;
+// ReadZombie, also while still in do_exit) from a live process that
+// withheld it (ReadPartial).
 func (r *Reader) recheck(dirfd int) ReadState {
 	b, _, err := readAt(dirfd, r.cname("stat"), r.buf, maxFileBytes)
 	r.buf = b[:0]
@@ -255,7 +256,7 @@ func (r *Reader) recheck(dirfd int) ReadState {
 		return ReadExited
 	}
 	var again Stat
-	if _, err := parseStat(b, &again); err == nil && again.IsZombie() {
+	if _, err := parseStat(b, &again); err == nil && again.IsExiting() {
 		return ReadZombie
 	}
 	return ReadPartial

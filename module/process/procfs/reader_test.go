@@ -160,6 +160,16 @@ func TestReadFake(t *testing.T) {
 				Missing:   PartStatus | PartCmdline | PartExe | PartCwd,
 			},
 		},
+		{
+			name: "exiting, mm gone",
+			pid:  90007,
+			want: Process{
+				Stat:      Stat{PID: 90007, Comm: "sleep", State: 'S', PPID: 8517, PGID: 8517, SID: 2739, TPGID: -1, Flags: 4194308, StartTicks: 49275},
+				Creds:     rootCreds(capturedCaps),
+				ReadState: ReadZombie,
+				Missing:   PartCmdline | PartExe | PartCwd,
+			},
+		},
 	}
 	r := fakeFS(t).NewReader(0)
 	for _, tt := range tests {
