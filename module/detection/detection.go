@@ -1,0 +1,242 @@
+package detection
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unicode/utf8"
+
+	"go.uber.org/zap"
+
+	"github.com/spawnbeat/spawnbeat/module/detection/rules"
+	"github.com/spawnbeat/spawnbeat/module/process/ecs"
+)
+
+// ErrNoRules is returned by New for a nil rule set.
+var ErrNoRules = errors.New("no rule set")
+
+// Bounds of the alert message, so that a megabyte argument list does not
+// become a megabyte message.
+const (
+	maxMessageArgs = 512 // bytes of the command line quoted in the message
+	maxMessage     = 1024
+)
+
+// Detector evaluates the rule set in force on every document and turns a
+// matching document into an alert in place. It is safe for concurrent use:
+// Evaluate reads the current set through an atomic pointer, and Install
+// swaps it (the Watcher's callback) without stopping evaluation.
+type Detector struct {
+	log       *zap.Logger
+	current   atomic.Pointer[installed]
+	evaluated atomic.Uint64
+	alerts    atomic.Uint64
+
+	mu   sync.Mutex                // guards hits, only touched by Install and Stats
+	hits map[string]*atomic.Uint64 // matches per rule_id, kept across reloads
+}
+
+// installed is a rule set with its per-rule counters, index-aligned with
+// set.Rules(), so the hot path never looks a counter up by name.
+type installed struct {
+	set  *rules.Set
+	hits []*atomic.Uint64
+}
+
+// New returns a Detector evaluating set. log may be nil.
+func New(set *rules.Set, log *zap.Logger) (*Detector, error) {
+	if set == nil {
+		return nil, ErrNoRules
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	d := &Detector{log: log.Named("detection"), hits: map[string]*atomic.Uint64{}}
+	d.Install(set)
+	return d, nil
+}
+
+// Install makes set the rule set in force and returns the previous one.
+// Documents being evaluated finish with the set they started with. A nil
+// set is ignored.
+func (d *Detector) Install(set *rules.Set) *rules.Set {
+	if set == nil {
+		return d.Rules()
+	}
+	in := &installed{set: set, hits: make([]*atomic.Uint64, set.Len())}
+	d.mu.Lock()
+	for i, r := range set.Rules() {
+		c, ok := d.hits[r.Meta.ID]
+		if !ok {
+			c = new(atomic.Uint64)
+			d.hits[r.Meta.ID] = c
+		}
+		in.hits[i] = c
+	}
+	d.mu.Unlock()
+	old := d.current.Swap(in)
+	d.log.Info("rule set installed", zap.Int("rules", set.Len()))
+	if old == nil {
+		return nil
+	}
+	return old.set
+}
+
+// Rules returns the rule set in force.
+func (d *Detector) Rules() *rules.Set {
+	if in := d.current.Load(); in != nil {
+		return in.set
+	}
+	return nil
+}
+
+// Evaluate runs every rule on ev. On one or more matches it turns ev into an
+// alert in place (DESIGN.md "Alerts"): event.kind "alert", ev.Rules the
+// matching rules (reusing ev.Rules' backing array), ev.RiskScore the highest
+// risk score, ev.Severity the highest numeric severity and ev.Message a
+// bounded sentence; it returns true. Without a match ev is left untouched.
+// ev is owned by the caller for the duration of the call.
+func (d *Detector) Evaluate(ev *ecs.Event) bool {
+	d.evaluated.Add(1)
+	in := d.current.Load()
+	if in == nil || ev == nil {
+		return false
+	}
+	matched := ev.Rules[:0]
+	for i, r := range in.set.Rules() {
+		if r.ECS.Match(ev) {
+			matched = append(matched, r.Meta)
+			in.hits[i].Add(1)
+		}
+	}
+	if len(matched) == 0 {
+		return false
+	}
+	d.alerts.Add(1)
+	ev.Rules = matched
+	ev.Event.Kind = ecs.KindAlert
+	ev.RiskScore, ev.Severity = 0, 0
+	for _, m := range matched {
+		ev.RiskScore = max(ev.RiskScore, m.RiskScore)
+		ev.Severity = max(ev.Severity, ecs.SeverityNumber(m.Severity))
+	}
+	ev.Message = message(ev)
+	if ce := d.log.Check(zap.DebugLevel, "alert"); ce != nil {
+		ids := make([]string, len(matched))
+		for i, m := range matched {
+			ids[i] = m.ID
+		}
+		ce.Write(zap.Strings("rule.id", ids), zap.Int("process.pid", ev.Process.PID), zap.String("message", ev.Message))
+	}
+	return true
+}
+
+// message builds the alert sentence, e.g.
+//
+//	Interactive Terminal Spawned via Python: bash (pid 1234) started by python3.11 (pid 1200): python3 -c import pty; pty.spawn("/bin/bash")
+//
+// Names and the quoted command line are cut at fixed lengths on rune
+// boundaries.
+func message(ev *ecs.Event) string {
+	var b strings.Builder
+	b.Grow(256)
+	for i, r := range ev.Rules {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if b.Len() > maxMessage/2 {
+			b.WriteString("…")
+			break
+		}
+		b.WriteString(r.Name)
+	}
+	b.WriteString(": ")
+	writeProcess(&b, &ev.Process.Info)
+	if ev.Process.Parent.PID != 0 || ev.Process.Parent.Name != "" {
+		b.WriteString(" started by ")
+		writeProcess(&b, &ev.Process.Parent)
+		if len(ev.Process.Parent.Args) > 0 {
+			b.WriteString(": ")
+			writeBounded(&b, ev.Process.Parent.Args, maxMessageArgs)
+		}
+	} else if len(ev.Process.Args) > 0 {
+		b.WriteString(": ")
+		writeBounded(&b, ev.Process.Args, maxMessageArgs)
+	}
+	s := b.String()
+	if len(s) > maxMessage {
+		s = truncate(s, maxMessage-len("…")) + "…"
+	}
+	return s
+}
+
+func writeProcess(b *strings.Builder, p *ecs.Info) {
+	name := p.Name
+	if name == "" {
+		name = "unknown process"
+	}
+	b.WriteString(truncate(name, 128))
+	if p.PID != 0 {
+		b.WriteString(" (pid ")
+		b.WriteString(strconv.Itoa(p.PID))
+		b.WriteByte(')')
+	}
+}
+
+// writeBounded writes args joined by spaces, at most limit bytes.
+func writeBounded(b *strings.Builder, args []string, limit int) {
+	n := 0
+	for i, a := range args {
+		if i > 0 {
+			b.WriteByte(' ')
+			n++
+		}
+		if n+len(a) > limit {
+			b.WriteString(truncate(a, max(limit-n, 0)))
+			b.WriteString("…")
+			return
+		}
+		b.WriteString(a)
+		n += len(a)
+	}
+}
+
+// truncate cuts s to at most n bytes without splitting a rune.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// Stats is a snapshot of the Detector's counters for the monitoring
+// endpoint.
+type Stats struct {
+	Evaluated uint64            `json:"evaluated"` // documents evaluated
+	Alerts    uint64            `json:"alerts"`    // documents that matched at least one rule
+	Rules     int               `json:"rules"`     // rules in force
+	Matches   map[string]uint64 `json:"matches"`   // matches per rule_id since start, across reloads
+}
+
+// Stats returns a snapshot of the counters.
+func (d *Detector) Stats() Stats {
+	s := Stats{
+		Evaluated: d.evaluated.Load(),
+		Alerts:    d.alerts.Load(),
+		Matches:   map[string]uint64{},
+	}
+	if set := d.Rules(); set != nil {
+		s.Rules = set.Len()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, c := range d.hits {
+		s.Matches[id] = c.Load()
+	}
+	return s
+}
