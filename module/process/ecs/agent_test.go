@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -107,4 +108,34 @@ func TestLoadOrCreateAgentID(t *testing.T) {
 			t.Fatal("LoadOrCreateAgentID under a regular file succeeded")
 		}
 	})
+}
+
+// TestLoadOrCreateAgentIDConcurrent: agents racing to create meta.json all
+// end up with the one id that was persisted.
+func TestLoadOrCreateAgentIDConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	const n = 8
+	ids := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ids[i], errs[i] = LoadOrCreateAgentID(dir)
+		}()
+	}
+	wg.Wait()
+	persisted, err := LoadOrCreateAgentID(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("caller %d: %v", i, errs[i])
+		}
+		if ids[i] != persisted {
+			t.Errorf("caller %d got %q, persisted %q", i, ids[i], persisted)
+		}
+	}
 }

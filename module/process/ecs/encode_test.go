@@ -274,6 +274,43 @@ func TestEncodeZeroAllocs(t *testing.T) {
 	}
 }
 
+// TestEncodeHugeArgs encodes a 1 MiB argument list that nobody truncated:
+// the document must still be valid, carry every argument, and reuse dst.
+func TestEncodeHugeArgs(t *testing.T) {
+	e := baseEvent(ActionExec, "start", 1)
+	args := make([]string, 1024)
+	for i := range args {
+		args[i] = strings.Repeat("\x01\"\xff", 341) // 1023 hostile bytes
+	}
+	e.Process.Args = args
+	buf := e.AppendJSON(nil)
+	if !json.Valid(buf) {
+		t.Fatal("invalid JSON for 1 MiB of hostile arguments")
+	}
+	var got struct {
+		Process struct {
+			Args      []string `json:"args"`
+			ArgsCount int      `json:"args_count"`
+		} `json:"process"`
+	}
+	if err := json.Unmarshal(buf, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]string, len(args))
+	for i, a := range args {
+		want[i] = sanitize(a)
+	}
+	if diff := cmp.Diff(want, got.Process.Args); diff != "" {
+		t.Errorf("args (-want +got):\n%s", diff)
+	}
+	if got.Process.ArgsCount != len(args) {
+		t.Errorf("args_count = %d, want %d", got.Process.ArgsCount, len(args))
+	}
+	if allocs := testing.AllocsPerRun(5, func() { buf = e.AppendJSON(buf[:0]) }); allocs != 0 {
+		t.Errorf("AppendJSON allocates %v times with a reused buffer, want 0", allocs)
+	}
+}
+
 func BenchmarkEncode(b *testing.B) {
 	events := goldenEvents()
 	for _, name := range []string{"exec", "exec_alert_one_rule", "exec_alert_two_rules", "hostile"} {

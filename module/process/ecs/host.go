@@ -18,7 +18,8 @@ import (
 	"go.uber.org/zap"
 )
 
-// HostOptions configures ReadHost. The zero value reads the running host.
+// HostOptions configures ReadHost. The zero value reads the running host. It
+// is a plain value, safe to copy.
 type HostOptions struct {
 	// EtcDir is where os-release and machine-id are read ("" = "/etc"); it
 	// is also handed to gopsutil as HOST_ETC, so that an agent in a
@@ -43,6 +44,9 @@ type hostSource struct {
 // readable interfaces) leave their fields absent and are logged as
 // warnings on log.
 func ReadHost(ctx context.Context, log *zap.Logger, opts HostOptions) (*Host, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	etc := opts.EtcDir
 	if etc == "" {
 		etc = "/etc"
