@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/spawnbeat/spawnbeat/module/detection/eql"
 )
@@ -396,8 +397,7 @@ func (c *compiler[T]) compare(e *eql.CompareExpr) (func(T) bool, error) {
 			// field == null: absent; field != null: present.
 			p = func(doc T) bool { return get(doc).Kind == Missing }
 		} else {
-			o := newOperand(literalValue(lit))
-			p = func(doc T) bool { return anyCmp(op, get(doc), &o) }
+			p = literalCompare(op, get, newOperand(literalValue(lit)))
 		}
 	} else {
 		other, err := c.value(y)
@@ -512,9 +512,27 @@ func (m *matcher) matchString(s string) bool {
 	return m.matchPlain(s)
 }
 
+// matchFolded lower-cases s before the exact and pattern tests. Strings
+// that are already lower-case ASCII, the common case, skip the buffer.
 func (m *matcher) matchFolded(s string) bool {
+	if isLowerASCII(s) {
+		return m.matchPlain(s)
+	}
+	return m.matchFoldedSlow(s)
+}
+
+func (m *matcher) matchFoldedSlow(s string) bool {
 	var buf [foldBufSize]byte
 	return m.matchPlain(fold(&buf, s))
+}
+
+func isLowerASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf || c >= 'A' && c <= 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 func (m *matcher) matchPlain(s string) bool {
@@ -534,6 +552,54 @@ func (m *matcher) matchPlain(s string) bool {
 		}
 	}
 	return false
+}
+
+// literalCompare is X <op> constant, with a fast path for the most common
+// leaf of all: a string field == a string.
+func literalCompare[T any](op eql.CompareOp, get Getter[T], o operand) func(T) bool {
+	if op == eql.Eq && o.kind == String {
+		lit := o.str
+		return func(doc T) bool {
+			v := get(doc)
+			switch v.Kind {
+			case String:
+				return v.Str == lit
+			case Strings:
+				for _, s := range v.Strs {
+					if s == lit {
+						return true
+					}
+				}
+				return false
+			case Missing:
+				return false
+			}
+			return anyCmp(op, v, &o)
+		}
+	}
+	return func(doc T) bool { return anyCmp(op, get(doc), &o) }
+}
+
+// matcherPredicate returns the test of a value against m, specialised for
+// the common shape: a list of exact strings and a string-valued field.
+func matcherPredicate[T any](m *matcher, get Getter[T]) func(T) bool {
+	exactOnly := len(m.pats) == 0 && len(m.res) == 0
+	if !exactOnly {
+		return func(doc T) bool { return m.match(get(doc)) }
+	}
+	return func(doc T) bool {
+		v := get(doc)
+		switch v.Kind {
+		case String:
+			if m.insensitive {
+				return m.matchFolded(v.Str)
+			}
+			return m.matchPlain(v.Str)
+		case Missing:
+			return m.null
+		}
+		return m.match(v)
+	}
 }
 
 // predicate compiles in, in~, not in, ":", like, like~, regex, regex~.
@@ -556,7 +622,7 @@ func (c *compiler[T]) predicate(e *eql.PredicateExpr) (func(T) bool, error) {
 		if err != nil {
 			return nil, err
 		}
-		p = func(doc T) bool { return m.match(get(doc)) }
+		p = matcherPredicate(m, get)
 	} else {
 		// in (...) with expressions: equality with any of them.
 		vals := make([]Getter[T], len(e.Values))

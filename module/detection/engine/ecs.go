@@ -168,30 +168,29 @@ func ecsFields() map[string]Getter[*ecs.Event] {
 	m["agent.name"] = agent(func(a *ecs.Agent) Value { return StringValue(a.Name) })
 	m["agent.ephemeral_id"] = agent(func(a *ecs.Agent) Value { return StringValue(a.EphemeralID) })
 
-	addInfo(m, "process.", func(e *ecs.Event) *ecs.Info { return &e.Process.Info })
-	addInfo(m, "process.parent.", func(e *ecs.Event) *ecs.Info {
-		if e.Process.Parent.PID == 0 {
-			return nil
-		}
-		return &e.Process.Parent
-	})
+	addInfo(m, "process.", false)
+	addInfo(m, "process.parent.", true)
 	addLeader(m, "process.entry_leader.", func(e *ecs.Event) *ecs.Leader { return &e.Process.EntryLeader })
 	addLeader(m, "process.session_leader.", func(e *ecs.Event) *ecs.Leader { return &e.Process.SessionLeader })
 	addLeader(m, "process.group_leader.", func(e *ecs.Event) *ecs.Leader { return &e.Process.GroupLeader })
 	return m
 }
 
-// addInfo adds the fields of a process or its parent; info returns nil
-// when the whole object is absent.
-func addInfo(m map[string]Getter[*ecs.Event], prefix string, info func(*ecs.Event) *ecs.Info) {
+// addInfo adds the fields of the process (parent false) or of its parent,
+// which is absent as a whole when Parent.PID is 0. Each getter is one
+// closure around the field read, to keep the hot path short.
+func addInfo(m map[string]Getter[*ecs.Event], prefix string, parent bool) {
 	add := func(name string, f func(i *ecs.Info) Value) {
-		m[prefix+name] = func(e *ecs.Event) Value {
-			i := info(e)
-			if i == nil {
-				return Value{}
+		if parent {
+			m[prefix+name] = func(e *ecs.Event) Value {
+				if e.Process.Parent.PID == 0 {
+					return Value{}
+				}
+				return f(&e.Process.Parent)
 			}
-			return f(i)
+			return
 		}
+		m[prefix+name] = func(e *ecs.Event) Value { return f(&e.Process.Info) }
 	}
 	add("pid", func(i *ecs.Info) Value { return pidValue(i.PID) })
 	add("entity_id", func(i *ecs.Info) Value { return StringValue(i.EntityID) })
