@@ -2,9 +2,9 @@ package engine_test
 
 import (
 	"os"
+	"path/filepath"
 	"runtime"
 	"syscall"
-	"path/filepath"
 	"testing"
 
 	"github.com/BurntSushi/toml"
