@@ -174,7 +174,10 @@ func (c DiskConfig) problems(prefix string) []error {
 	if c.SegmentSize < MinSegmentSize {
 		errs = append(errs, invalid(prefix+".segment_size", "must be at least %d bytes, got %d", MinSegmentSize, c.SegmentSize))
 	}
-	if c.MaxSize < c.SegmentSize {
+	switch {
+	case c.MaxSize < MinSegmentSize:
+		errs = append(errs, invalid(prefix+".max_size", "must be at least %d bytes, got %d", MinSegmentSize, c.MaxSize))
+	case c.MaxSize < c.SegmentSize:
 		errs = append(errs, invalid(prefix+".max_size", "%d is smaller than %s.segment_size %d", c.MaxSize, prefix, c.SegmentSize))
 	}
 	switch c.Fsync {

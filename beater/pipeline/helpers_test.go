@@ -78,16 +78,16 @@ type fakeOutput struct {
 	block     bool
 	calls     int
 	got       []Event
-	onPublish func(batch []Event)
+	onPublish func(batch []Event, acceptedBefore int) // called from Publish
 }
 
 func (o *fakeOutput) Publish(ctx context.Context, batch []Event) error {
 	o.mu.Lock()
 	o.calls++
-	fail, block, hook := o.calls <= o.failFirst, o.block, o.onPublish
+	fail, block, hook, before := o.calls <= o.failFirst, o.block, o.onPublish, len(o.got)
 	o.mu.Unlock()
 	if hook != nil {
-		hook(batch)
+		hook(batch, before)
 	}
 	if block {
 		<-ctx.Done()
