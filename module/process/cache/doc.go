@@ -1,0 +1,16 @@
+// Package cache owns spawnbeat's process table: every known process keyed by
+// PID and start time (PIDs are reused), with the image it runs (args, exe,
+// cwd, credentials, terminal, session), a link to the parent that forked it
+// and an entity id.
+//
+// The table is what lets an exec document carry its parent's fields when
+// the parent has already exited by the time the event is handled (exited
+// entries stay for a grace period, and a child keeps its parent's entry
+// even after it left the table), what gives a fork child its parent's image
+// until it execs, and what a /proc scan seeds and resynchronises after lost
+// events. It is bounded: when full it evicts the oldest exited entry, else
+// the oldest entry, and counts it.
+//
+// A Table belongs to one goroutine (the capture stage) and is not safe for
+// concurrent use; only Stats may be called from any goroutine.
+package cache
