@@ -71,8 +71,11 @@ const (
 	// the parts before that (at least stat) were read.
 	ReadExited
 	// ReadPartial: the process was alive, but some parts could not be
-	// read (permission denied, or a user process without exe); see
-	// Process.Missing.
+	// read; see Process.Missing. Causes: permission denied (ptrace access
+	// to exe and cwd of a process with capabilities the reader lacks, even
+	// as root), or a read in the middle of execve, when the new exe shows
+	// but the new argv does not yet (the proc connector's EXEC event comes
+	// after that window).
 	ReadPartial
 )
 

@@ -103,8 +103,9 @@ func (r *Reader) ReadStat(pid int, s *Stat) error {
 // whenever the stat file could be read; p.ReadState then says how much
 // else was (complete, zombie, exited mid-read, partial). It returns an
 // error wrapping ErrGone when the process does not exist, ErrMalformed when
-// a file is not what the kernel writes, or the system error of a failed read
-// (for example a permission error when /proc is mounted with hidepid).
+// a file is not what the kernel writes, or the system error of a failed read.
+// With /proc mounted hidepid=invisible, other users' processes are
+// indistinguishable from gone ones.
 //
 // The files are read through one descriptor of /proc/PID, so all of them
 // belong to the same process even if the PID is reused meanwhile.
