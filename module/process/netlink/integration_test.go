@@ -160,9 +160,13 @@ func TestIntegrationFilter(t *testing.T) {
 
 func TestIntegrationLost(t *testing.T) {
 	requireRoot(t)
-	// A tiny buffer (the kernel doubles it and enforces its minimum) holds a
-	// handful of events; a storm we do not read in time overflows it.
-	c := openTest(t, Options{ReceiveBuffer: 4096, Events: MaskDefault})
+	// Shrink the buffer with plain SO_RCVBUF, not SO_RCVBUFFORCE: 4 KiB
+	// (the kernel doubles it) holds about a dozen events, and a storm we do
+	// not read in time overflows it.
+	c := openTest(t, Options{Events: MaskDefault})
+	if err := c.sock.setsockoptInt(unix.SOL_SOCKET, unix.SO_RCVBUF, 4096); err != nil {
+		t.Fatalf("setsockopt SO_RCVBUF: %v", err)
+	}
 	const total, parallel = 300, 8
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, parallel)
@@ -254,5 +258,31 @@ func TestIntegrationRejectForeignSender(t *testing.T) {
 	}
 	if s := c.Stats(); s.Rejected != 1 {
 		t.Errorf("Stats().Rejected = %d, want 1", s.Rejected)
+	}
+}
+
+func TestIntegrationReceiveBuffer(t *testing.T) {
+	requireRoot(t)
+	tests := []struct {
+		name      string
+		requested int
+		want      int
+	}{
+		// The kernel doubles the value for its bookkeeping (socket(7)); as
+		// root SO_RCVBUFFORCE goes past net.core.rmem_max.
+		{name: "default", requested: 0, want: 2 * DefaultReceiveBuffer},
+		{name: "1 MiB", requested: 1 << 20, want: 2 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := openTest(t, Options{ReceiveBuffer: tt.requested})
+			got, err := c.sock.getsockoptInt(unix.SOL_SOCKET, unix.SO_RCVBUF)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("SO_RCVBUF = %d, want %d", got, tt.want)
+			}
+		})
 	}
 }
