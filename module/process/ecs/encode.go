@@ -499,6 +499,30 @@ func (w *writer) time(k string, t time.Time) {
 
 const hexDigits = "0123456789abcdef"
 
+// load64 reads 8 bytes of s little-endian; the compiler merges the loads
+// into one.
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// plainASCII8 reports whether none of the 8 bytes in x needs attention:
+// each is below 0x80, at least 0x20, and neither '"' nor '\\'. It uses the
+// classic "has zero byte" bit trick on x and on x XOR the special bytes.
+func plainASCII8(x uint64) bool {
+	const (
+		lo = 0x0101010101010101
+		hi = 0x8080808080808080
+	)
+	hasZero := func(v uint64) uint64 { return (v - lo) & ^v & hi }
+	bad := x&hi | // non-ASCII
+		(x-0x20*lo)&^x&hi | // a byte below 0x20
+		hasZero(x^('"'*lo)) |
+		hasZero(x^('\\'*lo))
+	return bad == 0
+}
+
 // appendString appends s as a JSON string. Invalid UTF-8 bytes become
 // U+FFFD (one per byte, as encoding/json does), control characters are
 // written as \u00XX, and U+2028/U+2029 are escaped because JavaScript
@@ -507,6 +531,14 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip 8 plain ASCII bytes at a time: arguments and paths are
+		// mostly that, and this is the encoder's hottest loop.
+		for i+8 <= len(s) && plainASCII8(load64(s[i : i+8])) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {

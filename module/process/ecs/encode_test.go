@@ -334,3 +334,19 @@ func BenchmarkAssignID(b *testing.B) {
 		e.AssignID()
 	}
 }
+
+// TestPlainASCII8 checks the 8-byte fast path against the byte-wise rule
+// for every byte value in every position.
+func TestPlainASCII8(t *testing.T) {
+	plain := func(c byte) bool { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' }
+	for pos := 0; pos < 8; pos++ {
+		for c := 0; c < 256; c++ {
+			b := []byte("abcdefgh")
+			b[pos] = byte(c)
+			want := plain(byte(c))
+			if got := plainASCII8(load64(string(b))); got != want {
+				t.Fatalf("plainASCII8(%q) = %v, want %v", b, got, want)
+			}
+		}
+	}
+}
