@@ -533,7 +533,7 @@ func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		// Skip 8 plain ASCII bytes at a time: arguments and paths are
 		// mostly that, and this is the encoder's hottest loop.
-		for i+8 <= len(s) && plainASCII8(load64(s[i : i+8])) {
+		for i+8 <= len(s) && plainASCII8(load64(s[i:i+8])) {
 			i += 8
 		}
 		if i >= len(s) {
