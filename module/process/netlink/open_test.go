@@ -2,7 +2,12 @@ package netlink
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
 	"runtime"
+	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -67,5 +72,40 @@ func TestIntegrationOpenErrors(t *testing.T) {
 				t.Errorf("Open: %v, want %v", openErr, tt.wantErr)
 			}
 		})
+	}
+}
+
+// helperEnv makes the test binary, re-executed by a test, run
+// TestHelperOpen's body and print the outcome of Open.
+const helperEnv = "SPAWNBEAT_NETLINK_HELPER"
+
+// TestHelperOpen is not a test of its own: TestIntegrationOpenOtherPIDNamespace
+// runs the test binary with helperEnv set to call Open in a new PID namespace.
+func TestHelperOpen(t *testing.T) {
+	if os.Getenv(helperEnv) != "open" {
+		t.Skip("helper process for TestIntegrationOpenOtherPIDNamespace")
+	}
+	c, err := Open(Options{}, nil)
+	if err == nil {
+		_ = c.Close()
+	}
+	fmt.Printf("open-result unsupported=%v err=%v\n", errors.Is(err, ErrUnsupported), err)
+}
+
+// TestIntegrationOpenOtherPIDNamespace checks the kernel's silent refusal:
+// outside the initial PID namespace PROC_CN_MCAST_LISTEN gets no answer at
+// all, which Open must report as ErrUnsupported rather than succeed and
+// deliver nothing.
+func TestIntegrationOpenOtherPIDNamespace(t *testing.T) {
+	requireRoot(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperOpen$", "-test.count=1")
+	cmd.Env = append(os.Environ(), helperEnv+"=open")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "open-result unsupported=true") {
+		t.Errorf("Open in a new PID namespace: want ErrUnsupported, helper said:\n%s", out)
 	}
 }
