@@ -19,6 +19,11 @@ const idLen = 22
 // apart, so every document about the process (fork, exec, end, existing, and
 // its children's process.parent.entity_id) carries the same id.
 //
+// Start ticks restart at every boot (pid 1 always starts at about the same
+// tick), so a caller that wants ids unique across reboots passes a hostID
+// scoped to the boot, such as host.id + "/" + the kernel's boot_id
+// (/proc/sys/kernel/random/boot_id).
+//
 // The id is the first 128 bits of SHA-256 over the length-prefixed inputs,
 // in unpadded base64url (22 characters). It allocates only the string.
 func EntityID(hostID string, pid int, startTicks uint64) string {
