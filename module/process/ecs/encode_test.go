@@ -23,6 +23,17 @@ func TestGolden(t *testing.T) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	files, err := filepath.Glob(filepath.Join("testdata", "golden", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored []string
+	for _, f := range files {
+		stored = append(stored, strings.TrimSuffix(filepath.Base(f), ".json"))
+	}
+	if diff := cmp.Diff(names, stored); diff != "" && !*update {
+		t.Errorf("golden files without a fixture or fixtures without a golden (-want +got):\n%s", diff)
+	}
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			got := events[name].AppendJSON(nil)
