@@ -167,7 +167,7 @@ func Open(opts Options, log *zap.Logger) (*Conn, error) {
 			zap.Int("requested_bytes", opts.ReceiveBuffer), zap.Int("granted_bytes", got))
 	}
 	log.Info("subscribed to the proc connector",
-		zap.Stringer("events", opts.Events), zap.Int("receive_buffer_bytes", got))
+		zap.Stringer("events", opts.Events), zap.Int("receive_buffer_bytes", got), zap.Bool("forced", forced))
 	return c, nil
 }
 
@@ -205,7 +205,7 @@ func newConn(src source, opts Options, log *zap.Logger, clk *Clock) *Conn {
 }
 
 // Clock returns the clock, captured at Open, that converts the events'
-// Timestamp to wall-clock time.
+// Timestamp to wall-clock time. Refresh it now and then (see Clock).
 func (c *Conn) Clock() *Clock { return c.clk }
 
 // Stats returns a snapshot of the counters.

@@ -218,3 +218,30 @@ func TestEventMaskString(t *testing.T) {
 		})
 	}
 }
+
+func TestRequest(t *testing.T) {
+	tests := []struct {
+		name string
+		op   uint32
+	}{
+		{name: "listen", op: PROC_CN_MCAST_LISTEN},
+		{name: "ignore", op: PROC_CN_MCAST_IGNORE},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &Conn{seq: 0x1234567}
+			b := c.request(tt.op)
+			ne := binary.NativeEndian
+			got := []uint32{
+				ne.Uint32(b[0:]), uint32(ne.Uint16(b[4:])), // nlmsg_len, nlmsg_type
+				ne.Uint32(b[16:]), ne.Uint32(b[20:]), // cb_id idx, val
+				ne.Uint32(b[24:]), ne.Uint32(b[28:]), // seq, ack
+				uint32(ne.Uint16(b[32:])), ne.Uint32(b[36:]), // len, op
+			}
+			want := []uint32{40, NLMSG_DONE, CN_IDX_PROC, CN_VAL_PROC, 0x1234567, 0x1234567, 4, tt.op}
+			if diff := cmp.Diff(want, got); diff != "" || len(b) != 40 {
+				t.Errorf("request of %d bytes (-want +got):\n%s", len(b), diff)
+			}
+		})
+	}
+}

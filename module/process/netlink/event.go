@@ -58,9 +58,12 @@ func (w *What) UnmarshalText(b []byte) error {
 			return nil
 		}
 	}
-	if v, err := strconv.ParseUint(string(bytes.TrimPrefix(b, []byte("0x"))), 16, 32); err == nil && bytes.HasPrefix(b, []byte("0x")) {
-		*w = What(v)
-		return nil
+	// Types unknown to this package are written as hex by String.
+	if hexDigits, ok := bytes.CutPrefix(b, []byte("0x")); ok {
+		if v, err := strconv.ParseUint(string(hexDigits), 16, 32); err == nil {
+			*w = What(v)
+			return nil
+		}
 	}
 	return fmt.Errorf("parse event type %q: %w", b, ErrMalformed)
 }
@@ -172,8 +175,9 @@ type Event struct {
 
 	// ExitCode is the kernel's task->exit_code, a wait(2) status: see WaitStatus.
 	ExitCode uint32 `json:"exit_code,omitempty"`
-	// ExitSignal is the signal the parent is sent (task->exit_signal,
-	// normally SIGCHLD; -1 for threads), not the signal that killed the task.
+	// ExitSignal is the signal the parent is sent (task->exit_signal:
+	// normally SIGCHLD, 0xffffffff (-1) for threads), not the signal that
+	// killed the task.
 	ExitSignal uint32 `json:"exit_signal,omitempty"`
 
 	RUID uint32 `json:"ruid,omitempty"`
