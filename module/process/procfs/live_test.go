@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -302,6 +303,33 @@ func BenchmarkReadStat(b *testing.B) {
 	for b.Loop() {
 		if err := r.ReadStat(pid, &s); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkProcReadOSBaseline reads the same five files the plain way
+// (os.ReadFile, os.Readlink, strings.Split), for comparison with
+// BenchmarkProcRead on the same loaded machine.
+func BenchmarkProcReadOSBaseline(b *testing.B) {
+	cmd := startChild(b, "/bin/sh", "/tmp", "sh", "-c", "sleep 600; :", "value with spaces")
+	dir := "/proc/" + strconv.Itoa(cmd.Process.Pid)
+	time.Sleep(50 * time.Millisecond)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, f := range []string{"stat", "status"} {
+			if _, err := os.ReadFile(dir + "/" + f); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c, err := os.ReadFile(dir + "/cmdline")
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = strings.Split(string(c), "\x00")
+		for _, l := range []string{"exe", "cwd"} {
+			if _, err := os.Readlink(dir + "/" + l); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }
