@@ -1,0 +1,274 @@
+package engine_test
+
+import (
+	"encoding/json"
+	"errors"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/spawnbeat/spawnbeat/module/detection/engine"
+	"github.com/spawnbeat/spawnbeat/module/detection/eql"
+	"github.com/spawnbeat/spawnbeat/module/process/ecs"
+)
+
+func fullEvent() *ecs.Event {
+	ts := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
+	return &ecs.Event{
+		Timestamp: ts,
+		Event:     ecs.Meta{Kind: "event", Type: "start", Action: "exec", Outcome: "success", Created: ts, ID: "id1", Sequence: 7},
+		Host: &ecs.Host{Name: "n", Hostname: "hn", ID: "hid", Architecture: "x86_64", IP: []string{"10.0.0.1"}, MAC: []string{"02-00"},
+			OS: ecs.OS{Type: "linux", Family: "debian", Name: "Debian", Platform: "debian", Version: "12", Kernel: "6.1", Full: "Debian 12"}},
+		Agent:     &ecs.Agent{Type: "spawnbeat", Version: "0.1", ID: "aid", Name: "an", EphemeralID: "eid"},
+		Namespace: "default",
+		RiskScore: 73, Severity: 73, Message: "m",
+		Process: ecs.Process{
+			Info: ecs.Info{PID: 10, EntityID: "e10", Name: "bash", Executable: "/bin/bash", Args: []string{"bash", "-i"},
+				CommandLine: "bash -i", WorkingDirectory: "/root", Start: ts,
+				User: ecs.ID{ID: "0", Name: "root"}, Group: ecs.ID{ID: "0", Name: "root"},
+				RealUser: ecs.ID{ID: "1000", Name: "u"}, RealGroup: ecs.ID{ID: "1001", Name: "g"},
+				TTY: ecs.TTY{Major: 136, Minor: 3, Valid: true}, Interactive: ecs.True},
+			Parent:        ecs.Info{PID: 9, Name: "sshd", Args: []string{}, Interactive: ecs.False},
+			EntryLeader:   ecs.Leader{PID: 2, Name: "sshd", Args: []string{"sshd"}},
+			SessionLeader: ecs.Leader{PID: 3, EntityID: "e3"},
+			GroupLeader:   ecs.Leader{PID: 10, Executable: "/bin/bash", Start: ts},
+			End:           ts, ExitCode: 0, HasExitCode: true,
+		},
+	}
+}
+
+func TestECSResolver(t *testing.T) {
+	s := func(v string) engine.Value { return engine.StringValue(v) }
+	n := func(f float64) engine.Value { return engine.NumberValue(f) }
+	ss := func(v ...string) engine.Value { return engine.StringsValue(v) }
+	missing := engine.Value{}
+	const ts = "2026-11-27T06:00:00Z"
+	want := map[string]engine.Value{
+		"@timestamp": s(ts), "ecs.version": s(ecs.Version), "message": s("m"),
+		"event.kind": s("event"), "event.category": s("process"), "event.type": s("start"), "event.action": s("exec"),
+		"event.outcome": s("success"), "event.created": s(ts), "event.id": s("id1"), "event.sequence": n(7),
+		"event.dataset": s("spawnbeat.process"), "event.module": s("spawnbeat"), "event.risk_score": n(73), "event.severity": n(73),
+		"data_stream.type": s("logs"), "data_stream.dataset": s("spawnbeat.process"), "data_stream.namespace": s("default"),
+		"user.id": s("0"), "user.name": s("root"), "group.id": s("0"), "group.name": s("root"),
+		"host.name": s("n"), "host.hostname": s("hn"), "host.id": s("hid"), "host.architecture": s("x86_64"),
+		"host.ip": ss("10.0.0.1"), "host.mac": ss("02-00"), "host.os.type": s("linux"), "host.os.family": s("debian"),
+		"host.os.name": s("Debian"), "host.os.platform": s("debian"), "host.os.version": s("12"), "host.os.kernel": s("6.1"),
+		"host.os.full": s("Debian 12"),
+		"agent.type":   s("spawnbeat"), "agent.version": s("0.1"), "agent.id": s("aid"), "agent.name": s("an"), "agent.ephemeral_id": s("eid"),
+		"process.pid": n(10), "process.entity_id": s("e10"), "process.name": s("bash"), "process.executable": s("/bin/bash"),
+		"process.args": ss("bash", "-i"), "process.args_count": n(2), "process.command_line": s("bash -i"),
+		"process.working_directory": s("/root"), "process.start": s(ts), "process.user.id": s("0"), "process.user.name": s("root"),
+		"process.group.id": s("0"), "process.group.name": s("root"), "process.real_user.id": s("1000"), "process.real_user.name": s("u"),
+		"process.real_group.id": s("1001"), "process.real_group.name": s("g"), "process.tty.char_device.major": n(136),
+		"process.tty.char_device.minor": n(3), "process.interactive": engine.BoolValue(true),
+		"process.end": s(ts), "process.exit_code": n(0),
+		// The parent is known (PID 9) with an empty argv: args absent, args_count 0.
+		"process.parent.pid": n(9), "process.parent.name": s("sshd"), "process.parent.args": missing, "process.parent.args_count": n(0),
+		"process.parent.entity_id": missing, "process.parent.executable": missing, "process.parent.command_line": missing,
+		"process.parent.working_directory": missing, "process.parent.start": missing, "process.parent.user.id": missing,
+		"process.parent.user.name": missing, "process.parent.group.id": missing, "process.parent.group.name": missing,
+		"process.parent.real_user.id": missing, "process.parent.real_user.name": missing, "process.parent.real_group.id": missing,
+		"process.parent.real_group.name": missing, "process.parent.tty.char_device.major": missing,
+		"process.parent.tty.char_device.minor": missing, "process.parent.interactive": engine.BoolValue(false),
+		"process.entry_leader.pid": n(2), "process.entry_leader.name": s("sshd"), "process.entry_leader.args": ss("sshd"),
+		"process.entry_leader.args_count": n(1), "process.entry_leader.entity_id": missing, "process.entry_leader.executable": missing,
+		"process.entry_leader.start": missing,
+		"process.session_leader.pid": n(3), "process.session_leader.entity_id": s("e3"), "process.session_leader.name": missing,
+		"process.session_leader.executable": missing, "process.session_leader.args": missing, "process.session_leader.args_count": missing,
+		"process.session_leader.start": missing,
+		"process.group_leader.pid":     n(10), "process.group_leader.executable": s("/bin/bash"), "process.group_leader.start": s(ts),
+		"process.group_leader.entity_id": missing, "process.group_leader.name": missing, "process.group_leader.args": missing,
+		"process.group_leader.args_count": missing,
+	}
+	names := engine.ECSFields()
+	sort.Strings(names)
+	var wantNames []string
+	for k := range want {
+		wantNames = append(wantNames, k)
+	}
+	sort.Strings(wantNames)
+	if diff := cmp.Diff(wantNames, names); diff != "" {
+		t.Errorf("ECSFields (-want +got):\n%s", diff)
+	}
+	r := engine.ECS()
+	full, empty := fullEvent(), &ecs.Event{}
+	for _, name := range wantNames {
+		t.Run(name, func(t *testing.T) {
+			g, filled := r.Field(name)
+			if !filled {
+				t.Fatalf("Field(%q) not filled", name)
+			}
+			if diff := cmp.Diff(want[name], g(full)); diff != "" {
+				t.Errorf("full event (-want +got):\n%s", diff)
+			}
+			// A zero event carries only the constants.
+			got := g(empty)
+			switch name {
+			case "ecs.version", "event.category", "event.dataset", "event.module", "data_stream.type", "data_stream.dataset":
+				if got.Kind != engine.String {
+					t.Errorf("zero event: %v, want the constant", got)
+				}
+			default:
+				if diff := cmp.Diff(missing, got); diff != "" {
+					t.Errorf("zero event (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+	t.Run("parent absent when PID is 0", func(t *testing.T) {
+		e := fullEvent()
+		e.Process.Parent.PID = 0
+		g, _ := r.Field("process.parent.name")
+		if got := g(e); got.Kind != engine.Missing {
+			t.Errorf("process.parent.name = %v, want missing", got)
+		}
+	})
+	t.Run("unknown field", func(t *testing.T) {
+		g, filled := r.Field("container.id")
+		if filled || g(full).Kind != engine.Missing {
+			t.Errorf("container.id: filled %v, value %v", filled, g(full))
+		}
+	})
+	t.Run("categories", func(t *testing.T) {
+		for cat, want := range map[string]bool{"process": true, "any": true, "file": false, "network": false} {
+			if got := r.Category(cat)(full); got != want {
+				t.Errorf("Category(%q) = %v, want %v", cat, got, want)
+			}
+			if r.Category(cat)(nil) {
+				t.Errorf("Category(%q) matches a nil event", cat)
+			}
+		}
+	})
+}
+
+func TestJSONResolver(t *testing.T) {
+	const doc = `{"a":{"b":{"c":"nested"}},"a.b.d":"dotted","a.b":{"e":"mixed"},"x":{"y.z":[1,"two",true,null,[3]]},
+		"arr":[{"k":"v1"},{"k":"v2"},{"other":1}],"n":null,"empty":[],"obj":{"p":1},"num":42,"bool":false,"strs":["s"]}`
+	var m map[string]any
+	if err := json.Unmarshal([]byte(doc), &m); err != nil {
+		t.Fatal(err)
+	}
+	var mNum map[string]any
+	dec := json.NewDecoder(stringsReader(doc))
+	dec.UseNumber()
+	if err := dec.Decode(&mNum); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		field string
+		want  engine.Value
+	}{
+		{"a.b.c", engine.StringValue("nested")},
+		{"a.b.d", engine.StringValue("dotted")},
+		{"a.b.e", engine.StringValue("mixed")},
+		{"x.y.z", engine.Value{Kind: engine.List, List: []engine.Value{engine.NumberValue(1), engine.StringValue("two"), engine.BoolValue(true), engine.NumberValue(3)}}},
+		{"arr.k", engine.StringsValue([]string{"v1", "v2"})},
+		{"n", engine.Value{}},
+		{"empty", engine.Value{}},
+		{"obj", engine.Value{}},
+		{"num", engine.NumberValue(42)},
+		{"bool", engine.BoolValue(false)},
+		{"strs", engine.StringValue("s")},
+		{"nope", engine.Value{}},
+		{"a.nope", engine.Value{}},
+	}
+	r := engine.JSON()
+	for _, tt := range tests {
+		t.Run(tt.field, func(t *testing.T) {
+			g, filled := r.Field(tt.field)
+			if !filled {
+				t.Errorf("filled = false")
+			}
+			if diff := cmp.Diff(tt.want, g(m)); diff != "" {
+				t.Errorf("float64 numbers (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.want, g(mNum)); diff != "" {
+				t.Errorf("json.Number (-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("category", func(t *testing.T) {
+		docs := []struct {
+			doc  map[string]any
+			cat  string
+			want bool
+		}{
+			{map[string]any{"event": map[string]any{"category": []any{"process"}}}, "process", true},
+			{map[string]any{"event.category": "process"}, "process", true},
+			{map[string]any{"event": map[string]any{"category": []any{"file", "process"}}}, "file", true},
+			{map[string]any{"event": map[string]any{"category": []any{"process"}}}, "Process", false},
+			{map[string]any{}, "process", false},
+			{map[string]any{}, "any", true},
+		}
+		for _, d := range docs {
+			if got := r.Category(d.cat)(d.doc); got != d.want {
+				t.Errorf("Category(%q)(%v) = %v, want %v", d.cat, d.doc, got, d.want)
+			}
+		}
+	})
+}
+
+func TestCompileErrors(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      string
+	}{
+		{"unknown function", `any where frobnicate(a)`, `1:11: frobnicate: unknown function`},
+		{"arity too few", `any where startsWith(a)`, `1:11: startsWith: takes 2 arguments, got 1`},
+		{"arity too many", `any where length(a, b)`, `1:11: length: takes 1 arguments, got 2`},
+		{"arity range", `any where substring(a)`, `1:11: substring: takes 2 to 3 arguments, got 1`},
+		{"variadic", `any where cidrMatch(a)`, `1:11: cidrMatch: takes at least 2 arguments, got 1`},
+		{"no ~ form", `any where length~(a) == 1`, `1:11: length~: function has no case-insensitive form`},
+		{"bad regex", `any where process.name regex "[a-"`, "1:30: process.name: invalid regex \"[a-\": unclosed character class opened at offset 0"},
+		{"lucene complement", `any where process.name regex "~a"`, "1:30: process.name: invalid regex \"~a\": Lucene '~' at offset 0: operator not supported"},
+		{"regex on number", `any where process.name regex 1`, `1:30: regex: the pattern must be a string`},
+		{"bad cidr", `any where cidrMatch(a, "10.0.0.0/99")`, "1:24: cidrMatch: invalid CIDR block \"10.0.0.0/99\": netip.ParsePrefix(\"10.0.0.0/99\"): prefix length out of range"},
+		{"cidr not constant", `any where cidrMatch(a, b)`, `1:24: cidrMatch: CIDR blocks must be string constants`},
+		{"string as condition", `any where "x"`, `1:11: a string is not a condition`},
+		{"arithmetic as condition", `any where a + 1`, `1:13: an arithmetic expression is not a condition`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, err := eql.Parse(tt.src)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			_, err = engine.Compile(q, engine.JSON())
+			var ce *engine.CompileError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want *CompileError", err)
+			}
+			if !errors.Is(err, engine.ErrCompile) {
+				t.Errorf("errors.Is(err, ErrCompile) = false")
+			}
+			if diff := cmp.Diff(tt.want, err.Error()); diff != "" {
+				t.Errorf("message (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestProgramFields(t *testing.T) {
+	q, err := eql.Parse(`process where process.name == "a" and ?container.id != null and length(process.command_line) > 1 and process.name : "b"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := engine.Compile(q, engine.ECS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"container.id", "process.command_line", "process.name"}, p.Fields()); diff != "" {
+		t.Errorf("Fields (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"container.id"}, p.Unresolved()); diff != "" {
+		t.Errorf("Unresolved (-want +got):\n%s", diff)
+	}
+	if p.Query() != q {
+		t.Errorf("Query() is not the compiled query")
+	}
+}
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
