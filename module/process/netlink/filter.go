@@ -10,38 +10,49 @@ import (
 // of bytes of the packet to keep, here all of them.
 const filterAccept = 0xffffffff
 
+// singleMessageLen is the length of a datagram holding one proc connector
+// message: nlmsghdr, cn_msg and a struct proc_event of 40 bytes (its union
+// has been 24 bytes since comm_proc_event was added in 2.6.29).
+const singleMessageLen = NLMSG_HDRLEN + CN_MSG_LEN + procHeaderLen + dataExit
+
 // filterProgram returns the classic BPF socket filter (SO_ATTACH_FILTER)
 // that lets the kernel queue only proc connector messages whose
 // proc_event.what is selected by mask, plus acknowledgements
 // (PROC_EVENT_NONE), which Open waits for. Everything else is dropped
 // before it takes room in the receive buffer.
 //
-// The filter sees the datagram from its nlmsghdr. It inspects the first
-// message only: the proc connector sends one message per datagram
-// (cn_netlink_send_mult), and Receive applies the mask again in user space
-// for any others. A datagram too short to hold the loaded fields is
-// dropped, because a load past the end ends a classic BPF program with 0.
+// The filter sees the datagram from its nlmsghdr and can judge only the
+// first message. The proc connector sends one message per datagram
+// (cn_netlink_send_mult), but should a kernel ever batch, a datagram
+// longer than one message is accepted whole and Receive applies the mask
+// in user space, so the filter never drops a selected event. A datagram
+// too short to hold the loaded fields is dropped, because a load past the
+// end ends a classic BPF program with 0.
 func filterProgram(mask EventMask) []unix.SockFilter {
 	const (
 		ldAbsW = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+		ldLen  = unix.BPF_LD | unix.BPF_W | unix.BPF_LEN
 		jeqK   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+		jgtK   = unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K
 		jsetK  = unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K
 		retK   = unix.BPF_RET | unix.BPF_K
-		drop   = 7 // index of the "ret #0" instruction
-		accept = 8 // index of the "ret #accept" instruction
+		drop   = 9  // index of the "ret #0" instruction
+		accept = 10 // index of the "ret #accept" instruction
 	)
 	// j is a conditional jump's offset: relative to the next instruction.
 	j := func(from, to int) uint8 { return uint8(to - from - 1) }
 	return []unix.SockFilter{
-		/* 0 */ {Code: ldAbsW, K: offCnIdx},
-		/* 1 */ {Code: jeqK, K: bpfWord(CN_IDX_PROC), Jt: 0, Jf: j(1, drop)},
-		/* 2 */ {Code: ldAbsW, K: offCnVal},
-		/* 3 */ {Code: jeqK, K: bpfWord(CN_VAL_PROC), Jt: 0, Jf: j(3, drop)},
-		/* 4 */ {Code: ldAbsW, K: offWhat},
-		/* 5 */ {Code: jeqK, K: bpfWord(PROC_EVENT_NONE), Jt: j(5, accept), Jf: 0},
-		/* 6 */ {Code: jsetK, K: bpfWord(uint32(mask)), Jt: j(6, accept), Jf: j(6, drop)},
-		/* 7 */ {Code: retK, K: 0},
-		/* 8 */ {Code: retK, K: filterAccept},
+		/* 0 */ {Code: ldLen},
+		/* 1 */ {Code: jgtK, K: singleMessageLen, Jt: j(1, accept), Jf: 0},
+		/* 2 */ {Code: ldAbsW, K: offCnIdx},
+		/* 3 */ {Code: jeqK, K: bpfWord(CN_IDX_PROC), Jt: 0, Jf: j(3, drop)},
+		/* 4 */ {Code: ldAbsW, K: offCnVal},
+		/* 5 */ {Code: jeqK, K: bpfWord(CN_VAL_PROC), Jt: 0, Jf: j(5, drop)},
+		/* 6 */ {Code: ldAbsW, K: offWhat},
+		/* 7 */ {Code: jeqK, K: bpfWord(PROC_EVENT_NONE), Jt: j(7, accept), Jf: 0},
+		/* 8 */ {Code: jsetK, K: bpfWord(uint32(mask)), Jt: j(8, accept), Jf: j(8, drop)},
+		/* 9 */ {Code: retK, K: 0},
+		/* 10 */ {Code: retK, K: filterAccept},
 	}
 }
 

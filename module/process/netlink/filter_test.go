@@ -118,6 +118,14 @@ func TestFilterProgram(t *testing.T) {
 					t.Errorf("%s: filter returned %#x, %v; want drop", name, got, err)
 				}
 			}
+			// A batch is accepted whatever its first message, so that no
+			// selected event behind it is lost.
+			for _, first := range []string{rawFork, rawComm, rawExit3} {
+				batch := append(mustHex(t, first), mustHex(t, rawExec)...)
+				if got, err := runFilter(prog, batch); err != nil || got == 0 {
+					t.Errorf("batch starting %s: filter returned %#x, %v; want accept", first[72:80], got, err)
+				}
+			}
 		})
 	}
 }

@@ -287,6 +287,12 @@ func TestReplayFaults(t *testing.T) {
 			wantStats: Stats{Datagrams: 2, Events: 1, Malformed: 1},
 		},
 		{
+			name:      "batched datagram masked in user space",
+			recording: fmt.Sprintf("0 %x%x\n", mustHex(t, rawComm), exec),
+			want:      []step{{events: []What{WhatExec}}, {wantErr: io.EOF}},
+			wantStats: Stats{Datagrams: 1, Events: 1, Filtered: 1},
+		},
+		{
 			name:      "unselected filtered",
 			recording: fmt.Sprintf("0 %x\n0 %x\n", mustHex(t, rawComm), exec),
 			want:      []step{{events: []What{WhatExec}}, {wantErr: io.EOF}},
