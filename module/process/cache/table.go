@@ -287,19 +287,19 @@ func (t *Table) Exec(p *procfs.Process, at time.Time) *Entry {
 	return t.add(p, SourceExec, at)
 }
 
-// Exit records that pid exited with code at time at and returns its entry.
-// The entry stays for the grace period. It reports false when pid is
-// unknown. Callers pass thread-group exits only.
-func (t *Table) Exit(pid, code int, at time.Time) (*Entry, bool) {
+// Exit records that pid exited with code at time at and returns its entry,
+// or nil when pid is unknown. The entry stays for the grace period. Callers
+// pass thread-group exits only.
+func (t *Table) Exit(pid, code int, at time.Time) *Entry {
 	e := t.byPID[pid]
 	if e == nil {
-		return nil, false
+		return nil
 	}
 	e.ExitCode, e.HasExitCode = code, true
 	if !e.Exited {
 		t.markExited(e, at)
 	}
-	return e, true
+	return e
 }
 
 // BeginScan starts a /proc scan at time at (before the PID list is read).
@@ -309,19 +309,20 @@ func (t *Table) BeginScan(at time.Time) {
 	t.scanStart = at
 }
 
-// Upsert merges a process read by a /proc scan at time at. A new PID, or a
-// PID now held by a process with another start time, gets a new entry
-// (Source SourceScan). For the same process, the scanned image replaces the
-// entry's only when it was read after the entry's image was learned and is
-// no less complete, so a scan never clobbers a newer exec image. An exited
-// entry is not brought back, and a zombie found by the scan is marked
-// exited (without exit code).
-func (t *Table) Upsert(p *procfs.Process, at time.Time) *Entry {
+// Upsert merges a process read by a /proc scan at time at, and reports
+// whether it made a new entry. A new PID, or a PID now held by a process
+// with another start time, gets a new entry (Source SourceScan). For the
+// same process, the scanned image replaces the entry's only when it was
+// read after the entry's image was learned and is no less complete, so a
+// scan never clobbers a newer exec image. An exited entry is not brought
+// back, and a zombie found by the scan is marked exited (without exit
+// code).
+func (t *Table) Upsert(p *procfs.Process, at time.Time) (*Entry, bool) {
 	e := t.byPID[p.PID]
 	if e != nil && t.sameStart(e, p.StartTicks) {
 		e.seen = t.scanGen
 		if e.Exited {
-			return e
+			return e, false
 		}
 		t.setStart(e, p.StartTicks)
 		if at.After(e.ImageAt) && (p.ReadState == procfs.ReadComplete || e.Image.ReadState != procfs.ReadComplete) {
@@ -335,7 +336,7 @@ func (t *Table) Upsert(p *procfs.Process, at time.Time) *Entry {
 		if p.ReadState == procfs.ReadZombie || p.ReadState == procfs.ReadExited {
 			t.markExited(e, at)
 		}
-		return e
+		return e, false
 	}
 	if e != nil {
 		t.replace(e)
@@ -345,7 +346,7 @@ func (t *Table) Upsert(p *procfs.Process, at time.Time) *Entry {
 	if p.ReadState == procfs.ReadZombie || p.ReadState == procfs.ReadExited {
 		t.markExited(e, at)
 	}
-	return e
+	return e, true
 }
 
 // EndScan ends the scan begun by BeginScan: live entries that started

@@ -134,7 +134,8 @@ func TestForkExecParent(t *testing.T) {
 			name: "a /proc parent that started after the child is a reused pid, not the parent",
 			run: func(tab *Table) *Entry {
 				tab.Upsert(proc(100, 1, 20000, "bash", "bash"), t0)
-				return tab.Upsert(proc(300, 100, 10005, "id", "id"), t0)
+				e, _ := tab.Upsert(proc(300, 100, 10005, "id", "id"), t0)
+				return e
 			},
 			want:      view{PID: 300, PPID: 100, StartTicks: 10005, Exe: "/usr/bin/id", Args: []string{"id"}, Source: SourceScan},
 			wantStats: Stats{Entries: 2, Live: 2},
@@ -308,10 +309,12 @@ func TestUpsert(t *testing.T) {
 		setup     func(tab *Table)
 		scanned   *procfs.Process
 		want      view
+		wantNew   bool
 		wantStats Stats
 	}{
 		{
 			name:      "new process",
+			wantNew:   true,
 			scanned:   proc(100, 1, 5000, "sshd", "sshd: root"),
 			want:      view{PID: 100, PPID: 1, StartTicks: 5000, Exe: "/usr/bin/sshd", Args: []string{"sshd: root"}, Source: SourceScan},
 			wantStats: Stats{Entries: 1, Live: 1},
@@ -346,7 +349,8 @@ func TestUpsert(t *testing.T) {
 			wantStats: Stats{Entries: 1, Live: 1},
 		},
 		{
-			name: "another start time is another process",
+			name:    "another start time is another process",
+			wantNew: true,
 			setup: func(tab *Table) {
 				tab.Exec(proc(100, 1, 9000, "cron", "cron"), at(9001))
 			},
@@ -366,6 +370,7 @@ func TestUpsert(t *testing.T) {
 		},
 		{
 			name:      "a zombie is recorded as exited",
+			wantNew:   true,
 			scanned:   &procfs.Process{Stat: procfs.Stat{PID: 100, PPID: 1, StartTicks: 19000, State: 'Z', Comm: "sleep"}, ReadState: procfs.ReadZombie},
 			want:      view{PID: 100, PPID: 1, StartTicks: 19000, Source: SourceScan, Exited: true},
 			wantStats: Stats{Entries: 1},
@@ -387,7 +392,10 @@ func TestUpsert(t *testing.T) {
 				tt.setup(tab)
 			}
 			tab.BeginScan(scan)
-			e := tab.Upsert(tt.scanned, scan)
+			e, isNew := tab.Upsert(tt.scanned, scan)
+			if isNew != tt.wantNew {
+				t.Errorf("Upsert reported new = %v, want %v", isNew, tt.wantNew)
+			}
 			if got, _ := tab.Get(tt.scanned.PID); got != e {
 				t.Errorf("Get after Upsert is not the returned entry")
 			}
@@ -434,13 +442,13 @@ func TestEndScan(t *testing.T) {
 
 func TestExit(t *testing.T) {
 	tab := newTable(Options{})
-	if _, ok := tab.Exit(42, 0, t0); ok {
-		t.Error("Exit of an unknown pid reported true")
+	if e := tab.Exit(42, 0, t0); e != nil {
+		t.Error("Exit of an unknown pid returned an entry")
 	}
 	tab.Fork(1, 42, t0)
-	e, ok := tab.Exit(42, 137, t0.Add(time.Second))
-	if !ok || !e.Exited || e.ExitCode != 137 || !e.HasExitCode || !e.ExitAt.Equal(t0.Add(time.Second)) {
-		t.Errorf("Exit = %+v, %v", e, ok)
+	e := tab.Exit(42, 137, t0.Add(time.Second))
+	if e == nil || !e.Exited || e.ExitCode != 137 || !e.HasExitCode || !e.ExitAt.Equal(t0.Add(time.Second)) {
+		t.Errorf("Exit = %+v", e)
 	}
 	// A repeated exit does not move the exit time (nor the sweep order).
 	tab.Exit(42, 137, t0.Add(time.Hour))
@@ -452,9 +460,11 @@ func TestExit(t *testing.T) {
 func TestEntityID(t *testing.T) {
 	base := New(Options{HostID: "h", BootID: "b1", BootTime: boot})
 	id := func(o Options, pid int, ticks uint64) string {
-		return New(o).Upsert(proc(pid, 1, ticks, "x"), t0).EntityID
+		e, _ := New(o).Upsert(proc(pid, 1, ticks, "x"), t0)
+		return e.EntityID
 	}
-	ref := base.Upsert(proc(100, 1, 5000, "x"), t0).EntityID
+	refEntry, _ := base.Upsert(proc(100, 1, 5000, "x"), t0)
+	ref := refEntry.EntityID
 	tests := []struct {
 		name string
 		got  string

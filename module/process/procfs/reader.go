@@ -108,9 +108,18 @@ func (r *Reader) ReadStat(pid int, s *Stat) error {
 // indistinguishable from gone ones.
 //
 // The files are read through one descriptor of /proc/PID, so all of them
-// belong to the same process even if the PID is reused meanwhile.
+// belong to the same process even if the PID is reused meanwhile. After an
+// error p holds only the PID.
 func (r *Reader) Read(pid int, p *Process) error {
 	*p = Process{Stat: Stat{PID: pid}}
+	if err := r.read(pid, p); err != nil {
+		*p = Process{Stat: Stat{PID: pid}}
+		return err
+	}
+	return nil
+}
+
+func (r *Reader) read(pid int, p *Process) error {
 	if pid <= 0 {
 		return fmt.Errorf("read process %d: %w", pid, ErrBadPID)
 	}

@@ -213,8 +213,8 @@ func TestReadFakeErrors(t *testing.T) {
 			if tt.notErr != nil && errors.Is(err, tt.notErr) {
 				t.Errorf("Read(%d) = %v, want not %v", tt.pid, err, tt.notErr)
 			}
-			if p.ReadState != 0 {
-				t.Errorf("ReadState = %v after an error, want none", p.ReadState)
+			if diff := cmp.Diff(Process{Stat: Stat{PID: tt.pid}}, p); diff != "" {
+				t.Errorf("after an error, p holds more than the pid (-want +got):\n%s", diff)
 			}
 		})
 	}
