@@ -366,7 +366,9 @@ func (q *DiskQueue) createSegment(id uint64) error {
 // the old one when every record in it is acknowledged; q.mu is held.
 func (q *DiskQueue) roll() error {
 	old := q.segs[len(q.segs)-1]
-	if q.dirty && q.cfg.Fsync != FsyncNever {
+	// Sync even when not dirty: the interval syncer may be between clearing
+	// the flag and its own fsync of this file.
+	if q.cfg.Fsync != FsyncNever {
 		if err := q.w.Sync(); err != nil {
 			return fmt.Errorf("sync segment %d: %w", old.id, err)
 		}
@@ -795,19 +797,27 @@ func (q *DiskQueue) syncLoop() {
 	}
 }
 
-// sync makes the written records and the ack position durable.
+// sync makes the written records and the ack position durable. The
+// segment's fsync runs outside q.mu so that producers are not held up by a
+// slow disk; roll fsyncs a segment itself before closing it.
 func (q *DiskQueue) sync() error {
 	q.mu.Lock()
-	defer q.mu.Unlock()
+	w, dirty := q.w, q.dirty
+	q.dirty = false
+	q.mu.Unlock()
 	var errs []error
-	if q.dirty && q.w != nil {
-		if err := q.w.Sync(); err != nil {
-			errs = append(errs, fmt.Errorf("sync segment %d: %w", q.segs[len(q.segs)-1].id, err))
-		} else {
-			q.dirty = false
-		}
+	if dirty && w != nil {
+		err := w.Sync()
 		q.fsyncs.Add(1)
+		if err != nil && !errors.Is(err, os.ErrClosed) { // closed: roll synced it
+			errs = append(errs, fmt.Errorf("sync segment: %w", err))
+			q.mu.Lock()
+			q.dirty = true
+			q.mu.Unlock()
+		}
 	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	if q.ackDirty {
 		n, err := writeAckFile(q.dir, q.ackPos, true)
 		q.fsyncs.Add(uint64(n))

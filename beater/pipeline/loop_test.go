@@ -208,3 +208,45 @@ func TestOpen(t *testing.T) {
 		})
 	}
 }
+
+func TestLoopShutdown(t *testing.T) {
+	tests := []struct {
+		name      string
+		disk      bool
+		wantSent  int // delivered by Shutdown
+		wantAfter int // found by a reopen (disk only)
+	}{
+		{name: "memory queue is drained", wantSent: 30},
+		{name: "disk queue keeps its events", disk: true, wantAfter: 30},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var q Queue
+			cfg := diskConfig(t.TempDir())
+			if tt.disk {
+				q = openDisk(t, cfg)
+			} else {
+				q = newMem(t, 64)
+			}
+			putAll(t, q, testEvents(0, 30))
+			out := &fakeOutput{}
+			loop := fastLoop(q, out, 8)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := loop.Shutdown(ctx); err != nil {
+				t.Fatalf("Shutdown() = %v", err)
+			}
+			if got := len(out.events()); got != tt.wantSent {
+				t.Errorf("Shutdown delivered %d events, want %d", got, tt.wantSent)
+			}
+			if err := q.Put(context.Background(), testEvent(99)); !errors.Is(err, ErrClosed) {
+				t.Errorf("Put after Shutdown = %v, want ErrClosed", err)
+			}
+			if tt.disk {
+				if got := openDisk(t, cfg).Stats().Events; got != int64(tt.wantAfter) {
+					t.Errorf("reopened disk queue holds %d events, want %d", got, tt.wantAfter)
+				}
+			}
+		})
+	}
+}

@@ -196,6 +196,10 @@ func (q *MemQueue) take(n int) Batch {
 func (q *MemQueue) Ack(b Batch) error {
 	n := b.span
 	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return fmt.Errorf("ack batch: %w", ErrClosed)
+	}
 	if b.seq != q.head || q.head+n > q.read {
 		q.mu.Unlock()
 		return fmt.Errorf("ack batch at %d of %d events, oldest unacknowledged is %d: %w", b.seq, n, q.head, ErrAckOrder)
