@@ -23,7 +23,7 @@ const (
 	DefaultStartSlack = 5
 )
 
-// Options configure a Table. Zero values take the defaults.
+// Options configure a Table. Zero values take the defaults. A plain value.
 type Options struct {
 	// MaxEntries bounds the table (DefaultMaxEntries).
 	MaxEntries int
@@ -72,8 +72,9 @@ func (s Source) String() string {
 }
 
 // Image is what a process runs: the fields an exec replaces and a fork
-// copies. Its strings and Args are never modified once stored, so copies of
-// them may be handed to other stages and kept.
+// copies. Its strings and Args are never modified once stored (an exec
+// assigns a new Image), so a copy of an Image may be handed to other stages
+// and read there concurrently.
 type Image struct {
 	Comm          string // kernel task name
 	Exe           string
@@ -148,7 +149,7 @@ type Entry struct {
 // or replaced by a new process with the same PID).
 func (e *Entry) Removed() bool { return e.removed }
 
-// Stats are the table's counters.
+// Stats are the table's counters, a snapshot value.
 type Stats struct {
 	Entries     uint64 // entries in the table now
 	Live        uint64 // of which not exited

@@ -12,7 +12,7 @@ const PFExiting = 0x00000004
 const kthreaddPID = 2
 
 // Stat is the part of /proc/PID/stat spawnbeat uses (proc(5) fields 1–9
-// and 22).
+// and 22). It is a plain value: copy it freely; no locking is done.
 type Stat struct {
 	PID        int
 	Comm       string // the kernel's task name, at most 15 bytes
@@ -46,7 +46,7 @@ func TTYDevice(ttyNr uint32) (major, minor uint32) {
 	return (ttyNr >> 8) & 0xfff, (ttyNr & 0xff) | ((ttyNr >> 12) & 0xfff00)
 }
 
-// Creds are the credentials of /proc/PID/status.
+// Creds are the credentials of /proc/PID/status; a plain value.
 type Creds struct {
 	UID, EUID, SUID, FSUID uint32 // real, effective, saved, file-system user ids
 	GID, EGID, SGID, FSGID uint32 // likewise for groups
@@ -107,7 +107,9 @@ const (
 
 // Process is what Read reads about one process. Its strings and Args never
 // alias a Reader's buffers: they are immutable and may be kept and shared
-// freely after the next Read.
+// freely, across goroutines too, after the next Read. The Process value
+// itself is overwritten by each Read into it: it is not safe for concurrent
+// use.
 type Process struct {
 	Stat
 	Creds
