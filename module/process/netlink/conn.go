@@ -56,7 +56,7 @@ const (
 	ackTimeout = 2 * time.Second
 )
 
-// Options configure Open.
+// Options configure Open and NewReplay. A plain value; Open copies it.
 type Options struct {
 	// ReceiveBuffer is the socket receive buffer size in bytes, set with
 	// SO_RCVBUFFORCE, or SO_RCVBUF (capped by net.core.rmem_max) when
@@ -84,7 +84,7 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-// Stats are a Conn's counters since Open.
+// Stats are a Conn's counters since Open: a snapshot, a plain value.
 type Stats struct {
 	Datagrams uint64 // datagrams read from the socket (or recording)
 	Events    uint64 // events returned by Receive

@@ -10,7 +10,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// What is the type of a proc connector event (proc_event.what).
+// What is the type of a proc connector event (proc_event.what). It is a
+// plain value, safe for concurrent use.
 type What uint32
 
 // Event types, as the kernel numbers them (linux/cn_proc.h).
@@ -69,7 +70,8 @@ func (w *What) UnmarshalText(b []byte) error {
 }
 
 // EventMask selects event types; bit i is set when the What with that bit
-// is wanted. It is the OR of What values.
+// is wanted. It is the OR of What values; a plain value, safe for
+// concurrent use.
 type EventMask uint32
 
 // Masks of commonly used event sets.
@@ -109,7 +111,7 @@ func (m EventMask) String() string {
 func (m EventMask) Has(w What) bool { return w != WhatNone && uint32(m)&uint32(w) == uint32(w) }
 
 // Comm is a task's command name (TASK_COMM_LEN bytes, NUL-padded), as in
-// /proc/PID/comm.
+// /proc/PID/comm. It is a plain array value, safe to copy and share.
 type Comm [TASK_COMM_LEN]byte
 
 // Bytes returns the name up to its first NUL. It aliases c.
@@ -156,6 +158,10 @@ func (c *Comm) UnmarshalText(b []byte) error {
 // PID is the kernel's task (thread) id and TGID its thread group (process)
 // id: fork and exit are reported for threads too, and a process starts or
 // ends when PID == TGID.
+//
+// An Event is a plain value: a copy is safe to keep and share. The events
+// Receive returns sit in the Conn's buffer and are overwritten by the next
+// Receive, so copy the ones you keep.
 type Event struct {
 	What      What   `json:"what"`
 	CPU       uint32 `json:"cpu"`
