@@ -51,7 +51,12 @@ func readAt(dirfd int, path []byte, buf []byte, limit int) ([]byte, bool, error)
 }
 
 // readFD reads fd until EOF or limit bytes into buf[:0], growing buf as
-// needed. /proc files report size 0, so the only end marker is a 0 read.
+// needed. /proc files report size 0, so the end is found by reading. A read
+// that returns less than asked is taken as the end, which saves the final
+// empty read: the per-process files fill a read as far as their content
+// goes (single_open seq_files for stat and status, get_mm_cmdline's loop
+// for cmdline; a setproctitle title is at most one page and returned
+// whole), as do regular files.
 func readFD(fd int, buf []byte, limit int) ([]byte, bool, error) {
 	b := buf[:0]
 	for {
@@ -77,6 +82,13 @@ func readFD(fd int, buf []byte, limit int) ([]byte, bool, error) {
 			}
 			return b, false, nil
 		}
+		short := n < cap(b)-len(b)
 		b = b[:len(b)+n]
+		if short {
+			if len(b) > limit {
+				return b[:limit], true, nil
+			}
+			return b, false, nil
+		}
 	}
 }
