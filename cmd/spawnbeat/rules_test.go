@@ -1,0 +1,351 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// Rule files shared with module/detection/rules' tests.
+const ruleTestdata = "../../module/detection/rules/testdata"
+
+const (
+	pythonTTYID = "d76b02ef-fc95-4001-9297-01cb7412232f"
+	webshellID  = "0f4c5d8e-7a2b-4c1d-9e3f-5a6b7c8d9e01"
+)
+
+// runRules runs `rules ARGS...` in-process and returns stdout, stderr and
+// the exit status main would use.
+func runRules(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := newRulesCommand()
+	var stdout, stderr bytes.Buffer
+	cmd.SetArgs(args)
+	cmd.SetIn(strings.NewReader(stdin))
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	err := cmd.Execute()
+	code := statusOK
+	if err != nil {
+		var ee *exitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("rules %v: error %v (%T) is not an *exitError", args, err, err)
+		}
+		code = ee.Code
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// Hand-written ECS documents, one a line: the Python-tty rule's two
+// branches, its negative controls (FACTS.md), and odd lines.
+var eventLines = []string{
+	// 1: branch 1, nested objects: python3 -c 'import pty; pty.spawn("/bin/bash")'
+	`{"@timestamp":"2026-11-27T06:00:00Z","event":{"kind":"event","category":["process"],"type":["start"],"action":"exec"},` +
+		`"host":{"os":{"type":"linux"}},"process":{"pid":1234,"name":"bash","args":["/bin/bash"],"args_count":1,` +
+		`"parent":{"pid":1200,"name":"python3.11","args":["python3","-c","import pty; pty.spawn(\"/bin/bash\")"],"args_count":3}}}`,
+	// 2: branch 2, dotted keys: interactive python3 typing pty.spawn("/bin/sh")
+	`{"event.category":["process"],"event.type":["start"],"event.action":"exec","host.os.type":"linux",` +
+		`"process.name":"dash","process.args":["/bin/sh"],"process.args_count":1,` +
+		`"process.parent.name":"python3.11","process.parent.args":["python3"],"process.parent.args_count":1}`,
+	// 3: os.system("ls"): the child is sh -c ls, 3 args
+	`{"event":{"category":["process"],"type":["start"],"action":"exec"},"host":{"os":{"type":"linux"}},` +
+		`"process":{"name":"dash","args":["sh","-c","ls"],"args_count":3,"parent":{"name":"python3.11","args":["python3"],"args_count":1}}}`,
+	// 4: subprocess.run(["/bin/sh"]) from a script: no pty.spawn, parent has 2 args
+	`{"event":{"category":["process"],"type":["start"],"action":"exec"},"host":{"os":{"type":"linux"}},` +
+		`"process":{"name":"dash","args":["/bin/sh"],"args_count":1,"parent":{"name":"python3.11","args":["python3","run.py"],"args_count":2}}}`,
+	// 5: python3 -i, then pty.spawn("/bin/sh"): parent has 2 args
+	`{"event":{"category":["process"],"type":["start"],"action":"exec"},"host":{"os":{"type":"linux"}},` +
+		`"process":{"name":"dash","args":["/bin/sh"],"args_count":1,"parent":{"name":"python3.11","args":["python3","-i"],"args_count":2}}}`,
+	// 6: a blank line
+	``,
+	// 7: not JSON
+	`{"process": `,
+	// 8: nginx starts sh (the custom web shell rule)
+	`{"event":{"category":["process"],"type":["start"],"action":"exec"},"host":{"os":{"type":"linux"}},` +
+		`"process":{"name":"sh","args":["sh"],"args_count":1,"parent":{"name":"nginx","args":["nginx"],"args_count":1}}}`,
+	// 9: JSON, but not an object
+	`["process"]`,
+}
+
+func writeEvents(t *testing.T) string {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "events.ndjson")
+	if err := os.WriteFile(name, []byte(strings.Join(eventLines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// results renders the expected stdout of `rules test` for the event lines:
+// matches maps a line number to its rule ids.
+func results(matches map[int]string) string {
+	var b strings.Builder
+	for n := 1; n <= len(eventLines); n++ {
+		b.WriteString(`{"line": ` + strconv.Itoa(n) + `, "rule_ids": [` + matches[n] + "]}\n")
+	}
+	return b.String()
+}
+
+func TestRulesTest(t *testing.T) {
+	events := writeEvents(t)
+	badLines := func(file string) string {
+		return file + `:7: unexpected end of JSON input` + "\n" +
+			file + `:9: json: cannot unmarshal array into Go value of type map[string]interface {}` + "\n"
+	}
+	tests := []struct {
+		name       string
+		args       []string
+		stdin      string
+		wantOut    string
+		wantErr    string
+		wantStatus int
+	}{
+		{
+			name:       "built-in rules only",
+			args:       []string{"test", "--events", events},
+			wantOut:    results(map[int]string{1: `"` + pythonTTYID + `"`, 2: `"` + pythonTTYID + `"`}),
+			wantErr:    badLines(events),
+			wantStatus: 1,
+		},
+		{
+			name: "user rules plus built-ins",
+			args: []string{"test", "--rules", ruleTestdata + "/custom", "--events", events},
+			wantOut: results(map[int]string{
+				1: `"` + pythonTTYID + `"`, 2: `"` + pythonTTYID + `"`, 8: `"` + webshellID + `"`,
+			}),
+			wantErr:    badLines(events),
+			wantStatus: 1,
+		},
+		{
+			name:       "user rules without built-ins",
+			args:       []string{"test", "--rules", ruleTestdata + "/custom/*.toml", "--builtin=false", "--events", events},
+			wantOut:    results(map[int]string{8: `"` + webshellID + `"`}),
+			wantErr:    badLines(events),
+			wantStatus: 1,
+		},
+		{
+			name:       "user rule replaces the built-in",
+			args:       []string{"test", "--rules", ruleTestdata + "/override/python_tty.toml", "--events", events},
+			wantOut:    results(map[int]string{1: `"` + pythonTTYID + `"`}),
+			wantErr:    badLines(events),
+			wantStatus: 1,
+		},
+		{
+			name: "broken rule files are reported, the others still run",
+			args: []string{"test", "--rules", ruleTestdata + "/broken", "--rules", ruleTestdata + "/custom/webshell.toml", "--events", events},
+			wantOut: results(map[int]string{
+				1: `"` + pythonTTYID + `"`, 2: `"` + pythonTTYID + `"`, 8: `"` + webshellID + `"`,
+			}),
+			wantErr: ruleTestdata + `/broken/eql_syntax.toml:12:25: EQL: expected a field, a value, a function call or "(", found ")"` + "\n" +
+				ruleTestdata + `/broken/missing_rule_id.toml:1:1: missing rule.rule_id` + "\n" +
+				ruleTestdata + `/broken/toml_syntax.toml:5:16: TOML: strings cannot contain newlines (last key "rule.severity")` + "\n" +
+				badLines(events),
+			wantStatus: 1,
+		},
+		{
+			name:       "stdin, all lines good",
+			args:       []string{"test", "--events", "-"},
+			stdin:      eventLines[0] + "\n" + eventLines[2] + "\n" + eventLines[1],
+			wantOut:    `{"line": 1, "rule_ids": ["` + pythonTTYID + `"]}` + "\n" + `{"line": 2, "rule_ids": []}` + "\n" + `{"line": 3, "rule_ids": ["` + pythonTTYID + `"]}` + "\n",
+			wantStatus: 0,
+		},
+		{
+			name:       "stdin errors are named stdin",
+			args:       []string{"test", "--events", "-"},
+			stdin:      "null\n",
+			wantOut:    `{"line": 1, "rule_ids": []}` + "\n",
+			wantErr:    "stdin:1: not a JSON object\n",
+			wantStatus: 1,
+		},
+		{
+			name:       "events file missing",
+			args:       []string{"test", "--events", filepath.Join(t.TempDir(), "none.ndjson")},
+			wantStatus: 1,
+		},
+		{
+			name:       "usage: no --events",
+			args:       []string{"test", "--rules", ruleTestdata + "/custom"},
+			wantStatus: 2,
+		},
+		{
+			name:       "usage: unknown flag",
+			args:       []string{"test", "--events", events, "--bogus"},
+			wantStatus: 2,
+		},
+		{
+			name:       "usage: no rules at all",
+			args:       []string{"test", "--builtin=false", "--events", events},
+			wantStatus: 2,
+		},
+		{
+			name:       "usage: stray argument",
+			args:       []string{"test", "--events", events, "extra"},
+			wantStatus: 2,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, status := runRules(t, tt.stdin, tt.args...)
+			if status != tt.wantStatus {
+				t.Errorf("exit status %d, want %d (stderr %q)", status, tt.wantStatus, errOut)
+			}
+			if diff := cmp.Diff(tt.wantOut, out); diff != "" {
+				t.Errorf("stdout (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantErr, errOut); diff != "" {
+				t.Errorf("stderr (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRulesCheck(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		wantOut    string
+		wantErr    string
+		wantStatus int
+	}{
+		{
+			name:    "good rules",
+			args:    []string{"check", ruleTestdata + "/custom"},
+			wantOut: "OK: 1 rules loaded, 1 unsupported, from 2 files\n",
+			wantErr: ruleTestdata + `/custom/threshold.toml: note: rule 5c1e2d3f-0000-4000-8000-000000000002 (Many Failed Logins) is not run: rule type "threshold" (only eql runs inline)` + "\n",
+		},
+		{
+			name: "TOML error and EQL error inside the query",
+			args: []string{"check", ruleTestdata + "/broken/toml_syntax.toml", ruleTestdata + "/broken/eql_syntax.toml"},
+			wantErr: ruleTestdata + `/broken/toml_syntax.toml:5:16: TOML: strings cannot contain newlines (last key "rule.severity")` + "\n" +
+				ruleTestdata + `/broken/eql_syntax.toml:12:25: EQL: expected a field, a value, a function call or "(", found ")"` + "\n",
+			wantStatus: 1,
+		},
+		{
+			name:       "duplicate rule_id names both files",
+			args:       []string{"check", ruleTestdata + "/dup/*.toml"},
+			wantErr:    ruleTestdata + "/dup/b.toml:6:1: duplicate rule_id 11111111-2222-4333-8444-555555555555, already defined in " + ruleTestdata + "/dup/a.toml\n",
+			wantStatus: 1,
+		},
+		{
+			name:       "missing file",
+			args:       []string{"check", "no/such/rule.toml"},
+			wantErr:    "no/such/rule.toml: rule path no/such/rule.toml: no rule file\n",
+			wantStatus: 1,
+		},
+		{
+			name:       "glob matching nothing",
+			args:       []string{"check", ruleTestdata + "/none-*.toml"},
+			wantErr:    ruleTestdata + "/none-*.toml: no rule files match\n",
+			wantStatus: 1,
+		},
+		{
+			name:       "usage: no PATH",
+			args:       []string{"check"},
+			wantStatus: 2,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, status := runRules(t, "", tt.args...)
+			if status != tt.wantStatus {
+				t.Errorf("exit status %d, want %d (stderr %q)", status, tt.wantStatus, errOut)
+			}
+			if diff := cmp.Diff(tt.wantOut, out); diff != "" {
+				t.Errorf("stdout (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantErr, errOut); diff != "" {
+				t.Errorf("stderr (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRulesList(t *testing.T) {
+	dir := t.TempDir()
+	unresolved := filepath.Join(dir, "unresolved.toml")
+	text := "[rule]\nname = \"Reads a file\"\nrule_id = \"44444444-0000-4000-8000-000000000001\"\ntype = \"eql\"\n" +
+		"severity = \"low\"\nrisk_score = 21\nquery = 'process where process.name == \"cat\" and file.path == \"/etc/shadow\"'\n"
+	if err := os.WriteFile(unresolved, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const broken = ruleTestdata + "/broken"
+	tests := []struct {
+		name       string
+		args       []string
+		want       string
+		wantStatus int
+	}{
+		{
+			name: "built-ins",
+			args: []string{"list"},
+			want: "" +
+				"RULE_ID                               VERSION  NAME                                     STATUS  WARNINGS\n" +
+				"d76b02ef-fc95-4001-9297-01cb7412232f  210      Interactive Terminal Spawned via Python  loaded\n",
+		},
+		{
+			name: "user rules replacing and adding",
+			args: []string{"list", "--rules", ruleTestdata + "/override", "--rules", ruleTestdata + "/custom"},
+			want: "" +
+				"RULE_ID                               VERSION  NAME                                            STATUS  WARNINGS\n" +
+				"0f4c5d8e-7a2b-4c1d-9e3f-5a6b7c8d9e01  3        Shell Spawned by Web Server                     loaded\n" +
+				"d76b02ef-fc95-4001-9297-01cb7412232f  300      Interactive Terminal Spawned via Python (site)  loaded, replaces built-in\n" +
+				"5c1e2d3f-0000-4000-8000-000000000002  1        Many Failed Logins                              unsupported: rule type \"threshold\" (only eql runs inline)\n",
+		},
+		{
+			name: "warnings",
+			args: []string{"list", "--builtin=false", "--rules", unresolved},
+			want: "" +
+				"RULE_ID                               VERSION  NAME          STATUS  WARNINGS\n" +
+				"44444444-0000-4000-8000-000000000001  1        Reads a file  loaded  unresolved fields: file.path\n",
+		},
+		{
+			name: "errors",
+			args: []string{"list", "--builtin=false", "--rules", broken},
+			want: "" +
+				"RULE_ID                               VERSION  NAME        STATUS  WARNINGS\n" +
+				"22222222-0000-4000-8000-000000000002  1        Broken EQL  error: " + broken + "/eql_syntax.toml:12:25: EQL: expected a field, a value, a function call or \"(\", found \")\"\n" +
+				"-                                     1        No Rule ID  error: " + broken + "/missing_rule_id.toml:1:1: missing rule.rule_id\n" +
+				"-                                     -        -           error: " + broken + "/toml_syntax.toml:5:16: TOML: strings cannot contain newlines (last key \"rule.severity\")\n",
+			wantStatus: 1,
+		},
+		{
+			name:       "usage: unknown flag",
+			args:       []string{"list", "--nope"},
+			wantStatus: 2,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, status := runRules(t, "", tt.args...)
+			if status != tt.wantStatus {
+				t.Errorf("exit status %d, want %d (stderr %q)", status, tt.wantStatus, errOut)
+			}
+			if diff := cmp.Diff(tt.want, out); diff != "" {
+				t.Errorf("stdout (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	// rules check reports the same warning on stderr and passes.
+	_, errOut, status := runRules(t, "", "check", unresolved)
+	wantErr := unresolved + ": warning: rule 44444444-0000-4000-8000-000000000001 (Reads a file) references file.path, which spawnbeat never fills\n"
+	if status != 0 || errOut != wantErr {
+		t.Errorf("check: status %d stderr %q, want 0 and %q", status, errOut, wantErr)
+	}
+}
+
+func TestRulesUsage(t *testing.T) {
+	for _, args := range [][]string{{}, {"frobnicate"}} {
+		t.Run(strings.Join(append([]string{"rules"}, args...), " "), func(t *testing.T) {
+			if _, _, status := runRules(t, "", args...); status != 2 {
+				t.Errorf("exit status %d, want 2", status)
+			}
+		})
+	}
+}
