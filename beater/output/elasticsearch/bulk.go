@@ -1,0 +1,187 @@
+package elasticsearch
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// bulkFilterPath keeps what classification needs and nothing else. With
+// items.*.error alone successful items would vanish and positions would no
+// longer match the request (FACTS.md), so status stays in.
+const bulkFilterPath = "errors,items.*.error,items.*.status"
+
+// bulkPath is the request path of every bulk request.
+const bulkPath = "/_bulk?filter_path=" + bulkFilterPath
+
+// itemClass is what one bulk item's status means for delivery.
+type itemClass uint8
+
+const (
+	classAcked        itemClass = iota // 2xx: written
+	classDuplicate                     // 409 on create: an earlier attempt landed
+	classRetry                         // 429 or 5xx: try again later
+	classNonIndexable                  // any other status: refused for good
+)
+
+// classifyItem maps a bulk item status to its class, as libbeat's
+// bulkCollectPublishFails does for op_type create.
+func classifyItem(status int) itemClass {
+	switch {
+	case status >= 200 && status < 300:
+		return classAcked
+	case status == 409:
+		return classDuplicate
+	case status == 429, status >= 500:
+		return classRetry
+	default:
+		return classNonIndexable
+	}
+}
+
+// esError is the error object of Elasticsearch answers, both per bulk item
+// and for whole requests.
+type esError struct {
+	Type     string   `json:"type"`
+	Reason   string   `json:"reason"`
+	CausedBy *esError `json:"caused_by,omitempty"`
+}
+
+// UnmarshalJSON accepts the object form and the bare string some proxies
+// and old versions send.
+func (e *esError) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		return json.Unmarshal(b, &e.Reason)
+	}
+	type plain esError
+	return json.Unmarshal(b, (*plain)(e))
+}
+
+// String renders type, reason and the first cause for logs.
+func (e *esError) String() string {
+	if e == nil {
+		return ""
+	}
+	s := e.Type
+	if e.Reason != "" {
+		if s != "" {
+			s += ": "
+		}
+		s += e.Reason
+	}
+	if e.CausedBy != nil && (e.CausedBy.Type != "" || e.CausedBy.Reason != "") {
+		s += " (caused by " + e.CausedBy.String() + ")"
+	}
+	return s
+}
+
+// bulkItemResult is one entry of a filtered bulk response.
+type bulkItemResult struct {
+	Status int      `json:"status"`
+	Error  *esError `json:"error"`
+}
+
+// bulkResponse is a bulk answer filtered by bulkFilterPath. spawnbeat only
+// sends create actions, so each item is {"create": {...}}.
+type bulkResponse struct {
+	Errors bool `json:"errors"`
+	Items  []struct {
+		Create bulkItemResult `json:"create"`
+	} `json:"items"`
+}
+
+// decode parses body into r, reusing r.Items' storage. encoding/json keeps
+// old values in reused slice elements, so they are cleared first.
+func (r *bulkResponse) decode(body []byte) error {
+	items := r.Items[:cap(r.Items)]
+	clear(items)
+	r.Items = items[:0]
+	r.Errors = false
+	if err := json.Unmarshal(body, r); err != nil {
+		return fmt.Errorf("decode bulk response: %w", err)
+	}
+	return nil
+}
+
+// errorBody is the JSON body of a failed request.
+type errorBody struct {
+	Error  esError `json:"error"`
+	Status int     `json:"status"`
+}
+
+// parseErrorBody extracts type and reason from an error answer; a body
+// that is not Elasticsearch's JSON yields its first bytes as the reason.
+func parseErrorBody(b []byte) (typ, reason string) {
+	var eb errorBody
+	if err := json.Unmarshal(b, &eb); err == nil && (eb.Error.Type != "" || eb.Error.Reason != "") {
+		r := eb.Error.Reason
+		if eb.Error.CausedBy != nil && eb.Error.CausedBy.Reason != "" && eb.Error.CausedBy.Reason != r {
+			r += " (caused by " + eb.Error.CausedBy.String() + ")"
+		}
+		return eb.Error.Type, r
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) > 200 {
+		b = b[:200]
+	}
+	return "", string(bytes.ToValidUTF8(b, []byte("?")))
+}
+
+// errDocumentNewline marks a body with raw newlines that is not valid JSON:
+// it cannot be put on one NDJSON line.
+var errDocumentNewline = errors.New("document is not valid JSON and contains a newline")
+
+// bulkEncoder builds bulk request bodies in one reused buffer. It is owned
+// by one worker and not safe for concurrent use; Bytes is valid until the
+// next Reset.
+type bulkEncoder struct {
+	buf     []byte
+	compact bytes.Buffer
+}
+
+// Reset empties the body, keeping its storage.
+func (e *bulkEncoder) Reset() { e.buf = e.buf[:0] }
+
+// Bytes returns the body built so far.
+func (e *bulkEncoder) Bytes() []byte { return e.buf }
+
+// AddCreate appends one create action line and the document line. A
+// document must be on one line: one with raw newlines (pretty-printed JSON)
+// is compacted, and one that is not JSON and has newlines is refused with
+// errDocumentNewline, leaving the body unchanged.
+func (e *bulkEncoder) AddCreate(index, id string, body []byte) error {
+	if bytes.IndexByte(body, '\n') >= 0 {
+		e.compact.Reset()
+		if err := json.Compact(&e.compact, body); err != nil {
+			return fmt.Errorf("encode document %q: %w", id, errDocumentNewline)
+		}
+		body = e.compact.Bytes()
+	}
+	e.buf = append(e.buf, `{"create":{"_index":`...)
+	e.buf = appendJSONString(e.buf, index)
+	e.buf = append(e.buf, `,"_id":`...)
+	e.buf = appendJSONString(e.buf, id)
+	e.buf = append(e.buf, "}}\n"...)
+	e.buf = append(e.buf, body...)
+	e.buf = append(e.buf, '\n')
+	return nil
+}
+
+// appendJSONString appends s as a JSON string. Plain ASCII, the usual case
+// for ids and index names, is copied without allocating.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			b, err := json.Marshal(s)
+			if err != nil { // cannot happen for a string; keep the output valid anyway
+				return append(dst, `""`...)
+			}
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}

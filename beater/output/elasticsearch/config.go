@@ -1,0 +1,332 @@
+package elasticsearch
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/elastic/go-ucfg"
+)
+
+// Defaults of the output.elasticsearch settings.
+const (
+	DefaultBulkMaxSize           = 1600
+	DefaultWorker                = 1
+	DefaultTimeout               = 90 * time.Second
+	DefaultBackoffInit           = time.Second
+	DefaultBackoffMax            = 60 * time.Second
+	DefaultIdleConnectionTimeout = 3 * time.Second // as libbeat's output.elasticsearch
+	DefaultNamespace             = "default"
+	DefaultDeadLetterIndex       = "spawnbeat-dlq"
+	DefaultPort                  = 9200
+
+	// DataStreamPrefix is the data stream name without its namespace.
+	DataStreamPrefix = "logs-spawnbeat.process-"
+)
+
+// Verification modes of ssl.verification_mode, as in Beats.
+const (
+	VerifyFull        = "full"        // chain and host name
+	VerifyStrict      = "strict"      // chain and host name; the name must be in the SAN
+	VerifyCertificate = "certificate" // chain only, any host name
+	VerifyNone        = "none"        // nothing: for tests only
+)
+
+// Config is the output.elasticsearch section. Build it with DefaultConfig
+// and unpack the user's settings on top (go-ucfg); Unpack runs Validate.
+// A Config is a plain value: not safe for concurrent mutation, safe to read
+// from several goroutines once built.
+type Config struct {
+	Hosts    []string          `config:"hosts"`
+	Protocol string            `config:"protocol"` // "http" or "https" for hosts written without a scheme
+	Path     string            `config:"path"`     // prefix for hosts written without a path
+	Headers  map[string]string `config:"headers"`
+
+	APIKey   string `config:"api_key"` // "id:key" or its base64 form
+	Username string `config:"username"`
+	Password string `config:"password"`
+
+	SSL      SSLConfig `config:"ssl"`
+	ProxyURL string    `config:"proxy_url"`
+
+	CompressionLevel      int           `config:"compression_level"` // 0 off, 1–9 gzip
+	BulkMaxSize           int           `config:"bulk_max_size"`
+	Worker                int           `config:"worker"`
+	Timeout               time.Duration `config:"timeout"`
+	Backoff               BackoffConfig `config:"backoff"`
+	IdleConnectionTimeout time.Duration `config:"idle_connection_timeout"`
+
+	// MaxRetries bounds the attempts for transient failures of one item.
+	// -1 (the default) retries forever: the pipeline's contract is
+	// at-least-once and an event must not be lost because Elasticsearch was
+	// away for a while. With a bound, an item that exhausts it is dropped
+	// and counted (Stats.Dropped, error kind "retries_exhausted").
+	MaxRetries int `config:"max_retries"`
+
+	// Namespace is data_stream.namespace; documents go to
+	// logs-spawnbeat.process-<Namespace>. Documents must carry the same
+	// namespace: the template maps data_stream.namespace as constant_keyword.
+	Namespace string `config:"namespace"`
+
+	NonIndexablePolicy NonIndexablePolicy `config:"non_indexable_policy"`
+}
+
+// SSLConfig is the ssl section.
+type SSLConfig struct {
+	// Enabled nil means "on when a host is https or ssl settings are given".
+	Enabled                *bool    `config:"enabled"`
+	CertificateAuthorities []string `config:"certificate_authorities"` // files or inline PEM
+	Certificate            string   `config:"certificate"`             // file or inline PEM
+	Key                    string   `config:"key"`                     // file or inline PEM
+	KeyPassphrase          string   `config:"key_passphrase"`
+	VerificationMode       string   `config:"verification_mode"`
+	SupportedProtocols     []string `config:"supported_protocols"`
+}
+
+// BackoffConfig is the backoff section: waits grow exponentially from Init
+// to Max, each drawn with full jitter.
+type BackoffConfig struct {
+	Init time.Duration `config:"init"`
+	Max  time.Duration `config:"max"`
+}
+
+// NonIndexablePolicy says what happens to documents Elasticsearch refuses
+// for good (a 4xx other than 409 and 429, such as a mapping conflict): drop
+// them with a counter (the default), or write them to a dead-letter index.
+// It unpacks from {drop: {}} or {dead_letter_index: {index: NAME}}.
+type NonIndexablePolicy struct {
+	// DeadLetterIndex is empty for the drop policy.
+	DeadLetterIndex string
+}
+
+// Unpack implements ucfg.ConfigUnpacker.
+func (p *NonIndexablePolicy) Unpack(c *ucfg.Config) error {
+	fields := c.GetFields()
+	if len(fields) != 1 {
+		return fmt.Errorf("non_indexable_policy: want exactly one of drop, dead_letter_index, got %v: %w", fields, ErrInvalidConfig)
+	}
+	switch fields[0] {
+	case "drop":
+		p.DeadLetterIndex = ""
+		return nil
+	case "dead_letter_index":
+		child, err := c.Child("dead_letter_index", -1)
+		if err != nil {
+			return fmt.Errorf("non_indexable_policy.dead_letter_index: %w", err)
+		}
+		dl := struct {
+			Index string `config:"index"`
+		}{Index: DefaultDeadLetterIndex}
+		if err := child.Unpack(&dl); err != nil {
+			return fmt.Errorf("non_indexable_policy.dead_letter_index: %w", err)
+		}
+		p.DeadLetterIndex = dl.Index
+		if p.DeadLetterIndex == "" {
+			return fmt.Errorf("non_indexable_policy.dead_letter_index.index: must not be empty: %w", ErrInvalidConfig)
+		}
+		return nil
+	default:
+		return fmt.Errorf("non_indexable_policy: unknown policy %q (want drop or dead_letter_index): %w", fields[0], ErrInvalidConfig)
+	}
+}
+
+// DefaultConfig returns the defaults: localhost:9200, bulk_max_size 1600,
+// one worker, 90s timeout, backoff 1s..60s, retries forever, drop policy.
+func DefaultConfig() Config {
+	return Config{
+		Hosts:                 []string{"localhost:9200"},
+		Protocol:              "",
+		BulkMaxSize:           DefaultBulkMaxSize,
+		Worker:                DefaultWorker,
+		Timeout:               DefaultTimeout,
+		Backoff:               BackoffConfig{Init: DefaultBackoffInit, Max: DefaultBackoffMax},
+		IdleConnectionTimeout: DefaultIdleConnectionTimeout,
+		MaxRetries:            -1,
+		Namespace:             DefaultNamespace,
+		SSL: SSLConfig{
+			VerificationMode:   VerifyFull,
+			SupportedProtocols: []string{"TLSv1.2", "TLSv1.3"},
+		},
+	}
+}
+
+// Validate reports every problem of the configuration at once, each with
+// its key name, joined into one error that wraps ErrInvalidConfig.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if len(c.Hosts) == 0 {
+		bad("hosts", "at least one host is required")
+	}
+	if c.Protocol != "" && c.Protocol != "http" && c.Protocol != "https" {
+		bad("protocol", "must be http or https, got %q", c.Protocol)
+	}
+	for i, h := range c.Hosts {
+		if _, err := c.hostURL(h); err != nil {
+			bad(fmt.Sprintf("hosts.%d", i), "%v", err)
+		}
+	}
+	if c.APIKey != "" && (c.Username != "" || c.Password != "") {
+		bad("api_key", "cannot be combined with username/password")
+	}
+	if c.Password != "" && c.Username == "" {
+		bad("password", "set without username")
+	}
+	if c.ProxyURL != "" {
+		if u, err := url.Parse(c.ProxyURL); err != nil || u.Host == "" {
+			bad("proxy_url", "not a URL with a host: %q", c.ProxyURL)
+		}
+	}
+	if c.CompressionLevel < 0 || c.CompressionLevel > 9 {
+		bad("compression_level", "must be 0 (off) to 9, got %d", c.CompressionLevel)
+	}
+	if c.BulkMaxSize <= 0 {
+		bad("bulk_max_size", "must be > 0, got %d", c.BulkMaxSize)
+	}
+	if c.Worker <= 0 {
+		bad("worker", "must be > 0, got %d", c.Worker)
+	}
+	if c.Timeout <= 0 {
+		bad("timeout", "must be > 0, got %s", c.Timeout)
+	}
+	if c.Backoff.Init <= 0 {
+		bad("backoff.init", "must be > 0, got %s", c.Backoff.Init)
+	}
+	if c.Backoff.Max < c.Backoff.Init {
+		bad("backoff.max", "must be >= backoff.init (%s), got %s", c.Backoff.Init, c.Backoff.Max)
+	}
+	if c.IdleConnectionTimeout < 0 {
+		bad("idle_connection_timeout", "must be >= 0, got %s", c.IdleConnectionTimeout)
+	}
+	if c.MaxRetries < -1 {
+		bad("max_retries", "must be -1 (forever) or >= 0, got %d", c.MaxRetries)
+	}
+	if err := validNamespace(c.Namespace); err != nil {
+		bad("namespace", "%v", err)
+	}
+	switch c.SSL.VerificationMode {
+	case VerifyFull, VerifyStrict, VerifyCertificate, VerifyNone:
+	default:
+		bad("ssl.verification_mode", "must be full, strict, certificate or none, got %q", c.SSL.VerificationMode)
+	}
+	for i, p := range c.SSL.SupportedProtocols {
+		if _, ok := tlsVersions[p]; !ok {
+			bad(fmt.Sprintf("ssl.supported_protocols.%d", i), "must be TLSv1.2 or TLSv1.3, got %q", p)
+		}
+	}
+	if (c.SSL.Certificate == "") != (c.SSL.Key == "") {
+		bad("ssl.certificate", "certificate and key must be given together")
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("output.elasticsearch: %w: %w", ErrInvalidConfig, errors.Join(errs...))
+}
+
+// validNamespace applies Elasticsearch's data stream naming rules to the
+// namespace part: lowercase, no spaces or \/*?"<>|,#:-, at most 100 bytes.
+func validNamespace(ns string) error {
+	if ns == "" {
+		return errors.New("must not be empty")
+	}
+	if len(ns) > 100 {
+		return fmt.Errorf("longer than 100 bytes: %d", len(ns))
+	}
+	if strings.ContainsAny(ns, "\\/*?\"<>| ,#:-") {
+		return fmt.Errorf("%q contains one of \\/*?\"<>| ,#:-", ns)
+	}
+	if strings.ToLower(ns) != ns {
+		return fmt.Errorf("%q must be lowercase", ns)
+	}
+	return nil
+}
+
+// Index returns the data stream the output writes to.
+func (c *Config) Index() string { return DataStreamPrefix + c.Namespace }
+
+// tlsWanted says whether the TLS settings apply: ssl.enabled explicitly, or
+// certificate settings given.
+func (c *Config) tlsWanted() bool {
+	if c.SSL.Enabled != nil {
+		return *c.SSL.Enabled
+	}
+	return len(c.SSL.CertificateAuthorities) > 0 || c.SSL.Certificate != ""
+}
+
+// HostURLs returns the hosts as full URLs (scheme, host, port, path).
+func (c *Config) HostURLs() ([]*url.URL, error) {
+	out := make([]*url.URL, 0, len(c.Hosts))
+	for _, h := range c.Hosts {
+		u, err := c.hostURL(h)
+		if err != nil {
+			return nil, fmt.Errorf("parse host %q: %w", h, err)
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// hostURL turns "host", "host:port" or "scheme://host:port/path" into a URL,
+// as libbeat does: protocol and path apply where the host leaves them out,
+// https is the default scheme when TLS is configured, 9200 the default port.
+func (c *Config) hostURL(h string) (*url.URL, error) {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return nil, errors.New("empty host")
+	}
+	raw := h
+	if !strings.Contains(h, "://") {
+		scheme := c.Protocol
+		if scheme == "" {
+			scheme = "http"
+			if c.tlsWanted() {
+				scheme = "https"
+			}
+		}
+		raw = scheme + "://" + h
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("unsupported scheme %q", u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("no host name in %q", h)
+	}
+	if u.Port() == "" {
+		u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(DefaultPort))
+	} else if p, err := strconv.Atoi(u.Port()); err != nil || p <= 0 || p > 65535 {
+		return nil, fmt.Errorf("bad port in %q", h)
+	}
+	if (u.Path == "" || u.Path == "/") && c.Path != "" {
+		u.Path = "/" + strings.Trim(c.Path, "/")
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawQuery, u.Fragment = "", ""
+	return u, nil
+}
+
+// encodedAPIKey returns the api_key in the base64 form of the
+// "Authorization: ApiKey" header: "id:key" is encoded, anything else is
+// taken as already encoded.
+func (c *Config) encodedAPIKey() string {
+	if c.APIKey == "" {
+		return ""
+	}
+	if strings.Contains(c.APIKey, ":") {
+		return base64.StdEncoding.EncodeToString([]byte(c.APIKey))
+	}
+	return c.APIKey
+}
+
+// hasCredentials says whether requests carry authentication.
+func (c *Config) hasCredentials() bool { return c.APIKey != "" || c.Username != "" }
