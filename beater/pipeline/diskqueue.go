@@ -54,6 +54,7 @@ type DiskQueue struct {
 	headTime     int64 // put time of the record at ackPos, 0 if unknown
 	dirty        bool  // written since the last fsync of w
 	ackDirty     bool  // ack file renamed but not fsynced
+	dirDirty     bool  // a segment created since the directory's last fsync
 	closed       bool
 	putWaiters   int
 
@@ -107,13 +108,15 @@ func OpenDisk(cfg DiskConfig, dataDir string, log *zap.Logger) (*DiskQueue, erro
 		cfg:        cfg,
 		dir:        dir,
 		log:        log.Named("diskqueue"),
-		maxPayload: int64(cfg.MaxSize) - segHeaderSize - recHeaderSize,
+		maxPayload: min(int64(cfg.MaxSize)-segHeaderSize-recHeaderSize, MaxRecordPayload),
 		space:      make(chan struct{}, 1),
 		data:       make(chan struct{}, 1),
 		closing:    make(chan struct{}),
 		timer:      t,
 	}
-	q.rd.maxPayload = q.maxPayload
+	// The reader's bound does not depend on this run's max_size, so that a
+	// smaller max_size never turns records written before into "corrupt".
+	q.rd.maxPayload = MaxRecordPayload
 	if err := q.lockDir(); err != nil {
 		return nil, err
 	}
@@ -355,6 +358,8 @@ func (q *DiskQueue) createSegment(id uint64) error {
 			return err
 		}
 		q.fsyncs.Add(2)
+	} else {
+		q.dirDirty = true
 	}
 	q.w = f
 	q.segs = append(q.segs, segInfo{id: id, size: segHeaderSize})
@@ -420,7 +425,7 @@ func (q *DiskQueue) TryPut(ev Event) bool {
 
 func (q *DiskQueue) put(ctx context.Context, ev Event, wait bool) error {
 	size := recordSize(ev)
-	if len(ev.ID) > 0xffff || size+segHeaderSize > int64(q.cfg.MaxSize) {
+	if len(ev.ID) > 0xffff || size-recHeaderSize > q.maxPayload {
 		q.dropped.Add(1)
 		return fmt.Errorf("put event %q of %d bytes: %w", ev.ID, size, ErrTooLarge)
 	}
@@ -819,12 +824,22 @@ func (q *DiskQueue) sync() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.ackDirty {
+		// Its directory fsync also makes new segments' names durable.
 		n, err := writeAckFile(q.dir, q.ackPos, true)
 		q.fsyncs.Add(uint64(n))
 		if err != nil {
 			errs = append(errs, err)
 		} else {
-			q.ackDirty = false
+			q.ackDirty, q.dirDirty = false, false
+		}
+	}
+	if q.dirDirty {
+		err := syncDir(q.dir)
+		q.fsyncs.Add(1)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			q.dirDirty = false
 		}
 	}
 	return errors.Join(errs...)

@@ -212,3 +212,49 @@ func TestDiskQueueSegments(t *testing.T) {
 		t.Errorf("%d segment files after acknowledging everything again, want at most 2", n)
 	}
 }
+
+func TestDiskQueueFsyncPolicy(t *testing.T) {
+	tests := []struct {
+		policy string
+		// fsyncs expected after 5 puts and 1 ack, before Close
+		atLeast, atMost uint64
+	}{
+		// 5 records, plus ack.tmp and the directory for the ack.
+		{policy: FsyncAlways, atLeast: 7, atMost: 7},
+		// The syncer has had several ticks: the segment and the ack (+dir).
+		{policy: FsyncInterval, atLeast: 3, atMost: 10},
+		{policy: FsyncNever, atLeast: 0, atMost: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.policy, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := diskConfig(dir)
+			cfg.Fsync, cfg.FsyncInterval = tt.policy, 5*time.Millisecond
+			q := openDisk(t, cfg)
+			base := q.Stats().Fsyncs // creating the first segment
+			putAll(t, q, testEvents(0, 5))
+			b, err := q.Get(context.Background(), 1, 2, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Ack(b); err != nil {
+				t.Fatal(err)
+			}
+			if tt.policy == FsyncInterval {
+				time.Sleep(100 * time.Millisecond)
+			}
+			got := q.Stats().Fsyncs - base
+			if got < tt.atLeast || got > tt.atMost {
+				t.Errorf("fsyncs = %d, want %d..%d", got, tt.atLeast, tt.atMost)
+			}
+			// The ack file is in place whatever the policy.
+			b2, err := os.ReadFile(filepath.Join(dir, ackFileName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p, err := decodeAck(b2); err != nil || p.off != segHeaderSize+recordSize(testEvent(0))+recordSize(testEvent(1)) {
+				t.Errorf("ack file = %+v, %v; want the position after two records", p, err)
+			}
+		})
+	}
+}

@@ -43,6 +43,12 @@ const (
 	lockFileName = "lock"
 )
 
+// MaxRecordPayload bounds one event's encoded size in the disk queue (ID,
+// body and 10 bytes of framing): larger events are refused with ErrTooLarge,
+// and a length field above it is taken for damage. Elasticsearch refuses
+// bulk requests over 100 MB by default anyway.
+const MaxRecordPayload = 64 << 20
+
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // pos is a place in the queue: a segment number and a byte offset in it.
