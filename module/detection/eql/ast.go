@@ -2,6 +2,7 @@ package eql
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -28,16 +29,17 @@ func (q *Query) String() string {
 	return cat + " where " + q.Where.String()
 }
 
-// Pos is a 1-based line and column in the query text.
+// Pos is a 1-based line and column (in bytes) in the query text.
 type Pos struct{ Line, Col int }
 
 // Expr is a node of the condition tree: *BinaryExpr, *NotExpr, *CompareExpr,
 // *PredicateExpr, *ArithExpr, *NegExpr, *CallExpr, *FieldRef or *Literal.
+// Nodes are not modified after Parse returns; concurrent reads are safe.
 type Expr interface {
 	// Position is where the expression starts in the query text.
 	Position() Pos
-	// String renders the expression as EQL, fully parenthesised where
-	// precedence matters.
+	// String renders the expression as EQL with only the parentheses
+	// precedence needs; parsing the text gives an equal tree.
 	String() string
 	expr()
 }
@@ -51,6 +53,7 @@ const (
 	Or
 )
 
+// String returns "and" or "or".
 func (o LogicOp) String() string {
 	if o == And {
 		return "and"
@@ -84,9 +87,10 @@ const (
 	Ge                   // >=
 )
 
-var compareOpText = [...]string{Eq: "==", Neq: "!=", Lt: "<", Le: "<=", Gt: ">", Ge: ">="}
-
-func (o CompareOp) String() string { return compareOpText[o] }
+// String returns the operator's EQL text.
+func (o CompareOp) String() string {
+	return [...]string{Eq: "==", Neq: "!=", Lt: "<", Le: "<=", Gt: ">", Ge: ">="}[o]
+}
 
 // CompareExpr is X <op> Y.
 type CompareExpr struct {
@@ -131,9 +135,10 @@ const (
 	Mod
 )
 
-var arithOpText = [...]string{Add: "+", Sub: "-", Mul: "*", Div: "/", Mod: "%"}
-
-func (o ArithOp) String() string { return arithOpText[o] }
+// String returns the operator's EQL text.
+func (o ArithOp) String() string {
+	return [...]string{Add: "+", Sub: "-", Mul: "*", Div: "/", Mod: "%"}[o]
+}
 
 // ArithExpr is X <op> Y.
 type ArithExpr struct {
@@ -224,69 +229,149 @@ func (e *FieldRef) Position() Pos { return e.Pos }
 // Position implements Expr.
 func (e *Literal) Position() Pos { return e.Pos }
 
-func (e *BinaryExpr) String() string {
-	return "(" + e.X.String() + " " + e.Op.String() + " " + e.Y.String() + ")"
-}
+// Precedence levels of the printer, from the loosest: or, and, not,
+// comparison, additive, multiplicative, unary minus, predicate, primary.
+const (
+	levelOr = iota + 1
+	levelAnd
+	levelNot
+	levelCompare
+	levelAdd
+	levelMul
+	levelUnary
+	levelPredicate
+	levelPrimary
+)
 
-func (e *NotExpr) String() string { return "not (" + e.X.String() + ")" }
-
-func (e *CompareExpr) String() string {
-	return "(" + e.X.String() + " " + e.Op.String() + " " + e.Y.String() + ")"
-}
-
-func (e *PredicateExpr) String() string {
-	var b strings.Builder
-	b.WriteString("(")
-	b.WriteString(e.X.String())
-	if e.Negated {
-		b.WriteString(" not")
-	}
-	switch e.Op {
-	case In:
-		b.WriteString(" in")
-	case Colon:
-		b.WriteString(" :")
-	case Like:
-		b.WriteString(" like")
-	case Regex:
-		b.WriteString(" regex")
-	}
-	if e.Insensitive && e.Op != Colon {
-		b.WriteString("~")
-	}
-	b.WriteString(" (")
-	for i, v := range e.Values {
-		if i > 0 {
-			b.WriteString(", ")
+func level(e Expr) int {
+	switch e := e.(type) {
+	case *BinaryExpr:
+		if e.Op == Or {
+			return levelOr
 		}
-		b.WriteString(v.String())
+		return levelAnd
+	case *NotExpr:
+		return levelNot
+	case *CompareExpr:
+		return levelCompare
+	case *ArithExpr:
+		if e.Op == Add || e.Op == Sub {
+			return levelAdd
+		}
+		return levelMul
+	case *NegExpr:
+		return levelUnary
+	case *PredicateExpr:
+		return levelPredicate
+	case *Literal:
+		if (e.Kind == IntLit || e.Kind == FloatLit) && (e.Num < 0 || e.Int < 0 || e.Num == 0 && math.Signbit(e.Num)) {
+			return levelUnary // printed with a leading minus
+		}
 	}
-	b.WriteString("))")
+	return levelPrimary
+}
+
+// format prints e, in parentheses when it binds more loosely than min. It
+// adds no parentheses that the grammar does not need, so that printing and
+// parsing again never nests deeper than the original.
+func format(b *strings.Builder, e Expr, min int) {
+	if level(e) < min {
+		b.WriteByte('(')
+		defer b.WriteByte(')')
+	}
+	switch e := e.(type) {
+	case *BinaryExpr:
+		l := level(e)
+		format(b, e.X, l)
+		b.WriteString(" " + e.Op.String() + " ")
+		format(b, e.Y, l+1)
+	case *NotExpr:
+		b.WriteString("not ")
+		format(b, e.X, levelNot)
+	case *CompareExpr:
+		format(b, e.X, levelAdd)
+		b.WriteString(" " + e.Op.String() + " ")
+		format(b, e.Y, levelAdd)
+	case *ArithExpr:
+		l := level(e)
+		format(b, e.X, l)
+		b.WriteString(" " + e.Op.String() + " ")
+		format(b, e.Y, l+1)
+	case *NegExpr:
+		b.WriteString("-")
+		format(b, e.X, levelUnary)
+	case *PredicateExpr:
+		format(b, e.X, levelPrimary)
+		if e.Negated {
+			b.WriteString(" not")
+		}
+		switch e.Op {
+		case In:
+			b.WriteString(" in")
+		case Colon:
+			b.WriteString(" :")
+		case Like:
+			b.WriteString(" like")
+		case Regex:
+			b.WriteString(" regex")
+		}
+		if e.Insensitive && e.Op != Colon {
+			b.WriteString("~")
+		}
+		b.WriteString(" (")
+		for i, v := range e.Values {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			format(b, v, levelOr)
+		}
+		b.WriteString(")")
+	case *CallExpr:
+		b.WriteString(e.Name)
+		if e.Insensitive {
+			b.WriteString("~")
+		}
+		b.WriteString("(")
+		for i, a := range e.Args {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			format(b, a, levelOr)
+		}
+		b.WriteString(")")
+	case *FieldRef:
+		b.WriteString(e.String())
+	case *Literal:
+		b.WriteString(e.String())
+	}
+}
+
+func exprString(e Expr) string {
+	var b strings.Builder
+	format(&b, e, 0)
 	return b.String()
 }
 
-func (e *ArithExpr) String() string {
-	return "(" + e.X.String() + " " + e.Op.String() + " " + e.Y.String() + ")"
-}
+// String renders the expression as EQL with the parentheses it needs.
+func (e *BinaryExpr) String() string { return exprString(e) }
 
-func (e *NegExpr) String() string { return "-(" + e.X.String() + ")" }
+// String renders the expression as EQL with the parentheses it needs.
+func (e *NotExpr) String() string { return exprString(e) }
 
-func (e *CallExpr) String() string {
-	var b strings.Builder
-	b.WriteString(e.Name)
-	if e.Insensitive {
-		b.WriteString("~")
-	}
-	b.WriteString("(")
-	for i, a := range e.Args {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(a.String())
-	}
-	b.WriteString(")")
-	return b.String()
-}
+// String renders the expression as EQL with the parentheses it needs.
+func (e *CompareExpr) String() string { return exprString(e) }
+
+// String renders the expression as EQL with the parentheses it needs.
+func (e *PredicateExpr) String() string { return exprString(e) }
+
+// String renders the expression as EQL with the parentheses it needs.
+func (e *ArithExpr) String() string { return exprString(e) }
+
+// String renders the expression as EQL with the parentheses it needs.
+func (e *NegExpr) String() string { return exprString(e) }
+
+// String renders the call as EQL.
+func (e *CallExpr) String() string { return exprString(e) }
 
 func (e *FieldRef) String() string {
 	var b strings.Builder

@@ -14,7 +14,8 @@ var ErrUnsupported = errors.New("unsupported EQL construct")
 var ErrSyntax = errors.New("EQL syntax error")
 
 // SyntaxError is a parse failure at a 1-based line and column (columns count
-// bytes). Msg says what the parser expected and what it found.
+// bytes). Msg says what the parser expected and what it found. It is a plain
+// value, safe to share once returned.
 type SyntaxError struct {
 	Line, Col int
 	Msg       string
@@ -27,7 +28,8 @@ func (e *SyntaxError) Error() string { return fmt.Sprintf("%d:%d: %s", e.Line, e
 func (e *SyntaxError) Is(target error) bool { return target == ErrSyntax }
 
 // UnsupportedError reports a recognised construct that spawnbeat does not
-// run. It wraps ErrUnsupported.
+// run, at the position of its keyword. It wraps ErrUnsupported and is safe
+// to share once returned.
 type UnsupportedError struct {
 	Line, Col int
 	What      string // "sequence", "sample", "join", "pipe", ...

@@ -40,15 +40,25 @@ const (
 	tQuestion         // ? (optional field marker)
 )
 
-var tokNames = [...]string{
-	tEOF: "end of query", tWord: "identifier", tQIdent: "quoted identifier", tString: "string",
-	tInt: "integer", tFloat: "number", tEq: `"=="`, tNeq: `"!="`, tLt: `"<"`, tLe: `"<="`, tGt: `">"`,
-	tGe: `">="`, tColon: `":"`, tAssign: `"="`, tPlus: `"+"`, tMinus: `"-"`, tStar: `"*"`, tSlash: `"/"`,
-	tPercent: `"%"`, tDot: `"."`, tComma: `","`, tLParen: `"("`, tRParen: `")"`, tLBrack: `"["`,
-	tRBrack: `"]"`, tPipe: `"|"`, tQuestion: `"?"`,
+func (k tokKind) String() string {
+	switch k {
+	case tEOF:
+		return "end of query"
+	case tWord:
+		return "identifier"
+	case tQIdent:
+		return "quoted identifier"
+	case tString:
+		return "string"
+	case tInt:
+		return "integer"
+	case tFloat:
+		return "number"
+	}
+	return strconv.Quote([...]string{tEq: "==", tNeq: "!=", tLt: "<", tLe: "<=", tGt: ">", tGe: ">=",
+		tColon: ":", tAssign: "=", tPlus: "+", tMinus: "-", tStar: "*", tSlash: "/", tPercent: "%", tDot: ".",
+		tComma: ",", tLParen: "(", tRParen: ")", tLBrack: "[", tRBrack: "]", tPipe: "|", tQuestion: "?"}[k])
 }
-
-func (k tokKind) String() string { return tokNames[k] }
 
 // token is one lexical token with its 1-based position.
 type token struct {

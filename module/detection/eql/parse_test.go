@@ -59,58 +59,59 @@ func TestParseCorpus(t *testing.T) {
 	}
 }
 
+var treeCases = []struct {
+	name, src, want string
+}{
+	{"precedence not>and>or", `any where not a == 1 and b == 2 or c == 3`, `any: (or (and (not (== a 1)) (== b 2)) (== c 3))`},
+	{"parens", `any where a == 1 and (b == 2 or c == 3)`, `any: (and (== a 1) (or (== b 2) (== c 3)))`},
+	{"not binds tighter than and", `any where not a and b`, `any: (and (not a) b)`},
+	{"double not", `any where not not a`, `any: (not (not a))`},
+	{"in", `process where process.name in ("a", "b")`, `process: (in process.name "a" "b")`},
+	{"in~", `process where process.name in~ ("A")`, `process: (in~ process.name "A")`},
+	{"not in", `process where process.name not in ("a")`, `process: (not-in process.name "a")`},
+	{"not field in", `process where not process.name in ("a")`, `process: (not (in process.name "a"))`},
+	{"colon single", `any where a : "x*"`, `any: (: a "x*")`},
+	{"colon list", `any where a : ("x*", "y")`, `any: (: a "x*" "y")`},
+	{"like", `any where a like "x*"`, `any: (like a "x*")`},
+	{"like~ list", `any where a like~ ("x*", "Y?")`, `any: (like~ a "x*" "Y?")`},
+	{"regex", `any where a regex "[0-9]+"`, `any: (regex a "[0-9]+")`},
+	{"regex~", `any where a regex~ ("a.*", "b")`, `any: (regex~ a "a.*" "b")`},
+	{"comparisons", `any where a >= 3 and b < -2 and c <= 1.5 and d > 0 and e != "x"`, `any: (and (and (and (and (>= a 3) (< b -2)) (<= c 1.5)) (> d 0)) (!= e "x"))`},
+	{"null and bools", `any where a == null and b != null and c == true and d == false`, `any: (and (and (and (== a null) (!= b null)) (== c true)) (== d false))`},
+	{"optional field", `any where ?process.parent.args like "x"`, `any: (like ?process.parent.args "x")`},
+	{"backquoted field", "any where `my field`.x == 1 and `a``b` == 2", "any: (and (== my field.x 1) (== a`b 2))"},
+	{"keyword after dot", `any where process.in == 1`, `any: (== process.in 1)`},
+	{"at timestamp", `any where @timestamp > 1`, `any: (> @timestamp 1)`},
+	{"escapes", `any where a == "q\"b\\s\n\t\r\u{41}\u{1F600}\'"`, `any: (== a "q\"b\\s\n\t\rA😀'")`},
+	{"raw triple", `any where a regex """\d+\.x"""`, `any: (regex a "\\d+\\.x")`},
+	{"raw triple with quotes", `any where a == """say "hi"""""`, `any: (== a "say \"hi\"\"")`},
+	{"raw question", `any where a == ?"C:\temp\"x"`, `any: (== a "C:\\temp\\\"x")`},
+	{"numbers", `any where a == 1e3 or b == .5 or c == 2. or d == -0.25 or e == 10`, `any: (or (or (or (or (== a 1000.0) (== b 0.5)) (== c 2.0)) (== d -0.25)) (== e 10))`},
+	{"arithmetic", `any where a + 2 * b - c % 3 / d > 1`, `any: (> (- (+ a (* 2 b)) (/ (% c 3) d)) 1)`},
+	{"unary minus", `any where -a == -(1)`, `any: (== (neg a) -1)`},
+	{"functions", `any where startsWith~(process.name, "py") and length(x) > 3 and concat() == ""`, `any: (and (and (call startsWith~ process.name "py") (> (call length x) 3)) (== (call concat) ""))`},
+	{"comments", "any where /* a /* nested */ comment */ a == 1 // trailing\n and b == 2", `any: (and (== a 1) (== b 2))`},
+	{"quoted category", "`my category` where true", `my category: true`},
+	{"field compare", `any where a == b`, `any: (== a b)`},
+	{"in with expressions", `any where a in (b, "x", 1 + 2)`, `any: (in a b "x" (+ 1 2))`},
+}
+
 func TestParseTree(t *testing.T) {
-	tests := []struct {
-		name, src, want string
-	}{
-		{"precedence not>and>or", `any where not a == 1 and b == 2 or c == 3`, `any where ((not ((a == 1)) and (b == 2)) or (c == 3))`},
-		{"parens", `any where a == 1 and (b == 2 or c == 3)`, `any where ((a == 1) and ((b == 2) or (c == 3)))`},
-		{"not binds tighter than and", `any where not a and b`, `any where (not (a) and b)`},
-		{"double not", `any where not not a`, `any where not (not (a))`},
-		{"in", `process where process.name in ("a", "b")`, `process where (process.name in ("a", "b"))`},
-		{"in~", `process where process.name in~ ("A")`, `process where (process.name in~ ("A"))`},
-		{"not in", `process where process.name not in ("a")`, `process where (process.name not in ("a"))`},
-		{"not field in", `process where not process.name in ("a")`, `process where not ((process.name in ("a")))`},
-		{"colon single", `any where a : "x*"`, `any where (a : ("x*"))`},
-		{"colon list", `any where a : ("x*", "y")`, `any where (a : ("x*", "y"))`},
-		{"like", `any where a like "x*"`, `any where (a like ("x*"))`},
-		{"like~ list", `any where a like~ ("x*", "Y?")`, `any where (a like~ ("x*", "Y?"))`},
-		{"regex", `any where a regex "[0-9]+"`, `any where (a regex ("[0-9]+"))`},
-		{"regex~", `any where a regex~ ("a.*", "b")`, `any where (a regex~ ("a.*", "b"))`},
-		{"comparisons", `any where a >= 3 and b < -2 and c <= 1.5 and d > 0 and e != "x"`, `any where (((((a >= 3) and (b < -2)) and (c <= 1.5)) and (d > 0)) and (e != "x"))`},
-		{"null and bools", `any where a == null and b != null and c == true and d == false`, `any where ((((a == null) and (b != null)) and (c == true)) and (d == false))`},
-		{"optional field", `any where ?process.parent.args like "x"`, `any where (?process.parent.args like ("x"))`},
-		{"backquoted field", "any where `my field`.x == 1 and `a``b` == 2", "any where ((`my field`.x == 1) and (`a``b` == 2))"},
-		{"keyword after dot", `any where process.in == 1`, "any where (process.`in` == 1)"},
-		{"at timestamp", `any where @timestamp > 1`, `any where (@timestamp > 1)`},
-		{"escapes", `any where a == "q\"b\\s\n\t\r\u{41}\u{1F600}\'"`, "any where (a == \"q\\\"b\\\\s\\n\\t\\rA\U0001F600'\")"},
-		{"raw triple", `any where a regex """\d+\.x"""`, `any where (a regex ("\\d+\\.x"))`},
-		{"raw triple with quotes", `any where a == """say "hi"""""`, `any where (a == "say \"hi\"\"")`},
-		{"raw question", `any where a == ?"C:\temp\"x"`, `any where (a == "C:\\temp\\\"x")`},
-		{"numbers", `any where a == 1e3 or b == .5 or c == 2. or d == -0.25 or e == 10`, `any where (((((a == 1000.0) or (b == 0.5)) or (c == 2.0)) or (d == -0.25)) or (e == 10))`},
-		{"arithmetic", `any where a + 2 * b - c % 3 / d > 1`, `any where (((a + (2 * b)) - ((c % 3) / d)) > 1)`},
-		{"unary minus", `any where -a == -(1)`, `any where (-(a) == -1)`},
-		{"functions", `any where startsWith~(process.name, "py") and length(x) > 3 and concat() == ""`, `any where ((startsWith~(process.name, "py") and (length(x) > 3)) and (concat() == ""))`},
-		{"comments", "any where /* a /* nested */ comment */ a == 1 // trailing\n and b == 2", `any where ((a == 1) and (b == 2))`},
-		{"quoted category", "`my category` where true", "`my category` where true"},
-		{"field compare", `any where a == b`, `any where (a == b)`},
-		{"in with expressions", `any where a in (b, "x", 1 + 2)`, `any where (a in (b, "x", (1 + 2)))`},
-	}
-	for _, tt := range tests {
+	for _, tt := range treeCases {
 		t.Run(tt.name, func(t *testing.T) {
 			q, err := eql.Parse(tt.src)
 			if err != nil {
 				t.Fatalf("Parse(%q): %v", tt.src, err)
 			}
-			if diff := cmp.Diff(tt.want, q.String()); diff != "" {
+			if diff := cmp.Diff(tt.want, q.Category+": "+sexpr(q.Where)); diff != "" {
 				t.Errorf("tree (-want +got):\n%s", diff)
 			}
 			again, err := eql.Parse(q.String())
 			if err != nil {
 				t.Fatalf("reparse %q: %v", q.String(), err)
 			}
-			if diff := cmp.Diff(q.String(), again.String()); diff != "" {
-				t.Errorf("round trip (-want +got):\n%s", diff)
+			if diff := cmp.Diff(sexpr(q.Where), sexpr(again.Where)); diff != "" {
+				t.Errorf("round trip of %q (-want +got):\n%s", q.String(), diff)
 			}
 		})
 	}
@@ -188,6 +189,42 @@ func TestParseUnsupported(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.want, *ue); diff != "" {
 				t.Errorf("error (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestQueryString(t *testing.T) {
+	deepNot := "process where " + strings.Repeat("not ", eql.MaxDepth) + "a"
+	deepParen := "process where " + strings.Repeat("(", eql.MaxDepth-1) + "a == 1" + strings.Repeat(")", eql.MaxDepth-1)
+	tests := []struct {
+		name, src, want string
+	}{
+		{"minimal parentheses", `any where ((a == 1) and (b == 2)) or not (c : "x")`, `any where a == 1 and b == 2 or not c : ("x")`},
+		{"needed parentheses kept", `any where (a or b) and not (c and d)`, `any where (a or b) and not (c and d)`},
+		{"arithmetic", `any where (a + b) * (c - d) > -(e % 2)`, `any where (a + b) * (c - d) > -(e % 2)`},
+		{"right-nested same operator", `any where a - (b - c) == 1 and (x and (y and z))`, `any where a - (b - c) == 1 and (x and (y and z))`},
+		{"predicate on expression", `any where (a + 1) in (2, 3)`, `any where (a + 1) in (2, 3)`},
+		{"negative literal", `any where a == -1 and b : (-2, "x")`, `any where a == -1 and b : (-2, "x")`},
+		{"deep not", deepNot, deepNot},
+		{"deep parentheses", deepParen, "process where a == 1"},
+		{"quoted names", "`odd cat` where `a b`.c == \"\\u{01}\"", "`odd cat` where `a b`.c == \"\\u{01}\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, err := eql.Parse(tt.src)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, q.String()); diff != "" {
+				t.Errorf("String (-want +got):\n%s", diff)
+			}
+			again, err := eql.Parse(q.String())
+			if err != nil {
+				t.Fatalf("reparse: %v", err)
+			}
+			if diff := cmp.Diff(sexpr(q.Where), sexpr(again.Where)); diff != "" {
+				t.Errorf("round trip (-want +got):\n%s", diff)
 			}
 		})
 	}
