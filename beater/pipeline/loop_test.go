@@ -250,3 +250,61 @@ func TestLoopShutdown(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentProducerConsumer runs producers against the delivery loop
+// with a queue small enough that they keep hitting the bound (and the disk
+// queue keeps rolling and deleting segments under the reader).
+func TestConcurrentProducerConsumer(t *testing.T) {
+	const n = 3000
+	tests := []struct {
+		name string
+		open func(t *testing.T) Queue
+	}{
+		{name: "memory", open: func(t *testing.T) Queue { return newMem(t, 32) }},
+		{name: "disk", open: func(t *testing.T) Queue {
+			cfg := diskConfig(t.TempDir())
+			cfg.SegmentSize = MinSegmentSize
+			cfg.MaxSize = 3 * MinSegmentSize
+			return openDisk(t, cfg)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := tt.open(t)
+			out := &fakeOutput{}
+			loop := NewLoop(q, out, LoopConfig{Flush: FlushConfig{MinEvents: 10, Timeout: time.Millisecond}, BatchSize: 17}, nil)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			runErr := make(chan error, 1)
+			go func() { runErr <- loop.Run(ctx) }()
+			want := testEvents(0, n)
+			putErr := make(chan error, 1)
+			go func() {
+				for _, ev := range want {
+					if err := q.Put(ctx, ev); err != nil {
+						putErr <- err
+						return
+					}
+				}
+				putErr <- nil
+			}()
+			if err := <-putErr; err != nil {
+				t.Fatalf("Put() = %v", err)
+			}
+			deadline := time.Now().Add(20 * time.Second)
+			for q.Stats().Acked < n && time.Now().Before(deadline) {
+				time.Sleep(2 * time.Millisecond)
+			}
+			cancel()
+			if err := <-runErr; err != nil {
+				t.Fatalf("Run() = %v", err)
+			}
+			if diff := cmp.Diff(ids(want), ids(out.events())); diff != "" {
+				t.Errorf("delivered (-want +got):\n%s", diff)
+			}
+			if st := q.Stats(); st.Events != 0 || st.Dropped != 0 || st.TornSkipped != 0 {
+				t.Errorf("Stats() = %+v, want empty, nothing dropped or torn", st)
+			}
+		})
+	}
+}
