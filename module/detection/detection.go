@@ -179,8 +179,9 @@ func writeProcess(b *strings.Builder, p *ecs.Info) {
 	}
 	b.WriteString(truncate(name, 128))
 	if p.PID != 0 {
+		var num [20]byte // strconv.Itoa would allocate for pids >= 100
 		b.WriteString(" (pid ")
-		b.WriteString(strconv.Itoa(p.PID))
+		b.Write(strconv.AppendInt(num[:0], int64(p.PID), 10))
 		b.WriteByte(')')
 	}
 }

@@ -52,6 +52,11 @@ func TestLayoutQueryPosition(t *testing.T) {
 			qline: 1, qcol: 3, line: 11, col: 3,
 		},
 		{
+			name:  "CRLF line ends",
+			text:  "[rule]\r\nquery = \"\"\"\r\nprocess where\r\n  a == 1\r\n\"\"\"\r\n",
+			qline: 2, qcol: 3, line: 4, col: 3,
+		},
+		{
 			name:  "dotted key form",
 			text:  "rule.query = 'abc'\n",
 			qline: 1, qcol: 2, line: 1, col: 16,
