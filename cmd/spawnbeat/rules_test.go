@@ -42,58 +42,41 @@ func runRules(t *testing.T, stdin string, args ...string) (string, string, int) 
 	return stdout.String(), stderr.String(), code
 }
 
-// Hand-written ECS documents, one a line: the Python-tty rule's two
-// branches, its negative controls (FACTS.md), and odd lines.
-var eventLines = []string{
-	// 1: branch 1, nested objects: python3 -c 'import pty; pty.spawn("/bin/bash")'
-	`{"@timestamp":"2026-11-27T06:00:00Z","event":{"kind":"event","category":["process"],"type":["start"],"action":"exec"},` +
-		`"host":{"os":{"type":"linux"}},"process":{"pid":1234,"name":"bash","args":["/bin/bash"],"args_count":1,` +
-		`"parent":{"pid":1200,"name":"python3.11","args":["python3","-c","import pty; pty.spawn(\"/bin/bash\")"],"args_count":3}}}`,
-	// 2: branch 2, dotted keys: interactive python3 typing pty.spawn("/bin/sh")
-	`{"event.category":["process"],"event.type":["start"],"event.action":"exec","host.os.type":"linux",` +
-		`"process.name":"dash","process.args":["/bin/sh"],"process.args_count":1,` +
-		`"process.parent.name":"python3.11","process.parent.args":["python3"],"process.parent.args_count":1}`,
-	// 3: os.system("ls"): the child is sh -c ls, 3 args
-	`{"event":{"category":["process"],"type":["start"],"action":"exec"},"host":{"os":{"type":"linux"}},` +
-		`"process":{"name":"dash","args":["sh","-c","ls"],"args_count":3,"parent":{"name":"python3.11","args":["python3"],"args_count":1}}}`,
-	// 4: subprocess.run(["/bin/sh"]) from a script: no pty.spawn, parent has 2 args
-	`{"event":{"category":["process"],"type":["start"],"action":"exec"},"host":{"os":{"type":"linux"}},` +
-		`"process":{"name":"dash","args":["/bin/sh"],"args_count":1,"parent":{"name":"python3.11","args":["python3","run.py"],"args_count":2}}}`,
-	// 5: python3 -i, then pty.spawn("/bin/sh"): parent has 2 args
-	`{"event":{"category":["process"],"type":["start"],"action":"exec"},"host":{"os":{"type":"linux"}},` +
-		`"process":{"name":"dash","args":["/bin/sh"],"args_count":1,"parent":{"name":"python3.11","args":["python3","-i"],"args_count":2}}}`,
-	// 6: a blank line
-	``,
-	// 7: not JSON
-	`{"process": `,
-	// 8: nginx starts sh (the custom web shell rule)
-	`{"event":{"category":["process"],"type":["start"],"action":"exec"},"host":{"os":{"type":"linux"}},` +
-		`"process":{"name":"sh","args":["sh"],"args_count":1,"parent":{"name":"nginx","args":["nginx"],"args_count":1}}}`,
-	// 9: JSON, but not an object
-	`["process"]`,
-}
+// eventsFile holds hand-written ECS documents, one a line
+// (testdata/events/README.md says what each line is): the Python-tty rule's
+// two branches (1: python3 -c pty.spawn, nested objects; 2: interactive
+// python3, dotted keys), its negative controls from FACTS.md (3: os.system,
+// child sh -c ls with 3 args; 4: subprocess.run(["/bin/sh"]) from a script;
+// 5: python3 -i), a blank line (6), a line that is not JSON (7), nginx
+// starting sh for the custom web shell rule (8) and a JSON array (9).
+const eventsFile = ruleTestdata + "/events/python_tty.ndjson"
 
-func writeEvents(t *testing.T) string {
+func readEventLines(t *testing.T) []string {
 	t.Helper()
-	name := filepath.Join(t.TempDir(), "events.ndjson")
-	if err := os.WriteFile(name, []byte(strings.Join(eventLines, "\n")+"\n"), 0o600); err != nil {
+	data, err := os.ReadFile(eventsFile)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return name
+	return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
 }
 
 // results renders the expected stdout of `rules test` for the event lines:
 // matches maps a line number to its rule ids.
-func results(matches map[int]string) string {
+func results(lines int, matches map[int]string) string {
 	var b strings.Builder
-	for n := 1; n <= len(eventLines); n++ {
+	for n := 1; n <= lines; n++ {
 		b.WriteString(`{"line": ` + strconv.Itoa(n) + `, "rule_ids": [` + matches[n] + "]}\n")
 	}
 	return b.String()
 }
 
 func TestRulesTest(t *testing.T) {
-	events := writeEvents(t)
+	eventLines := readEventLines(t)
+	if len(eventLines) != 9 {
+		t.Fatalf("%s has %d lines, want 9", eventsFile, len(eventLines))
+	}
+	events := eventsFile
+	n := len(eventLines)
 	badLines := func(file string) string {
 		return file + `:7: unexpected end of JSON input` + "\n" +
 			file + `:9: json: cannot unmarshal array into Go value of type map[string]interface {}` + "\n"
@@ -109,14 +92,14 @@ func TestRulesTest(t *testing.T) {
 		{
 			name:       "built-in rules only",
 			args:       []string{"test", "--events", events},
-			wantOut:    results(map[int]string{1: `"` + pythonTTYID + `"`, 2: `"` + pythonTTYID + `"`}),
+			wantOut:    results(n, map[int]string{1: `"` + pythonTTYID + `"`, 2: `"` + pythonTTYID + `"`}),
 			wantErr:    badLines(events),
 			wantStatus: 1,
 		},
 		{
 			name: "user rules plus built-ins",
 			args: []string{"test", "--rules", ruleTestdata + "/custom", "--events", events},
-			wantOut: results(map[int]string{
+			wantOut: results(n, map[int]string{
 				1: `"` + pythonTTYID + `"`, 2: `"` + pythonTTYID + `"`, 8: `"` + webshellID + `"`,
 			}),
 			wantErr:    badLines(events),
@@ -125,21 +108,21 @@ func TestRulesTest(t *testing.T) {
 		{
 			name:       "user rules without built-ins",
 			args:       []string{"test", "--rules", ruleTestdata + "/custom/*.toml", "--builtin=false", "--events", events},
-			wantOut:    results(map[int]string{8: `"` + webshellID + `"`}),
+			wantOut:    results(n, map[int]string{8: `"` + webshellID + `"`}),
 			wantErr:    badLines(events),
 			wantStatus: 1,
 		},
 		{
 			name:       "user rule replaces the built-in",
 			args:       []string{"test", "--rules", ruleTestdata + "/override/python_tty.toml", "--events", events},
-			wantOut:    results(map[int]string{1: `"` + pythonTTYID + `"`}),
+			wantOut:    results(n, map[int]string{1: `"` + pythonTTYID + `"`}),
 			wantErr:    badLines(events),
 			wantStatus: 1,
 		},
 		{
 			name: "broken rule files are reported, the others still run",
 			args: []string{"test", "--rules", ruleTestdata + "/broken", "--rules", ruleTestdata + "/custom/webshell.toml", "--events", events},
-			wantOut: results(map[int]string{
+			wantOut: results(n, map[int]string{
 				1: `"` + pythonTTYID + `"`, 2: `"` + pythonTTYID + `"`, 8: `"` + webshellID + `"`,
 			}),
 			wantErr: ruleTestdata + `/broken/eql_syntax.toml:12:25: EQL: expected a field, a value, a function call or "(", found ")"` + "\n" +
