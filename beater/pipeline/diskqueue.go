@@ -74,7 +74,7 @@ type DiskQueue struct {
 	view  []segInfo
 	timer *time.Timer
 
-	eventsIn, dropped, acked, batches, torn, fsyncs atomic.Uint64
+	eventsIn, dropped, rejected, acked, batches, torn, fsyncs atomic.Uint64
 }
 
 type segInfo struct {
@@ -426,20 +426,20 @@ func (q *DiskQueue) TryPut(ev Event) bool {
 func (q *DiskQueue) put(ctx context.Context, ev Event, wait bool) error {
 	size := recordSize(ev)
 	if len(ev.ID) > 0xffff || size-recHeaderSize > q.maxPayload {
-		q.dropped.Add(1)
+		q.rejected.Add(1)
 		return fmt.Errorf("put event %q of %d bytes: %w", ev.ID, size, ErrTooLarge)
 	}
 	q.mu.Lock()
 	for {
 		if q.closed {
 			q.mu.Unlock()
-			q.dropped.Add(1)
+			q.rejected.Add(1)
 			return fmt.Errorf("put event %q: %w", ev.ID, ErrClosed)
 		}
 		ok, err := q.makeRoom(size)
 		if err != nil {
 			q.mu.Unlock()
-			q.dropped.Add(1)
+			q.rejected.Add(1)
 			return err
 		}
 		if ok {
@@ -447,7 +447,7 @@ func (q *DiskQueue) put(ctx context.Context, ev Event, wait bool) error {
 		}
 		if !wait {
 			q.mu.Unlock()
-			q.dropped.Add(1)
+			q.dropped.Add(1) // full
 			return fmt.Errorf("put event %q: %w", ev.ID, ErrFull)
 		}
 		q.putWaiters++
@@ -463,7 +463,7 @@ func (q *DiskQueue) put(ctx context.Context, ev Event, wait bool) error {
 		q.putWaiters--
 		if werr != nil {
 			q.mu.Unlock()
-			q.dropped.Add(1)
+			q.rejected.Add(1)
 			return fmt.Errorf("put event %q: %w", ev.ID, werr)
 		}
 	}
@@ -471,7 +471,7 @@ func (q *DiskQueue) put(ctx context.Context, ev Event, wait bool) error {
 	more := err == nil && q.putWaiters > 0
 	q.mu.Unlock()
 	if err != nil {
-		q.dropped.Add(1)
+		q.rejected.Add(1)
 		return err
 	}
 	if more {
@@ -770,6 +770,7 @@ func (q *DiskQueue) Stats() Stats {
 	return Stats{
 		EventsIn:      q.eventsIn.Load(),
 		Dropped:       q.dropped.Load(),
+		Rejected:      q.rejected.Load(),
 		Acked:         q.acked.Load(),
 		Batches:       q.batches.Load(),
 		Events:        depth,

@@ -243,8 +243,10 @@ func TestDiskQueueMaxSize(t *testing.T) {
 			if !errors.Is(err, wantErr) {
 				t.Fatalf("Put on a full queue = %v, want %v", err, wantErr)
 			}
-			if got := q.Stats().Dropped; got != 2 {
-				t.Errorf("Dropped = %d, want 2", got)
+			// A full queue drops under drop_newest; under block the Put gave up.
+			wantDropped := map[string]uint64{PolicyBlock: 1, PolicyDropNewest: 2}[tt.policy]
+			if st := q.Stats(); st.Dropped != wantDropped || st.Dropped+st.Rejected != 2 {
+				t.Errorf("Stats() = %+v, want Dropped %d and 2 refusals in all", st, wantDropped)
 			}
 			if err := q.Put(context.Background(), bigEvent(0, int(cfg.MaxSize))); !errors.Is(err, ErrTooLarge) {
 				t.Errorf("Put of an event larger than max_size = %v, want ErrTooLarge", err)

@@ -39,7 +39,7 @@ type MemQueue struct {
 	out   []Event
 	timer *time.Timer
 
-	eventsIn, dropped, acked, batches atomic.Uint64
+	eventsIn, dropped, rejected, acked, batches atomic.Uint64
 }
 
 // NewMemQueue returns an empty memory queue with the capacity of cfg.Events.
@@ -88,13 +88,13 @@ func (q *MemQueue) Put(ctx context.Context, ev Event) error {
 		q.putWaiters--
 		if err != nil {
 			q.mu.Unlock()
-			q.dropped.Add(1)
+			q.rejected.Add(1)
 			return fmt.Errorf("put event %q: %w", ev.ID, err)
 		}
 	}
 	if q.closed {
 		q.mu.Unlock()
-		q.dropped.Add(1)
+		q.rejected.Add(1)
 		return fmt.Errorf("put event %q: %w", ev.ID, ErrClosed)
 	}
 	q.store(ev)
@@ -109,10 +109,15 @@ func (q *MemQueue) Put(ctx context.Context, ev Event) error {
 }
 
 // TryPut adds ev if there is room and reports whether it did; a refusal is
-// counted as dropped.
+// counted as dropped (full) or rejected (closed).
 func (q *MemQueue) TryPut(ev Event) bool {
 	q.mu.Lock()
-	if q.closed || q.tail-q.head >= uint64(len(q.buf)) {
+	if q.closed {
+		q.mu.Unlock()
+		q.rejected.Add(1)
+		return false
+	}
+	if q.tail-q.head >= uint64(len(q.buf)) {
 		q.mu.Unlock()
 		q.dropped.Add(1)
 		return false
@@ -243,6 +248,7 @@ func (q *MemQueue) Stats() Stats {
 	return Stats{
 		EventsIn:      q.eventsIn.Load(),
 		Dropped:       q.dropped.Load(),
+		Rejected:      q.rejected.Load(),
 		Acked:         q.acked.Load(),
 		Batches:       q.batches.Load(),
 		Events:        depth,

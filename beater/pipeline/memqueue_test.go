@@ -147,8 +147,8 @@ func TestMemQueueBound(t *testing.T) {
 	if diff := cmp.Diff(ids(testEvents(2, 5)), ids(got)); diff != "" {
 		t.Errorf("remaining events (-want +got):\n%s", diff)
 	}
-	if st := q.Stats(); st.Dropped != 3 || st.EventsIn != 5 {
-		t.Errorf("Stats() = %+v, want Dropped 3 (TryPut, Put timeout, TryPut) and EventsIn 5", st)
+	if st := q.Stats(); st.Dropped != 2 || st.Rejected != 1 || st.EventsIn != 5 {
+		t.Errorf("Stats() = %+v, want Dropped 2 (two TryPuts), Rejected 1 (Put timeout) and EventsIn 5", st)
 	}
 }
 
@@ -215,11 +215,11 @@ func TestMemQueueClose(t *testing.T) {
 			t.Errorf("blocked %s not woken by Close", name)
 		}
 	}
-	// Two discarded at Close, one refused Put.
-	if got := q.Stats().Dropped; got != 3 {
-		t.Errorf("Dropped = %d, want 3", got)
-	}
 	if q.TryPut(testEvent(9)) {
 		t.Error("TryPut after Close = true")
+	}
+	// Two discarded at Close; the Put woken by Close and the TryPut after it rejected.
+	if st := q.Stats(); st.Dropped != 2 || st.Rejected != 2 {
+		t.Errorf("Stats() = %+v, want Dropped 2, Rejected 2", st)
 	}
 }

@@ -42,7 +42,7 @@ type Queue interface {
 	// queue drops ev, counts it and returns ErrFull.
 	Put(ctx context.Context, ev Event) error
 	// TryPut adds ev without blocking and reports whether it did; a refusal
-	// (full or closed) is counted as a drop.
+	// is counted (Stats.Dropped when full, Stats.Rejected otherwise).
 	TryPut(ev Event) bool
 	// Get hands out the next events not handed out yet, at most maxEvents of
 	// them. It waits until at least minEvents are ready, or the oldest ready
@@ -86,7 +86,8 @@ func (b Batch) Len() int { return len(b.Events) }
 // queue was opened; Events, Bytes, DiskBytes and OldestUnacked are current.
 type Stats struct {
 	EventsIn      uint64        // accepted by Put or TryPut
-	Dropped       uint64        // refused because full (by policy or TryPut), too large, closed, or discarded at Close
+	Dropped       uint64        // lost because the queue was full (drop_newest, TryPut) or discarded at Close (memory queue)
+	Rejected      uint64        // Put or TryPut failed otherwise: too large, closed, ctx ended while waiting, write error
 	Acked         uint64        // acknowledged and released
 	Batches       uint64        // batches acknowledged
 	Events        int64         // queue depth: events not acknowledged yet
