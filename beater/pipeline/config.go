@@ -200,7 +200,7 @@ func (c DiskConfig) problems(prefix string) []error {
 
 // ByteSize is a size in bytes. In YAML it is an integer or a string with a
 // unit: B, KB/MB/GB/TB (powers of 1000) or KiB/MiB/GiB/TiB (powers of 1024),
-// case-insensitive, e.g. "16MiB" or "1 GB".
+// case-insensitive, e.g. "16MiB" or "1 GB". It is a plain value.
 type ByteSize uint64
 
 // Unpack implements go-ucfg's Unpacker.

@@ -19,7 +19,7 @@ const (
 )
 
 // LoopConfig tunes the delivery loop. The zero value of a field means its
-// default.
+// default. It is a plain value.
 type LoopConfig struct {
 	// Flush says when a batch leaves: MinEvents queued, or the oldest has
 	// waited Timeout (the queue's flush settings).
@@ -47,7 +47,7 @@ func (c LoopConfig) withDefaults() LoopConfig {
 	return c
 }
 
-// LoopStats is a snapshot of the delivery loop's counters.
+// LoopStats is a snapshot of the delivery loop's counters, a plain value.
 type LoopStats struct {
 	Published uint64 // batches Publish accepted
 	Events    uint64 // events in those batches

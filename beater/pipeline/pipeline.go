@@ -48,8 +48,11 @@ type Queue interface {
 	// them. It waits until at least minEvents are ready, or the oldest ready
 	// event has waited flushTimeout, then returns what is there (at least
 	// one). It returns ctx.Err() when ctx ends first and ErrClosed once the
-	// queue is closed. minEvents <= 1 means "as soon as one is ready". The Batch's
-	// Events slice is owned by the queue and valid until the next Get.
+	// queue is closed. minEvents <= 1 means "as soon as one is ready". The
+	// Batch's Events (and, for the disk queue, their bodies) are owned by the
+	// queue and valid until the next Get. A disk queue may return a batch
+	// with no events that stands for records lost to on-disk corruption
+	// (counted in Stats.TornSkipped): acknowledge it like any other.
 	Get(ctx context.Context, minEvents, maxEvents int, flushTimeout time.Duration) (Batch, error)
 	// Ack releases the events of b, the oldest batch handed out and not
 	// acknowledged yet; batches must be acknowledged in the order Get
@@ -82,8 +85,10 @@ type Batch struct {
 // Len returns the number of events in b.
 func (b Batch) Len() int { return len(b.Events) }
 
-// Stats is a snapshot of a queue's counters. Counts are totals since the
-// queue was opened; Events, Bytes, DiskBytes and OldestUnacked are current.
+// Stats is a snapshot of a queue's counters, a plain value. Counts are
+// totals since the queue was opened; Events, Bytes, DiskBytes and
+// OldestUnacked are current. TornSkipped counts damaged regions: a run of
+// adjacent bad records counts once.
 type Stats struct {
 	EventsIn      uint64        // accepted by Put or TryPut
 	Dropped       uint64        // lost because the queue was full (drop_newest, TryPut) or discarded at Close (memory queue)
