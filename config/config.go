@@ -7,17 +7,21 @@ import (
 	"time"
 
 	"github.com/spawnbeat/spawnbeat/beater/output/console"
+	"github.com/spawnbeat/spawnbeat/beater/output/elasticsearch"
 	"github.com/spawnbeat/spawnbeat/beater/output/file"
+	"github.com/spawnbeat/spawnbeat/beater/pipeline"
 )
 
 // Config is the whole of spawnbeat.yml.
 type Config struct {
-	Spawnbeat Spawnbeat `config:"spawnbeat"`
-	Name      string    `config:"name"` // agent.name; the host name when empty
-	Output    Output    `config:"output"`
-	Logging   Logging   `config:"logging"`
-	Path      Paths     `config:"path"`
-	HTTP      HTTP      `config:"http"`
+	Spawnbeat Spawnbeat                 `config:"spawnbeat"`
+	Name      string                    `config:"name"` // agent.name; the host name when empty
+	Output    Output                    `config:"output"`
+	Queue     pipeline.Config           `config:"queue"`
+	Setup     elasticsearch.SetupConfig `config:"setup"`
+	Logging   Logging                   `config:"logging"`
+	Path      Paths                     `config:"path"`
+	HTTP      HTTP                      `config:"http"`
 }
 
 // Spawnbeat is the spawnbeat.* section: what is captured and how.
@@ -69,8 +73,16 @@ type Reload struct {
 // Output holds the output namespaces. Exactly one may be enabled; when none
 // is configured the file output writes under path.data.
 type Output struct {
-	File    *file.Config    `config:"file"`
-	Console *console.Config `config:"console"`
+	Elasticsearch *Elasticsearch  `config:"elasticsearch"`
+	File          *file.Config    `config:"file"`
+	Console       *console.Config `config:"console"`
+}
+
+// Elasticsearch is output.elasticsearch: the output's own settings plus
+// enabled, which every output namespace has.
+type Elasticsearch struct {
+	Enabled              bool `config:"enabled"`
+	elasticsearch.Config `config:",inline"`
 }
 
 // Logging is the logging.* section.
@@ -139,7 +151,8 @@ func Default() Config {
 				Permissions:      0o600,
 			},
 		},
-		HTTP: HTTP{Host: "localhost", Port: 5066},
+		HTTP:  HTTP{Host: "localhost", Port: 5066},
+		Setup: elasticsearch.DefaultSetupConfig(),
 	}
 }
 

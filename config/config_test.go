@@ -223,7 +223,9 @@ func TestReferenceDocumentsEverySetting(t *testing.T) {
 			if !knownKey(m[1]) {
 				t.Errorf("reference documents unknown key %s", m[1])
 			}
-			yaml = append(yaml, m[1]+": "+m[2])
+			if !strings.HasPrefix(m[1], "queue.disk.") { // one queue at a time
+				yaml = append(yaml, m[1]+": "+m[2])
+			}
 		}
 	}
 	for _, key := range leafKeys() {
@@ -232,7 +234,7 @@ func TestReferenceDocumentsEverySetting(t *testing.T) {
 		}
 	}
 	sort.Strings(yaml)
-	l, err := load(t, strings.Join(yaml, "\n")+"\n", "output.console.enabled=false")
+	l, err := load(t, strings.Join(yaml, "\n")+"\n", "output.console.enabled=false", "output.file.enabled=false")
 	if err != nil {
 		t.Fatalf("the reference's values do not load: %v", err)
 	}

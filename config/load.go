@@ -14,7 +14,9 @@ import (
 	yamlv3 "gopkg.in/yaml.v3"
 
 	"github.com/spawnbeat/spawnbeat/beater/output/console"
+	"github.com/spawnbeat/spawnbeat/beater/output/elasticsearch"
 	"github.com/spawnbeat/spawnbeat/beater/output/file"
+	"github.com/spawnbeat/spawnbeat/beater/pipeline"
 )
 
 // ErrInvalid marks every configuration error; errors.Is(err, ErrInvalid).
@@ -110,6 +112,10 @@ func Load(src Source) (*Loaded, error) {
 	}
 	cfg.Path.resolve()
 	cfg.Output.applyDefault(cfg.Path.Data)
+	if es := cfg.Output.Elasticsearch; es != nil {
+		// One namespace for the documents and the data stream they go to.
+		es.Namespace = cfg.Spawnbeat.Namespace
+	}
 	return &Loaded{Config: &cfg, Source: name, Raw: raw}, nil
 }
 
@@ -232,7 +238,7 @@ func unpackSections(raw *ucfg.Config, cfg *Config, locate func(string, error) er
 		key string
 		to  any
 	}{
-		{"spawnbeat", &cfg.Spawnbeat}, {"output", &cfg.Output}, {"logging", &cfg.Logging},
+		{"spawnbeat", &cfg.Spawnbeat}, {"output", &cfg.Output}, {"queue", &cfg.Queue}, {"setup", &cfg.Setup}, {"logging", &cfg.Logging},
 		{"path", &cfg.Path}, {"http", &cfg.HTTP},
 	} {
 		if !raw.HasField(s.key) {
@@ -331,6 +337,9 @@ func (p *Paths) resolve() {
 // enabled lists the outputs that are configured and not disabled.
 func (o *Output) enabled() []string {
 	var names []string
+	if o.Elasticsearch != nil && o.Elasticsearch.Enabled {
+		names = append(names, "elasticsearch")
+	}
 	if o.File != nil && o.File.Enabled {
 		names = append(names, "file")
 	}
@@ -345,6 +354,22 @@ func (o *Output) validate() error {
 		return &KeyError{Key: "output", Err: fmt.Errorf("%s are all enabled: enable exactly one output (set enabled: false on the others)", strings.Join(names, ", "))}
 	}
 	return nil
+}
+
+// Name is the enabled output's name, for the log.
+func (o *Output) Name() string {
+	if names := o.enabled(); len(names) > 0 {
+		return names[0]
+	}
+	return ""
+}
+
+// BatchSize is the most events the enabled output takes in one Publish.
+func (o *Output) BatchSize() int {
+	if o.Elasticsearch != nil && o.Elasticsearch.Enabled {
+		return o.Elasticsearch.BulkMaxSize
+	}
+	return pipeline.DefaultBatchSize
 }
 
 // applyDefault enables the file output under path.data when no output is
@@ -362,6 +387,9 @@ func (o *Output) applyDefault(dataDir string) {
 // Unpack gives each configured output its defaults before the user's
 // settings are laid over them.
 func (o *Output) Unpack(c *ucfg.Config) error {
+	if c.HasField("elasticsearch") {
+		o.Elasticsearch = &Elasticsearch{Enabled: true, Config: elasticsearch.DefaultConfig()}
+	}
 	if c.HasField("file") {
 		d := file.DefaultConfig()
 		o.File = &d
@@ -372,4 +400,28 @@ func (o *Output) Unpack(c *ucfg.Config) error {
 	}
 	type plain Output // without this method, so go-ucfg unpacks the fields
 	return c.Unpack((*plain)(o), ucfgOptions...)
+}
+
+// secretKeys are masked by MaskSecrets wherever they appear.
+var secretKeys = map[string]bool{"password": true, "api_key": true, "key_passphrase": true, "headers": true}
+
+// MaskSecrets replaces the values of secret settings in a decoded
+// configuration, so that `export config` can be pasted into a ticket.
+func MaskSecrets(m map[string]any) {
+	for k, v := range m {
+		if secretKeys[k] {
+			m[k] = "xxxxx"
+			continue
+		}
+		switch v := v.(type) {
+		case map[string]any:
+			MaskSecrets(v)
+		case []any:
+			for _, e := range v {
+				if mm, ok := e.(map[string]any); ok {
+					MaskSecrets(mm)
+				}
+			}
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/elastic/go-ucfg"
 	"io/fs"
 	"reflect"
 	"strconv"
@@ -13,7 +14,24 @@ import (
 // "spawnbeat.detection.rules.0") names a setting of Config, so that a typo is
 // an error instead of a setting silently ignored.
 func knownKey(key string) bool {
+	if _, ok := derivedKeys[key]; ok {
+		return false
+	}
 	return keyIn(reflect.TypeOf(Config{}), strings.Split(key, "."))
+}
+
+// derivedKeys are settings of a section's struct that spawnbeat sets from
+// another one, so that the two cannot disagree.
+var derivedKeys = map[string]string{
+	"output.elasticsearch.namespace": "spawnbeat.namespace",
+}
+
+// selfUnpacking types read their own settings (go-ucfg's ConfigUnpacker):
+// any key below them is theirs to accept or refuse.
+var configUnpacker = reflect.TypeOf((*ucfg.ConfigUnpacker)(nil)).Elem()
+
+func selfUnpacking(t reflect.Type) bool {
+	return t.Implements(configUnpacker) || reflect.PointerTo(t).Implements(configUnpacker)
 }
 
 var (
@@ -30,6 +48,8 @@ func keyIn(t reflect.Type, parts []string) bool {
 	switch {
 	case t == durationType:
 		return false
+	case selfUnpacking(t) && t.Kind() == reflect.Struct && t != reflect.TypeOf(Output{}):
+		return true
 	case t.Kind() == reflect.Struct:
 		return fieldIn(t, parts)
 	case t.Kind() == reflect.Slice || t.Kind() == reflect.Array:

@@ -18,7 +18,7 @@ func leafKeys() []string {
 		for t.Kind() == reflect.Pointer {
 			t = t.Elem()
 		}
-		if t.Kind() != reflect.Struct || t == durationType {
+		if t.Kind() != reflect.Struct || t == durationType || selfUnpacking(t) && t != reflect.TypeOf(Output{}) {
 			keys = append(keys, prefix)
 			return
 		}
@@ -26,6 +26,9 @@ func leafKeys() []string {
 			f := t.Field(i)
 			name, opts, _ := strings.Cut(f.Tag.Get("config"), ",")
 			if !f.IsExported() || name == "" && !strings.Contains(opts, "inline") {
+				continue
+			}
+			if _, derived := derivedKeys[prefix+"."+name]; derived {
 				continue
 			}
 			key := name

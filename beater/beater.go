@@ -1,0 +1,161 @@
+package beater
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spawnbeat/spawnbeat/config"
+	"github.com/spawnbeat/spawnbeat/module/detection"
+	"github.com/spawnbeat/spawnbeat/module/detection/rules"
+	"github.com/spawnbeat/spawnbeat/module/process"
+	"github.com/spawnbeat/spawnbeat/module/process/ecs"
+)
+
+// Info names the running agent.
+type Info struct {
+	Version string
+}
+
+// shutdownTimeout bounds how long Run spends delivering what is queued once
+// it has been asked to stop.
+const shutdownTimeout = 10 * time.Second
+
+// Beater runs spawnbeat. Run blocks until ctx ends or Stop is called; Stop
+// may be called from any goroutine, more than once.
+type Beater struct {
+	cfg  *config.Config
+	log  *zap.Logger
+	info Info
+
+	stopOnce sync.Once
+	stop     chan struct{}
+}
+
+// New checks nothing beyond what config validated; the work of opening
+// sockets and files is Run's, so that its errors reach the caller of Run.
+func New(cfg *config.Config, log *zap.Logger, info Info) *Beater {
+	return &Beater{cfg: cfg, log: log, info: info, stop: make(chan struct{})}
+}
+
+// Stop asks Run to shut down.
+func (b *Beater) Stop() { b.stopOnce.Do(func() { close(b.stop) }) }
+
+// Run captures, detects and delivers until ctx ends or Stop is called, then
+// flushes what was captured within shutdownTimeout.
+func (b *Beater) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-b.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	host, err := ecs.ReadHost(ctx, b.log, ecs.HostOptions{})
+	if err != nil {
+		return err
+	}
+	agentID, err := ecs.LoadOrCreateAgentID(b.cfg.Path.Data)
+	if err != nil {
+		return err
+	}
+	name := b.cfg.Name
+	if name == "" {
+		name = host.Hostname
+	}
+	agent := ecs.NewAgent(b.info.Version, name, agentID)
+
+	det, watcher, err := b.detection()
+	if err != nil {
+		return err
+	}
+	queue, err := b.queue()
+	if err != nil {
+		return err
+	}
+	defer queue.Close()
+	out, err := b.output()
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	b.setup(ctx)
+
+	src, err := process.New(b.sourceOptions(), host, agent, b.log)
+	if err != nil {
+		return err
+	}
+
+	st := &stages{log: b.log, source: src, detector: det, queue: queue, output: out, cfg: b.cfg}
+	if b.cfg.HTTP.Enabled {
+		srv, err := serveStats(b.cfg.HTTP, st, b.log)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+	}
+	if watcher != nil {
+		go func() {
+			if err := watcher.Run(ctx); err != nil {
+				b.log.Warn("rule reloading stopped", zap.Error(err))
+			}
+		}()
+	}
+	b.log.Info("spawnbeat started", zap.String("agent.version", b.info.Version), zap.String("agent.id", agentID),
+		zap.String("output", b.cfg.Output.Name()))
+	err = st.run(ctx)
+	b.log.Info("spawnbeat stopped")
+	return err
+}
+
+func (b *Beater) sourceOptions() process.Options {
+	c := b.cfg.Spawnbeat.Capture
+	return process.Options{
+		Mode:          c.Mode,
+		ReceiveBuffer: int(c.ReceiveBuffer),
+		PollPeriod:    c.PollPeriod,
+		ProcRoot:      c.ProcRoot,
+		ScanExisting:  c.ScanExisting,
+		Exec:          c.Has("exec"),
+		End:           c.Has("end"),
+		Existing:      c.Has("existing"),
+		Fork:          c.Has("fork"),
+		MaxArgsBytes:  int(c.MaxArgsBytes),
+		Buffer:        c.Buffer,
+		CacheEntries:  b.cfg.Spawnbeat.Cache.MaxEntries,
+		ExitGrace:     b.cfg.Spawnbeat.Cache.ExitGrace,
+		Namespace:     b.cfg.Spawnbeat.Namespace,
+	}
+}
+
+// detection loads the rules; a user rule file that does not load stops the
+// start, so that a typo is seen at once rather than a rule silently absent.
+func (b *Beater) detection() (*detection.Detector, *rules.Watcher, error) {
+	d := b.cfg.Spawnbeat.Detection
+	if !d.Enabled {
+		return nil, nil, nil
+	}
+	opts := rules.Options{Paths: d.Rules, DisableBuiltin: !d.Builtin}
+	set, err := rules.Load(opts, b.log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load detection rules: %w", err)
+	}
+	det, err := detection.New(set, b.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !d.Reload.Enabled || len(d.Rules) == 0 {
+		return det, nil, nil
+	}
+	install := func(s *rules.Set) { det.Install(s) }
+	return det, rules.NewWatcher(opts, set, reloadDebounce, install, b.log), nil
+}
+
+// reloadDebounce lets an editor finish writing a rule file before it is read.
+const reloadDebounce = 200 * time.Millisecond

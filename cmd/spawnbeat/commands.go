@@ -1,0 +1,115 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"gopkg.in/yaml.v3"
+
+	"github.com/spawnbeat/spawnbeat/beater"
+	"github.com/spawnbeat/spawnbeat/config"
+)
+
+// version and commit are set at build time with -ldflags "-X main.version=…".
+var (
+	version = "0.1.0"
+	commit  = ""
+)
+
+func runBeat(cmd *cobra.Command, g *globals) error {
+	cfg, err := g.load(cmd)
+	if err != nil {
+		return err
+	}
+	log, closeLog, err := newLogger(cfg.Logging, cfg.Path.Logs, g.selectors, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	defer func() { _ = log.Sync() }()
+	log.Info("configuration loaded", zap.String("config", cfg.Source))
+	if f := cfg.Output.File; f != nil && f.Enabled {
+		// The one line a newcomer needs: where the documents go.
+		fmt.Fprintf(cmd.ErrOrStderr(), "spawnbeat: writing events to %s/%s.ndjson\n", f.Path, f.Filename)
+	}
+	b := beater.New(cfg.Config, log, beater.Info{Version: version})
+	if err := b.Run(cmd.Context()); err != nil {
+		log.Error("spawnbeat failed", zap.Error(err))
+		return err
+	}
+	return nil
+}
+
+func newTestCommand(g *globals) *cobra.Command {
+	test := &cobra.Command{Use: "test", Short: "Test the configuration or the output"}
+	test.AddCommand(&cobra.Command{
+		Use:   "config",
+		Short: "Check the configuration and exit (0 when it is valid)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load(cmd)
+			if err != nil {
+				return &exitError{Code: statusError, Err: err}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Config OK (%s)\n", cfg.Source)
+			return nil
+		},
+	}, newTestOutputCommand(g))
+	return test
+}
+
+func newExportCommand(g *globals) *cobra.Command {
+	export := &cobra.Command{Use: "export", Short: "Print the configuration, the index template or the lifecycle policy"}
+	export.AddCommand(&cobra.Command{
+		Use:   "config",
+		Short: "Print the configuration in force (file and -E merged; secrets masked)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load(cmd)
+			if err != nil {
+				return err
+			}
+			var m map[string]any
+			if err := cfg.Raw.Unpack(&m); err != nil {
+				return fmt.Errorf("export config: %w", err)
+			}
+			config.MaskSecrets(m)
+			out, err := yaml.Marshal(m)
+			if err != nil {
+				return fmt.Errorf("export config: %w", err)
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	}, newExportTemplateCommand(g), newExportILMCommand(g))
+	return export
+}
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			rev := commit
+			if info, ok := debug.ReadBuildInfo(); ok && rev == "" {
+				for _, s := range info.Settings {
+					if s.Key == "vcs.revision" {
+						rev = s.Value
+					}
+				}
+			}
+			if rev == "" {
+				rev = "unknown"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "spawnbeat version %s (%s), commit %s, built with %s\n",
+				version, runtime.GOARCH, rev, runtime.Version())
+		},
+	}
+}
+
+var errNotElasticsearch = errors.New("output.elasticsearch is not the enabled output")

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spawnbeat/spawnbeat/beater/output/elasticsearch"
+	"github.com/spawnbeat/spawnbeat/config"
+	"github.com/spawnbeat/spawnbeat/module/process/ecs"
+)
+
+// setupTimeout bounds `setup` and `test output`.
+const setupTimeout = 2 * time.Minute
+
+// esOutput returns output.elasticsearch, or an error when it is not the
+// enabled output.
+func esOutput(cfg *config.Loaded) (elasticsearch.Config, error) {
+	es := cfg.Output.Elasticsearch
+	if es == nil || !es.Enabled {
+		return elasticsearch.Config{}, fmt.Errorf("%w (enable it in the config or with -E 'output.elasticsearch.hosts=[\"https://es:9200\"]')", errNotElasticsearch)
+	}
+	return es.Config, nil
+}
+
+func newSetupCommand(g *globals) *cobra.Command {
+	var indexManagement bool
+	cmd := &cobra.Command{
+		Use:   "setup",
+		Short: "Install the index template and the lifecycle policy in Elasticsearch",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load(cmd)
+			if err != nil {
+				return err
+			}
+			es, err := esOutput(cfg)
+			if err != nil {
+				return err
+			}
+			log, closeLog, err := newLogger(cfg.Logging, cfg.Path.Logs, g.selectors, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer closeLog()
+			ctx, cancel := context.WithTimeout(cmd.Context(), setupTimeout)
+			defer cancel()
+			setup := cfg.Setup
+			setup.Template.Enabled, setup.ILM.Enabled = true, true // what setup is for
+			if err := elasticsearch.Setup(ctx, es, setup, ecs.FieldsYAML, log); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "Index setup finished: template", setup.Template.Name, "and lifecycle policy", setup.ILM.PolicyName)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&indexManagement, "index-management", true, "install the index template and the lifecycle policy (the only setup spawnbeat has)")
+	return cmd
+}
+
+func newExportTemplateCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "template",
+		Short: "Print the index template (composable, data_stream, mappings from fields.yml)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load(cmd)
+			if err != nil {
+				return err
+			}
+			out, err := elasticsearch.Template(ecs.FieldsYAML, cfg.Setup)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s\n", out)
+			return err
+		},
+	}
+}
+
+func newExportILMCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "ilm-policy",
+		Short: "Print the lifecycle policy",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load(cmd)
+			if err != nil {
+				return err
+			}
+			out, err := elasticsearch.ILMPolicy(cfg.Setup.ILM)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s\n", out)
+			return err
+		},
+	}
+}
+
+func newTestOutputCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "output",
+		Short: "Check that Elasticsearch is reachable, accepts the credentials, has the template and takes writes",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load(cmd)
+			if err != nil {
+				return err
+			}
+			es, err := esOutput(cfg)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), setupTimeout)
+			defer cancel()
+			if err := elasticsearch.TestOutput(ctx, es, cfg.Setup, cmd.OutOrStdout()); err != nil {
+				return &exitError{Code: statusError, Err: err}
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,99 @@
+package process
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spawnbeat/spawnbeat/module/process/cache"
+	"github.com/spawnbeat/spawnbeat/module/process/ecs"
+	"github.com/spawnbeat/spawnbeat/module/process/procfs"
+)
+
+// build fills ev, a zeroed document, for ent.
+func (s *Source) build(ev *ecs.Event, action, typ string, at time.Time, ent *cache.Entry) {
+	s.seq++
+	ev.Timestamp = at
+	ev.Event = ecs.Meta{
+		Kind:     ecs.KindEvent,
+		Type:     typ,
+		Action:   action,
+		Created:  time.Now(),
+		Sequence: s.seq,
+	}
+	ev.Host, ev.Agent, ev.Namespace = s.host, s.agent, s.opts.Namespace
+
+	p := &ev.Process
+	s.info(&p.Info, ent)
+	if parent, ok := s.table.Parent(ent); ok {
+		s.info(&p.Parent, parent)
+	} else if ent.PPID > 0 {
+		p.Parent.PID = ent.PPID // known from the kernel or /proc, its image is not
+	}
+	s.leader(&p.SessionLeader, ent.Image.SID)
+	s.leader(&p.GroupLeader, ent.Image.PGID)
+	if action == ecs.ActionEnd {
+		p.End = ent.ExitAt
+		p.ExitCode, p.HasExitCode = ent.ExitCode, ent.HasExitCode
+	}
+	ev.Spawnbeat.ReadState = ent.Image.ReadState.String()
+	ev.AssignID()
+}
+
+// info copies what the table knows of a process into an ECS process object.
+// Strings and argument slices are shared, never copied: the table never
+// modifies them.
+func (s *Source) info(dst *ecs.Info, e *cache.Entry) {
+	im := &e.Image
+	dst.PID = e.PID
+	dst.EntityID = e.EntityID
+	dst.Name = im.Name()
+	dst.Executable = im.Exe
+	dst.Args = im.Args
+	dst.ArgsTruncated = im.ArgsTruncated
+	dst.CommandLine = strings.Join(im.Args, " ")
+	dst.WorkingDirectory = im.Cwd
+	dst.Start = e.Start
+	if im.ReadState == 0 {
+		return // nothing was read: no credentials, no terminal
+	}
+	dst.User = s.user(im.EUID)
+	dst.Group = s.group(im.EGID)
+	dst.RealUser = s.user(im.UID)
+	dst.RealGroup = s.group(im.GID)
+	if im.TTY != 0 {
+		major, minor := procfs.TTYDevice(im.TTY)
+		dst.TTY = ecs.TTY{Major: int(major), Minor: int(minor), Valid: true}
+		dst.Interactive = ecs.True
+	} else {
+		dst.Interactive = ecs.False
+	}
+}
+
+func (s *Source) user(uid uint32) ecs.ID {
+	name, _ := s.names.User(uid)
+	return ecs.ID{ID: strconv.FormatUint(uint64(uid), 10), Name: name}
+}
+
+func (s *Source) group(gid uint32) ecs.ID {
+	name, _ := s.names.Group(gid)
+	return ecs.ID{ID: strconv.FormatUint(uint64(gid), 10), Name: name}
+}
+
+// leader fills a session or process-group leader from the table, for
+// Kibana's Session View; absent when the leader is unknown.
+func (s *Source) leader(dst *ecs.Leader, pid int) {
+	if pid <= 0 {
+		return
+	}
+	e, ok := s.table.Get(pid)
+	if !ok {
+		return
+	}
+	dst.PID = e.PID
+	dst.EntityID = e.EntityID
+	dst.Name = e.Image.Name()
+	dst.Executable = e.Image.Exe
+	dst.Args = e.Image.Args
+	dst.Start = e.Start
+}

@@ -1,0 +1,412 @@
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"github.com/spawnbeat/spawnbeat/module/process/cache"
+	"github.com/spawnbeat/spawnbeat/module/process/ecs"
+	"github.com/spawnbeat/spawnbeat/module/process/netlink"
+	"github.com/spawnbeat/spawnbeat/module/process/procfs"
+)
+
+// Capture modes (spawnbeat.capture.mode).
+const (
+	ModeAuto    = "auto"
+	ModeNetlink = "netlink"
+	ModePoll    = "poll"
+)
+
+// Options configure a Source.
+type Options struct {
+	Mode          string
+	ReceiveBuffer int
+	PollPeriod    time.Duration
+	ProcRoot      string
+	ScanExisting  bool
+	// Documents to emit.
+	Exec, End, Existing, Fork bool
+	MaxArgsBytes              int
+	Buffer                    int
+	CacheEntries              int
+	ExitGrace                 time.Duration
+	Namespace                 string
+}
+
+// sweepEvery is how often exited processes past their grace are removed.
+const sweepEvery = time.Second
+
+// Source captures process events and emits ECS documents.
+type Source struct {
+	opts  Options
+	log   *zap.Logger
+	host  *ecs.Host
+	agent *ecs.Agent
+
+	fs    procfs.FS
+	rd    *procfs.Reader
+	names *procfs.Names
+	table *cache.Table
+	boot  time.Time
+	clock *netlink.Clock // nil in poll mode
+
+	pool    sync.Pool
+	seq     uint64
+	scratch procfs.Process
+	pids    []int
+	live    []*cache.Entry // poll mode: the processes the last poll found
+	conn    atomic.Pointer[netlink.Conn]
+
+	stats counters
+}
+
+type counters struct {
+	emitted, dropped, resyncs, resyncAdded, readErrors atomic.Uint64
+	complete, zombie, exited, partial                  atomic.Uint64
+	mode                                               atomic.Value // string
+}
+
+// Stats are the Source's counters.
+type Stats struct {
+	Mode        string // netlink or poll
+	Emitted     uint64 // documents handed to processing
+	Dropped     uint64 // documents dropped because processing was behind (the buffer was full)
+	Resyncs     uint64 // /proc scans after the kernel reported lost events
+	ResyncAdded uint64 // processes those scans found that no event had announced
+	ReadErrors  uint64 // /proc reads that failed other than by the process exiting
+	// How much of each exec'd process /proc still showed (spawnbeat.read_state).
+	ReadComplete, ReadZombie, ReadExited, ReadPartial uint64
+	Kernel      netlink.Stats // the proc connector's own counters (lost = ENOBUFS)
+	Table       cache.Stats
+}
+
+// New prepares a Source; nothing is opened until Run.
+func New(opts Options, host *ecs.Host, agent *ecs.Agent, log *zap.Logger) (*Source, error) {
+	fs, err := procfs.NewFS(opts.ProcRoot)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", opts.ProcRoot, err)
+	}
+	s := &Source{
+		opts:  opts,
+		log:   log.Named("capture"),
+		host:  host,
+		agent: agent,
+		fs:    fs,
+		rd:    fs.NewReader(opts.MaxArgsBytes),
+		names: procfs.NewNames(filepath.Dir(filepath.Clean(opts.ProcRoot)), procfs.DefaultNamesRecheck, log),
+		boot:  bootTime(),
+	}
+	s.table = cache.New(cache.Options{
+		MaxEntries: opts.CacheEntries,
+		Grace:      opts.ExitGrace,
+		HostID:     host.ID,
+		BootID:     bootID(opts.ProcRoot),
+		BootTime:   s.boot,
+		ClockTicks: fs.ClockTicks(),
+	})
+	s.pool.New = func() any { return new(ecs.Event) }
+	s.stats.mode.Store("")
+	return s, nil
+}
+
+// bootTime is the wall-clock time of boot with sub-second precision: /proc's
+// start times count from it (CLOCK_BOOTTIME), while /proc/stat's btime is
+// rounded to the second.
+func bootTime() time.Time {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return time.Time{}
+	}
+	return time.Now().Add(-time.Duration(ts.Nano()))
+}
+
+// bootID names this boot (/proc/sys/kernel/random/boot_id), so that entity
+// ids differ across reboots even though pids and start ticks repeat.
+func bootID(procRoot string) string {
+	b, err := os.ReadFile(filepath.Join(procRoot, "sys/kernel/random/boot_id"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// Release returns a document the processing stage is done with.
+func (s *Source) Release(ev *ecs.Event) {
+	*ev = ecs.Event{}
+	s.pool.Put(ev)
+}
+
+// Run captures until ctx ends. It opens the proc connector (or, where it
+// cannot be used and the mode allows, polls /proc), scans /proc to seed the
+// table, then handles every event. out is never waited on: a document that
+// does not fit is dropped and counted.
+func (s *Source) Run(ctx context.Context, out chan<- *ecs.Event) error {
+	conn, err := s.open()
+	if err != nil {
+		return err
+	}
+	s.scan(out, s.opts.ScanExisting && s.opts.Existing)
+	if conn == nil {
+		return s.poll(ctx, out)
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+	return s.listen(ctx, conn, out)
+}
+
+// open subscribes to the proc connector as the mode says; nil means poll.
+func (s *Source) open() (*netlink.Conn, error) {
+	if s.opts.Mode == ModePoll {
+		s.log.Info("capturing by polling /proc, as configured", zap.Duration("poll_period", s.opts.PollPeriod))
+		s.stats.mode.Store(ModePoll)
+		return nil, nil
+	}
+	conn, err := netlink.Open(netlink.Options{ReceiveBuffer: s.opts.ReceiveBuffer, Events: s.mask()}, s.log)
+	switch {
+	case err == nil:
+		s.clock = conn.Clock()
+		s.conn.Store(conn)
+		s.log.Info("capturing with the kernel's proc connector", zap.Int("receive_buffer", s.opts.ReceiveBuffer))
+		s.stats.mode.Store(ModeNetlink)
+		return conn, nil
+	case s.opts.Mode == ModeAuto && (errors.Is(err, netlink.ErrUnsupported) || errors.Is(err, netlink.ErrPermission)):
+		s.log.Warn("the proc connector cannot be used; polling /proc instead: processes that live shorter than the poll period are missed",
+			zap.Error(err), zap.Duration("poll_period", s.opts.PollPeriod))
+		s.stats.mode.Store(ModePoll)
+		return nil, nil
+	}
+	return nil, fmt.Errorf("open the proc connector: %w", err)
+}
+
+func (s *Source) mask() netlink.EventMask {
+	// Fork is needed even without fork documents: it names the parent at
+	// the time of the exec and lets children inherit their parent's image.
+	return netlink.EventMask(netlink.WhatFork | netlink.WhatExec | netlink.WhatExit)
+}
+
+func (s *Source) listen(ctx context.Context, conn *netlink.Conn, out chan<- *ecs.Event) error {
+	lastSweep := time.Now()
+	for {
+		evs, err := conn.Receive()
+		switch {
+		case errors.Is(err, netlink.ErrLost):
+			s.resync(out)
+			continue
+		case err != nil && ctx.Err() != nil:
+			return nil
+		case err != nil:
+			return fmt.Errorf("receive process events: %w", err)
+		}
+		for i := range evs {
+			s.handle(&evs[i], out)
+		}
+		if now := time.Now(); now.Sub(lastSweep) >= sweepEvery {
+			s.table.Sweep(now)
+			lastSweep = now
+		}
+	}
+}
+
+// handle applies one kernel event. Threads are skipped: a process starts and
+// ends when its thread-group leader does.
+func (s *Source) handle(e *netlink.Event, out chan<- *ecs.Event) {
+	at := s.clock.Time(e.Timestamp)
+	switch e.What {
+	case netlink.WhatFork:
+		if e.ChildPID != e.ChildTGID {
+			return
+		}
+		ent := s.table.Fork(e.ParentTGID, e.ChildTGID, at)
+		if s.opts.Fork && ent != nil {
+			s.emit(out, ecs.ActionFork, "start", at, ent)
+		}
+	case netlink.WhatExec:
+		ent := s.exec(e.TGID, at)
+		if s.opts.Exec && ent != nil {
+			s.emit(out, ecs.ActionExec, "start", at, ent)
+		}
+	case netlink.WhatExit:
+		if e.PID != e.TGID {
+			return
+		}
+		ent := s.table.Exit(e.TGID, exitCode(e.WaitStatus()), at)
+		if s.opts.End && ent != nil {
+			s.emit(out, ecs.ActionEnd, "end", at, ent)
+		}
+	}
+}
+
+// exitCode is process.exit_code: the exit status, or 128+signal for a
+// process killed by a signal (the shell's convention).
+func exitCode(ws unix.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// exec reads the process that just exec'd, at once: a short-lived process
+// may be gone within microseconds.
+func (s *Source) exec(pid int, at time.Time) *cache.Entry {
+	p := &s.scratch
+	err := s.rd.Read(pid, p)
+	switch {
+	case errors.Is(err, procfs.ErrGone):
+		p.ReadState = procfs.ReadExited
+	case err != nil:
+		s.stats.readErrors.Add(1)
+		s.log.Debug("read exec'd process", zap.Int("process.pid", pid), zap.Error(err))
+		p.ReadState = procfs.ReadExited
+	}
+	s.countRead(p.ReadState)
+	return s.table.Exec(p, at)
+}
+
+func (s *Source) countRead(st procfs.ReadState) {
+	switch st {
+	case procfs.ReadComplete:
+		s.stats.complete.Add(1)
+	case procfs.ReadZombie:
+		s.stats.zombie.Add(1)
+	case procfs.ReadPartial:
+		s.stats.partial.Add(1)
+	default:
+		s.stats.exited.Add(1)
+	}
+}
+
+// scan reads every process in /proc into the table: at start (emitting
+// "existing" documents when asked) and to resynchronise after lost events.
+// It returns how many processes the table did not know.
+func (s *Source) scan(out chan<- *ecs.Event, emitExisting bool) int {
+	added, _ := s.scanWith(func(ent *cache.Entry, isNew bool, at time.Time) {
+		if emitExisting {
+			s.emit(out, ecs.ActionExisting, "info", at, ent)
+		}
+	})
+	return added
+}
+
+// scanWith reads every user process of /proc into the table, calling found
+// for each, and marks the ones that vanished unnoticed as exited. It returns
+// how many processes were new to the table.
+func (s *Source) scanWith(found func(ent *cache.Entry, isNew bool, at time.Time)) (added int, err error) {
+	now := time.Now()
+	s.table.BeginScan(now)
+	pids, err := s.fs.PIDs(s.pids[:0])
+	s.pids = pids
+	if err != nil {
+		s.log.Warn("list processes", zap.Error(err))
+		return 0, err
+	}
+	for _, pid := range pids {
+		p := &s.scratch
+		if err := s.rd.Read(pid, p); err != nil || p.IsKernelThread() {
+			continue // gone since the listing, unreadable, or a kernel thread
+		}
+		ent, isNew := s.table.Upsert(p, now)
+		if isNew {
+			added++
+		}
+		found(ent, isNew, now)
+	}
+	s.table.EndScan(time.Now())
+	return added, nil
+}
+
+// resync runs after the kernel dropped events (ENOBUFS): the table learns
+// the processes it missed, so that their children still get parent fields.
+func (s *Source) resync(out chan<- *ecs.Event) {
+	s.stats.resyncs.Add(1)
+	added := s.scan(out, false)
+	s.stats.resyncAdded.Add(uint64(added))
+	s.log.Warn("the kernel dropped process events (socket buffer full); resynchronised from /proc",
+		zap.Int("processes_added", added))
+}
+
+// poll finds new and vanished processes every poll period.
+func (s *Source) poll(ctx context.Context, out chan<- *ecs.Event) error {
+	t := time.NewTicker(s.opts.PollPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		s.pollOnce(out)
+	}
+}
+
+// pollOnce emits an exec document for every process that appeared since
+// the last poll and an end document for every one that vanished (without
+// exit code: polling cannot know it).
+func (s *Source) pollOnce(out chan<- *ecs.Event) {
+	prev := s.live
+	s.live = s.live[len(s.live):]
+	_, err := s.scanWith(func(ent *cache.Entry, isNew bool, _ time.Time) {
+		if ent.Exited {
+			return
+		}
+		s.live = append(s.live, ent)
+		if isNew && s.opts.Exec {
+			s.emit(out, ecs.ActionExec, "start", ent.Start, ent)
+		}
+	})
+	if err != nil {
+		s.live = prev
+		return
+	}
+	for _, ent := range prev {
+		if ent.Exited && s.opts.End {
+			s.emit(out, ecs.ActionEnd, "end", ent.ExitAt, ent)
+		}
+	}
+	s.table.Sweep(time.Now())
+}
+
+// emit builds the document for ent and hands it on, or drops it (counted)
+// when processing is behind.
+func (s *Source) emit(out chan<- *ecs.Event, action, typ string, at time.Time, ent *cache.Entry) {
+	ev := s.pool.Get().(*ecs.Event)
+	s.build(ev, action, typ, at, ent)
+	select {
+	case out <- ev:
+		s.stats.emitted.Add(1)
+	default:
+		s.stats.dropped.Add(1)
+		s.Release(ev)
+	}
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Source) Stats() Stats {
+	st := Stats{
+		Mode:         s.stats.mode.Load().(string),
+		Emitted:      s.stats.emitted.Load(),
+		Dropped:      s.stats.dropped.Load(),
+		Resyncs:      s.stats.resyncs.Load(),
+		ResyncAdded:  s.stats.resyncAdded.Load(),
+		ReadErrors:   s.stats.readErrors.Load(),
+		ReadComplete: s.stats.complete.Load(),
+		ReadZombie:   s.stats.zombie.Load(),
+		ReadExited:   s.stats.exited.Load(),
+		ReadPartial:  s.stats.partial.Load(),
+		Table:        s.table.Stats(),
+	}
+	if c := s.conn.Load(); c != nil {
+		st.Kernel = c.Stats()
+	}
+	return st
+}

@@ -1,0 +1,127 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	pythonTTYRuleID   = "d76b02ef-fc95-4001-9297-01cb7412232f"
+	pythonTTYRuleName = "Interactive Terminal Spawned via Python"
+)
+
+// drive runs argv on a pseudo-terminal of its own (testdata/ptydrive.py),
+// typing lines into it one by one, as an attacker upgrading a reverse shell
+// does.
+func drive(t *testing.T, lines []string, argv ...string) {
+	t.Helper()
+	js, _ := json.Marshal(lines)
+	cmd := exec.Command("/usr/bin/python3", append([]string{"testdata/ptydrive.py", "30", string(js), "--"}, argv...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %v\n%s", argv, err, out)
+	}
+}
+
+// attack is one run of python on a pseudo-terminal.
+type attack struct {
+	name   string
+	lines  []string // typed into the terminal; %s is the run's marker
+	argv   []string // %s is the run's marker
+	alerts int      // alert documents expected
+	shell  string   // process.name of the shell that carries the alert
+}
+
+// TestE2EPythonTTYAttacks runs the real attacks and their look-alikes with
+// no terminal of the test's own, and checks that each attack yields exactly
+// one alert document and each control none.
+func TestE2EPythonTTYAttacks(t *testing.T) {
+	requireRoot(t)
+	a := startAgent(t, fileConfig)
+
+	attacks := []attack{
+		{"branch 1 bash", []string{"exit"}, []string{"/usr/bin/python3", "-c", `import pty; pty.spawn("/bin/bash") # %s`}, 1, "bash"},
+		{"branch 1 sh", []string{"exit"}, []string{"/usr/bin/python3", "-c", `import pty; pty.spawn("/bin/sh") # %s`}, 1, "dash"},
+		{"branch 2 interactive", []string{`import pty; pty.spawn("/bin/sh") # %s`, "exit", "exit()"}, []string{"/usr/bin/python3"}, 1, "dash"},
+		{"control os.system", nil, []string{"/usr/bin/python3", "-c", `import os; os.system("ls >/dev/null") # %s`}, 0, ""},
+		{"control subprocess", []string{"exit"}, []string{"/usr/bin/python3", "-c", `import subprocess; subprocess.run(["/bin/sh"]) # %s`}, 0, ""},
+		{"control python3 -i", []string{`import pty; pty.spawn("/bin/sh") # %s`, "exit", "exit()"}, []string{"/usr/bin/python3", "-i"}, 0, ""},
+	}
+	markers := map[string]string{}
+	for _, at := range attacks {
+		marker := fmt.Sprintf("attack-%d", time.Now().UnixNano())
+		markers[at.name] = marker
+		argv := slices.Clone(at.argv)
+		lines := slices.Clone(at.lines)
+		for i := range argv {
+			argv[i] = strings.ReplaceAll(argv[i], "%s", marker)
+		}
+		for i := range lines {
+			lines[i] = strings.ReplaceAll(lines[i], "%s", marker)
+		}
+		drive(t, lines, argv...)
+		// For branch 2 the marker is typed, not in any argv: mark the run
+		// by a process that follows it.
+		_ = exec.Command("/bin/true", "after-"+marker).Run()
+	}
+	a.waitDocs(1, 15*time.Second, hasArg("after-"+markers[attacks[len(attacks)-1].name]))
+	time.Sleep(500 * time.Millisecond)
+
+	docs := a.docs()
+	for i, at := range attacks {
+		// The documents of this run lie between its own marker and the next one's.
+		from := -1
+		if i > 0 {
+			from = indexOf(docs, hasArg("after-"+markers[attacks[i-1].name]))
+		}
+		to := indexOf(docs, hasArg("after-"+markers[at.name]))
+		if to < 0 {
+			t.Fatalf("%s: end marker not found", at.name)
+		}
+		var alerts []map[string]any
+		for _, d := range docs[from+1 : to] {
+			if str(d, "event.kind") == "alert" {
+				alerts = append(alerts, d)
+			}
+		}
+		if len(alerts) != at.alerts {
+			t.Errorf("%s: %d alerts, want %d: %v", at.name, len(alerts), at.alerts, alerts)
+			continue
+		}
+		for _, al := range alerts {
+			checkAlert(t, at.name, al, at.shell)
+		}
+	}
+}
+
+func indexOf(docs []map[string]any, match func(map[string]any) bool) int {
+	for i, d := range docs {
+		if match(d) {
+			return i
+		}
+	}
+	return -1
+}
+
+func checkAlert(t *testing.T, name string, al map[string]any, shell string) {
+	t.Helper()
+	if str(al, "rule.id") != pythonTTYRuleID || str(al, "rule.name") != pythonTTYRuleName {
+		t.Errorf("%s: rule = %v", name, get(al, "rule"))
+	}
+	if !slices.Contains(strs(al, "threat.technique.subtechnique.id"), "T1059.006") && str(al, "threat.technique.subtechnique.id") != "T1059.006" {
+		t.Errorf("%s: threat = %v", name, get(al, "threat"))
+	}
+	if num(al, "event.risk_score") != 73 || num(al, "event.severity") != 73 {
+		t.Errorf("%s: risk_score %v severity %v", name, get(al, "event.risk_score"), get(al, "event.severity"))
+	}
+	if str(al, "process.name") != shell || !strings.HasPrefix(str(al, "process.parent.name"), "python") {
+		t.Errorf("%s: process %q parent %q", name, str(al, "process.name"), str(al, "process.parent.name"))
+	}
+	if str(al, "message") == "" {
+		t.Errorf("%s: no message", name)
+	}
+}

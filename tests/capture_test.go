@@ -1,0 +1,129 @@
+package tests
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestE2ECaptureToFile runs the real binary with a config file and checks
+// that the documents of real processes reach the file output.
+func TestE2ECaptureToFile(t *testing.T) {
+	requireRoot(t)
+	a := startAgent(t, fileConfig)
+	marker := fmt.Sprintf("e2e-marker-%d", time.Now().UnixNano())
+	cmd := exec.Command("/bin/sh", "-c", "/bin/true "+marker)
+	cmd.Dir = "/tmp"
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	docs := a.waitDocs(2, 10*time.Second, hasArg(marker))
+	var sh, tr map[string]any
+	for _, d := range docs {
+		switch str(d, "process.name") {
+		case "dash", "sh", "bash":
+			sh = d
+		case "true":
+			tr = d
+		}
+	}
+	if sh == nil || tr == nil {
+		t.Fatalf("want exec documents for sh and true with %s, got %d: %v", marker, len(docs), docs)
+	}
+	if got := strs(sh, "process.args"); strings.Join(got, " ") != "/bin/sh -c /bin/true "+marker {
+		t.Errorf("sh args = %q", got)
+	}
+	if num(sh, "process.args_count") != 3 || str(sh, "process.working_directory") != "/tmp" {
+		t.Errorf("sh args_count = %v, cwd = %q", get(sh, "process.args_count"), str(sh, "process.working_directory"))
+	}
+	if int(num(sh, "process.parent.pid")) != os.Getpid() {
+		t.Errorf("sh parent pid = %v, want the test's %d", get(sh, "process.parent.pid"), os.Getpid())
+	}
+	if str(tr, "event.action") != "exec" || str(tr, "host.os.type") != "linux" || str(tr, "data_stream.dataset") != "spawnbeat.process" {
+		t.Errorf("true document: %v", tr)
+	}
+	if str(tr, "process.parent.entity_id") == "" || str(tr, "process.parent.entity_id") != str(sh, "process.entity_id") {
+		t.Errorf("true's parent entity_id %q, sh's entity_id %q", str(tr, "process.parent.entity_id"), str(sh, "process.entity_id"))
+	}
+	if err := a.stop(); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+}
+
+// TestE2ESigtermLeavesCompleteLines stops the agent while processes are
+// being started and checks that every line of the output is a whole JSON
+// document and that the exit status is 0.
+func TestE2ESigtermLeavesCompleteLines(t *testing.T) {
+	requireRoot(t)
+	a := startAgent(t, fileConfig)
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_ = exec.Command("/bin/true", "sigterm-storm").Run()
+			}
+		}
+	}()
+	a.waitDocs(50, 20*time.Second, hasArg("sigterm-storm"))
+	err := a.stop()
+	close(stop)
+	if err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	raw, err := os.ReadFile(a.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) == 0 || raw[len(raw)-1] != '\n' {
+		t.Fatalf("output does not end with a newline (%d bytes)", len(raw))
+	}
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		if !json.Valid(sc.Bytes()) {
+			t.Fatalf("line %d is not a complete JSON document: %.200s", n, sc.Text())
+		}
+	}
+	if n < 50 {
+		t.Errorf("only %d lines", n)
+	}
+}
+
+// TestE2EBadConfig: a broken config exits non-zero, naming the file, line and key.
+func TestE2EBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/spawnbeat.yml"
+	if err := os.WriteFile(path, []byte("spawnbeat:\n  capture:\n    mode: sometimes\noutput.file.rotate_every_kbb: 3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"test", "config"}, {"run"}} {
+		cmd := exec.Command(binary, append(args, "-c", path, "--path.home", dir)...)
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Fatalf("%v: exit 0 with a broken config; output:\n%s", args, out)
+		}
+		for _, want := range []string{path + ":3: spawnbeat.capture.mode", path + ":4: output.file.rotate_every_kbb: unknown setting"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("%v: output lacks %q:\n%s", args, want, out)
+			}
+		}
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(binary, "test", "config", "-c", path).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "writable by group or others") {
+		t.Errorf("world-writable config: err = %v, output:\n%s", err, out)
+	}
+}
