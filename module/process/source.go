@@ -86,8 +86,8 @@ type Stats struct {
 	ReadErrors  uint64 // /proc reads that failed other than by the process exiting
 	// How much of each exec'd process /proc still showed (spawnbeat.read_state).
 	ReadComplete, ReadZombie, ReadExited, ReadPartial uint64
-	Kernel      netlink.Stats // the proc connector's own counters (lost = ENOBUFS)
-	Table       cache.Stats
+	Kernel                                            netlink.Stats // the proc connector's own counters (lost = ENOBUFS)
+	Table                                             cache.Stats
 }
 
 // New prepares a Source; nothing is opened until Run.
