@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -182,7 +183,9 @@ func (w *worker) deliver(ctx context.Context, chunk []pipeline.Event) error {
 		}
 		n, wait := o.nodes.pick(o.clock())
 		if n == nil {
-			o.stats.fail(KindNoNode, fmt.Sprintf("%v: next retry in %s", ErrNoNodeAvailable, wait.Round(time.Millisecond)), o.clock())
+			// Counted, but LastError keeps the failure that took the
+			// nodes down: that is the reason a person needs to see.
+			o.stats.count(KindNoNode, 1)
 			if err := sleepCtx(ctx, wait); err != nil {
 				return err
 			}
@@ -242,7 +245,7 @@ func (w *worker) encode(n int) []byte {
 		}
 		it := &w.items[idx]
 		if err := w.enc.AddCreate(it.index, it.id, it.body); err != nil {
-			w.nonIndexable(idx, 0, "spawnbeat_encode_exception", err.Error())
+			w.nonIndexable(idx, 0, &esError{Type: "spawnbeat_encode_exception", Reason: err.Error()})
 			if it.settled || w.enc.AddCreate(it.index, it.id, it.body) != nil {
 				continue
 			}
@@ -339,7 +342,7 @@ func (w *worker) send(ctx context.Context, n *node, body []byte) outcome {
 				zap.Int("items", len(w.sent)), zap.String("error.reason", se.Reason))
 			return outcome{kind: outcomeSplit}
 		}
-		w.nonIndexable(w.sent[0], res.status, se.Type, se.Reason)
+		w.nonIndexable(w.sent[0], res.status, &esError{Type: se.Type, Reason: se.Reason})
 		w.dropSettled()
 		return outcome{kind: outcomeProgress}
 	default:
@@ -395,12 +398,16 @@ func (w *worker) settle(n *node, res response, now time.Time) outcome {
 		r := &w.res.Items[i].Create
 		it := &w.items[idx]
 		switch classifyItem(r.Status) {
-		case classAcked:
+		case classAcked, classDuplicate:
 			it.settled = true
-			acked++
-		case classDuplicate:
-			it.settled = true
-			dups++
+			switch {
+			case it.dead:
+				o.stats.deadLettered.Add(1)
+			case r.Status == http.StatusConflict:
+				dups++
+			default:
+				acked++
+			}
 		case classRetry:
 			retry++
 			if r.Status == http.StatusTooManyRequests {
@@ -412,7 +419,7 @@ func (w *worker) settle(n *node, res response, now time.Time) outcome {
 			}
 		case classNonIndexable:
 			failed++
-			w.nonIndexable(idx, r.Status, r.Error.typ(), r.Error.reasonWithCause())
+			w.nonIndexable(idx, r.Status, r.Error)
 		}
 	}
 	o.stats.acked.Add(acked)
@@ -429,11 +436,26 @@ func (w *worker) settle(n *node, res response, now time.Time) outcome {
 
 // nonIndexable applies the non_indexable_policy to a refused item: drop
 // it, or turn it into a dead-letter document that stays pending. A refused
-// dead-letter document is dropped with its own counter.
-func (w *worker) nonIndexable(idx, status int, typ, reason string) {
+// dead-letter document is dropped with its own counter. Logs above debug
+// carry the error type and a reason stripped of document content; the
+// body and the full reason go to debug only.
+func (w *worker) nonIndexable(idx, status int, e *esError) {
 	o := w.o
 	it := &w.items[idx]
+	if e == nil {
+		e = &esError{}
+	}
 	o.stats.count(KindNonIndexable, 1)
+	fields := []zap.Field{
+		zap.String("event.id", it.id), zap.String("index", it.index), zap.Int("status", status),
+		zap.String("error.type", e.Type), zap.String("error.reason", publicReason(e.Reason)),
+	}
+	if e.CausedBy != nil {
+		fields = append(fields, zap.String("error.caused_by.type", e.CausedBy.Type))
+	}
+	if ce := o.log.Check(zap.DebugLevel, "refused event"); ce != nil {
+		ce.Write(zap.String("event.id", it.id), zap.String("error", e.String()), zap.ByteString("body", it.body))
+	}
 	if it.dead || o.cfg.NonIndexablePolicy.DeadLetterIndex == "" {
 		it.settled = true
 		o.stats.dropped.Add(1)
@@ -442,14 +464,10 @@ func (w *worker) nonIndexable(idx, status int, typ, reason string) {
 			o.stats.deadLetterFailed.Add(1)
 			msg = "dead-letter document refused by elasticsearch; dropped"
 		}
-		w.warn(KindNonIndexable, msg, zap.String("event.id", it.id), zap.String("index", it.index),
-			zap.Int("status", status), zap.String("error.type", typ), zap.String("error.reason", reason))
-		if ce := o.log.Check(zap.DebugLevel, "refused event body"); ce != nil {
-			ce.Write(zap.String("event.id", it.id), zap.ByteString("body", it.body))
-		}
+		w.warn(KindNonIndexable, msg, fields...)
 		return
 	}
-	body, err := deadLetterDoc(o.clock(), it, status, typ, reason)
+	body, err := deadLetterDoc(o.clock(), it, status, e.Type, e.reasonWithCause())
 	if err != nil { // cannot happen: the document is built from strings
 		it.settled = true
 		o.stats.dropped.Add(1)
@@ -458,8 +476,17 @@ func (w *worker) nonIndexable(idx, status int, typ, reason string) {
 	}
 	it.origIdx, it.index, it.body, it.dead, it.sends = it.index, o.cfg.NonIndexablePolicy.DeadLetterIndex, body, true, 0
 	w.warn(KindNonIndexable, "event refused by elasticsearch; sending it to the dead-letter index",
-		zap.String("event.id", it.id), zap.String("index", it.origIdx), zap.String("dead_letter_index", it.index),
-		zap.Int("status", status), zap.String("error.type", typ), zap.String("error.reason", reason))
+		append(fields, zap.String("dead_letter_index", it.index))...)
+}
+
+// publicReason cuts the part of an Elasticsearch reason that quotes the
+// document ("Preview of field's value: ..."), so that warn-level logs
+// carry no event content.
+func publicReason(r string) string {
+	if i := strings.Index(r, "Preview of field's value"); i >= 0 {
+		return strings.TrimRight(r[:i], ". ")
+	}
+	return r
 }
 
 // dropSettled removes settled items from w.pending and counts settled
@@ -507,13 +534,6 @@ func deadLetterDoc(now time.Time, it *item, status int, typ, reason string) ([]b
 		return nil, fmt.Errorf("encode dead-letter document %q: %w", it.id, err)
 	}
 	return b, nil
-}
-
-func (e *esError) typ() string {
-	if e == nil {
-		return ""
-	}
-	return e.Type
 }
 
 func (e *esError) reasonWithCause() string {
