@@ -132,14 +132,12 @@ func (m *mapping) merge(raw json.RawMessage) error {
 	for _, entry := range rm.DynamicTemplates {
 		for name, body := range entry {
 			var dt struct {
-				MatchMappingType any               `json:"match_mapping_type"`
-				Match            any               `json:"match"`
-				Unmatch          any               `json:"unmatch"`
-				PathMatch        any               `json:"path_match"`
-				PathUnmatch      any               `json:"path_unmatch"`
-				Mapping          map[string]any    `json:"mapping"`
-				Runtime          map[string]any    `json:"runtime"`
-				Extra            map[string]string `json:"-"`
+				MatchMappingType any            `json:"match_mapping_type"`
+				Match            any            `json:"match"`
+				Unmatch          any            `json:"unmatch"`
+				PathMatch        any            `json:"path_match"`
+				PathUnmatch      any            `json:"path_unmatch"`
+				Mapping          map[string]any `json:"mapping"`
 			}
 			if err := json.Unmarshal(body, &dt); err != nil {
 				return fmt.Errorf("parse dynamic template [%s]: %w", name, err)
@@ -331,12 +329,16 @@ func (v *docValidator) enterObject(at int) error {
 	case isObj:
 		return nil
 	case f != nil && leafTypes[f.typ]:
-		return v.fail(at, "failed to parse field [%s] of type [%s] in document with id '%s'. Preview of field's value: '{}'",
-			"illegal_argument_exception", "tried to parse field [%s] as a %s, but found an object", string(v.path), f.typ)
+		p := string(v.path)
+		e := newErr("document_parsing_exception",
+			"[1:%d] failed to parse field [%s] of type [%s] in document with id '%s'. Preview of field's value: '{}'", at+1, p, f.typ, v.id)
+		e.CausedBy = newErr("illegal_argument_exception", "Cannot parse an object as a [%s] field", f.typ)
+		v.err = e
+		return v.stop()
 	case f != nil:
 		return nil
 	}
-	return v.learn(at, "object", nil)
+	return v.learn(at, "object")
 }
 
 func (v *docValidator) key(raw []byte, escaped bool) error {
@@ -393,7 +395,7 @@ func (v *docValidator) scalar(kind tokKind, raw []byte, escaped bool, at int) er
 			"[1:%d] object mapping for [%s] tried to parse field [%s] as object, but found a concrete value", at+1, p, p)
 	}
 	if f == nil {
-		return v.learn(at, dynamicKind(kind, raw, escaped, v.m.dateDetection), nil)
+		return v.learn(at, dynamicKind(kind, raw, escaped, v.m.dateDetection))
 	}
 	if f.ignoreMalformed || v.m.ignoreMalformed {
 		return nil
@@ -416,13 +418,6 @@ func (v *docValidator) scalar(kind tokKind, raw []byte, escaped bool, at int) er
 // stop aborts the scan after v.err was set.
 func (v *docValidator) stop() error { return errSyntax }
 
-func (v *docValidator) fail(at int, format, causeType, causeFormat string, path, typ string) error {
-	e := newErr("document_parsing_exception", "[1:%d] "+format, at+1, path, typ, v.id)
-	e.CausedBy = newErr(causeType, causeFormat, path, typ)
-	v.err = e
-	return v.stop()
-}
-
 func (v *docValidator) failf(at int, typ, format string, args ...any) error {
 	v.err = newErr(typ, format, args...)
 	return v.stop()
@@ -431,7 +426,7 @@ func (v *docValidator) failf(at int, typ, format string, args ...any) error {
 // learn adds a field of dynamic kind ("string", "long", "double",
 // "boolean", "date", "object") at the current path, or refuses it when the
 // dynamic setting is strict.
-func (v *docValidator) learn(at int, kind string, _ []byte) error {
+func (v *docValidator) learn(at int, kind string) error {
 	path := string(v.path)
 	parent, name := "", path
 	if i := strings.LastIndexByte(path, '.'); i >= 0 {

@@ -137,11 +137,8 @@ func patternsOverlap(a, b string) bool {
 }
 
 // matchTemplate returns the highest-priority template whose patterns match
-// name, or nil. Hidden names (starting with ".") match only patterns that
-// start with "." too? No: Elasticsearch matches them normally, except that
-// a global "*" template does not apply to hidden indices; backing indices
-// are never matched here because they are created by their data stream.
-// s.mu must be held.
+// name, or nil; ties (which PUT refuses for overlapping patterns) go to the
+// first name in sort order. s.mu must be held.
 func (st *store) matchTemplate(name string) *indexTemplate {
 	var best *indexTemplate
 	for _, t := range st.templates {
