@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"go.uber.org/zap"
 )
@@ -31,6 +32,11 @@ type Options struct {
 	// files instead of a problem. The Watcher sets it, so that deleting a
 	// configured rule file removes its rules.
 	AllowMissing bool
+	// StrictPerms refuses user rule files that group or others can write,
+	// or that belong to someone other than root or the current user, as
+	// Beats' strict.perms does for configuration: whoever can edit a rule
+	// can switch detection off.
+	StrictPerms bool
 }
 
 // Load reads, parses and compiles the built-in rules (unless disabled) and
@@ -98,7 +104,7 @@ func Load(opts Options, log *zap.Logger) (*Set, error) {
 	digest := sha256.New()
 	fmt.Fprintf(digest, "builtin=%t\n", !opts.DisableBuiltin)
 	for _, name := range files {
-		data, err := readFile(name)
+		data, err := readFile(name, opts.StrictPerms)
 		if err != nil {
 			problems = append(problems, &Problem{File: name, Msg: err.Error(), Err: err})
 			continue
@@ -143,12 +149,21 @@ func builtinFiles() []namedData {
 	return out
 }
 
-func readFile(name string) ([]byte, error) {
+func readFile(name string, strict bool) ([]byte, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, fmt.Errorf("read rule file: %w", err)
 	}
 	defer f.Close()
+	if strict {
+		fi, err := f.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("read rule file: %w", err)
+		}
+		if err := checkPerms(fi); err != nil {
+			return nil, err
+		}
+	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read rule file: %w", err)
@@ -157,6 +172,19 @@ func readFile(name string) ([]byte, error) {
 		return nil, fmt.Errorf("read rule file: larger than %d bytes: %w", MaxFileSize, ErrInvalid)
 	}
 	return data, nil
+}
+
+// checkPerms enforces Options.StrictPerms on an open file.
+func checkPerms(fi fs.FileInfo) error {
+	if m := fi.Mode().Perm(); m&0o022 != 0 {
+		return fmt.Errorf("refusing rule file writable by group or others (mode %#o; chmod go-w): %w", m, ErrPermissions)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if uid := os.Geteuid(); st.Uid != 0 && int(st.Uid) != uid {
+			return fmt.Errorf("refusing rule file owned by uid %d (want root or uid %d): %w", st.Uid, uid, ErrPermissions)
+		}
+	}
+	return nil
 }
 
 // Expand resolves one rule path (file, directory or glob) to the files it

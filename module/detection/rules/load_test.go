@@ -231,3 +231,40 @@ func TestSetErrNil(t *testing.T) {
 		t.Errorf("problems %v files %v, want none", set.Problems(), set.Files())
 	}
 }
+
+func TestLoadStrictPerms(t *testing.T) {
+	src, err := os.ReadFile("testdata/custom/webshell.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		mode    os.FileMode
+		strict  bool
+		wantErr error
+	}{
+		{"private file", 0o600, true, nil},
+		{"world-readable file", 0o644, true, nil},
+		{"group-writable file", 0o664, true, ErrPermissions},
+		{"world-writable file", 0o646, true, ErrPermissions},
+		{"world-writable file, not strict", 0o666, false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := filepath.Join(t.TempDir(), "rule.toml")
+			if err := os.WriteFile(name, src, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(name, tt.mode); err != nil { // not subject to umask
+				t.Fatal(err)
+			}
+			set, err := Load(Options{Paths: []string{name}, DisableBuiltin: true, StrictPerms: tt.strict}, nil)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+				t.Fatalf("Load error = %v, want %v", err, tt.wantErr)
+			}
+			if wantLen := map[bool]int{true: 1, false: 0}[tt.wantErr == nil]; set.Len() != wantLen {
+				t.Errorf("rules loaded = %d, want %d", set.Len(), wantLen)
+			}
+		})
+	}
+}

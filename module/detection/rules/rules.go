@@ -23,6 +23,8 @@ var (
 	ErrUnsupported = errors.New("unsupported rule")
 	// ErrNoMatch marks a literal rule path that does not exist.
 	ErrNoMatch = errors.New("no rule file")
+	// ErrPermissions marks a rule file refused by Options.StrictPerms.
+	ErrPermissions = errors.New("unsafe rule file permissions")
 )
 
 // Rule is one loaded, compiled rule. It is immutable once loaded and safe
@@ -49,8 +51,10 @@ type Rule struct {
 }
 
 // Problem is a rule file that could not be loaded, with the place in the
-// file. Its Error() is "FILE:LINE:COL: message". Problems wrap ErrSyntax,
-// ErrInvalid, ErrDuplicate or ErrNoMatch and the underlying error.
+// file. Its Error() is "FILE:LINE:COL: message", or "FILE: message" for a
+// problem with the whole file (unreadable, missing). Problems wrap one of
+// ErrSyntax, ErrInvalid, ErrDuplicate, ErrNoMatch, ErrPermissions, or the
+// I/O or glob-pattern error behind them.
 type Problem struct {
 	File      string
 	Line, Col int // 1-based; 0 when the problem concerns the whole file
