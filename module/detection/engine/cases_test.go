@@ -111,7 +111,7 @@ func TestCases(t *testing.T) {
 			for _, f := range ep.Fields() {
 				jg, _ := jsonR.Field(f)
 				eg, _ := ecsR.Field(f)
-				if !cmp.Equal(scalar(jg(doc)), scalar(eg(ev))) {
+				if !cmp.Equal(scalar(jg.Get(doc)), scalar(eg.Get(ev))) {
 					t.Logf("line %d: not on ECS: %s differs", c.line, f)
 					return
 				}
@@ -147,7 +147,7 @@ func itoa(n int) string {
 // event.category "process".
 func jsonToECS(doc map[string]any) (*ecs.Event, bool) {
 	r := engine.JSON()
-	get := func(name string) engine.Value { g, _ := r.Field(name); return g(doc) }
+	get := func(name string) engine.Value { f, _ := r.Field(name); return f.Get(doc) }
 	s := func(name string) string {
 		v := get(name)
 		if v.Kind == engine.String {

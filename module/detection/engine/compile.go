@@ -14,14 +14,25 @@ import (
 // and must be safe for concurrent use.
 type Getter[T any] func(doc T) Value
 
+// Field reads one field from documents of type T. Get is always set. A
+// resolver may also set String (for a single-valued string field, "" meaning
+// absent) or Strings (for a multi-valued string field, empty meaning absent):
+// the compiler then reads the strings directly, without building a Value,
+// on the hot path. All three must agree and be safe for concurrent use.
+type Field[T any] struct {
+	Get     Getter[T]
+	String  func(doc T) string
+	Strings func(doc T) []string
+}
+
 // Resolver maps field names and event categories to accessors on documents
 // of type T. It is consulted once per field at compile time, never per
 // event. Implementations must be safe for concurrent use.
 type Resolver[T any] interface {
-	// Field returns the accessor for a dotted field name. filled is false
-	// when documents of this type never carry the field; get then always
+	// Field returns the reader of a dotted field name. filled is false when
+	// documents of this type never carry the field; its Get then always
 	// returns a Missing Value.
-	Field(name string) (get Getter[T], filled bool)
+	Field(name string) (f Field[T], filled bool)
 	// Category returns the test for "<category> where". "any" matches
 	// every document.
 	Category(name string) func(doc T) bool
@@ -203,12 +214,7 @@ func litKindName(k eql.LiteralKind) string {
 func (c *compiler[T]) value(e eql.Expr) (Getter[T], error) {
 	switch e := e.(type) {
 	case *eql.FieldRef:
-		get, filled := c.r.Field(e.Name)
-		c.fields[e.Name] = filled
-		if get == nil {
-			return func(T) Value { return Value{} }, nil
-		}
-		return get, nil
+		return c.field(e).Get, nil
 	case *eql.Literal:
 		v := literalValue(e)
 		return func(T) Value { return v }, nil
@@ -244,6 +250,16 @@ func (c *compiler[T]) value(e eql.Expr) (Getter[T], error) {
 		return nil, err
 	}
 	return func(doc T) Value { return BoolValue(p(doc)) }, nil
+}
+
+// field resolves a field reference and records it.
+func (c *compiler[T]) field(e *eql.FieldRef) Field[T] {
+	f, filled := c.r.Field(e.Name)
+	c.fields[e.Name] = filled
+	if f.Get == nil {
+		f = Field[T]{Get: func(T) Value { return Value{} }}
+	}
+	return f
 }
 
 func literalValue(l *eql.Literal) Value {
@@ -389,6 +405,10 @@ func (c *compiler[T]) compare(e *eql.CompareExpr) (func(T) bool, error) {
 		return nil, err
 	}
 	var p func(T) bool
+	var f Field[T]
+	if ref, ok := x.(*eql.FieldRef); ok {
+		f = c.field(ref)
+	}
 	if lit, ok := y.(*eql.Literal); ok {
 		if lit.Kind == eql.NullLit {
 			if op != eql.Eq {
@@ -397,7 +417,8 @@ func (c *compiler[T]) compare(e *eql.CompareExpr) (func(T) bool, error) {
 			// field == null: absent; field != null: present.
 			p = func(doc T) bool { return get(doc).Kind == Missing }
 		} else {
-			p = literalCompare(op, get, newOperand(literalValue(lit)))
+			f.Get = get
+			p = literalCompare(op, f, newOperand(literalValue(lit)))
 		}
 	} else {
 		other, err := c.value(y)
@@ -512,13 +533,49 @@ func (m *matcher) matchString(s string) bool {
 	return m.matchPlain(s)
 }
 
-// matchFolded lower-cases s before the exact and pattern tests. Strings
-// that are already lower-case ASCII, the common case, skip the buffer.
+// matchFolded tests s case-insensitively. The patterns are lower-case
+// already. ASCII values, the common case, are compared with an ASCII fold
+// in place; only a set lookup, a contains or a general glob needs the value
+// lower-cased into a buffer, and non-ASCII values go through strings.ToLower.
 func (m *matcher) matchFolded(s string) bool {
-	if isLowerASCII(s) {
-		return m.matchPlain(s)
+	if !isASCII(s) {
+		return m.matchFoldedSlow(s)
 	}
-	return m.matchFoldedSlow(s)
+	for _, x := range m.exactList {
+		if len(x) == len(s) && asciiEqualLower(s, x) {
+			return true
+		}
+	}
+	slow := m.exact != nil
+	for i := range m.pats {
+		p := &m.pats[i]
+		switch p.kind {
+		case patExact:
+			if len(p.lit) == len(s) && asciiEqualLower(s, p.lit) {
+				return true
+			}
+		case patPrefix:
+			if len(s) >= len(p.lit) && asciiEqualLower(s[:len(p.lit)], p.lit) {
+				return true
+			}
+		case patSuffix:
+			if len(s) >= len(p.lit) && asciiEqualLower(s[len(s)-len(p.lit):], p.lit) {
+				return true
+			}
+		case patContains:
+			if asciiContainsLower(s, p.lit) {
+				return true
+			}
+		case patAny:
+			return true
+		default:
+			slow = true
+		}
+	}
+	if slow {
+		return m.matchFoldedSlow(s)
+	}
+	return false
 }
 
 func (m *matcher) matchFoldedSlow(s string) bool {
@@ -526,13 +583,56 @@ func (m *matcher) matchFoldedSlow(s string) bool {
 	return m.matchPlain(fold(&buf, s))
 }
 
-func isLowerASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= utf8.RuneSelf || c >= 'A' && c <= 'Z' {
+// isASCII reports whether s is all ASCII, eight bytes at a time.
+func isASCII(s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if w&0x8080808080808080 != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
 			return false
 		}
 	}
 	return true
+}
+
+// asciiEqualLower reports whether the ASCII string s, lower-cased, equals
+// lower (already lower-case); len(s) == len(lower).
+func asciiEqualLower(s, lower string) bool {
+	for i := 0; i < len(lower); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiContainsLower is a case-insensitive strings.Contains for an ASCII s
+// and a lower-case needle.
+func asciiContainsLower(s, lower string) bool {
+	if lower == "" {
+		return true
+	}
+	c0 := lower[0]
+	u0 := c0
+	if c0 >= 'a' && c0 <= 'z' {
+		u0 = c0 - ('a' - 'A')
+	}
+	for i := 0; i+len(lower) <= len(s); i++ {
+		if c := s[i]; (c == c0 || c == u0) && asciiEqualLower(s[i:i+len(lower)], lower) {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *matcher) matchPlain(s string) bool {
@@ -554,52 +654,77 @@ func (m *matcher) matchPlain(s string) bool {
 	return false
 }
 
-// literalCompare is X <op> constant, with a fast path for the most common
-// leaf of all: a string field == a string.
-func literalCompare[T any](op eql.CompareOp, get Getter[T], o operand) func(T) bool {
-	if op == eql.Eq && o.kind == String {
-		lit := o.str
+// literalCompare is X <op> constant, with fast paths for string fields
+// read directly (the most common leaf of all is a string field == a string).
+func literalCompare[T any](op eql.CompareOp, f Field[T], o operand) func(T) bool {
+	switch {
+	case f.String != nil && op == eql.Eq && o.kind == String:
+		str, lit := f.String, o.str
 		return func(doc T) bool {
-			v := get(doc)
-			switch v.Kind {
-			case String:
-				return v.Str == lit
-			case Strings:
-				for _, s := range v.Strs {
-					if s == lit {
-						return true
-					}
+			s := str(doc)
+			return s == lit && s != ""
+		}
+	case f.String != nil:
+		str := f.String
+		return func(doc T) bool {
+			s := str(doc)
+			return s != "" && cmpScalar(op, Value{Kind: String, Str: s}, &o)
+		}
+	case f.Strings != nil && op == eql.Eq && o.kind == String:
+		strs, lit := f.Strings, o.str
+		return func(doc T) bool {
+			for _, s := range strs(doc) {
+				if s == lit {
+					return true
 				}
-				return false
-			case Missing:
-				return false
 			}
-			return anyCmp(op, v, &o)
+			return false
+		}
+	case f.Strings != nil:
+		strs := f.Strings
+		return func(doc T) bool {
+			for _, s := range strs(doc) {
+				if cmpScalar(op, Value{Kind: String, Str: s}, &o) {
+					return true
+				}
+			}
+			return false
 		}
 	}
+	get := f.Get
 	return func(doc T) bool { return anyCmp(op, get(doc), &o) }
 }
 
-// matcherPredicate returns the test of a value against m, specialised for
-// the common shape: a list of exact strings and a string-valued field.
-func matcherPredicate[T any](m *matcher, get Getter[T]) func(T) bool {
-	exactOnly := len(m.pats) == 0 && len(m.res) == 0
-	if !exactOnly {
-		return func(doc T) bool { return m.match(get(doc)) }
-	}
-	return func(doc T) bool {
-		v := get(doc)
-		switch v.Kind {
-		case String:
-			if m.insensitive {
-				return m.matchFolded(v.Str)
+// matcherPredicate returns the test of a value against m, reading string
+// fields directly when the resolver allows it.
+func matcherPredicate[T any](m *matcher, f Field[T]) func(T) bool {
+	switch {
+	case f.String != nil:
+		str := f.String
+		return func(doc T) bool {
+			s := str(doc)
+			if s == "" {
+				return m.null
 			}
-			return m.matchPlain(v.Str)
-		case Missing:
-			return m.null
+			return m.matchString(s)
 		}
-		return m.match(v)
+	case f.Strings != nil:
+		strs := f.Strings
+		return func(doc T) bool {
+			ss := strs(doc)
+			if len(ss) == 0 {
+				return m.null
+			}
+			for _, s := range ss {
+				if m.matchString(s) {
+					return true
+				}
+			}
+			return false
+		}
 	}
+	get := f.Get
+	return func(doc T) bool { return m.match(get(doc)) }
 }
 
 // predicate compiles in, in~, not in, ":", like, like~, regex, regex~.
@@ -622,7 +747,11 @@ func (c *compiler[T]) predicate(e *eql.PredicateExpr) (func(T) bool, error) {
 		if err != nil {
 			return nil, err
 		}
-		p = matcherPredicate(m, get)
+		f := Field[T]{Get: get}
+		if ref, ok := e.X.(*eql.FieldRef); ok {
+			f = c.field(ref)
+		}
+		p = matcherPredicate(m, f)
 	} else {
 		// in (...) with expressions: equality with any of them.
 		vals := make([]Getter[T], len(e.Values))

@@ -21,14 +21,14 @@ func ECS() Resolver[*ecs.Event] {
 }
 
 type ecsResolver struct {
-	fields map[string]Getter[*ecs.Event] // read-only after construction
+	fields map[string]Field[*ecs.Event] // read-only after construction
 }
 
-func (r ecsResolver) Field(name string) (Getter[*ecs.Event], bool) {
-	if g, ok := r.fields[name]; ok {
-		return g, true
+func (r ecsResolver) Field(name string) (Field[*ecs.Event], bool) {
+	if f, ok := r.fields[name]; ok {
+		return f, true
 	}
-	return func(*ecs.Event) Value { return Value{} }, false
+	return Field[*ecs.Event]{Get: func(*ecs.Event) Value { return Value{} }}, false
 }
 
 func (r ecsResolver) Category(name string) func(*ecs.Event) bool {
@@ -81,134 +81,152 @@ func tristate(t ecs.Tristate) Value {
 	return Value{}
 }
 
-func ecsFields() map[string]Getter[*ecs.Event] {
-	type G = Getter[*ecs.Event]
-	m := map[string]G{
-		"@timestamp":     func(e *ecs.Event) Value { return timeValue(e.Timestamp) },
-		"ecs.version":    func(*ecs.Event) Value { return StringValue(ecs.Version) },
-		"message":        func(e *ecs.Event) Value { return StringValue(e.Message) },
-		"event.kind":     func(e *ecs.Event) Value { return StringValue(e.Event.Kind) },
-		"event.category": func(*ecs.Event) Value { return StringValue("process") },
-		"event.type":     func(e *ecs.Event) Value { return StringValue(e.Event.Type) },
-		"event.action":   func(e *ecs.Event) Value { return StringValue(e.Event.Action) },
-		"event.outcome":  func(e *ecs.Event) Value { return StringValue(e.Event.Outcome) },
-		"event.created":  func(e *ecs.Event) Value { return timeValue(e.Event.Created) },
-		"event.id":       func(e *ecs.Event) Value { return StringValue(e.Event.ID) },
-		"event.sequence": func(e *ecs.Event) Value {
+// stringField is a single-valued keyword field; "" is absent.
+func stringField[T any](f func(T) string) Field[T] {
+	return Field[T]{String: f, Get: func(doc T) Value { return StringValue(f(doc)) }}
+}
+
+// stringsField is a multi-valued keyword field; an empty slice is absent.
+func stringsField[T any](f func(T) []string) Field[T] {
+	return Field[T]{Strings: f, Get: func(doc T) Value { return StringsValue(f(doc)) }}
+}
+
+func ecsFields() map[string]Field[*ecs.Event] {
+	type E = *ecs.Event
+	m := map[string]Field[E]{}
+	str := map[string]func(E) string{
+		"ecs.version":           func(E) string { return ecs.Version },
+		"message":               func(e E) string { return e.Message },
+		"event.kind":            func(e E) string { return e.Event.Kind },
+		"event.category":        func(E) string { return "process" },
+		"event.type":            func(e E) string { return e.Event.Type },
+		"event.action":          func(e E) string { return e.Event.Action },
+		"event.outcome":         func(e E) string { return e.Event.Outcome },
+		"event.id":              func(e E) string { return e.Event.ID },
+		"event.dataset":         func(E) string { return "spawnbeat.process" },
+		"event.module":          func(E) string { return "spawnbeat" },
+		"data_stream.type":      func(E) string { return "logs" },
+		"data_stream.dataset":   func(E) string { return "spawnbeat.process" },
+		"data_stream.namespace": func(e E) string { return e.Namespace },
+		// user.* and group.* are the process's effective ids.
+		"user.id":    func(e E) string { return e.Process.User.ID },
+		"user.name":  func(e E) string { return e.Process.User.Name },
+		"group.id":   func(e E) string { return e.Process.Group.ID },
+		"group.name": func(e E) string { return e.Process.Group.Name },
+		// host.os.type is in almost every rule: read it in one step.
+		"host.os.type": func(e E) string {
+			if e.Host == nil {
+				return ""
+			}
+			return e.Host.OS.Type
+		},
+	}
+	host := func(f func(h *ecs.Host) string) func(E) string {
+		return func(e E) string {
+			if e.Host == nil {
+				return ""
+			}
+			return f(e.Host)
+		}
+	}
+	str["host.name"] = host(func(h *ecs.Host) string { return h.Name })
+	str["host.hostname"] = host(func(h *ecs.Host) string { return h.Hostname })
+	str["host.id"] = host(func(h *ecs.Host) string { return h.ID })
+	str["host.architecture"] = host(func(h *ecs.Host) string { return h.Architecture })
+	str["host.os.family"] = host(func(h *ecs.Host) string { return h.OS.Family })
+	str["host.os.name"] = host(func(h *ecs.Host) string { return h.OS.Name })
+	str["host.os.platform"] = host(func(h *ecs.Host) string { return h.OS.Platform })
+	str["host.os.version"] = host(func(h *ecs.Host) string { return h.OS.Version })
+	str["host.os.kernel"] = host(func(h *ecs.Host) string { return h.OS.Kernel })
+	str["host.os.full"] = host(func(h *ecs.Host) string { return h.OS.Full })
+	agent := func(f func(a *ecs.Agent) string) func(E) string {
+		return func(e E) string {
+			if e.Agent == nil {
+				return ""
+			}
+			return f(e.Agent)
+		}
+	}
+	str["agent.type"] = agent(func(a *ecs.Agent) string { return a.Type })
+	str["agent.version"] = agent(func(a *ecs.Agent) string { return a.Version })
+	str["agent.id"] = agent(func(a *ecs.Agent) string { return a.ID })
+	str["agent.name"] = agent(func(a *ecs.Agent) string { return a.Name })
+	str["agent.ephemeral_id"] = agent(func(a *ecs.Agent) string { return a.EphemeralID })
+	for k, f := range str {
+		m[k] = stringField(f)
+	}
+	m["host.ip"] = stringsField(func(e E) []string {
+		if e.Host == nil {
+			return nil
+		}
+		return e.Host.IP
+	})
+	m["host.mac"] = stringsField(func(e E) []string {
+		if e.Host == nil {
+			return nil
+		}
+		return e.Host.MAC
+	})
+
+	get := map[string]Getter[E]{
+		"@timestamp":    func(e E) Value { return timeValue(e.Timestamp) },
+		"event.created": func(e E) Value { return timeValue(e.Event.Created) },
+		"event.sequence": func(e E) Value {
 			if e.Event.Sequence == 0 {
 				return Value{}
 			}
 			return NumberValue(float64(e.Event.Sequence))
 		},
-		"event.dataset": func(*ecs.Event) Value { return StringValue("spawnbeat.process") },
-		"event.module":  func(*ecs.Event) Value { return StringValue("spawnbeat") },
-		"event.risk_score": func(e *ecs.Event) Value {
+		"event.risk_score": func(e E) Value {
 			if e.RiskScore == 0 {
 				return Value{}
 			}
 			return NumberValue(e.RiskScore)
 		},
-		"event.severity": func(e *ecs.Event) Value {
+		"event.severity": func(e E) Value {
 			if e.Severity == 0 {
 				return Value{}
 			}
 			return NumberValue(float64(e.Severity))
 		},
-		"data_stream.type":      func(*ecs.Event) Value { return StringValue("logs") },
-		"data_stream.dataset":   func(*ecs.Event) Value { return StringValue("spawnbeat.process") },
-		"data_stream.namespace": func(e *ecs.Event) Value { return StringValue(e.Namespace) },
-
-		// user.* and group.* are the process's effective ids.
-		"user.id":    func(e *ecs.Event) Value { return StringValue(e.Process.User.ID) },
-		"user.name":  func(e *ecs.Event) Value { return StringValue(e.Process.User.Name) },
-		"group.id":   func(e *ecs.Event) Value { return StringValue(e.Process.Group.ID) },
-		"group.name": func(e *ecs.Event) Value { return StringValue(e.Process.Group.Name) },
-
-		"process.end": func(e *ecs.Event) Value { return timeValue(e.Process.End) },
-		"process.exit_code": func(e *ecs.Event) Value {
+		"process.end": func(e E) Value { return timeValue(e.Process.End) },
+		"process.exit_code": func(e E) Value {
 			if !e.Process.HasExitCode {
 				return Value{}
 			}
 			return NumberValue(float64(e.Process.ExitCode))
 		},
 	}
-	host := func(f func(h *ecs.Host) Value) G {
-		return func(e *ecs.Event) Value {
-			if e.Host == nil {
-				return Value{}
-			}
-			return f(e.Host)
-		}
+	for k, g := range get {
+		m[k] = Field[E]{Get: g}
 	}
-	m["host.name"] = host(func(h *ecs.Host) Value { return StringValue(h.Name) })
-	m["host.hostname"] = host(func(h *ecs.Host) Value { return StringValue(h.Hostname) })
-	m["host.id"] = host(func(h *ecs.Host) Value { return StringValue(h.ID) })
-	m["host.architecture"] = host(func(h *ecs.Host) Value { return StringValue(h.Architecture) })
-	m["host.ip"] = host(func(h *ecs.Host) Value { return StringsValue(h.IP) })
-	m["host.mac"] = host(func(h *ecs.Host) Value { return StringsValue(h.MAC) })
-	m["host.os.type"] = host(func(h *ecs.Host) Value { return StringValue(h.OS.Type) })
-	m["host.os.family"] = host(func(h *ecs.Host) Value { return StringValue(h.OS.Family) })
-	m["host.os.name"] = host(func(h *ecs.Host) Value { return StringValue(h.OS.Name) })
-	m["host.os.platform"] = host(func(h *ecs.Host) Value { return StringValue(h.OS.Platform) })
-	m["host.os.version"] = host(func(h *ecs.Host) Value { return StringValue(h.OS.Version) })
-	m["host.os.kernel"] = host(func(h *ecs.Host) Value { return StringValue(h.OS.Kernel) })
-	m["host.os.full"] = host(func(h *ecs.Host) Value { return StringValue(h.OS.Full) })
-
-	agent := func(f func(a *ecs.Agent) Value) G {
-		return func(e *ecs.Event) Value {
-			if e.Agent == nil {
-				return Value{}
-			}
-			return f(e.Agent)
-		}
-	}
-	m["agent.type"] = agent(func(a *ecs.Agent) Value { return StringValue(a.Type) })
-	m["agent.version"] = agent(func(a *ecs.Agent) Value { return StringValue(a.Version) })
-	m["agent.id"] = agent(func(a *ecs.Agent) Value { return StringValue(a.ID) })
-	m["agent.name"] = agent(func(a *ecs.Agent) Value { return StringValue(a.Name) })
-	m["agent.ephemeral_id"] = agent(func(a *ecs.Agent) Value { return StringValue(a.EphemeralID) })
-
+	infoFields(m)
 	addInfo(m, "process.", false)
 	addInfo(m, "process.parent.", true)
-	addLeader(m, "process.entry_leader.", func(e *ecs.Event) *ecs.Leader { return &e.Process.EntryLeader })
-	addLeader(m, "process.session_leader.", func(e *ecs.Event) *ecs.Leader { return &e.Process.SessionLeader })
-	addLeader(m, "process.group_leader.", func(e *ecs.Event) *ecs.Leader { return &e.Process.GroupLeader })
+	addLeader(m, "process.entry_leader.", func(e E) *ecs.Leader { return &e.Process.EntryLeader })
+	addLeader(m, "process.session_leader.", func(e E) *ecs.Leader { return &e.Process.SessionLeader })
+	addLeader(m, "process.group_leader.", func(e E) *ecs.Leader { return &e.Process.GroupLeader })
 	return m
 }
 
-// addInfo adds the fields of the process (parent false) or of its parent,
-// which is absent as a whole when Parent.PID is 0. Each getter is one
-// closure around the field read, to keep the hot path short.
-func addInfo(m map[string]Getter[*ecs.Event], prefix string, parent bool) {
+// addInfo adds the non-string fields of the process (parent false) or of
+// its parent, which is absent as a whole when Parent.PID is 0.
+func addInfo(m map[string]Field[*ecs.Event], prefix string, parent bool) {
 	add := func(name string, f func(i *ecs.Info) Value) {
 		if parent {
-			m[prefix+name] = func(e *ecs.Event) Value {
+			m[prefix+name] = Field[*ecs.Event]{Get: func(e *ecs.Event) Value {
 				if e.Process.Parent.PID == 0 {
 					return Value{}
 				}
 				return f(&e.Process.Parent)
-			}
+			}}
 			return
 		}
-		m[prefix+name] = func(e *ecs.Event) Value { return f(&e.Process.Info) }
+		m[prefix+name] = Field[*ecs.Event]{Get: func(e *ecs.Event) Value { return f(&e.Process.Info) }}
 	}
 	add("pid", func(i *ecs.Info) Value { return pidValue(i.PID) })
-	add("entity_id", func(i *ecs.Info) Value { return StringValue(i.EntityID) })
-	add("name", func(i *ecs.Info) Value { return StringValue(i.Name) })
-	add("executable", func(i *ecs.Info) Value { return StringValue(i.Executable) })
-	add("args", func(i *ecs.Info) Value { return StringsValue(i.Args) })
 	add("args_count", func(i *ecs.Info) Value { return argsCount(i.Args) })
-	add("command_line", func(i *ecs.Info) Value { return StringValue(i.CommandLine) })
-	add("working_directory", func(i *ecs.Info) Value { return StringValue(i.WorkingDirectory) })
 	add("start", func(i *ecs.Info) Value { return timeValue(i.Start) })
-	add("user.id", func(i *ecs.Info) Value { return StringValue(i.User.ID) })
-	add("user.name", func(i *ecs.Info) Value { return StringValue(i.User.Name) })
-	add("group.id", func(i *ecs.Info) Value { return StringValue(i.Group.ID) })
-	add("group.name", func(i *ecs.Info) Value { return StringValue(i.Group.Name) })
-	add("real_user.id", func(i *ecs.Info) Value { return StringValue(i.RealUser.ID) })
-	add("real_user.name", func(i *ecs.Info) Value { return StringValue(i.RealUser.Name) })
-	add("real_group.id", func(i *ecs.Info) Value { return StringValue(i.RealGroup.ID) })
-	add("real_group.name", func(i *ecs.Info) Value { return StringValue(i.RealGroup.Name) })
 	add("tty.char_device.major", func(i *ecs.Info) Value {
 		if !i.TTY.Valid {
 			return Value{}
@@ -224,15 +242,120 @@ func addInfo(m map[string]Getter[*ecs.Event], prefix string, parent bool) {
 	add("interactive", func(i *ecs.Info) Value { return tristate(i.Interactive) })
 }
 
-func addLeader(m map[string]Getter[*ecs.Event], prefix string, leader func(*ecs.Event) *ecs.Leader) {
+func addLeader(m map[string]Field[*ecs.Event], prefix string, leader func(*ecs.Event) *ecs.Leader) {
+	m[prefix+"entity_id"] = stringField(func(e *ecs.Event) string { return leader(e).EntityID })
+	m[prefix+"name"] = stringField(func(e *ecs.Event) string { return leader(e).Name })
+	m[prefix+"executable"] = stringField(func(e *ecs.Event) string { return leader(e).Executable })
+	m[prefix+"args"] = stringsField(func(e *ecs.Event) []string { return leader(e).Args })
 	add := func(name string, f func(l *ecs.Leader) Value) {
-		m[prefix+name] = func(e *ecs.Event) Value { return f(leader(e)) }
+		m[prefix+name] = Field[*ecs.Event]{Get: func(e *ecs.Event) Value { return f(leader(e)) }}
 	}
 	add("pid", func(l *ecs.Leader) Value { return pidValue(l.PID) })
-	add("entity_id", func(l *ecs.Leader) Value { return StringValue(l.EntityID) })
-	add("name", func(l *ecs.Leader) Value { return StringValue(l.Name) })
-	add("executable", func(l *ecs.Leader) Value { return StringValue(l.Executable) })
-	add("args", func(l *ecs.Leader) Value { return StringsValue(l.Args) })
 	add("args_count", func(l *ecs.Leader) Value { return argsCount(l.Args) })
 	add("start", func(l *ecs.Leader) Value { return timeValue(l.Start) })
+}
+
+// infoFields adds the string fields of the process and of its parent, each
+// as a single closure over the struct field: these are the fields rules
+// test most, and every indirection costs on the hot path. The parent is
+// absent as a whole when Parent.PID is 0.
+func infoFields(m map[string]Field[*ecs.Event]) {
+	m["process.entity_id"] = stringField(func(e *ecs.Event) string { return e.Process.EntityID })
+	m["process.name"] = stringField(func(e *ecs.Event) string { return e.Process.Name })
+	m["process.executable"] = stringField(func(e *ecs.Event) string { return e.Process.Executable })
+	m["process.command_line"] = stringField(func(e *ecs.Event) string { return e.Process.CommandLine })
+	m["process.working_directory"] = stringField(func(e *ecs.Event) string { return e.Process.WorkingDirectory })
+	m["process.user.id"] = stringField(func(e *ecs.Event) string { return e.Process.User.ID })
+	m["process.user.name"] = stringField(func(e *ecs.Event) string { return e.Process.User.Name })
+	m["process.group.id"] = stringField(func(e *ecs.Event) string { return e.Process.Group.ID })
+	m["process.group.name"] = stringField(func(e *ecs.Event) string { return e.Process.Group.Name })
+	m["process.real_user.id"] = stringField(func(e *ecs.Event) string { return e.Process.RealUser.ID })
+	m["process.real_user.name"] = stringField(func(e *ecs.Event) string { return e.Process.RealUser.Name })
+	m["process.real_group.id"] = stringField(func(e *ecs.Event) string { return e.Process.RealGroup.ID })
+	m["process.real_group.name"] = stringField(func(e *ecs.Event) string { return e.Process.RealGroup.Name })
+	m["process.parent.entity_id"] = stringField(func(e *ecs.Event) string {
+		if e.Process.Parent.PID == 0 {
+			return ""
+		}
+		return e.Process.Parent.EntityID
+	})
+	m["process.parent.name"] = stringField(func(e *ecs.Event) string {
+		if e.Process.Parent.PID == 0 {
+			return ""
+		}
+		return e.Process.Parent.Name
+	})
+	m["process.parent.executable"] = stringField(func(e *ecs.Event) string {
+		if e.Process.Parent.PID == 0 {
+			return ""
+		}
+		return e.Process.Parent.Executable
+	})
+	m["process.parent.command_line"] = stringField(func(e *ecs.Event) string {
+		if e.Process.Parent.PID == 0 {
+			return ""
+		}
+		return e.Process.Parent.CommandLine
+	})
+	m["process.parent.working_directory"] = stringField(func(e *ecs.Event) string {
+		if e.Process.Parent.PID == 0 {
+			return ""
+		}
+		return e.Process.Parent.WorkingDirectory
+	})
+	m["process.parent.user.id"] = stringField(func(e *ecs.Event) string {
+		if e.Process.Parent.PID == 0 {
+			return ""
+		}
+		return e.Process.Parent.User.ID
+	})
+	m["process.parent.user.name"] = stringField(func(e *ecs.Event) string {
+		if e.Process.Parent.PID == 0 {
+			return ""
+		}
+		return e.Process.Parent.User.Name
+	})
+	m["process.parent.group.id"] = stringField(func(e *ecs.Event) string {
+		if e.Process.Parent.PID == 0 {
+			return ""
+		}
+		return e.Process.Parent.Group.ID
+	})
+	m["process.parent.group.name"] = stringField(func(e *ecs.Event) string {
+		if e.Process.Parent.PID == 0 {
+			return ""
+		}
+		return e.Process.Parent.Group.Name
+	})
+	m["process.parent.real_user.id"] = stringField(func(e *ecs.Event) string {
+		if e.Process.Parent.PID == 0 {
+			return ""
+		}
+		return e.Process.Parent.RealUser.ID
+	})
+	m["process.parent.real_user.name"] = stringField(func(e *ecs.Event) string {
+		if e.Process.Parent.PID == 0 {
+			return ""
+		}
+		return e.Process.Parent.RealUser.Name
+	})
+	m["process.parent.real_group.id"] = stringField(func(e *ecs.Event) string {
+		if e.Process.Parent.PID == 0 {
+			return ""
+		}
+		return e.Process.Parent.RealGroup.ID
+	})
+	m["process.parent.real_group.name"] = stringField(func(e *ecs.Event) string {
+		if e.Process.Parent.PID == 0 {
+			return ""
+		}
+		return e.Process.Parent.RealGroup.Name
+	})
+	m["process.args"] = stringsField(func(e *ecs.Event) []string { return e.Process.Args })
+	m["process.parent.args"] = stringsField(func(e *ecs.Event) []string {
+		if e.Process.Parent.PID == 0 {
+			return nil
+		}
+		return e.Process.Parent.Args
+	})
 }

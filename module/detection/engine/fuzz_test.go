@@ -15,7 +15,7 @@ func ecsAsJSON(e *ecs.Event) map[string]any {
 	doc := map[string]any{}
 	for _, name := range engine.ECSFields() {
 		g, _ := r.Field(name)
-		v := g(e)
+		v := g.Get(e)
 		switch v.Kind {
 		case engine.String:
 			doc[name] = v.Str

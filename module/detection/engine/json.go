@@ -17,18 +17,18 @@ func JSON() Resolver[map[string]any] { return jsonResolver{} }
 
 type jsonResolver struct{}
 
-func (jsonResolver) Field(name string) (Getter[map[string]any], bool) {
+func (jsonResolver) Field(name string) (Field[map[string]any], bool) {
 	path := newJSONPath(name)
-	return path.get, true
+	return Field[map[string]any]{Get: path.get}, true
 }
 
 func (r jsonResolver) Category(name string) func(map[string]any) bool {
 	if name == "any" {
 		return func(doc map[string]any) bool { return doc != nil }
 	}
-	get, _ := r.Field("event.category")
+	f, _ := r.Field("event.category")
 	return func(doc map[string]any) bool {
-		v := get(doc)
+		v := f.Get(doc)
 		for i := 0; i < v.Len(); i++ {
 			if e := v.At(i); e.Kind == String && e.Str == name {
 				return true

@@ -101,11 +101,11 @@ func TestECSResolver(t *testing.T) {
 			if !filled {
 				t.Fatalf("Field(%q) not filled", name)
 			}
-			if diff := cmp.Diff(want[name], g(full)); diff != "" {
+			if diff := cmp.Diff(want[name], g.Get(full)); diff != "" {
 				t.Errorf("full event (-want +got):\n%s", diff)
 			}
 			// A zero event carries only the constants.
-			got := g(empty)
+			got := g.Get(empty)
 			switch name {
 			case "ecs.version", "event.category", "event.dataset", "event.module", "data_stream.type", "data_stream.dataset":
 				if got.Kind != engine.String {
@@ -122,14 +122,14 @@ func TestECSResolver(t *testing.T) {
 		e := fullEvent()
 		e.Process.Parent.PID = 0
 		g, _ := r.Field("process.parent.name")
-		if got := g(e); got.Kind != engine.Missing {
+		if got := g.Get(e); got.Kind != engine.Missing {
 			t.Errorf("process.parent.name = %v, want missing", got)
 		}
 	})
 	t.Run("unknown field", func(t *testing.T) {
 		g, filled := r.Field("container.id")
-		if filled || g(full).Kind != engine.Missing {
-			t.Errorf("container.id: filled %v, value %v", filled, g(full))
+		if filled || g.Get(full).Kind != engine.Missing {
+			t.Errorf("container.id: filled %v, value %v", filled, g.Get(full))
 		}
 	})
 	t.Run("categories", func(t *testing.T) {
@@ -182,10 +182,10 @@ func TestJSONResolver(t *testing.T) {
 			if !filled {
 				t.Errorf("filled = false")
 			}
-			if diff := cmp.Diff(tt.want, g(m)); diff != "" {
+			if diff := cmp.Diff(tt.want, g.Get(m)); diff != "" {
 				t.Errorf("float64 numbers (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tt.want, g(mNum)); diff != "" {
+			if diff := cmp.Diff(tt.want, g.Get(mNum)); diff != "" {
 				t.Errorf("json.Number (-want +got):\n%s", diff)
 			}
 		})
