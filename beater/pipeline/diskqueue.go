@@ -514,10 +514,14 @@ func (q *DiskQueue) append(ev Event, size int64) error {
 		return fmt.Errorf("put event %q: write segment %d: %w", ev.ID, cur.id, err)
 	}
 	if q.cfg.Fsync == FsyncAlways {
+		q.fsyncs.Add(1)
 		if err := q.w.Sync(); err != nil {
+			// The caller is told the event was not taken: do not keep it.
+			if terr := q.w.Truncate(cur.size); terr != nil {
+				q.log.Error("cannot truncate an unsynced write", zap.Uint64("segment", cur.id), zap.Error(terr))
+			}
 			return fmt.Errorf("put event %q: sync segment %d: %w", ev.ID, cur.id, err)
 		}
-		q.fsyncs.Add(1)
 	} else {
 		q.dirty = true
 	}
@@ -700,11 +704,17 @@ func (q *DiskQueue) Ack(b Batch) error {
 	durable := q.cfg.Fsync == FsyncAlways
 	n, err := writeAckFile(q.dir, p, durable)
 	q.fsyncs.Add(uint64(n))
-	if err != nil {
-		// Keep the old position: the batch comes again after a restart.
-		return fmt.Errorf("ack batch at %d: %w", b.seq, err)
+	switch {
+	case err != nil:
+		// The output has the events: release them anyway. The file keeps
+		// an older position, so a restart before the next successful write
+		// sends some again (duplicates, not loss); the next Ack or fsync
+		// tick retries.
+		q.log.Warn("cannot record the acknowledged position", zap.Error(err))
+		q.ackDirty = true
+	default:
+		q.ackDirty = q.cfg.Fsync == FsyncInterval
 	}
-	q.ackDirty = q.cfg.Fsync == FsyncInterval
 	q.ackPos = p
 	q.ackSeq += b.span
 	q.unackedBytes -= b.bytes
@@ -803,13 +813,18 @@ func (q *DiskQueue) syncLoop() {
 	}
 }
 
-// sync makes the written records and the ack position durable. The
-// segment's fsync runs outside q.mu so that producers are not held up by a
-// slow disk; roll fsyncs a segment itself before closing it.
+// sync writes the ack position if an earlier write of it failed or was not
+// fsynced, and, unless the policy is "never", fsyncs the segment being
+// written, the ack file and the directory. The segment's fsync runs outside
+// q.mu so that producers are not held up by a slow disk; roll fsyncs a
+// segment itself before closing it.
 func (q *DiskQueue) sync() error {
+	durable := q.cfg.Fsync != FsyncNever
 	q.mu.Lock()
-	w, dirty := q.w, q.dirty
-	q.dirty = false
+	w, dirty := q.w, q.dirty && durable
+	if dirty {
+		q.dirty = false
+	}
 	q.mu.Unlock()
 	var errs []error
 	if dirty && w != nil {
@@ -825,16 +840,18 @@ func (q *DiskQueue) sync() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.ackDirty {
-		// Its directory fsync also makes new segments' names durable.
-		n, err := writeAckFile(q.dir, q.ackPos, true)
+		n, err := writeAckFile(q.dir, q.ackPos, durable)
 		q.fsyncs.Add(uint64(n))
 		if err != nil {
 			errs = append(errs, err)
 		} else {
-			q.ackDirty, q.dirDirty = false, false
+			q.ackDirty = false
+			if durable {
+				q.dirDirty = false // writeAckFile fsynced the directory
+			}
 		}
 	}
-	if q.dirDirty {
+	if durable && q.dirDirty {
 		err := syncDir(q.dir)
 		q.fsyncs.Add(1)
 		if err != nil {
@@ -846,7 +863,8 @@ func (q *DiskQueue) sync() error {
 	return errors.Join(errs...)
 }
 
-// Close makes the queue durable (unless fsync is "never"), releases its
+// Close records the ack position, makes the queue durable (unless fsync is
+// "never"), releases its
 // files and the directory lock, and wakes every waiter with ErrClosed.
 // Unacknowledged events stay on disk for the next Open. Safe to call twice.
 func (q *DiskQueue) Close() error {
@@ -865,10 +883,8 @@ func (q *DiskQueue) Close() error {
 	q.cmu.Unlock()
 
 	var errs []error
-	if q.cfg.Fsync != FsyncNever {
-		if err := q.sync(); err != nil {
-			errs = append(errs, err)
-		}
+	if err := q.sync(); err != nil {
+		errs = append(errs, err)
 	}
 	q.mu.Lock()
 	if q.w != nil {

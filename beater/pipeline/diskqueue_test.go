@@ -258,3 +258,46 @@ func TestDiskQueueFsyncPolicy(t *testing.T) {
 		})
 	}
 }
+
+func TestDiskQueueAckWriteFailure(t *testing.T) {
+	dir := t.TempDir()
+	cfg := diskConfig(dir)
+	q := openDisk(t, cfg)
+	putAll(t, q, testEvents(0, 6))
+	ackOnce := func() {
+		t.Helper()
+		b, err := q.Get(context.Background(), 1, 2, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Ack(b); err != nil {
+			t.Fatalf("Ack() = %v, want nil: the output has the events", err)
+		}
+	}
+	ackOnce()
+	// A directory where the temp file goes makes the ack write fail, even as root.
+	if err := os.Mkdir(filepath.Join(dir, ackTempName), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ackOnce()
+	if st := q.Stats(); st.Acked != 4 || st.Events != 2 {
+		t.Errorf("Stats() = %+v, want 4 acked and 2 queued despite the failed write", st)
+	}
+	afterTwo := segHeaderSize + recordSize(testEvent(0)) + recordSize(testEvent(1))
+	if b, err := os.ReadFile(filepath.Join(dir, ackFileName)); err != nil {
+		t.Fatal(err)
+	} else if p, _ := decodeAck(b); p.off != afterTwo {
+		t.Errorf("ack file after the failed write = %+v, want the older position %d", p, afterTwo)
+	}
+	// Once writable again, Close records the current position.
+	if err := os.Remove(filepath.Join(dir, ackTempName)); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	got := drain(t, openDisk(t, cfg), 10)
+	if diff := cmp.Diff(testEvents(4, 6), got); diff != "" {
+		t.Errorf("after reopen (-want +got):\n%s", diff)
+	}
+}
