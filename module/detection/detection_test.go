@@ -1,6 +1,7 @@
 package detection
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -8,9 +9,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/spawnbeat/spawnbeat/module/detection/rules"
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
@@ -309,4 +313,65 @@ func BenchmarkEvaluate(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestDetectorFollowsWatcher wires the rules.Watcher to Install, as the
+// beater does: a broken edit leaves the rules in force evaluating.
+func TestDetectorFollowsWatcher(t *testing.T) {
+	dir := t.TempDir()
+	writeRule(t, dir, "net", "medium", 47, `process where process.name == "nc"`)
+	opts := rules.Options{Paths: []string{filepath.Join(dir, "*.toml")}, DisableBuiltin: true}
+	set := load(t, opts)
+	d, err := New(set, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.InfoLevel)
+	w := rules.NewWatcher(opts, set, 20*time.Millisecond, func(s *rules.Set) { d.Install(s) }, zap.New(core))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	matches := func(name string) bool {
+		return d.Evaluate(execEvent(name, []string{name}, "bash", []string{"bash"}))
+	}
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for: %s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if !matches("nc") {
+		t.Fatal("initial rule does not match")
+	}
+	// The Watcher may still be setting up its watches: rewrite until the
+	// new rule is in force.
+	polls := 0
+	eventually("edited rule in force", func() bool {
+		if polls%30 == 0 { // every 300 ms, well past the debounce
+			writeRule(t, dir, "net", "medium", 47, `process where process.name in ("nc", "ncat")`)
+		}
+		polls++
+		return matches("ncat")
+	})
+	writeRule(t, dir, "net", "medium", 47, `process where process.name == `)
+	eventually("broken file reported", func() bool {
+		return logs.FilterMessage("rule file not loaded; the rules in force stay in force").Len() > 0
+	})
+	if !matches("ncat") || !matches("nc") {
+		t.Error("the rules in force were dropped after a broken edit")
+	}
+	if err := os.Remove(filepath.Join(dir, "net.toml")); err != nil {
+		t.Fatal(err)
+	}
+	eventually("deleted rule gone", func() bool { return !matches("nc") })
 }
