@@ -10,8 +10,8 @@ import (
 	"github.com/spawnbeat/spawnbeat/module/detection/eql"
 )
 
-// Getter reads one field from a document. It must not modify the document
-// and must be safe for concurrent use.
+// Getter reads one field from a document as a Value. It must not modify the
+// document and must be safe for concurrent use.
 type Getter[T any] func(doc T) Value
 
 // Field reads one field from documents of type T. Get is always set. A

@@ -49,11 +49,38 @@
 //     stringContains~) return null when an argument is null and take the
 //     first element of a multi-valued argument. A function or field used
 //     directly as a condition holds when it is the boolean true.
+//   - divide() of two whole numbers truncates, as Elasticsearch does for
+//     integers (the engine keeps numbers as float64 and cannot tell 7.0 from 7).
+//   - null inside an in/":"/like list matches a missing field.
 //   - ?field (an optional field) behaves like field: Elasticsearch only
 //     relaxes the mapping check, and an absent field is missing either way.
 //
+// Operator by operator, on a missing field / on an array field (any element)
+// / in negation:
+//
+//	a == v    false / some element equals v    / a != v: true on missing, false if some element equals
+//	a < v …   false / some element compares     / not (a < v): true on missing
+//	a in (…)  false / some element in the list  / a not in (…), not a in (…): true on missing
+//	a in~ (…) false / likewise, ignoring case   / likewise
+//	a : p     false / some element matches p    / not a : p: true on missing
+//	a like p  false / some element matches p    / not: true on missing
+//	a regex r false / some element matches r    / not: true on missing
+//	a == null true  / false                     / a != null: present (any element)
+//	f(a, …)   null (so every comparison with it is false, == null true)
+//
+// Evaluation: Compile turns the tree into closures over the document type,
+// resolving every field once through the Resolver. A Resolver's Field may
+// offer direct string readers next to the general Value reader; the ECS
+// resolver does for every string field, so the common leaves (==, in, :,
+// like on process.name, process.args, ...) read struct fields without
+// building a Value. Case-insensitive tests on ASCII values fold in place.
+// On the build machine (shared, 2 cores) the Python-tty rule takes about
+// 190 ns on a matching event and 60 ns on a non-matching one, and the 236
+// single-event Linux rules about 20 µs of CPU per event, with 0 allocations
+// (BenchmarkEval).
+//
 // A Program is immutable and safe for concurrent use. Match does not
 // allocate on the ECS path except for the string-building functions
-// (concat, string) and case-insensitive tests on non-ASCII or very long
-// values.
+// (concat, string), timestamps compared as strings, and case-insensitive
+// tests on non-ASCII or very long (>512 byte) values.
 package engine

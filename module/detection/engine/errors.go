@@ -13,7 +13,8 @@ var ErrCompile = errors.New("EQL compile error")
 // CompileError is a query that parses but cannot be compiled: an unknown
 // function, a wrong number of arguments, a bad regular expression or CIDR,
 // an operand of the wrong type. Pos is where in the query; Name is the field
-// or function concerned.
+// or function concerned. A CompileError is not modified after Compile
+// returns it and is safe to share.
 type CompileError struct {
 	Pos  eql.Pos
 	Name string

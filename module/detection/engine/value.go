@@ -4,7 +4,7 @@ import (
 	"strconv"
 )
 
-// Kind is the type of a resolved field value.
+// Kind is the type of a resolved field value. It is a plain value.
 type Kind uint8
 
 // Value kinds. Missing covers absent fields, JSON null and empty arrays,
@@ -20,7 +20,8 @@ const (
 
 // Value is one field's value in a document, as both resolvers produce it.
 // A Value borrows its strings and slices from the document; it is valid as
-// long as the document is not modified.
+// long as the document is not modified, and as safe for concurrent reads as
+// the document it came from.
 type Value struct {
 	Kind Kind
 	Str  string   // String
