@@ -79,7 +79,7 @@ func (t *luceneTranslator) alternation(depth int) (string, error) {
 func (t *luceneTranslator) sequence(depth int) (string, error) {
 	var b strings.Builder
 	for {
-		r, n := t.peek()
+		r, _ := t.peek()
 		switch r {
 		case -1, '|', ')':
 			return b.String(), nil
@@ -88,7 +88,6 @@ func (t *luceneTranslator) sequence(depth int) (string, error) {
 		case '*', '+', '?', '{':
 			return "", fmt.Errorf("repetition %q at offset %d has nothing to repeat", r, t.pos)
 		}
-		_ = n
 		atom, err := t.atom(depth)
 		if err != nil {
 			return "", err
