@@ -234,15 +234,16 @@ func runRulesTest(cmd *cobra.Command, paths []string, builtin bool, events strin
 		n++
 		ids = ids[:0]
 		line := sc.Bytes()
-		if len(bytes.TrimSpace(line)) > 0 {
+		if trimmed := bytes.TrimSpace(line); len(trimmed) > 0 {
 			var doc map[string]any
-			if err := json.Unmarshal(line, &doc); err != nil {
-				fmt.Fprintf(stderr, "%s:%d: %v\n", name, n, err)
-				failed++
-			} else if doc == nil {
+			switch err := json.Unmarshal(trimmed, &doc); {
+			case trimmed[0] != '{' && json.Valid(trimmed):
 				fmt.Fprintf(stderr, "%s:%d: not a JSON object\n", name, n)
 				failed++
-			} else {
+			case err != nil:
+				fmt.Fprintf(stderr, "%s:%d: invalid JSON: %v\n", name, n, err)
+				failed++
+			default:
 				for _, r := range set.Rules() { // sorted by rule_id
 					if r.JSON.Match(doc) {
 						ids = append(ids, r.Meta.ID)

@@ -78,8 +78,8 @@ func TestRulesTest(t *testing.T) {
 	events := eventsFile
 	n := len(eventLines)
 	badLines := func(file string) string {
-		return file + `:7: unexpected end of JSON input` + "\n" +
-			file + `:9: json: cannot unmarshal array into Go value of type map[string]interface {}` + "\n"
+		return file + `:7: invalid JSON: unexpected end of JSON input` + "\n" +
+			file + `:9: not a JSON object` + "\n"
 	}
 	tests := []struct {
 		name       string
