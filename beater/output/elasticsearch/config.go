@@ -85,7 +85,7 @@ type SSLConfig struct {
 	Key                    string   `config:"key"`                     // file or inline PEM
 	KeyPassphrase          string   `config:"key_passphrase"`
 	VerificationMode       string   `config:"verification_mode"`
-	SupportedProtocols     []string `config:"supported_protocols"`
+	SupportedProtocols     []string `config:"supported_protocols"` // empty: TLSv1.2 and TLSv1.3
 }
 
 // BackoffConfig is the backoff section: waits grow exponentially from Init
@@ -148,10 +148,10 @@ func DefaultConfig() Config {
 		IdleConnectionTimeout: DefaultIdleConnectionTimeout,
 		MaxRetries:            -1,
 		Namespace:             DefaultNamespace,
-		SSL: SSLConfig{
-			VerificationMode:   VerifyFull,
-			SupportedProtocols: []string{"TLSv1.2", "TLSv1.3"},
-		},
+		// SupportedProtocols stays nil (TLSv1.2 and TLSv1.3): go-ucfg
+		// merges lists index by index, so a default list would leak into
+		// the user's shorter one.
+		SSL: SSLConfig{VerificationMode: VerifyFull},
 	}
 }
 
