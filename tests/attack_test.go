@@ -64,9 +64,10 @@ func TestE2EPythonTTYAttacks(t *testing.T) {
 			lines[i] = strings.ReplaceAll(lines[i], "%s", marker)
 		}
 		drive(t, lines, argv...)
-		// For branch 2 the marker is typed, not in any argv: mark the run
-		// by a process that follows it.
-		_ = exec.Command("/bin/true", "after-"+marker).Run()
+		// For branch 2 the marker is typed, not in any argv: mark the end of
+		// the run with a process that lives long enough for its args to be
+		// read (sh's $0 is the marker).
+		_ = exec.Command("/bin/sh", "-c", "sleep 0.05", "after-"+marker).Run()
 	}
 	a.waitDocs(1, 15*time.Second, hasArg("after-"+markers[attacks[len(attacks)-1].name]))
 	time.Sleep(500 * time.Millisecond)

@@ -18,25 +18,32 @@ func TestE2ECaptureToFile(t *testing.T) {
 	requireRoot(t)
 	a := startAgent(t, fileConfig)
 	marker := fmt.Sprintf("e2e-marker-%d", time.Now().UnixNano())
-	cmd := exec.Command("/bin/sh", "-c", "/bin/true "+marker)
+	// sh lives 50 ms, so /proc is read in full; true may be gone before
+	// its args are read, and is found as sh's child.
+	script := "/bin/true " + marker + "; sleep 0.05"
+	cmd := exec.Command("/bin/sh", "-c", script)
 	cmd.Dir = "/tmp"
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
 	}
-	docs := a.waitDocs(2, 10*time.Second, hasArg(marker))
-	var sh, tr map[string]any
-	for _, d := range docs {
-		switch str(d, "process.name") {
-		case "dash", "sh", "bash":
-			sh = d
-		case "true":
+	shDocs := a.waitDocs(1, 10*time.Second, hasArg(marker))
+	if len(shDocs) == 0 {
+		t.Fatalf("no exec document for sh -c %q", script)
+	}
+	sh := shDocs[0]
+	children := a.waitDocs(2, 10*time.Second, func(d map[string]any) bool {
+		return str(d, "event.action") == "exec" && str(d, "process.parent.entity_id") == str(sh, "process.entity_id")
+	})
+	var tr map[string]any
+	for _, d := range children {
+		if str(d, "process.name") == "true" {
 			tr = d
 		}
 	}
-	if sh == nil || tr == nil {
-		t.Fatalf("want exec documents for sh and true with %s, got %d: %v", marker, len(docs), docs)
+	if tr == nil {
+		t.Fatalf("no exec document for true, child of sh: %v", children)
 	}
-	if got := strs(sh, "process.args"); strings.Join(got, " ") != "/bin/sh -c /bin/true "+marker {
+	if got := strs(sh, "process.args"); strings.Join(got, " ") != "/bin/sh -c "+script {
 		t.Errorf("sh args = %q", got)
 	}
 	if num(sh, "process.args_count") != 3 || str(sh, "process.working_directory") != "/tmp" {
@@ -48,8 +55,8 @@ func TestE2ECaptureToFile(t *testing.T) {
 	if str(tr, "event.action") != "exec" || str(tr, "host.os.type") != "linux" || str(tr, "data_stream.dataset") != "spawnbeat.process" {
 		t.Errorf("true document: %v", tr)
 	}
-	if str(tr, "process.parent.entity_id") == "" || str(tr, "process.parent.entity_id") != str(sh, "process.entity_id") {
-		t.Errorf("true's parent entity_id %q, sh's entity_id %q", str(tr, "process.parent.entity_id"), str(sh, "process.entity_id"))
+	if int(num(tr, "process.parent.pid")) != int(num(sh, "process.pid")) || str(tr, "process.parent.name") != str(sh, "process.name") {
+		t.Errorf("true's parent = %v, want sh (pid %v)", get(tr, "process.parent"), get(sh, "process.pid"))
 	}
 	if err := a.stop(); err != nil {
 		t.Fatalf("SIGTERM: %v", err)

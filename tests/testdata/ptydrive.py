@@ -19,7 +19,7 @@ import time
 
 def main():
     timeout = float(sys.argv[1])
-    lines = json.loads(sys.argv[2])
+    lines = json.loads(sys.argv[2]) or []
     argv = sys.argv[sys.argv.index("--") + 1:]
     pid, fd = pty.fork()
     if pid == 0:
