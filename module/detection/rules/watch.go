@@ -89,8 +89,10 @@ func (w *Watcher) Run(ctx context.Context) error {
 				timer.Reset(w.debounce) // events were lost: rebuild to be sure
 			}
 		case <-timer.C:
-			w.reload()
+			// Watch new directories before reading them, so that a file
+			// created in one right after the read is still noticed.
 			w.syncWatches(fw)
+			w.reload()
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -196,5 +197,51 @@ func TestWatcherNoopChangeNotInstalled(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run: %v", err)
+	}
+}
+
+func TestWatcherDirectoryCreatedLater(t *testing.T) {
+	root := t.TempDir()
+	sub := filepath.Join(root, "site", "rules")
+	opts := Options{Paths: []string{filepath.Join(sub, "*.toml")}, DisableBuiltin: true}
+	initial, err := Load(opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	installed := make(chan *Set, 16)
+	w := NewWatcher(opts, initial, 20*time.Millisecond, func(s *Set) { installed <- s }, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	<-w.ready
+	if err := os.MkdirAll(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// The watch moves from root to site/ to site/rules/ as they appear;
+	// keep the directory busy until the rule is seen.
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; ; i++ {
+		if i%20 == 0 {
+			text := strings.ReplaceAll(watchRule, "%NAME%", "Late "+strconv.Itoa(i))
+			if err := os.WriteFile(filepath.Join(sub, "late.toml"), []byte(text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		select {
+		case s := <-installed:
+			if s.Len() == 1 {
+				return
+			}
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("rule in a directory created after start was never installed")
+		}
 	}
 }
