@@ -24,6 +24,7 @@ type ecsResolver struct {
 	fields map[string]Field[*ecs.Event] // read-only after construction
 }
 
+// Field implements Resolver.
 func (r ecsResolver) Field(name string) (Field[*ecs.Event], bool) {
 	if f, ok := r.fields[name]; ok {
 		return f, true
@@ -31,6 +32,7 @@ func (r ecsResolver) Field(name string) (Field[*ecs.Event], bool) {
 	return Field[*ecs.Event]{Get: func(*ecs.Event) Value { return Value{} }}, false
 }
 
+// Category implements Resolver.
 func (r ecsResolver) Category(name string) func(*ecs.Event) bool {
 	if name == "process" || name == "any" {
 		return func(e *ecs.Event) bool { return e != nil }

@@ -17,11 +17,13 @@ func JSON() Resolver[map[string]any] { return jsonResolver{} }
 
 type jsonResolver struct{}
 
+// Field implements Resolver.
 func (jsonResolver) Field(name string) (Field[map[string]any], bool) {
 	path := newJSONPath(name)
 	return Field[map[string]any]{Get: path.get}, true
 }
 
+// Category implements Resolver.
 func (r jsonResolver) Category(name string) func(map[string]any) bool {
 	if name == "any" {
 		return func(doc map[string]any) bool { return doc != nil }

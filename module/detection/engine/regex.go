@@ -11,7 +11,7 @@ import (
 
 // errRegexUnsupported marks Lucene regexp operators that have no RE2
 // equivalent.
-var errRegexUnsupported = errors.New("operator not supported")
+var errRegexUnsupported = errors.New("not supported")
 
 // translateLucene turns a Lucene regular expression (the syntax of
 // Elasticsearch's regexp query, which EQL's regex runs as) into an anchored
@@ -84,7 +84,7 @@ func (t *luceneTranslator) sequence(depth int) (string, error) {
 		case -1, '|', ')':
 			return b.String(), nil
 		case '&', '~', '<':
-			return "", fmt.Errorf("Lucene %q at offset %d: %w", r, t.pos, errRegexUnsupported)
+			return "", fmt.Errorf("lucene operator %q at offset %d: %w", r, t.pos, errRegexUnsupported)
 		case '*', '+', '?', '{':
 			return "", fmt.Errorf("repetition %q at offset %d has nothing to repeat", r, t.pos)
 		}

@@ -223,7 +223,7 @@ func TestCompileErrors(t *testing.T) {
 		{"variadic", `any where cidrMatch(a)`, `1:11: cidrMatch: takes at least 2 arguments, got 1`},
 		{"no ~ form", `any where length~(a) == 1`, `1:11: length~: function has no case-insensitive form`},
 		{"bad regex", `any where process.name regex "[a-"`, "1:30: process.name: invalid regex \"[a-\": unclosed character class opened at offset 0"},
-		{"lucene complement", `any where process.name regex "~a"`, "1:30: process.name: invalid regex \"~a\": Lucene '~' at offset 0: operator not supported"},
+		{"lucene complement", `any where process.name regex "~a"`, "1:30: process.name: invalid regex \"~a\": lucene operator '~' at offset 0: not supported"},
 		{"regex on number", `any where process.name regex 1`, `1:30: regex: the pattern must be a string`},
 		{"bad cidr", `any where cidrMatch(a, "10.0.0.0/99")`, "1:24: cidrMatch: invalid CIDR block \"10.0.0.0/99\": netip.ParsePrefix(\"10.0.0.0/99\"): prefix length out of range"},
 		{"cidr not constant", `any where cidrMatch(a, b)`, `1:24: cidrMatch: CIDR blocks must be string constants`},

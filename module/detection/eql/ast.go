@@ -373,6 +373,7 @@ func (e *NegExpr) String() string { return exprString(e) }
 // String renders the call as EQL.
 func (e *CallExpr) String() string { return exprString(e) }
 
+// String renders the field as EQL, backquoting parts that need it.
 func (e *FieldRef) String() string {
 	var b strings.Builder
 	if e.Optional {
@@ -391,6 +392,7 @@ func (e *FieldRef) String() string {
 	return b.String()
 }
 
+// String renders the constant as EQL.
 func (e *Literal) String() string {
 	switch e.Kind {
 	case StringLit:

@@ -40,6 +40,7 @@ const (
 	tQuestion         // ? (optional field marker)
 )
 
+// String names the token kind for error messages.
 func (k tokKind) String() string {
 	switch k {
 	case tEOF:
