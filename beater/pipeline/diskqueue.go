@@ -50,11 +50,12 @@ type DiskQueue struct {
 	ackSeq       uint64    // events acknowledged
 	unackedBytes int64
 	diskBytes    int64
-	pendingSince int64 // put time (lower bound) of the oldest event not handed out
-	headTime     int64 // put time of the record at ackPos, 0 if unknown
-	dirty        bool  // written since the last fsync of w
-	ackDirty     bool  // ack file renamed but not fsynced
-	dirDirty     bool  // a segment created since the directory's last fsync
+	pendingSince int64  // put time (lower bound) of the oldest event not handed out
+	headTime     int64  // put time of the record at ackPos, 0 if unknown
+	dirty        bool   // written since the last fsync of w
+	ackDirty     bool   // ack file renamed but not fsynced
+	dirDirty     bool   // a segment created since the directory's last fsync
+	nextSeg      uint64 // number of the next segment to create
 	closed       bool
 	putWaiters   int
 
@@ -229,6 +230,7 @@ func (q *DiskQueue) recover() error {
 			return fmt.Errorf("open segment %d for writing: %w", last.id, err)
 		}
 		q.w = f
+		q.nextSeg = last.id + 1
 	}
 	q.readPos = q.ackPos
 	q.rd.close()
@@ -335,65 +337,102 @@ func (q *DiskQueue) scanSegment(id uint64, from, size int64, last bool) error {
 	return nil
 }
 
-// createSegment starts segment id and makes it the one written; q.mu is
-// held (or the queue is not shared yet).
-func (q *DiskQueue) createSegment(id uint64) error {
+// newSegmentFile creates segment id with its header, fsynced (with the
+// directory) under the "always" policy.
+func (q *DiskQueue) newSegmentFile(id uint64) (*os.File, error) {
 	name := filepath.Join(q.dir, segName(id))
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("create segment %s: %w", name, err)
+		return nil, fmt.Errorf("create segment %s: %w", name, err)
+	}
+	fail := func(err error) (*os.File, error) {
+		_ = f.Close()
+		_ = os.Remove(name) // holds nothing yet
+		return nil, err
 	}
 	if _, err := f.Write(appendSegHeader(nil)); err != nil {
-		_ = f.Close()
-		_ = os.Remove(name)
-		return fmt.Errorf("write segment header %s: %w", name, err)
+		return fail(fmt.Errorf("write segment header %s: %w", name, err))
 	}
 	if q.cfg.Fsync == FsyncAlways {
+		q.fsyncs.Add(2)
 		if err := f.Sync(); err != nil {
-			_ = f.Close()
-			return fmt.Errorf("sync segment %s: %w", name, err)
+			return fail(fmt.Errorf("sync segment %s: %w", name, err))
 		}
 		if err := syncDir(q.dir); err != nil {
-			_ = f.Close()
-			return err
+			return fail(err)
 		}
-		q.fsyncs.Add(2)
 	} else {
 		q.dirDirty = true
 	}
-	q.w = f
-	q.segs = append(q.segs, segInfo{id: id, size: segHeaderSize})
-	q.diskBytes += segHeaderSize
+	return f, nil
+}
+
+// createSegment starts segment id and makes it the one written; q.mu is
+// held (or the queue is not shared yet).
+func (q *DiskQueue) createSegment(id uint64) error {
+	f, err := q.newSegmentFile(id)
+	if err != nil {
+		return err
+	}
+	q.install(f, id)
 	return nil
 }
 
+func (q *DiskQueue) install(f *os.File, id uint64) {
+	q.w = f
+	q.segs = append(q.segs, segInfo{id: id, size: segHeaderSize})
+	q.diskBytes += segHeaderSize
+	q.nextSeg = id + 1
+}
+
 // roll closes the segment being written and starts the next one, deleting
-// the old one when every record in it is acknowledged; q.mu is held.
+// the old one when every record in it is acknowledged; q.mu is held. On a
+// full file system it deletes a fully acknowledged segment before creating
+// the next, so that the space it frees can be used.
 func (q *DiskQueue) roll() error {
+	if q.w == nil {
+		return q.createSegment(q.nextSeg)
+	}
 	old := q.segs[len(q.segs)-1]
 	// Sync even when not dirty: the interval syncer may be between clearing
 	// the flag and its own fsync of this file.
 	if q.cfg.Fsync != FsyncNever {
+		q.fsyncs.Add(1)
 		if err := q.w.Sync(); err != nil {
 			return fmt.Errorf("sync segment %d: %w", old.id, err)
 		}
-		q.fsyncs.Add(1)
 		q.dirty = false
 	}
-	if err := q.w.Close(); err != nil {
-		return fmt.Errorf("close segment %d: %w", old.id, err)
+	acked := q.ackPos == (pos{seg: old.id, off: old.size})
+	f, err := q.newSegmentFile(q.nextSeg)
+	if err != nil && !acked {
+		return err // old stays the segment being written
+	}
+	if cerr := q.w.Close(); cerr != nil {
+		q.log.Warn("closing a full segment failed", zap.Uint64("segment", old.id), zap.Error(cerr))
 	}
 	q.w = nil
-	if err := q.createSegment(old.id + 1); err != nil {
-		return err
-	}
-	if q.ackPos == (pos{seg: old.id, off: old.size}) {
-		q.ackPos = pos{seg: old.id + 1, off: segHeaderSize}
-		if q.readPos.seg == old.id {
+	if acked {
+		// Nothing in old is needed any more; a restart finds no segment at
+		// or after the ack's and starts afresh.
+		q.ackPos = pos{seg: q.nextSeg, off: segHeaderSize}
+		if q.readPos.seg <= old.id {
 			q.readPos = q.ackPos
 		}
-		q.dropAcked()
+		if rerr := q.removeSegment(old.id); rerr != nil {
+			q.log.Warn("cannot delete acknowledged segment", zap.Uint64("segment", old.id), zap.Error(rerr))
+		} else {
+			q.segs = q.segs[:len(q.segs)-1]
+			q.diskBytes -= old.size
+		}
+		if err != nil { // the file system was full: try again with old's space
+			if f, err = q.newSegmentFile(q.nextSeg); err != nil {
+				return err // no segment is being written; the next Put retries
+			}
+		}
 	}
+	q.install(f, q.nextSeg)
+	q.dropAcked()
 	return nil
 }
 
@@ -468,6 +507,15 @@ func (q *DiskQueue) put(ctx context.Context, ev Event, wait bool) error {
 		}
 	}
 	err := q.append(ev, size)
+	if errors.Is(err, unix.ENOSPC) && q.w != nil {
+		// A full file system, and the segment being written holds only
+		// acknowledged records: recycle its space and try once more.
+		if cur := q.segs[len(q.segs)-1]; cur.size > segHeaderSize && q.ackPos == (pos{seg: cur.id, off: cur.size}) {
+			if rerr := q.roll(); rerr == nil {
+				err = q.append(ev, size)
+			}
+		}
+	}
 	more := err == nil && q.putWaiters > 0
 	q.mu.Unlock()
 	if err != nil {
@@ -484,6 +532,11 @@ func (q *DiskQueue) put(ctx context.Context, ev Event, wait bool) error {
 // makeRoom reports whether a record of size bytes fits under max_size,
 // rolling to a new segment first when the current one is full; q.mu is held.
 func (q *DiskQueue) makeRoom(size int64) (bool, error) {
+	if q.w == nil { // an earlier roll could not create the next segment
+		if err := q.createSegment(q.nextSeg); err != nil {
+			return false, err
+		}
+	}
 	cur := q.segs[len(q.segs)-1]
 	needRoll := cur.size > segHeaderSize && cur.size+size > int64(q.cfg.SegmentSize)
 	if !needRoll && q.diskBytes+size <= int64(q.cfg.MaxSize) {
@@ -722,6 +775,10 @@ func (q *DiskQueue) Ack(b Batch) error {
 	q.headTime = 0
 	if q.ackSeq < q.writeSeq {
 		q.headTime = q.peekTime(p)
+	} else {
+		// Drained: let go of the segment so that a producer recycling it
+		// (roll) really frees its space; the next Get opens it again.
+		q.rd.close()
 	}
 	q.acked.Add(uint64(len(b.Events)))
 	q.batches.Add(1)
