@@ -87,7 +87,7 @@ func Parse(name string, data []byte, builtin bool) (*Rule, error) {
 	text := string(data)
 	var f ruleFile
 	if _, err := toml.Decode(text, &f); err != nil {
-		return nil, tomlProblem(name, err)
+		return nil, tomlProblem(name, text, err)
 	}
 	lay := scanLayout(text)
 	r := &f.Rule
@@ -196,21 +196,46 @@ func Parse(name string, data []byte, builtin bool) (*Rule, error) {
 }
 
 // tomlProblem turns a BurntSushi/toml error into a positioned Problem.
-func tomlProblem(name string, err error) *Problem {
+// Syntax errors are toml.ParseError with a position; type mismatches found
+// while decoding are plain errors, `toml: line N (last key "K"): message`,
+// placed here at key K.
+func tomlProblem(name, text string, err error) *Problem {
 	p := &Problem{File: name, Line: 1, Col: 1, Msg: err.Error(), Err: errors.Join(ErrSyntax, err)}
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
-		p.Line, p.Col = pe.Position.Line, pe.Position.Col
+		p.Line, p.Col = max(pe.Position.Line, 1), max(pe.Position.Col, 1)
 		p.Msg = "TOML: " + pe.Message
 		if pe.LastKey != "" {
 			p.Msg += " (last key " + strconv.Quote(pe.LastKey) + ")"
 		}
-		if p.Line == 0 {
-			p.Line, p.Col = 1, 1
+		return p
+	}
+	msg, ok := strings.CutPrefix(err.Error(), "toml: ")
+	if !ok {
+		return p
+	}
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if i := strings.IndexByte(rest, ' '); i > 0 {
+			if n, err := strconv.Atoi(rest[:i]); err == nil {
+				line, msg = n, rest[i+1:]
+			}
 		}
-		if p.Col == 0 {
-			p.Col = 1
+	}
+	if rest, ok := strings.CutPrefix(msg, "(last key "); ok {
+		if i := strings.Index(rest, "): "); i > 0 {
+			if key, err := strconv.Unquote(rest[:i]); err == nil {
+				p.Msg = "TOML: " + rest[i+3:] + " (last key " + rest[:i] + ")"
+				l := scanLayout(text)
+				if _, found := l.keys[key]; found || line == 0 {
+					p.Line, p.Col = l.keyPosition(key)
+					return p
+				}
+			}
 		}
+	}
+	if line > 0 {
+		p.Line, p.Col = line, 1
 	}
 	return p
 }

@@ -216,7 +216,14 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name:     "wrong value type",
-			text:     "[rule]\nrule_id = \"R\"\nname = \"N\"\nrisk_score = \"high\"\n",
+			text:     "[rule]\nrule_id = \"R\"\nname = \"N\"\n  risk_score = \"high\"\n",
+			want:     `x.toml:4:3: TOML: incompatible types: TOML value has type string; destination has type float (last key "rule.risk_score")`,
+			sentinel: ErrSyntax,
+		},
+		{
+			name:     "wrong value type in an array of tables",
+			text:     "[rule]\nrule_id = \"R\"\n[[rule.threat]]\nframework = 1\n",
+			want:     `x.toml:4:1: TOML: incompatible types: TOML value has type int64; destination has type string (last key "rule.threat.framework")`,
 			sentinel: ErrSyntax,
 		},
 	}
