@@ -18,7 +18,7 @@ import (
 // Default is what `mage` alone runs.
 var Default = Build
 
-// Build compiles bin/spawnbeat with the version and commit stamped in.
+// Build compiles build/spawnbeat with the version and commit stamped in.
 func Build() error {
 	commit, _ := sh.Output("git", "rev-parse", "--short", "HEAD")
 	return sh.RunV("go", "build", "-trimpath", "-o", "build/spawnbeat",
