@@ -49,9 +49,9 @@ func (c LoopConfig) withDefaults() LoopConfig {
 
 // LoopStats is a snapshot of the delivery loop's counters, a plain value.
 type LoopStats struct {
-	Published uint64 // batches Publish accepted
-	Events    uint64 // events in those batches
-	Failures  uint64 // Publish calls that returned an error with ctx still live
+	Published uint64 `json:"published"` // batches Publish accepted
+	Events    uint64 `json:"events"`    // events in those batches
+	Failures  uint64 `json:"failures"`  // Publish calls that returned an error with ctx still live
 }
 
 // Loop moves batches from a Queue to an Output: Get, Publish, and Ack only

@@ -90,15 +90,15 @@ func (b Batch) Len() int { return len(b.Events) }
 // OldestUnacked are current. TornSkipped counts damaged regions: a run of
 // adjacent bad records counts once.
 type Stats struct {
-	EventsIn      uint64        // accepted by Put or TryPut
-	Dropped       uint64        // lost because the queue was full (drop_newest, TryPut) or discarded at Close (memory queue)
-	Rejected      uint64        // Put or TryPut failed otherwise: too large, closed, ctx ended while waiting, write error
-	Acked         uint64        // acknowledged and released
-	Batches       uint64        // batches acknowledged
-	Events        int64         // queue depth: events not acknowledged yet
-	Bytes         int64         // queue depth in bytes (record sizes on disk, or ID+Body in memory)
-	DiskBytes     int64         // disk queue: bytes of all segment files (what max_size limits)
-	TornSkipped   uint64        // disk queue: torn or corrupt records detected by checksum and skipped
-	Fsyncs        uint64        // disk queue: fsync calls
-	OldestUnacked time.Duration // age of the oldest event not acknowledged yet; 0 when empty
+	EventsIn      uint64        `json:"events_in"`         // accepted by Put or TryPut
+	Dropped       uint64        `json:"dropped"`           // lost because the queue was full (drop_newest, TryPut) or discarded at Close (memory queue)
+	Rejected      uint64        `json:"rejected"`          // Put or TryPut failed otherwise: too large, closed, ctx ended while waiting, write error
+	Acked         uint64        `json:"acked"`             // acknowledged and released
+	Batches       uint64        `json:"batches"`           // batches acknowledged
+	Events        int64         `json:"events"`            // queue depth: events not acknowledged yet
+	Bytes         int64         `json:"bytes"`             // queue depth in bytes (record sizes on disk, or ID+Body in memory)
+	DiskBytes     int64         `json:"disk_bytes"`        // disk queue: bytes of all segment files (what max_size limits)
+	TornSkipped   uint64        `json:"torn_skipped"`      // disk queue: torn or corrupt records detected by checksum and skipped
+	Fsyncs        uint64        `json:"fsyncs"`            // disk queue: fsync calls
+	OldestUnacked time.Duration `json:"oldest_unacked_ns"` // age of the oldest event not acknowledged yet; 0 when empty
 }
