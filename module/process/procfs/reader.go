@@ -204,7 +204,7 @@ func (r *Reader) read(pid int, p *Process) error {
 		p.ArgsTruncated = more
 		p.ArgsRewritten = cl.rewritten
 	}
-	// Park the cmdline bytes at the end of str; exe and cwd go before it.
+	// str holds comm, then the cmdline bytes, then exe, then cwd.
 	argStart := len(r.str)
 	r.str = append(r.str, cl.data...)
 	argEnd := len(r.str)
