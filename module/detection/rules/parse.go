@@ -150,13 +150,31 @@ func Parse(name string, data []byte, builtin bool) (*Rule, error) {
 		}
 		return nil, problem("rule.query", errors.Join(ErrSyntax, err), "EQL: %v", err)
 	}
+	compileProblem := func(err error) *Problem {
+		var ce *engine.CompileError
+		if !errors.As(err, &ce) {
+			return problem("rule.query", errors.Join(ErrInvalid, err), "EQL compile: %v", err)
+		}
+		msg := ce.Msg
+		if ce.Name != "" {
+			msg = ce.Name + ": " + msg
+		}
+		if ce.Err != nil {
+			msg += ": " + ce.Err.Error()
+		}
+		p := problem("rule.query", errors.Join(ErrInvalid, err), "EQL compile: %s", msg)
+		if line, col, ok := lay.queryPosition(r.Query, ce.Pos.Line, ce.Pos.Col); ok {
+			p.Line, p.Col = line, col
+		}
+		return p
+	}
 	progECS, err := engine.Compile[*ecs.Event](q, engine.ECS())
 	if err != nil {
-		return nil, problem("rule.query", errors.Join(ErrInvalid, err), "compile: %v", err)
+		return nil, compileProblem(err)
 	}
 	progJSON, err := engine.Compile[map[string]any](q, engine.JSON())
 	if err != nil {
-		return nil, problem("rule.query", errors.Join(ErrInvalid, err), "compile: %v", err)
+		return nil, compileProblem(err)
 	}
 
 	meta := &ecs.Rule{

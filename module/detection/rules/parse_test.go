@@ -191,6 +191,13 @@ func TestParseErrors(t *testing.T) {
 			sentinel: ErrSyntax,
 		},
 		{
+			name: "compile error (bad regex) placed inside the query",
+			text: "[rule]\nname = \"N\"\nrule_id = \"R\"\nrisk_score = 21\nseverity = \"low\"\ntype = \"eql\"\nquery = \"\"\"\n" +
+				"process where\n  process.name regex \"a(\"\"\"\"\n",
+			want:     `x.toml:9:22: EQL compile: process.name: invalid regex "a(": unclosed group opened at offset 1`,
+			sentinel: ErrInvalid,
+		},
+		{
 			name:     "missing name",
 			text:     "[rule]\nrule_id = \"R\"\nquery = 'process where true'\n",
 			want:     `x.toml:1:1: missing rule.name`,
