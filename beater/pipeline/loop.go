@@ -58,6 +58,9 @@ type LoopStats struct {
 // when Publish returned nil, so that an event leaves the queue only once the
 // output has settled it.
 //
+// The batch handed to Publish belongs to the queue: the Output must not keep
+// the slice or the bodies after Publish returns (the disk queue reuses them).
+//
 // Run and Drain must not run at the same time (the loop is the queue's single
 // consumer); Stats may be called from any goroutine.
 type Loop struct {
