@@ -200,3 +200,9 @@ func Open(cfg Config, dataDir string, log *zap.Logger) (Queue, error) {
 	}
 	return q, nil
 }
+
+// Both queues implement Queue.
+var (
+	_ Queue = (*MemQueue)(nil)
+	_ Queue = (*DiskQueue)(nil)
+)
