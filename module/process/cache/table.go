@@ -268,11 +268,14 @@ func (t *Table) Fork(parentPID, childPID int, at time.Time) *Entry {
 // what procfs read after the exec event (only PID set when nothing could be
 // read: the image is then unknown, never the pre-exec one). The entry keeps
 // its PID, start and parent link. If the table has no live entry for the
-// PID, or one with another start time (events were lost), a new entry is
-// made, linked to the parent that /proc names.
+// PID (other than one a scan found as a zombie), or one with another start
+// time (events were lost), a new entry is made, linked to the parent that
+// /proc names.
 func (t *Table) Exec(p *procfs.Process, at time.Time) *Entry {
 	e := t.byPID[p.PID]
-	if e != nil && !e.Exited && t.sameStart(e, p.StartTicks) {
+	// An exit only inferred by a scan (a zombie) may come before the exec
+	// event of the same process is handled: still the same process.
+	if e != nil && (!e.Exited || !e.HasExitCode) && t.sameStart(e, p.StartTicks) {
 		t.setStart(e, p.StartTicks)
 		e.Image = ImageOf(p)
 		e.Source = SourceExec

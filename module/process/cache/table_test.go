@@ -152,6 +152,18 @@ func TestForkExecParent(t *testing.T) {
 			wantStats:  Stats{Entries: 2, Live: 2},
 		},
 		{
+			name: "exec event handled after a scan found the process a zombie",
+			run: func(tab *Table) *Entry {
+				tab.Upsert(proc(100, 1, 5000, "bash", "bash"), t0)
+				tab.Fork(100, 200, at(10001))
+				tab.Upsert(&procfs.Process{Stat: procfs.Stat{PID: 200, PPID: 100, StartTicks: 10001, State: 'Z'}, ReadState: procfs.ReadZombie}, at(10003))
+				return tab.Exec(proc(200, 100, 10001, "true", "true"), at(10002))
+			},
+			want:       view{PID: 200, PPID: 100, StartTicks: 10001, Exe: "/usr/bin/true", Args: []string{"true"}, Source: SourceExec, Exited: true},
+			wantParent: view{PID: 100, PPID: 1, StartTicks: 5000, Exe: "/usr/bin/bash", Args: []string{"bash"}, Source: SourceScan},
+			wantStats:  Stats{Entries: 2, Live: 1},
+		},
+		{
 			name: "fork from an unknown parent has no image",
 			run: func(tab *Table) *Entry {
 				return tab.Fork(100, 200, at(10001))
