@@ -216,7 +216,7 @@ func truncate(s string, n int) string {
 }
 
 // Stats is a snapshot of the Detector's counters for the monitoring
-// endpoint.
+// endpoint: a value the caller owns.
 type Stats struct {
 	Evaluated uint64            `json:"evaluated"` // documents evaluated
 	Alerts    uint64            `json:"alerts"`    // documents that matched at least one rule

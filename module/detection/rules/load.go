@@ -20,7 +20,8 @@ import (
 // 20 KiB.
 const MaxFileSize = 4 << 20
 
-// Options says which rules to load.
+// Options says which rules to load. It is a plain value; Load and the
+// Watcher keep their own copies.
 type Options struct {
 	// Paths are rule files, directories (their *.toml files, not
 	// recursive) or globs (every matching file is read whatever its

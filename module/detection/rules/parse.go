@@ -64,7 +64,8 @@ type refTOML struct {
 }
 
 // UnsupportedError is returned by Parse for a rule that parsed but cannot
-// run inline. It wraps ErrUnsupported.
+// run inline. It wraps ErrUnsupported and the reason; it is not modified
+// once returned and is safe to share.
 type UnsupportedError struct {
 	Rule   Unsupported
 	Reason error

@@ -54,7 +54,8 @@ type Rule struct {
 // file. Its Error() is "FILE:LINE:COL: message", or "FILE: message" for a
 // problem with the whole file (unreadable, missing). Problems wrap one of
 // ErrSyntax, ErrInvalid, ErrDuplicate, ErrNoMatch, ErrPermissions, or the
-// I/O or glob-pattern error behind them.
+// I/O or glob-pattern error behind them. A Problem is not modified once
+// returned and is safe to share between goroutines.
 type Problem struct {
 	File      string
 	Line, Col int // 1-based; 0 when the problem concerns the whole file
@@ -76,16 +77,18 @@ func (p *Problem) Error() string {
 // Unwrap returns the sentinel and the cause.
 func (p *Problem) Unwrap() error { return p.Err }
 
-// Unsupported is a rule that parsed but cannot run inline.
+// Unsupported is a rule that parsed but cannot run inline. It is a plain
+// value, safe to copy and share.
 type Unsupported struct {
 	File    string
 	RuleID  string
 	Name    string
 	Version string
-	Reason  string // e.g. `sequence queries are not supported`, `type "threshold"`
+	Reason  string // e.g. the EQL parser's "1:1: sequence: unsupported EQL construct ...", or `rule type "threshold" ...`
 }
 
 // Warning is a field a loaded rule references that spawnbeat never fills.
+// It is a plain value, safe to copy and share.
 type Warning struct {
 	File   string
 	RuleID string
