@@ -122,3 +122,29 @@ func FuzzSplitCmdline(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseIDLine(f *testing.F) {
+	for _, s := range []string{
+		"root:x:0:0:root:/root:/bin/bash",
+		"staff:x:50:alice,bob",
+		"+nisuser::::::",
+		"# comment",
+		"a:b:4294967296:",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		id, name, ok := parseIDLine(line)
+		if !ok {
+			return
+		}
+		if len(name) == 0 || bytes.IndexByte(name, ':') >= 0 {
+			t.Fatalf("%q: name %q", line, name)
+		}
+		// The id is the third field, as written.
+		fields := bytes.Split(bytes.TrimSpace(line), []byte{':'})
+		if len(fields) < 3 || string(fields[2]) != u32(id) && strings.TrimLeft(string(fields[2]), "0") != strings.TrimLeft(u32(id), "0") {
+			t.Fatalf("%q: id %d is not field 3", line, id)
+		}
+	})
+}
