@@ -16,13 +16,17 @@ type Getter[T any] func(doc T) Value
 
 // Field reads one field from documents of type T. Get is always set. A
 // resolver may also set String (for a single-valued string field, "" meaning
-// absent) or Strings (for a multi-valued string field, empty meaning absent):
+// absent), Strings (for a multi-valued string field, empty meaning absent) or
+// Number (for a single-valued numeric field):
 // the compiler then reads the strings directly, without building a Value,
 // on the hot path. All three must agree and be safe for concurrent use.
 type Field[T any] struct {
 	Get     Getter[T]
 	String  func(doc T) string
 	Strings func(doc T) []string
+	// Number, when set, reads a single-valued numeric field; ok is false
+	// when the field is absent.
+	Number func(doc T) (n float64, ok bool)
 }
 
 // Resolver maps field names and event categories to accessors on documents
@@ -106,9 +110,18 @@ func errAt(e eql.Expr, name, msg string, err error) *CompileError {
 func (c *compiler[T]) boolean(e eql.Expr) (func(T) bool, error) {
 	switch e := e.(type) {
 	case *eql.BinaryExpr:
-		var parts []func(T) bool
-		if err := c.flatten(e.Op, e, &parts); err != nil {
-			return nil, err
+		var exprs []eql.Expr
+		flattenLogic(e.Op, e, &exprs)
+		if e.Op == eql.And {
+			c.orderOperands(exprs)
+		}
+		parts := make([]func(T) bool, len(exprs))
+		for i, x := range exprs {
+			p, err := c.boolean(x)
+			if err != nil {
+				return nil, err
+			}
+			parts[i] = p
 		}
 		if e.Op == eql.And {
 			return allOf(parts), nil
@@ -153,19 +166,107 @@ func (c *compiler[T]) boolean(e eql.Expr) (func(T) bool, error) {
 	}, nil
 }
 
-func (c *compiler[T]) flatten(op eql.LogicOp, e eql.Expr, out *[]func(T) bool) error {
+// flattenLogic lists the operands of a chain of the same operator.
+func flattenLogic(op eql.LogicOp, e eql.Expr, out *[]eql.Expr) {
 	if b, ok := e.(*eql.BinaryExpr); ok && b.Op == op {
-		if err := c.flatten(op, b.X, out); err != nil {
-			return err
+		flattenLogic(op, b.X, out)
+		flattenLogic(op, b.Y, out)
+		return
+	}
+	*out = append(*out, e)
+}
+
+// orderOperands sorts the operands of an and so that evaluation stops
+// early: cheap operands likely to fail first (rank = cost / P(false)).
+// Every operand is a pure predicate, so the order changes speed only, never
+// the result. The probabilities are a fixed heuristic: a test on a field
+// that is the same for every process event of a stream (host.os.type,
+// event.type, event.action, ...) almost always passes, any other test
+// rarely. The branches of an or keep the rule author's order, which tends to
+// put the likelier branch first.
+func (c *compiler[T]) orderOperands(xs []eql.Expr) {
+	rank := func(x eql.Expr) float64 {
+		c, p := c.estimate(x)
+		return c / max(1-p, 1e-3)
+	}
+	sort.SliceStable(xs, func(i, j int) bool { return rank(xs[i]) < rank(xs[j]) })
+}
+
+// readCost is the relative cost of reading a field: a direct string read,
+// a string slice (several elements to test), or a Value built by a Getter.
+func (c *compiler[T]) readCost(name string) float64 {
+	f, _ := c.r.Field(name)
+	switch {
+	case f.String != nil, f.Number != nil:
+		return 1
+	case f.Strings != nil:
+		return 3
+	}
+	return 4
+}
+
+// estimate returns a rough evaluation cost and probability of being true.
+func (c *compiler[T]) estimate(e eql.Expr) (cost, p float64) {
+	switch e := e.(type) {
+	case *eql.BinaryExpr:
+		cx, px := c.estimate(e.X)
+		cy, py := c.estimate(e.Y)
+		if e.Op == eql.And {
+			return cx + cy, px * py
 		}
-		return c.flatten(op, b.Y, out)
+		return cx + cy, 1 - (1-px)*(1-py)
+	case *eql.NotExpr:
+		cost, p := c.estimate(e.X)
+		return cost, 1 - p
+	case *eql.CompareExpr:
+		f, ok := e.X.(*eql.FieldRef)
+		if _, lit := e.Y.(*eql.Literal); !ok || !lit {
+			return 10, 0.5
+		}
+		p := 0.1
+		if steadyField(f.Name) {
+			p = 0.99
+		}
+		if e.Op == eql.Neq {
+			p = 1 - p
+		}
+		return c.readCost(f.Name), p
+	case *eql.PredicateExpr:
+		f, ok := e.X.(*eql.FieldRef)
+		if !ok {
+			return 10, 0.5
+		}
+		per := 1.0
+		for _, v := range e.Values {
+			if l, ok := v.(*eql.Literal); ok && l.Kind == eql.StringLit && strings.ContainsAny(l.Str, "*?") {
+				per += 0.5
+			}
+			if e.Op == eql.Regex {
+				per += 20
+			}
+		}
+		cost := c.readCost(f.Name) * per
+		p := 0.1
+		if steadyField(f.Name) {
+			p = 0.99
+		}
+		if e.Negated {
+			p = 1 - p
+		}
+		return cost, p
 	}
-	p, err := c.boolean(e)
-	if err != nil {
-		return err
+	return 10, 0.5
+}
+
+// steadyField reports fields whose value is the same for (almost) every
+// process event: tests on them rarely decide an and.
+func steadyField(name string) bool {
+	switch name {
+	case "host.os.type", "event.type", "event.action", "event.category", "event.kind",
+		"event.module", "event.dataset", "data_stream.type", "data_stream.dataset":
+		return true
 	}
-	*out = append(*out, p)
-	return nil
+	return false
 }
 
 func allOf[T any](ps []func(T) bool) func(T) bool {
@@ -687,6 +788,32 @@ func literalCompare[T any](op eql.CompareOp, f Field[T], o operand) func(T) bool
 				if cmpScalar(op, Value{Kind: String, Str: s}, &o) {
 					return true
 				}
+			}
+			return false
+		}
+	}
+	if f.Number != nil {
+		num := f.Number
+		if !o.numOK {
+			return func(T) bool { return false } // a number never equals a non-numeric string
+		}
+		lit := o.num
+		return func(doc T) bool {
+			n, ok := num(doc)
+			if !ok {
+				return false
+			}
+			switch op {
+			case eql.Eq:
+				return n == lit
+			case eql.Lt:
+				return n < lit
+			case eql.Le:
+				return n <= lit
+			case eql.Gt:
+				return n > lit
+			case eql.Ge:
+				return n >= lit
 			}
 			return false
 		}

@@ -88,6 +88,32 @@ func stringField[T any](f func(T) string) Field[T] {
 	return Field[T]{String: f, Get: func(doc T) Value { return StringValue(f(doc)) }}
 }
 
+// numberField is a single-valued numeric field.
+func numberField[T any](f func(T) (float64, bool)) Field[T] {
+	return Field[T]{Number: f, Get: func(doc T) Value {
+		if n, ok := f(doc); ok {
+			return NumberValue(n)
+		}
+		return Value{}
+	}}
+}
+
+// numberFields gives the numeric fields rules compare most a direct reader.
+func numberFields(m map[string]Field[*ecs.Event]) {
+	m["process.pid"] = numberField(func(e *ecs.Event) (float64, bool) {
+		return float64(e.Process.PID), e.Process.PID != 0
+	})
+	m["process.args_count"] = numberField(func(e *ecs.Event) (float64, bool) {
+		return float64(len(e.Process.Args)), e.Process.Args != nil
+	})
+	m["process.parent.pid"] = numberField(func(e *ecs.Event) (float64, bool) {
+		return float64(e.Process.Parent.PID), e.Process.Parent.PID != 0
+	})
+	m["process.parent.args_count"] = numberField(func(e *ecs.Event) (float64, bool) {
+		return float64(len(e.Process.Parent.Args)), e.Process.Parent.PID != 0 && e.Process.Parent.Args != nil
+	})
+}
+
 // stringsField is a multi-valued keyword field; an empty slice is absent.
 func stringsField[T any](f func(T) []string) Field[T] {
 	return Field[T]{Strings: f, Get: func(doc T) Value { return StringsValue(f(doc)) }}
@@ -205,6 +231,7 @@ func ecsFields() map[string]Field[*ecs.Event] {
 	infoFields(m)
 	addInfo(m, "process.", false)
 	addInfo(m, "process.parent.", true)
+	numberFields(m)
 	addLeader(m, "process.entry_leader.", func(e E) *ecs.Leader { return &e.Process.EntryLeader })
 	addLeader(m, "process.session_leader.", func(e E) *ecs.Leader { return &e.Process.SessionLeader })
 	addLeader(m, "process.group_leader.", func(e E) *ecs.Leader { return &e.Process.GroupLeader })
