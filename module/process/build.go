@@ -36,8 +36,21 @@ func (s *Source) build(ev *ecs.Event, action, typ string, at time.Time, ent *cac
 		p.End = ent.ExitAt
 		p.ExitCode, p.HasExitCode = ent.ExitCode, ent.HasExitCode
 	}
-	ev.Spawnbeat.ReadState = ent.Image.ReadState.String()
+	ev.Spawnbeat.ReadState = readState(ent)
 	ev.AssignID()
+}
+
+// readState is spawnbeat.read_state: how much of the process /proc showed.
+// An exec'd process with nothing read was gone before it could be read;
+// a fork child of an unknown parent has no state to report.
+func readState(ent *cache.Entry) string {
+	if st := ent.Image.ReadState; st != 0 {
+		return st.String()
+	}
+	if ent.Source == cache.SourceExec {
+		return procfs.ReadExited.String()
+	}
+	return ""
 }
 
 // info copies what the table knows of a process into an ECS process object.

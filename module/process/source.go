@@ -46,6 +46,11 @@ type Options struct {
 // sweepEvery is how often exited processes past their grace are removed.
 const sweepEvery = time.Second
 
+// clockEvery is how often the realtime-monotonic offset that dates the
+// kernel's events is measured again, to follow clock steps (NTP) and
+// suspends.
+const clockEvery = time.Minute
+
 // Source captures process events and emits ECS documents.
 type Source struct {
 	opts  Options
@@ -66,6 +71,7 @@ type Source struct {
 	pids    []int
 	live    []*cache.Entry // poll mode: the processes the last poll found
 	conn    atomic.Pointer[netlink.Conn]
+	started atomic.Bool // the start-up scan is done and events are being handled
 
 	stats counters
 }
@@ -92,6 +98,10 @@ type Stats struct {
 
 // New prepares a Source; nothing is opened until Run.
 func New(opts Options, host *ecs.Host, agent *ecs.Agent, log *zap.Logger) (*Source, error) {
+	if opts.ProcRoot == "" {
+		// The names cache and the boot id are found relative to it.
+		opts.ProcRoot = procfs.DefaultRoot
+	}
 	fs, err := procfs.NewFS(opts.ProcRoot)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", opts.ProcRoot, err)
@@ -155,15 +165,24 @@ func (s *Source) Run(ctx context.Context, out chan<- *ecs.Event) error {
 	if err != nil {
 		return err
 	}
-	s.scan(out, s.opts.ScanExisting && s.opts.Existing)
 	if conn == nil {
+		s.pollScan(out)
+		s.started.Store(true)
 		return s.poll(ctx, out)
 	}
+	// The table is always seeded, so that children of processes started
+	// before spawnbeat get parent fields; documents only when asked.
+	s.scan(out, s.opts.ScanExisting && s.opts.Existing)
+	s.started.Store(true)
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
 	return s.listen(ctx, conn, out)
 }
+
+// ready reports whether Run has subscribed (or chosen to poll) and
+// finished its start-up scan.
+func (s *Source) ready() bool { return s.started.Load() }
 
 // open subscribes to the proc connector as the mode says; nil means poll.
 func (s *Source) open() (*netlink.Conn, error) {
@@ -196,7 +215,7 @@ func (s *Source) mask() netlink.EventMask {
 }
 
 func (s *Source) listen(ctx context.Context, conn *netlink.Conn, out chan<- *ecs.Event) error {
-	lastSweep := time.Now()
+	lastSweep, lastClock := time.Now(), time.Now()
 	for {
 		evs, err := conn.Receive()
 		switch {
@@ -214,6 +233,12 @@ func (s *Source) listen(ctx context.Context, conn *netlink.Conn, out chan<- *ecs
 		if now := time.Now(); now.Sub(lastSweep) >= sweepEvery {
 			s.table.Sweep(now)
 			lastSweep = now
+			if now.Sub(lastClock) >= clockEvery {
+				if err := s.clock.Refresh(); err != nil {
+					s.log.Warn("refresh the event clock", zap.Error(err))
+				}
+				lastClock = now
+			}
 		}
 	}
 }
@@ -263,13 +288,19 @@ func (s *Source) exec(pid int, at time.Time) *cache.Entry {
 	err := s.rd.Read(pid, p)
 	switch {
 	case errors.Is(err, procfs.ErrGone):
-		p.ReadState = procfs.ReadExited
+		s.countRead(procfs.ReadExited)
 	case err != nil:
 		s.stats.readErrors.Add(1)
 		s.log.Debug("read exec'd process", zap.Int("process.pid", pid), zap.Error(err))
-		p.ReadState = procfs.ReadExited
+		s.countRead(procfs.ReadExited)
+	default:
+		s.countRead(p.ReadState)
 	}
-	s.countRead(p.ReadState)
+	if p.Missing&procfs.PartStatus != 0 {
+		// Reaped between stat and status: the credentials are unknown, not
+		// root's. An image with ReadState zero carries none (build).
+		p.ReadState = 0
+	}
 	return s.table.Exec(p, at)
 }
 
@@ -333,6 +364,22 @@ func (s *Source) resync(out chan<- *ecs.Event) {
 	s.stats.resyncAdded.Add(uint64(added))
 	s.log.Warn("the kernel dropped process events (socket buffer full); resynchronised from /proc",
 		zap.Int("processes_added", added))
+}
+
+// pollScan is poll mode's start-up scan: it seeds the table and the list
+// of live processes that the first poll compares with, so that a process
+// that exits before the first poll still gets its end document.
+func (s *Source) pollScan(out chan<- *ecs.Event) {
+	emitExisting := s.opts.ScanExisting && s.opts.Existing
+	s.live = s.live[:0]
+	_, _ = s.scanWith(func(ent *cache.Entry, _ bool, at time.Time) {
+		if emitExisting {
+			s.emit(out, ecs.ActionExisting, "info", at, ent)
+		}
+		if !ent.Exited {
+			s.live = append(s.live, ent)
+		}
+	})
 }
 
 // poll finds new and vanished processes every poll period.

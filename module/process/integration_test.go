@@ -1,0 +1,536 @@
+package process
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/spawnbeat/spawnbeat/module/process/ecs"
+)
+
+// want is what a test expects of one process in a document; empty fields
+// are not checked.
+type want struct {
+	name, exe, cwd string
+	args           []string
+}
+
+// self describes the test process, the parent of every command it starts.
+func self(t *testing.T) want {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatalf("os.Executable: %v", err)
+	}
+	exe = resolve(t, exe)
+	return want{name: filepath.Base(exe), exe: exe, args: os.Args}
+}
+
+// checkInfo compares the fields of one process object with w.
+func checkInfo(t *testing.T, what string, got *ecs.Info, w want) {
+	t.Helper()
+	if got.Name != w.name {
+		t.Errorf("%s name = %q, want %q", what, got.Name, w.name)
+	}
+	if w.exe != "" && got.Executable != w.exe {
+		t.Errorf("%s executable = %q, want %q", what, got.Executable, w.exe)
+	}
+	if w.cwd != "" && got.WorkingDirectory != w.cwd {
+		t.Errorf("%s working_directory = %q, want %q", what, got.WorkingDirectory, w.cwd)
+	}
+	if w.args != nil {
+		if diff := cmp.Diff(w.args, got.Args); diff != "" {
+			t.Errorf("%s args (-want +got):\n%s", what, diff)
+		}
+		if got.ArgsCount() != len(w.args) {
+			t.Errorf("%s args_count = %d, want %d", what, got.ArgsCount(), len(w.args))
+		}
+		if cl := strings.Join(w.args, " "); got.CommandLine != cl {
+			t.Errorf("%s command_line = %q, want %q", what, got.CommandLine, cl)
+		}
+	}
+	if got.EntityID == "" {
+		t.Errorf("%s entity_id is empty", what)
+	}
+}
+
+// checkUser checks process.user against the test's effective user.
+func checkUser(t *testing.T, got *ecs.Info) {
+	t.Helper()
+	uid := strconv.Itoa(os.Geteuid())
+	u, err := user.LookupId(uid)
+	if err != nil {
+		t.Fatalf("look up uid %s: %v", uid, err)
+	}
+	if diff := cmp.Diff(ecs.ID{ID: uid, Name: u.Username}, got.User); diff != "" {
+		t.Errorf("process.user (-want +got):\n%s", diff)
+	}
+}
+
+// checkStart checks the document's constant parts and its time against
+// the time the test started the process.
+func checkStart(t *testing.T, ev *ecs.Event, action, typ string, started time.Time) {
+	t.Helper()
+	if ev.Event.Action != action || ev.Event.Type != typ || ev.Event.Kind != ecs.KindEvent {
+		t.Errorf("event = %+v, want action %q type %q kind %q", ev.Event, action, typ, ecs.KindEvent)
+	}
+	if ev.Host == nil || ev.Host.OS.Type != "linux" {
+		t.Errorf("host = %+v, want os.type linux", ev.Host)
+	}
+	if d := ev.Timestamp.Sub(started); d < -time.Second || d > time.Second {
+		t.Errorf("@timestamp %v is %v from the start %v, want within 1s", ev.Timestamp, d, started)
+	}
+	if ev.Event.ID == "" || ev.Event.Sequence == 0 {
+		t.Errorf("event.id %q, sequence %d: want both set", ev.Event.ID, ev.Event.Sequence)
+	}
+}
+
+// run starts cmd and waits for it, returning its pid and start time.
+func run(t *testing.T, cmd *exec.Cmd) (pid int, started time.Time, err error) {
+	t.Helper()
+	started = time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %v: %v", cmd.Args, err)
+	}
+	return cmd.Process.Pid, started, cmd.Wait()
+}
+
+func TestIntegrationExec(t *testing.T) {
+	requireRoot(t)
+	c := startCapture(t, testOptions(), true)
+	parent := self(t)
+	dash := resolve(t, "/bin/sh")
+
+	t.Run("short-lived true", func(t *testing.T) {
+		m := marker("true")
+		pid, started, err := run(t, exec.Command("/bin/true", m))
+		if err != nil {
+			t.Fatalf("/bin/true: %v", err)
+		}
+		ev := c.wait(5*time.Second, "exec of /bin/true", isAction(ecs.ActionExec, pid))
+		checkStart(t, ev, ecs.ActionExec, "start", started)
+		if ev.Process.Parent.PID != os.Getpid() {
+			t.Errorf("parent pid = %d, want %d", ev.Process.Parent.PID, os.Getpid())
+		}
+		checkInfo(t, "parent", &ev.Process.Parent, parent)
+		switch ev.Spawnbeat.ReadState {
+		case "complete":
+			checkInfo(t, "process", &ev.Process.Info, want{name: "true", exe: resolve(t, "/bin/true"), args: []string{"/bin/true", m}})
+			checkUser(t, &ev.Process.Info)
+		case "zombie", "exited":
+			// Gone before /proc was read: nothing that was not read.
+			p := &ev.Process.Info
+			if p.Args != nil || p.Executable != "" || p.WorkingDirectory != "" || p.CommandLine != "" {
+				t.Errorf("read_state %s but args %q, executable %q, cwd %q, command_line %q: want none",
+					ev.Spawnbeat.ReadState, p.Args, p.Executable, p.WorkingDirectory, p.CommandLine)
+			}
+			if p.Name != "" && p.Name != "true" {
+				t.Errorf("name = %q, want \"true\" or absent", p.Name)
+			}
+			if ev.Spawnbeat.ReadState == "exited" && p.User.ID != "" {
+				t.Errorf("read_state exited but user %+v: want absent", p.User)
+			}
+		default:
+			t.Errorf("read_state = %q, want complete, zombie or exited", ev.Spawnbeat.ReadState)
+		}
+		end := c.wait(5*time.Second, "end of /bin/true", isAction(ecs.ActionEnd, pid))
+		if !end.Process.HasExitCode || end.Process.ExitCode != 0 {
+			t.Errorf("end exit code = %d (has %v), want 0", end.Process.ExitCode, end.Process.HasExitCode)
+		}
+	})
+
+	t.Run("50ms sleeper", func(t *testing.T) {
+		m := marker("sleeper")
+		dir := resolve(t, t.TempDir())
+		cmd := exec.Command("/bin/sh", "-c", "sleep 0.05; exit 0", m)
+		cmd.Dir = dir
+		pid, started, err := run(t, cmd)
+		if err != nil {
+			t.Fatalf("sh: %v", err)
+		}
+		ev := c.wait(5*time.Second, "exec of sh", isAction(ecs.ActionExec, pid))
+		checkStart(t, ev, ecs.ActionExec, "start", started)
+		if ev.Spawnbeat.ReadState != "complete" {
+			t.Fatalf("read_state = %q, want complete (a 50 ms process)", ev.Spawnbeat.ReadState)
+		}
+		sh := want{name: filepath.Base(dash), exe: dash, cwd: dir, args: []string{"/bin/sh", "-c", "sleep 0.05; exit 0", m}}
+		checkInfo(t, "process", &ev.Process.Info, sh)
+		checkUser(t, &ev.Process.Info)
+		if ev.Process.Parent.PID != os.Getpid() {
+			t.Errorf("parent pid = %d, want %d", ev.Process.Parent.PID, os.Getpid())
+		}
+		checkInfo(t, "parent", &ev.Process.Parent, parent)
+
+		sleep := c.wait(5*time.Second, "exec of sleep", func(ev *ecs.Event) bool {
+			return ev.Event.Action == ecs.ActionExec && ev.Process.Parent.PID == pid && ev.Process.Name == "sleep"
+		})
+		checkInfo(t, "sleep", &sleep.Process.Info, want{name: "sleep", cwd: dir, args: []string{"sleep", "0.05"}})
+		checkInfo(t, "sleep's parent", &sleep.Process.Parent, sh)
+	})
+
+	t.Run("bash python3 sh chain", func(t *testing.T) {
+		mb, mp, ms := marker("bash"), marker("python"), marker("sh")
+		py := `import subprocess; subprocess.run(["/bin/sh", "-c", "sleep 0.05; exit 0", "` + ms + `"], check=True)`
+		bashScript := `/usr/bin/python3 -c '` + py + `' ` + mp + `; exit 0`
+		cmd := exec.Command("/bin/bash", "-c", bashScript, mb)
+		pid, started, err := run(t, cmd)
+		if err != nil {
+			t.Fatalf("bash: %v", err)
+		}
+		bash := want{name: "bash", exe: resolve(t, "/bin/bash"), args: []string{"/bin/bash", "-c", bashScript, mb}}
+		python := want{name: filepath.Base(resolve(t, "/usr/bin/python3")), exe: resolve(t, "/usr/bin/python3"),
+			args: []string{"/usr/bin/python3", "-c", py, mp}}
+		sh := want{name: filepath.Base(dash), exe: dash, args: []string{"/bin/sh", "-c", "sleep 0.05; exit 0", ms}}
+
+		evBash := c.wait(5*time.Second, "exec of bash", isAction(ecs.ActionExec, pid))
+		checkStart(t, evBash, ecs.ActionExec, "start", started)
+		checkInfo(t, "bash", &evBash.Process.Info, bash)
+		checkInfo(t, "bash's parent", &evBash.Process.Parent, parent)
+
+		evPy := c.wait(5*time.Second, "exec of python3", hasArg(ecs.ActionExec, mp))
+		if evPy.Process.Parent.PID != pid {
+			t.Errorf("python3's parent pid = %d, want bash %d", evPy.Process.Parent.PID, pid)
+		}
+		checkInfo(t, "python3", &evPy.Process.Info, python)
+		checkInfo(t, "python3's parent", &evPy.Process.Parent, bash)
+
+		evSh := c.wait(5*time.Second, "exec of sh", hasArg(ecs.ActionExec, ms))
+		if evSh.Process.Parent.PID != evPy.Process.PID {
+			t.Errorf("sh's parent pid = %d, want python3 %d", evSh.Process.Parent.PID, evPy.Process.PID)
+		}
+		checkInfo(t, "sh", &evSh.Process.Info, sh)
+		checkInfo(t, "sh's parent", &evSh.Process.Parent, python)
+	})
+
+	t.Run("parent exits first", func(t *testing.T) {
+		m := marker("orphan")
+		script := "sleep 0.1 & exit 0"
+		pid, _, err := run(t, exec.Command("/bin/sh", "-c", script, m))
+		if err != nil {
+			t.Fatalf("sh: %v", err)
+		}
+		ev := c.wait(5*time.Second, "exec of the orphaned sleep", func(ev *ecs.Event) bool {
+			return ev.Event.Action == ecs.ActionExec && ev.Process.Parent.PID == pid && ev.Process.Name == "sleep"
+		})
+		checkInfo(t, "sleep", &ev.Process.Info, want{name: "sleep", args: []string{"sleep", "0.1"}})
+		checkInfo(t, "sleep's parent", &ev.Process.Parent, want{name: filepath.Base(dash), exe: dash, args: []string{"/bin/sh", "-c", script, m}})
+	})
+
+	t.Run("1 MiB of args and invalid UTF-8", func(t *testing.T) {
+		m := marker("big")
+		bad := m + "-\xff\xfe-invalid"
+		args := []string{"-c", "sleep 0.1; exit 0", bad}
+		chunk := strings.Repeat("a", 100<<10) // below MAX_ARG_STRLEN (128 KiB)
+		for range 10 {
+			args = append(args, chunk)
+		}
+		pid, _, err := run(t, exec.Command("/bin/sh", args...))
+		if err != nil {
+			t.Fatalf("sh: %v", err)
+		}
+		d, ok := waitDoc(c, 5*time.Second, isAction(ecs.ActionExec, pid))
+		if !ok {
+			t.Fatalf("no exec document for pid %d", pid)
+		}
+		p := &d.ev.Process
+		if !p.ArgsTruncated {
+			t.Errorf("args_truncated = false, want true")
+		}
+		n := 0
+		for _, a := range p.Args {
+			n += len(a) + 1
+		}
+		if max := testOptions().MaxArgsBytes; n > max+1 || n < max/2 {
+			t.Errorf("args hold %d bytes, want about the cap %d", n, max)
+		}
+		if len(p.Args) < 4 || !slices.Equal(p.Args[:4], []string{"/bin/sh", "-c", "sleep 0.1; exit 0", bad}) {
+			t.Errorf("args start %.4q, want the real first four", p.Args)
+		}
+		if !json.Valid(d.json) {
+			t.Fatalf("document is not valid JSON: %.300s", d.json)
+		}
+		var v struct {
+			Process struct {
+				Args      []string `json:"args"`
+				ArgsCount int      `json:"args_count"`
+			} `json:"process"`
+		}
+		if err := json.Unmarshal(d.json, &v); err != nil {
+			t.Fatalf("decode document: %v", err)
+		}
+		if v.Process.ArgsCount != len(p.Args) || len(v.Process.Args) != len(p.Args) {
+			t.Errorf("encoded args_count %d, %d args, want %d", v.Process.ArgsCount, len(v.Process.Args), len(p.Args))
+		}
+		if len(v.Process.Args) > 3 && !strings.HasPrefix(v.Process.Args[3], m+"-") {
+			t.Errorf("encoded 4th arg = %q, want the marker with the invalid bytes replaced", v.Process.Args[3])
+		}
+	})
+
+	t.Run("exit codes", func(t *testing.T) {
+		tests := []struct {
+			name   string
+			script string
+			kill   bool
+			want   int
+		}{
+			{name: "exit 3", script: "sleep 0.02; exit 3", want: 3},
+			{name: "SIGKILL", script: "sleep 10; exit 0", kill: true, want: 137},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				m := marker("exit")
+				cmd := exec.Command("/bin/sh", "-c", tt.script, m)
+				if err := cmd.Start(); err != nil {
+					t.Fatalf("start: %v", err)
+				}
+				pid := cmd.Process.Pid
+				if tt.kill {
+					c.wait(5*time.Second, "exec of sh", isAction(ecs.ActionExec, pid))
+					if err := cmd.Process.Kill(); err != nil {
+						t.Fatalf("kill: %v", err)
+					}
+				}
+				var ee *exec.ExitError
+				if err := cmd.Wait(); !errors.As(err, &ee) {
+					t.Fatalf("wait: %v, want an exit error", err)
+				}
+				end := c.wait(5*time.Second, "end", isAction(ecs.ActionEnd, pid))
+				checkStart(t, end, ecs.ActionEnd, "end", end.Process.End)
+				if !end.Process.HasExitCode || end.Process.ExitCode != tt.want {
+					t.Errorf("exit code %d (has %v), want %d", end.Process.ExitCode, end.Process.HasExitCode, tt.want)
+				}
+				if !slices.Contains(end.Process.Args, m) {
+					t.Errorf("end args = %q, want the process's args (with %s)", end.Process.Args, m)
+				}
+				if end.Process.End.IsZero() {
+					t.Errorf("process.end is absent")
+				}
+			})
+		}
+	})
+
+	t.Run("existing", func(t *testing.T) {
+		ev := c.wait(time.Second, "existing document of the test process", isAction(ecs.ActionExisting, os.Getpid()))
+		checkInfo(t, "process", &ev.Process.Info, parent)
+		if ev.Event.Type != "info" {
+			t.Errorf("event.type = %q, want info", ev.Event.Type)
+		}
+	})
+
+	t.Run("no fork documents by default", func(t *testing.T) {
+		pid, _, err := run(t, exec.Command("/bin/true", marker("nofork")))
+		if err != nil {
+			t.Fatalf("/bin/true: %v", err)
+		}
+		c.wait(5*time.Second, "end of /bin/true", isAction(ecs.ActionEnd, pid))
+		if d, ok := c.find(isAction(ecs.ActionFork, pid)); ok {
+			t.Errorf("fork document %s with Fork off", d.json)
+		}
+	})
+}
+
+// waitDoc is capture.wait returning the whole doc.
+func waitDoc(c *capture, timeout time.Duration, match func(*ecs.Event) bool) (doc, bool) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if d, ok := c.find(match); ok {
+			return d, true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return doc{}, false
+}
+
+func TestIntegrationFork(t *testing.T) {
+	requireRoot(t)
+	opts := testOptions()
+	opts.Fork = true
+	opts.ScanExisting = false
+	c := startCapture(t, opts, true)
+	m := marker("fork")
+	pid, started, err := run(t, exec.Command("/bin/sh", "-c", "sleep 0.02; exit 0", m))
+	if err != nil {
+		t.Fatalf("sh: %v", err)
+	}
+	fork := c.wait(5*time.Second, "fork", isAction(ecs.ActionFork, pid))
+	checkStart(t, fork, ecs.ActionFork, "start", started)
+	if fork.Process.Parent.PID != os.Getpid() {
+		t.Errorf("fork parent pid = %d, want %d", fork.Process.Parent.PID, os.Getpid())
+	}
+	// The start-up scan seeded the table even without existing documents.
+	if fork.Process.Parent.Name == "" {
+		t.Errorf("fork parent name is empty, want the test binary's")
+	}
+	if d, ok := c.find(func(ev *ecs.Event) bool { return ev.Event.Action == ecs.ActionExisting }); ok {
+		t.Errorf("existing document %s with ScanExisting off", d.json)
+	}
+	ex := c.wait(5*time.Second, "exec", isAction(ecs.ActionExec, pid))
+	if ex.Process.EntityID != fork.Process.EntityID {
+		t.Errorf("exec entity_id %q, fork %q: want the same process", ex.Process.EntityID, fork.Process.EntityID)
+	}
+}
+
+// storm runs n /bin/true processes from the given number of launcher
+// goroutines (ForkExec and wait4, no os/exec overhead), at most rate per
+// second in all (0: as fast as they go). It returns their pids.
+func storm(t *testing.T, n, launchers, rate int, args ...string) []int {
+	t.Helper()
+	argv := append([]string{"/bin/true"}, args...)
+	attr := &syscall.ProcAttr{Env: []string{}, Files: []uintptr{0, 1, 2}}
+	pids := make([][]int, launchers)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for l := range launchers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := l; i < n; i += launchers {
+				if rate > 0 {
+					if d := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))); d > 0 {
+						time.Sleep(d)
+					}
+				}
+				pid, err := syscall.ForkExec(argv[0], argv, attr)
+				if err != nil {
+					t.Errorf("fork/exec /bin/true: %v", err)
+					return
+				}
+				var ws syscall.WaitStatus
+				if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+					t.Errorf("wait4 %d: %v", pid, err)
+				}
+				pids[l] = append(pids[l], pid)
+			}
+		}()
+	}
+	wg.Wait()
+	return slices.Concat(pids...)
+}
+
+func TestIntegrationLostResync(t *testing.T) {
+	requireRoot(t)
+	opts := testOptions()
+	// SO_RCVBUFFORCE doubles 4 KiB to 8 KiB, about a dozen events at
+	// ~700 bytes of skb truesize each: a storm overflows it while the
+	// Source reads /proc for each exec. The kernel's minimum
+	// (SOCK_MIN_RCVBUF, ~2.3 KiB) overflows on any background activity
+	// during a resync's /proc scan, so the "capture goes on" check would
+	// test the host's quietness instead.
+	opts.ReceiveBuffer = envInt("SPAWNBEAT_TEST_RCVBUF", 4096)
+	opts.Existing = false
+	c := startCapture(t, opts, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for round := 0; ctx.Err() == nil; round++ {
+		storm(t, 1000, 4, 0)
+		if st := c.src.Stats(); st.Kernel.Lost > 0 && st.Resyncs > 0 {
+			t.Logf("after %d storms of 1000: %+v", round+1, st)
+			break
+		}
+		if round == 4 {
+			t.Fatalf("no loss after 5 storms of 1000 execs with receive buffer %d: %+v", opts.ReceiveBuffer, c.src.Stats())
+		}
+	}
+	st := c.src.Stats()
+	if st.Resyncs > st.Kernel.Lost {
+		t.Errorf("resyncs %d > losses %d: want a resync per reported loss at most", st.Resyncs, st.Kernel.Lost)
+	}
+	// Capture goes on after the loss.
+	m := marker("after-storm")
+	pid, _, err := run(t, exec.Command("/bin/sh", "-c", "sleep 0.05; exit 0", m))
+	if err != nil {
+		t.Fatalf("sh: %v", err)
+	}
+	ev := c.wait(5*time.Second, "exec after the storm", isAction(ecs.ActionExec, pid))
+	if !slices.Contains(ev.Process.Args, m) {
+		t.Errorf("args = %q, want the marker %s", ev.Process.Args, m)
+	}
+}
+
+func TestIntegrationPoll(t *testing.T) {
+	requireRoot(t)
+	opts := testOptions()
+	opts.Mode = ModePoll
+	opts.PollPeriod = 20 * time.Millisecond
+	opts.ScanExisting = false
+	c := startCapture(t, opts, true)
+	if got := c.src.Stats().Mode; got != ModePoll {
+		t.Errorf("mode = %q, want %q", got, ModePoll)
+	}
+	m := marker("poll")
+	dir := resolve(t, t.TempDir())
+	cmd := exec.Command("/bin/sh", "-c", "sleep 0.2; exit 3", m)
+	cmd.Dir = dir
+	pid, started, err := run(t, cmd)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("sh: %v, want exit status 3", err)
+	}
+	ev := c.wait(2*time.Second, "polled exec", isAction(ecs.ActionExec, pid))
+	checkStart(t, ev, ecs.ActionExec, "start", started)
+	dash := resolve(t, "/bin/sh")
+	checkInfo(t, "process", &ev.Process.Info, want{name: filepath.Base(dash), exe: dash, cwd: dir, args: []string{"/bin/sh", "-c", "sleep 0.2; exit 3", m}})
+	if ev.Process.Parent.PID != os.Getpid() {
+		t.Errorf("parent pid = %d, want %d", ev.Process.Parent.PID, os.Getpid())
+	}
+	end := c.wait(2*time.Second, "polled end", isAction(ecs.ActionEnd, pid))
+	if end.Process.HasExitCode {
+		t.Errorf("poll end has exit code %d: polling cannot know it", end.Process.ExitCode)
+	}
+	if end.Process.End.Before(started) {
+		t.Errorf("process.end %v before the start %v", end.Process.End, started)
+	}
+	if !slices.Contains(end.Process.Args, m) {
+		t.Errorf("end args = %q, want the marker", end.Process.Args)
+	}
+}
+
+func TestIntegrationDrops(t *testing.T) {
+	requireRoot(t)
+	opts := testOptions()
+	opts.Existing = false
+	c := startCapture(t, opts, false) // nobody reads the unbuffered channel
+	const n = 300
+	pids := storm(t, n, 2, 0)
+	deadline := time.Now().Add(10 * time.Second)
+	var st Stats
+	for {
+		st = c.src.Stats()
+		// exec and end documents of every process, all dropped.
+		if st.Dropped >= uint64(2*len(pids)) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st.Emitted != 0 {
+		t.Errorf("emitted %d with nobody reading, want 0", st.Emitted)
+	}
+	if st.Dropped < uint64(2*len(pids)) {
+		t.Errorf("dropped %d, want at least %d (exec and end of %d processes): %+v", st.Dropped, 2*len(pids), len(pids), st)
+	}
+	if st.Kernel.Events < uint64(3*len(pids)) {
+		t.Errorf("kernel events %d, want at least %d: the socket must keep being read", st.Kernel.Events, 3*len(pids))
+	}
+	c.close() // Run returns promptly although the channel never drained
+}
+
+// envInt reads an integer test knob from the environment.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
