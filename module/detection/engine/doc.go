@@ -25,9 +25,11 @@
 //     and the ~ functions ignore case (Unicode lower-casing, with an ASCII
 //     fast path that does not allocate).
 //   - In ":" and like (and like~), * matches any run of characters and ?
-//     exactly one; a backslash makes the next character literal (\* \?
-//     \\). == never treats * as a wildcard. ":" and like with a list match
-//     when any pattern matches. Patterns are classified once at load time
+//     exactly one. There is no escape: a backslash is an ordinary character
+//     (Elasticsearch's StringUtils.toLikePattern escapes nothing, and
+//     Elastic's rules match Windows paths and hex escapes with patterns such
+//     as "?:\\Users\\*" and "*\\x*"). == never treats * as a wildcard.
+//     ":" and like with a list match when any pattern matches. Patterns are classified once at load time
 //     into exact, prefix, suffix, contains and general glob matchers; long
 //     lists of exact strings become a set.
 //   - regex and regex~ take Lucene regular expression syntax (Elasticsearch's

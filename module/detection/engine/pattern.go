@@ -32,28 +32,25 @@ type pattern struct {
 	glob []globElem // patGlob
 }
 
-// compilePattern parses an Elasticsearch wildcard pattern: * matches any
-// run of characters, ? exactly one, and a backslash makes the next character
-// literal (\* \? \\); a trailing lone backslash is literal.
+// compilePattern parses an Elasticsearch EQL wildcard pattern: * matches
+// any run of characters and ? exactly one. There is no escape character: a
+// backslash is an ordinary character, as Elasticsearch's
+// StringUtils.toLikePattern maps * and ? to the LIKE wildcards and escapes
+// nothing else, and as Elastic's rules rely on ("?:\\Users\\*",
+// "*\\x*\\x*" for hex escapes on a command line).
 func compilePattern(p string) pattern {
 	var elems []globElem
-	for i := 0; i < len(p); {
-		r, n := utf8.DecodeRuneInString(p[i:])
-		switch {
-		case r == '\\' && i+n < len(p):
-			r2, n2 := utf8.DecodeRuneInString(p[i+n:])
-			elems = append(elems, globElem{r: r2})
-			n += n2
-		case r == '*':
+	for _, r := range p {
+		switch r {
+		case '*':
 			if len(elems) == 0 || !elems[len(elems)-1].star { // ** == *
 				elems = append(elems, globElem{star: true})
 			}
-		case r == '?':
+		case '?':
 			elems = append(elems, globElem{one: true})
 		default:
 			elems = append(elems, globElem{r: r})
 		}
-		i += n
 	}
 	// Classify: a literal run with stars only at the ends takes a fast path.
 	lead := len(elems) > 0 && elems[0].star

@@ -24,9 +24,10 @@ func TestCompilePattern(t *testing.T) {
 		{"a**b", patGlob, "", []string{"ab", "axxb"}, []string{"a", "ba"}},
 		{"b?sh", patGlob, "", []string{"bash", "bosh", "bésh"}, []string{"bsh", "baash"}},
 		{"*/bin/*sh", patGlob, "", []string{"/usr/bin/bash", "/bin/sh"}, []string{"/usr/bin/bash5"}},
-		{`a\*b`, patExact, "a*b", []string{"a*b"}, []string{"axb", `a\*b`}},
-		{`*\?`, patSuffix, "?", []string{"what?"}, []string{"what"}},
-		{`a\\*`, patPrefix, `a\`, []string{`a\b`}, []string{"ab"}},
+		// A backslash is an ordinary character: no escapes.
+		{`a\*`, patPrefix, `a\`, []string{`a\`, `a\b`}, []string{"a*", "ab"}},
+		{`?:\Users\*`, patGlob, "", []string{`C:\Users\bob`}, []string{`C:/Users/bob`, `C:\Users`}},
+		{`*\x*\x*`, patGlob, "", []string{`printf '\x41\x42'`}, []string{"xx", `\x`}},
 		{`x\`, patExact, `x\`, []string{`x\`}, []string{"x"}},
 		{"?", patGlob, "", []string{"a", "é"}, []string{"", "ab"}},
 		{"*a*b*c*", patGlob, "", []string{"abc", "xxaxxbxxcxx"}, []string{"acb"}},
