@@ -29,9 +29,9 @@
 //     (Elasticsearch's StringUtils.toLikePattern escapes nothing, and
 //     Elastic's rules match Windows paths and hex escapes with patterns such
 //     as "?:\\Users\\*" and "*\\x*"). == never treats * as a wildcard.
-//     ":" and like with a list match when any pattern matches. Patterns are classified once at load time
-//     into exact, prefix, suffix, contains and general glob matchers; long
-//     lists of exact strings become a set.
+//     ":" and like with a list match when any pattern matches. Patterns are
+//     classified once at load time into exact, prefix, suffix, contains and
+//     general glob matchers; long lists of exact strings become a set.
 //   - regex and regex~ take Lucene regular expression syntax (Elasticsearch's
 //     regexp query), anchored to the whole value. They are translated once
 //     at load time into Go regexps; see translateLucene for the supported
