@@ -17,14 +17,15 @@ const (
 
 // drive runs argv on a pseudo-terminal of its own (testdata/ptydrive.py),
 // typing lines into it one by one, as an attacker upgrading a reverse shell
-// does.
-func drive(t *testing.T, lines []string, argv ...string) {
+// does. It returns the driver's pid: argv runs as its child.
+func drive(t *testing.T, lines []string, argv ...string) int {
 	t.Helper()
 	js, _ := json.Marshal(lines)
 	cmd := exec.Command("/usr/bin/python3", append([]string{"testdata/ptydrive.py", "30", string(js), "--"}, argv...)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v: %v\n%s", argv, err, out)
 	}
+	return cmd.Process.Pid
 }
 
 // attack is one run of python on a pseudo-terminal.
@@ -51,10 +52,9 @@ func TestE2EPythonTTYAttacks(t *testing.T) {
 		{"control subprocess", []string{"exit"}, []string{"/usr/bin/python3", "-c", `import subprocess; subprocess.run(["/bin/sh"]) # %s`}, 0, ""},
 		{"control python3 -i", []string{`import pty; pty.spawn("/bin/sh") # %s`, "exit", "exit()"}, []string{"/usr/bin/python3", "-i"}, 0, ""},
 	}
-	markers := map[string]string{}
+	drivers := map[string]int{}
 	for _, at := range attacks {
 		marker := fmt.Sprintf("attack-%d", time.Now().UnixNano())
-		markers[at.name] = marker
 		argv := slices.Clone(at.argv)
 		lines := slices.Clone(at.lines)
 		for i := range argv {
@@ -63,29 +63,31 @@ func TestE2EPythonTTYAttacks(t *testing.T) {
 		for i := range lines {
 			lines[i] = strings.ReplaceAll(lines[i], "%s", marker)
 		}
-		drive(t, lines, argv...)
-		// For branch 2 the marker is typed, not in any argv: mark the end of
-		// the run with a process that lives long enough for its args to be
-		// read (sh's $0 is the marker).
-		_ = exec.Command("/bin/sh", "-c", "sleep 0.05", "after-"+marker).Run()
+		drivers[at.name] = drive(t, lines, argv...)
 	}
-	a.waitDocs(1, 15*time.Second, hasArg("after-"+markers[attacks[len(attacks)-1].name]))
-	time.Sleep(500 * time.Millisecond)
+	// A process that lives long enough for its args to be read marks the
+	// end of the runs.
+	end := fmt.Sprintf("attacks-done-%d", time.Now().UnixNano())
+	_ = exec.Command("/bin/sh", "-c", "sleep 0.05", end).Run()
+	a.waitDocs(1, 15*time.Second, hasArg(end))
 
+	// Other tests may start processes (even alerts) meanwhile: a run's
+	// documents are told apart by ancestry, driver -> python -> shell.
 	docs := a.docs()
-	for i, at := range attacks {
-		// The documents of this run lie between its own marker and the next one's.
-		from := -1
-		if i > 0 {
-			from = indexOf(docs, hasArg("after-"+markers[attacks[i-1].name]))
+	for _, at := range attacks {
+		python := map[float64]bool{}
+		for _, d := range docs {
+			if str(d, "event.action") == "exec" && int(num(d, "process.parent.pid")) == drivers[at.name] {
+				python[num(d, "process.pid")] = true
+			}
 		}
-		to := indexOf(docs, hasArg("after-"+markers[at.name]))
-		if to < 0 {
-			t.Fatalf("%s: end marker not found", at.name)
+		if len(python) == 0 {
+			t.Errorf("%s: no exec document for python (child of driver %d)", at.name, drivers[at.name])
+			continue
 		}
 		var alerts []map[string]any
-		for _, d := range docs[from+1 : to] {
-			if str(d, "event.kind") == "alert" {
+		for _, d := range docs {
+			if str(d, "event.kind") == "alert" && python[num(d, "process.parent.pid")] {
 				alerts = append(alerts, d)
 			}
 		}
@@ -97,15 +99,6 @@ func TestE2EPythonTTYAttacks(t *testing.T) {
 			checkAlert(t, at.name, al, at.shell)
 		}
 	}
-}
-
-func indexOf(docs []map[string]any, match func(map[string]any) bool) int {
-	for i, d := range docs {
-		if match(d) {
-			return i
-		}
-	}
-	return -1
 }
 
 func checkAlert(t *testing.T, name string, al map[string]any, shell string) {
