@@ -97,11 +97,17 @@ func (c *compiler[T]) call(e *eql.CallExpr) (Getter[T], error) {
 			test = hasPrefixFold
 		}
 		a, b := args[0], args[1]
+		// stringContains with an empty string on either side is false, as in
+		// Elasticsearch's StringUtils.stringContains.
+		emptyFalse := e.Name == "stringContains"
 		return func(doc T) Value {
 			s, ok1 := str(a(doc))
 			sub, ok2 := str(b(doc))
 			if !ok1 || !ok2 {
 				return Value{}
+			}
+			if emptyFalse && (s == "" || sub == "") {
+				return BoolValue(false)
 			}
 			return BoolValue(test(s, sub))
 		}, nil
@@ -237,24 +243,35 @@ func numberFunc[T any](args []Getter[T]) Getter[T] {
 		if v.Kind != String {
 			return Value{}
 		}
+		// As Elasticsearch's ToNumberFunctionProcessor: a "0x" prefix means
+		// base 16 unless a base is given; base 10 allows decimals.
+		s := v.Str
+		hex := strings.HasPrefix(s, "0x")
 		base := 10
+		if hex {
+			base = 16
+		}
 		if len(args) > 1 {
-			b, ok := num(args[1](doc))
-			if !ok {
+			if bv := args[1](doc); bv.Kind != Missing {
+				b, ok := num(bv)
+				if !ok {
+					return Value{}
+				}
+				base = int(b)
+			}
+		}
+		if hex && base == 16 {
+			s = s[2:]
+		}
+		if base == 10 {
+			if !isDecimal(s) {
 				return Value{}
 			}
-			base = int(b)
-		}
-		s := strings.TrimSpace(v.Str)
-		if base == 10 {
 			f, err := strconv.ParseFloat(s, 64)
 			if err != nil {
 				return Value{}
 			}
 			return NumberValue(f)
-		}
-		if base == 16 {
-			s = strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X")
 		}
 		if base < 2 || base > 36 {
 			return Value{}
@@ -267,6 +284,22 @@ func numberFunc[T any](args []Getter[T]) Getter[T] {
 	}
 }
 
+// isDecimal accepts what Java's DecimalFormat parses in full: an optional
+// minus, digits, an optional fraction and an optional E exponent (no
+// spaces, no "inf", no hex).
+func isDecimal(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c == '.' || c == 'E' || c == '-' && (i == 0 || s[i-1] == 'E')) {
+			return false
+		}
+	}
+	return true
+}
+
 // substringFunc is substring(source, start[, end]) with Python-style
 // negative offsets, in characters.
 func substringFunc[T any](args []Getter[T]) Getter[T] {
@@ -276,7 +309,11 @@ func substringFunc[T any](args []Getter[T]) Getter[T] {
 			return Value{}
 		}
 		n := utf8.RuneCountInString(s)
-		start, ok := num(args[1](doc))
+		sv := args[1](doc)
+		if sv.Kind == Missing {
+			return Value{Kind: String, Str: s} // no start: the whole string
+		}
+		start, ok := num(sv)
 		if !ok {
 			return Value{}
 		}
@@ -363,6 +400,9 @@ func betweenFunc[T any](args []Getter[T], fold bool) Getter[T] {
 		r, ok3 := str(args[2](doc))
 		if !ok1 || !ok2 || !ok3 {
 			return Value{}
+		}
+		if l == "" || r == "" {
+			return Value{Kind: String, Str: s} // as Elasticsearch: nothing to cut
 		}
 		greedy := false
 		if len(args) > 3 {
