@@ -167,13 +167,26 @@ func (c *compiler[T]) boolean(e eql.Expr) (func(T) bool, error) {
 }
 
 // flattenLogic lists the operands of a chain of the same operator.
+// The parser builds chains left-deep, so the left spine is walked in a
+// loop: a rule with thousands of or-ed terms costs no stack depth.
 func flattenLogic(op eql.LogicOp, e eql.Expr, out *[]eql.Expr) {
-	if b, ok := e.(*eql.BinaryExpr); ok && b.Op == op {
-		flattenLogic(op, b.X, out)
-		flattenLogic(op, b.Y, out)
-		return
+	var rights []eql.Expr
+	for {
+		b, ok := e.(*eql.BinaryExpr)
+		if !ok || b.Op != op {
+			break
+		}
+		rights = append(rights, b.Y)
+		e = b.X
 	}
 	*out = append(*out, e)
+	for i := len(rights) - 1; i >= 0; i-- {
+		if b, ok := rights[i].(*eql.BinaryExpr); ok && b.Op == op {
+			flattenLogic(op, b, out) // parenthesised on the right: rare and shallow
+			continue
+		}
+		*out = append(*out, rights[i])
+	}
 }
 
 // orderOperands sorts the operands of an and so that evaluation stops

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -272,3 +273,31 @@ func TestProgramFields(t *testing.T) {
 }
 
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+// TestLongChains: a rule may or together thousands of terms; compiling and
+// matching it must not depend on recursion depth.
+func TestLongChains(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`process where process.name == "x0"`)
+	const n = 20000
+	for i := 1; i < n; i++ {
+		b.WriteString(` or process.name == "x` + strconv.Itoa(i) + `"`)
+	}
+	q, err := eql.Parse(b.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := engine.Compile(q, engine.ECS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		want bool
+	}{{"x0", true}, {"x19999", true}, {"x20000", false}} {
+		e := &ecs.Event{Process: ecs.Process{Info: ecs.Info{Name: tt.name}}}
+		if got := p.Match(e); got != tt.want {
+			t.Errorf("Match(%s) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -143,6 +143,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad character", `process where a == #`, &eql.SyntaxError{Line: 1, Col: 20, Msg: `unexpected character '#': expected a field, a value or an operator`}},
 		{"question without field", `process where ? == 1`, &eql.SyntaxError{Line: 1, Col: 17, Msg: `expected a field name after "?", found "=="`}},
 		{"number then letter", `process where a == 12ab`, &eql.SyntaxError{Line: 1, Col: 22, Msg: `unexpected 'a' after number 12: expected an operator`}},
+		{"arithmetic too long", "process where a == 1" + strings.Repeat(" + 1", eql.MaxDepth+1), &eql.SyntaxError{Line: 1, Col: 22 + 4*eql.MaxDepth, Msg: `arithmetic expression longer than 200 terms`}},
 		{"too deep", "process where " + strings.Repeat("(", eql.MaxDepth+1) + "a" + strings.Repeat(")", eql.MaxDepth+1), &eql.SyntaxError{Line: 1, Col: 15 + eql.MaxDepth, Msg: `expression nested deeper than 200 levels`}},
 	}
 	for _, tt := range tests {

@@ -246,7 +246,11 @@ func (p *parser) additive() (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	for p.tok.kind == tPlus || p.tok.kind == tMinus {
+	for n := 0; p.tok.kind == tPlus || p.tok.kind == tMinus; n++ {
+		// Arithmetic chains nest left-deep; bound them like nesting.
+		if n >= MaxDepth {
+			return nil, p.errf("arithmetic expression longer than %d terms", MaxDepth)
+		}
 		op := Add
 		if p.tok.kind == tMinus {
 			op = Sub
@@ -269,7 +273,10 @@ func (p *parser) multiplicative() (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	for p.tok.kind == tStar || p.tok.kind == tSlash || p.tok.kind == tPercent {
+	for n := 0; p.tok.kind == tStar || p.tok.kind == tSlash || p.tok.kind == tPercent; n++ {
+		if n >= MaxDepth {
+			return nil, p.errf("arithmetic expression longer than %d terms", MaxDepth)
+		}
 		op := Mul
 		switch p.tok.kind {
 		case tSlash:
