@@ -68,6 +68,8 @@ type Source struct {
 	pool    sync.Pool
 	seq     uint64
 	scratch procfs.Process
+	reads   []procfs.Process // the exec'd processes of one batch, in event order
+	late    []int            // indexes in reads of processes that exit in the same batch
 	pids    []int
 	live    []*cache.Entry // poll mode: the processes the last poll found
 	conn    atomic.Pointer[netlink.Conn]
@@ -173,6 +175,7 @@ func (s *Source) Run(ctx context.Context, out chan<- *ecs.Event) error {
 	// The table is always seeded, so that children of processes started
 	// before spawnbeat get parent fields; documents only when asked.
 	s.scan(out, s.opts.ScanExisting && s.opts.Existing)
+	s.log.Info("start-up scan of /proc done", zap.Int("processes", s.table.Len()))
 	s.started.Store(true)
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
@@ -227,9 +230,7 @@ func (s *Source) listen(ctx context.Context, conn *netlink.Conn, out chan<- *ecs
 		case err != nil:
 			return fmt.Errorf("receive process events: %w", err)
 		}
-		for i := range evs {
-			s.handle(&evs[i], out)
-		}
+		s.handleBatch(evs, out)
 		if now := time.Now(); now.Sub(lastSweep) >= sweepEvery {
 			s.table.Sweep(now)
 			lastSweep = now
@@ -243,9 +244,58 @@ func (s *Source) listen(ctx context.Context, conn *netlink.Conn, out chan<- *ecs
 	}
 }
 
-// handle applies one kernel event. Threads are skipped: a process starts and
-// ends when its thread-group leader does.
-func (s *Source) handle(e *netlink.Event, out chan<- *ecs.Event) {
+// handleBatch applies a batch of kernel events in order, but reads every
+// exec'd process first: a short-lived process loses its cmdline, exe and
+// cwd when it exits (exit_mm), often within a millisecond of the exec, so
+// no table update, document build or hand-off may come before the reads.
+// Processes whose exit is already in the batch are read last: their
+// cmdline is gone in any case, and only stat and status remain to read.
+func (s *Source) handleBatch(evs []netlink.Event, out chan<- *ecs.Event) {
+	s.reads = s.reads[:0]
+	s.late = s.late[:0]
+	for i := range evs {
+		if evs[i].What != netlink.WhatExec {
+			continue
+		}
+		k := len(s.reads)
+		s.reads = append(s.reads, procfs.Process{Stat: procfs.Stat{PID: evs[i].TGID}})
+		if exitsIn(evs[i+1:], evs[i].TGID) {
+			s.late = append(s.late, k)
+			continue
+		}
+		s.read(evs[i].TGID, &s.reads[k])
+	}
+	for _, k := range s.late {
+		s.read(s.reads[k].PID, &s.reads[k])
+	}
+	k := 0
+	for i := range evs {
+		var p *procfs.Process
+		if evs[i].What == netlink.WhatExec {
+			p = &s.reads[k]
+			k++
+		}
+		s.handle(&evs[i], p, out)
+	}
+	for i := range s.reads {
+		s.reads[i] = procfs.Process{} // let the strings go
+	}
+}
+
+// exitsIn reports whether evs hold the exit of process pid.
+func exitsIn(evs []netlink.Event, pid int) bool {
+	for i := range evs {
+		if evs[i].What == netlink.WhatExit && evs[i].TGID == pid && evs[i].PID == pid {
+			return true
+		}
+	}
+	return false
+}
+
+// handle applies one kernel event; for an exec, p is the process as read
+// from /proc. Threads are skipped: a process starts and ends when its
+// thread-group leader does.
+func (s *Source) handle(e *netlink.Event, p *procfs.Process, out chan<- *ecs.Event) {
 	at := s.clock.Time(e.Timestamp)
 	switch e.What {
 	case netlink.WhatFork:
@@ -257,7 +307,7 @@ func (s *Source) handle(e *netlink.Event, out chan<- *ecs.Event) {
 			s.emit(out, ecs.ActionFork, "start", at, ent)
 		}
 	case netlink.WhatExec:
-		ent := s.exec(e.TGID, at)
+		ent := s.table.Exec(p, at)
 		if s.opts.Exec && ent != nil {
 			s.emit(out, ecs.ActionExec, "start", at, ent)
 		}
@@ -281,10 +331,9 @@ func exitCode(ws unix.WaitStatus) int {
 	return ws.ExitStatus()
 }
 
-// exec reads the process that just exec'd, at once: a short-lived process
-// may be gone within microseconds.
-func (s *Source) exec(pid int, at time.Time) *cache.Entry {
-	p := &s.scratch
+// read reads the process that just exec'd into p and counts how much
+// /proc still showed.
+func (s *Source) read(pid int, p *procfs.Process) {
 	err := s.rd.Read(pid, p)
 	switch {
 	case errors.Is(err, procfs.ErrGone):
@@ -301,7 +350,6 @@ func (s *Source) exec(pid int, at time.Time) *cache.Entry {
 		// root's. An image with ReadState zero carries none (build).
 		p.ReadState = 0
 	}
-	return s.table.Exec(p, at)
 }
 
 func (s *Source) countRead(st procfs.ReadState) {
