@@ -1,0 +1,406 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// errProbe reports a probe process that a tool did not report in time.
+var errProbe = errors.New("probe not seen")
+
+// bench runs the measurements. It is not safe for concurrent use.
+type bench struct {
+	ctx      context.Context
+	binary   string // spawnbeat
+	forkstat string // forkstat's path; empty when it is not installed
+	tmp      string // homes of the runs
+	runID    string // in every marker, so runs never match each other's processes
+	n        int    // processes per storm
+	keep     bool   // keep each run's home (output file, logs)
+	launch   *launcher
+	self     int      // the launcher's pid: the storm processes' parent
+	selfArgs []string // its argv, as spawnbeat should report process.parent.args
+	log      io.Writer
+	probes   int
+}
+
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(b.log, "capture: "+format+"\n", args...)
+}
+
+// probeArgv is a process that lives long enough (50 ms) for every tool to
+// read its args: its arrival proves a tool is subscribed (before a storm)
+// or has processed everything before it (after one).
+func probeArgv(marker string) []string {
+	return []string{"/bin/sh", "-c", "sleep 0.05; exit 0", marker}
+}
+
+// seer is a tool that can be asked whether it has reported a marker.
+type seer interface {
+	seenExec(marker string) (bool, error)
+	toolName() string
+}
+
+// probe launches a probe process and waits until every tool has reported
+// it, launching it again every 2 s meanwhile: a tool that has only just
+// started may not have subscribed yet. It returns the probe's marker.
+func (b *bench) probe(timeout time.Duration, tools ...seer) (string, error) {
+	marker := fmt.Sprintf("spawnbeat-bench-%s-probe-%d", b.runID, b.probes)
+	b.probes++
+	var launched time.Time
+	deadline := time.Now().Add(timeout)
+	pending := slices.Clone(tools)
+	for len(pending) > 0 {
+		if time.Since(launched) >= 2*time.Second {
+			if _, err := b.launch.start(probeArgv(marker)); err != nil {
+				return "", fmt.Errorf("probe %s: %w", marker, err)
+			}
+			launched = time.Now()
+		}
+		for i := 0; i < len(pending); i++ {
+			ok, err := pending[i].seenExec(marker)
+			if err != nil {
+				return "", fmt.Errorf("probe %s: %w", marker, err)
+			}
+			if ok {
+				pending = slices.Delete(pending, i, i+1)
+				i--
+			}
+		}
+		if len(pending) == 0 {
+			break
+		}
+		if err := b.ctx.Err(); err != nil {
+			return "", fmt.Errorf("probe %s: %w", marker, err)
+		}
+		if time.Now().After(deadline) {
+			names := make([]string, len(pending))
+			for i, t := range pending {
+				names[i] = t.toolName()
+			}
+			return "", fmt.Errorf("probe %s: %s silent after %s: %w", marker, strings.Join(names, " and "), timeout, errProbe)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return marker, nil
+}
+
+// usage is a tool's CPU and memory over one storm.
+type usage struct {
+	CPU time.Duration
+	Mem memory
+}
+
+// stormResult is one storm's measurements.
+type stormResult struct {
+	Kind     string
+	Rate     int // requested; 0 for the maximum
+	Launched int
+	Failed   int
+	Achieved float64 // launches per second
+
+	Docs       int // storm processes with an exec document (by marker, or by pid and parent when args are missing)
+	Full       int // … whose process.args are exactly the argv launched
+	ParentFull int // … whose process.parent.args are exactly the launcher's argv
+	States     map[string]int
+	Other      int    // exec documents of other processes between the probes: background noise
+	Lost       uint64 // capture.Kernel.Lost: ENOBUFS
+	Dropped    uint64 // capture.Dropped + queue.Dropped
+	Agent      usage
+
+	Forkstat bool // forkstat ran side by side
+	FSSeen   int  // storm processes forkstat printed an exec line for
+	FSFull   int  // … with the full command line
+	FS       usage
+}
+
+// runStorm measures one storm: a fresh spawnbeat (and forkstat), a probe
+// to prove both are capturing, the storm, a probe to prove both have
+// caught up, then the counts from their outputs.
+func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
+	res := stormResult{Kind: k.Name, Rate: rate, States: map[string]int{}}
+	home := filepath.Join(b.tmp, fmt.Sprintf("storm-%s-%d-%d", k.Tag, rate, rep))
+	a, err := startAgent(b.ctx, b.binary, home)
+	if err != nil {
+		return res, err
+	}
+	defer func() { _ = a.stop(30 * time.Second) }()
+	tools := []seer{a}
+	var fs *forkstat
+	if b.forkstat != "" {
+		fs, err = startForkstat(b.forkstat, home)
+		if err != nil {
+			return res, err
+		}
+		defer func() { _ = fs.stop(5 * time.Second) }()
+		tools = append(tools, fs)
+		res.Forkstat = true
+	}
+	ready, err := b.probe(30*time.Second, tools...)
+	if err != nil {
+		return res, err
+	}
+	time.Sleep(300 * time.Millisecond) // let start-up work settle before the CPU baseline
+	agent0, err := cpuTime(a.pid())
+	if err != nil {
+		return res, err
+	}
+	var fs0 time.Duration
+	if fs != nil {
+		if fs0, err = cpuTime(fs.pid()); err != nil {
+			return res, err
+		}
+	}
+
+	m := markers{prefix: fmt.Sprintf("spawnbeat-bench-%s-%s-%d-%d-", b.runID, k.Tag, rate, rep), n: b.n}
+	st := b.launch.run(b.ctx, k, m, rate)
+	b.launch.wait()
+	if st.err != nil {
+		b.logf("%s: %d launches failed, first: %v", home, st.failed, st.err)
+	}
+	res.Launched, res.Failed = b.n-st.failed, st.failed
+	res.Achieved = float64(res.Launched) / st.elapsed.Seconds()
+
+	end, err := b.probe(60*time.Second, tools...)
+	if err != nil {
+		return res, err
+	}
+	if res.Agent, err = measure(a.pid(), agent0); err != nil {
+		return res, err
+	}
+	if fs != nil {
+		if res.FS, err = measure(fs.pid(), fs0); err != nil {
+			return res, err
+		}
+	}
+	stats, err := a.stats(b.ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Lost, res.Dropped = stats.Capture.Kernel.Lost, stats.Capture.Dropped+stats.Queue.Dropped
+	if err := a.stop(30 * time.Second); err != nil {
+		b.logf("%s: spawnbeat did not exit cleanly after SIGTERM: %v", home, err)
+	}
+	if fs != nil {
+		_ = fs.stop(5 * time.Second) // forkstat's exit status on SIGTERM says nothing
+	}
+
+	byPid := make(map[int]int, b.n)
+	for i, pid := range st.pids {
+		if pid != 0 {
+			byPid[pid] = i
+		}
+	}
+	if err := b.countAgent(a, k, m, st, byPid, ready, end, &res); err != nil {
+		return res, err
+	}
+	if fs != nil {
+		if err := countForkstat(fs, k, m, st, byPid, &res); err != nil {
+			return res, err
+		}
+	}
+	if !b.keep {
+		_ = os.RemoveAll(home)
+	}
+	return res, nil
+}
+
+// measure returns the CPU used since cpu0 and the memory of pid now.
+func measure(pid int, cpu0 time.Duration) (usage, error) {
+	cpu, err := cpuTime(pid)
+	if err != nil {
+		return usage{}, err
+	}
+	mem, err := readMemory(pid)
+	if err != nil {
+		return usage{}, err
+	}
+	return usage{CPU: cpu - cpu0, Mem: mem}, nil
+}
+
+// countAgent matches spawnbeat's exec documents to the storm's processes.
+func (b *bench) countAgent(a *agent, k kind, m markers, st storm, byPid map[int]int, ready, end string, res *stormResult) error {
+	seen := make([]bool, m.n)
+	inWindow := false
+	return a.eachDoc(func(d *doc) {
+		if d.Event.Action != "exec" {
+			return
+		}
+		switch {
+		case slices.Contains(d.Process.Args, ready):
+			inWindow = true
+			return
+		case slices.Contains(d.Process.Args, end):
+			inWindow = false
+			return
+		}
+		i, ok := m.index(d.Process.Args)
+		if !ok {
+			// Args missing (the process exited before /proc was read):
+			// the pid and the launcher as parent still identify it.
+			if j, found := byPid[d.Process.Pid]; found && d.Process.Parent.Pid == b.self {
+				i, ok = j, true
+			}
+		}
+		if !ok {
+			if _, child := byPid[d.Process.Parent.Pid]; inWindow && !child {
+				res.Other++ // neither a storm process nor one of sh's sleeps
+			}
+			return
+		}
+		if seen[i] {
+			return
+		}
+		seen[i] = true
+		res.Docs++
+		if slices.Equal(d.Process.Args, k.argv(m.marker(i))) {
+			res.Full++
+		}
+		if slices.Equal(d.Process.Parent.Args, b.selfArgs) {
+			res.ParentFull++
+		}
+		state := d.Spawnbeat.ReadState
+		if state == "" {
+			state = "none"
+		}
+		res.States[state]++
+	})
+}
+
+// countForkstat matches forkstat's exec lines to the storm's processes.
+func countForkstat(fs *forkstat, k kind, m markers, st storm, byPid map[int]int, res *stormResult) error {
+	seen := make([]bool, m.n)
+	return fs.eachExec(func(pid int, cmdline []byte) {
+		i, ok := byPid[pid]
+		if !ok || seen[i] {
+			return
+		}
+		seen[i] = true
+		res.FSSeen++
+		if string(cmdline) == strings.Join(k.argv(m.marker(i)), " ") {
+			res.FSFull++
+		}
+	})
+}
+
+// attackResult is one series of pty.spawn attacks.
+type attackResult struct {
+	Run       int             // attacks run
+	Failed    int             // python exited non-zero or timed out
+	One       int             // attacks with exactly one alert
+	None      int             // … with none
+	Many      int             // … with more than one
+	Stray     int             // alerts that belong to no attack
+	Latencies []time.Duration // event.created − @timestamp of each attributed alert
+}
+
+// attackCode is the python of the attack: Elastic's rule, branch 1
+// (python -c with pty.spawn); the marker rides in a trailing comment.
+const attackCode = `import pty; pty.spawn("/bin/sh") # %s`
+
+// runAttacks runs the attacks one after another under a fresh spawnbeat
+// and matches the alert documents to them by the marker in the parent's
+// (python's) args.
+func (b *bench) runAttacks(n, rep int) (attackResult, error) {
+	var res attackResult
+	home := filepath.Join(b.tmp, fmt.Sprintf("attacks-%d", rep))
+	a, err := startAgent(b.ctx, b.binary, home)
+	if err != nil {
+		return res, err
+	}
+	defer func() { _ = a.stop(30 * time.Second) }()
+	if _, err := b.probe(30*time.Second, a); err != nil {
+		return res, err
+	}
+	m := markers{prefix: fmt.Sprintf("spawnbeat-bench-%s-attack-%d-", b.runID, rep), n: n}
+	for i := range n {
+		if b.ctx.Err() != nil {
+			return res, b.ctx.Err()
+		}
+		res.Run++
+		if err := attack(fmt.Sprintf(attackCode, m.marker(i))); err != nil {
+			res.Failed++
+			b.logf("attack %d: %v", i, err)
+		}
+	}
+	if _, err := b.probe(60*time.Second, a); err != nil {
+		return res, err
+	}
+	if err := a.stop(30 * time.Second); err != nil {
+		b.logf("%s: spawnbeat did not exit cleanly after SIGTERM: %v", home, err)
+	}
+	alerts := make([]int, n)
+	var parseErr error
+	err = a.eachDoc(func(d *doc) {
+		if d.Event.Kind != "alert" {
+			return
+		}
+		i, ok := m.index(d.Process.Parent.Args)
+		if !ok {
+			res.Stray++
+			return
+		}
+		alerts[i]++
+		ts, err1 := time.Parse(time.RFC3339Nano, d.Timestamp)
+		created, err2 := time.Parse(time.RFC3339Nano, d.Event.Created)
+		if err := errors.Join(err1, err2); err != nil {
+			if parseErr == nil {
+				parseErr = fmt.Errorf("alert of attack %d: %w", i, err)
+			}
+			return
+		}
+		res.Latencies = append(res.Latencies, created.Sub(ts))
+	})
+	if err = errors.Join(err, parseErr); err != nil {
+		return res, err
+	}
+	for _, c := range alerts {
+		switch {
+		case c == 1:
+			res.One++
+		case c == 0:
+			res.None++
+		default:
+			res.Many++
+		}
+	}
+	if !b.keep {
+		_ = os.RemoveAll(home)
+	}
+	return res, nil
+}
+
+// attack runs python's pty.spawn with "exit" on a pipe as its stdin: the
+// shell it spawns on a new pseudo-terminal reads the exit and ends, and so
+// does python. It is killed (by pid) after 20 s.
+func attack(code string) error {
+	cmd := exec.Command("/usr/bin/python3", "-c", code)
+	cmd.Stdin = strings.NewReader("exit\n")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start python: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("python: %w: %s", err, tail(out.String(), 300))
+		}
+		return nil
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		return errors.New("python: killed after 20s")
+	}
+}

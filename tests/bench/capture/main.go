@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// options are the command line's settings.
+type options struct {
+	n         int
+	rates     []int
+	reps      int
+	attacks   int
+	spawnbeat string
+	forkstat  string
+	keep      bool
+}
+
+// quick settings: a run of about a minute to check that everything works.
+const (
+	quickN       = 300
+	quickReps    = 1
+	quickAttacks = 10
+)
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fl := flag.NewFlagSet("capture", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.IntVar(&o.n, "n", 2000, "processes per storm")
+	rates := fl.String("rate", "500,0", "launch rates per second, comma-separated; 0 is as fast as two launchers can fork+exec")
+	fl.IntVar(&o.reps, "reps", 3, "runs of each measurement; the table shows medians")
+	fl.IntVar(&o.attacks, "attacks", 100, "pty.spawn attacks per run for the detection latency; 0 skips them")
+	quick := fl.Bool("quick", false, fmt.Sprintf("a fast run: -n %d -reps %d -attacks %d unless given", quickN, quickReps, quickAttacks))
+	fl.StringVar(&o.spawnbeat, "spawnbeat", "", "a spawnbeat binary to measure; empty builds ./cmd/spawnbeat")
+	fl.StringVar(&o.forkstat, "forkstat", "forkstat", `forkstat to run side by side (a name on PATH or a path); "none" skips it`)
+	fl.BoolVar(&o.keep, "keep", false, "keep each run's home (spawnbeat's output and logs, forkstat's output)")
+	fl.Usage = func() {
+		fmt.Fprintln(stderr, "usage: go run ./tests/bench/capture [flags]   (as root)")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		return o, err
+	}
+	if fl.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fl.Args())
+	}
+	if *quick {
+		set := map[string]bool{}
+		fl.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["n"] {
+			o.n = quickN
+		}
+		if !set["reps"] {
+			o.reps = quickReps
+		}
+		if !set["attacks"] {
+			o.attacks = quickAttacks
+		}
+	}
+	for _, r := range strings.Split(*rates, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(r))
+		if err != nil || v < 0 {
+			return o, fmt.Errorf("-rate %q: want rates ≥ 0 separated by commas", *rates)
+		}
+		o.rates = append(o.rates, v)
+	}
+	if o.n < 1 || o.reps < 1 || o.attacks < 0 {
+		return o, errors.New("-n and -reps must be at least 1, -attacks at least 0")
+	}
+	return o, nil
+}
+
+// run is the program; it returns the exit status: 0 when every
+// measurement ran, 1 when spawnbeat could not be built or started or a
+// measurement failed, 2 on a usage error.
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "capture:", err)
+		return 2
+	}
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(stderr, "capture: must run as root (the proc connector needs CAP_NET_ADMIN)")
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	tmp, err := os.MkdirTemp("", "spawnbeat-bench-")
+	if err != nil {
+		fmt.Fprintln(stderr, "capture:", err)
+		return 1
+	}
+	if o.keep {
+		fmt.Fprintln(stderr, "capture: keeping run homes in", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		fmt.Fprintln(stderr, "capture:", err)
+		return 1
+	}
+	binary := o.spawnbeat
+	if binary == "" {
+		binary = filepath.Join(tmp, "spawnbeat")
+		fmt.Fprintln(stderr, "capture: building spawnbeat")
+		build := exec.CommandContext(ctx, "go", "build", "-o", binary, "./cmd/spawnbeat")
+		build.Dir, build.Stdout, build.Stderr = root, stderr, stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(stderr, "capture: build spawnbeat:", err)
+			return 1
+		}
+	}
+	fsPath := ""
+	if o.forkstat != "none" {
+		if fsPath, err = exec.LookPath(o.forkstat); err != nil {
+			fmt.Fprintf(stderr, "capture: forkstat not found (%v; Debian: apt-get install -y forkstat): reporting spawnbeat only\n", err)
+			fsPath = ""
+		}
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		fmt.Fprintln(stderr, "capture:", err)
+		return 1
+	}
+	defer devnull.Close()
+
+	b := &bench{
+		ctx: ctx, binary: binary, forkstat: fsPath, tmp: tmp, n: o.n, keep: o.keep,
+		runID:  strconv.FormatInt(time.Now().UnixNano()%1e9, 36),
+		launch: newLauncher(devnull), self: os.Getpid(), selfArgs: os.Args, log: stderr,
+	}
+	rep := report{opts: o, args: args, forkstat: fsPath != "", root: root, start: time.Now()}
+	status := 0
+	for r := 1; r <= o.reps; r++ {
+		for _, k := range stormKinds() {
+			for _, rate := range o.rates {
+				b.logf("run %d/%d: %s storm at %s", r, o.reps, k.Name, rateName(rate))
+				res, err := b.runStorm(k, rate, r)
+				if errors.Is(err, errNotStarted) {
+					fmt.Fprintln(stderr, "capture: spawnbeat failed to start:", err)
+					return 1
+				}
+				if err != nil {
+					b.logf("run %d: %s storm at %s failed: %v", r, k.Name, rateName(rate), err)
+					status = 1
+					continue
+				}
+				b.logf("  launched %d (%.0f/s); spawnbeat %d docs, %d full args; forkstat %d full",
+					res.Launched, res.Achieved, res.Docs, res.Full, res.FSFull)
+				rep.storms = append(rep.storms, res)
+			}
+		}
+		if o.attacks > 0 {
+			b.logf("run %d/%d: %d pty.spawn attacks", r, o.reps, o.attacks)
+			res, err := b.runAttacks(o.attacks, r)
+			if errors.Is(err, errNotStarted) {
+				fmt.Fprintln(stderr, "capture: spawnbeat failed to start:", err)
+				return 1
+			}
+			if err != nil {
+				b.logf("run %d: attacks failed: %v", r, err)
+				status = 1
+				continue
+			}
+			rep.attacks = append(rep.attacks, res)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "capture: interrupted")
+		status = 1
+	}
+	rep.write(stdout)
+	return status
+}
+
+// moduleRoot is the directory of spawnbeat's go.mod.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("not inside spawnbeat's module: run from the repository")
+	}
+	return filepath.Dir(mod), nil
+}
+
+func rateName(rate int) string {
+	if rate == 0 {
+		return "max"
+	}
+	return strconv.Itoa(rate) + "/s"
+}

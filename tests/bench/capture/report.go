@@ -1,0 +1,219 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// report collects the results and writes them as Markdown tables. It is
+// not safe for concurrent use.
+type report struct {
+	opts     options
+	args     []string
+	forkstat bool
+	root     string
+	start    time.Time
+	storms   []stormResult
+	attacks  []attackResult
+}
+
+// median of xs (the mean of the middle two for an even count); 0 for none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// percentile by nearest rank (p in (0,100]) of sorted durations.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := int(float64(len(sorted))*p/100+0.999999) - 1
+	return sorted[max(0, min(rank, len(sorted)-1))]
+}
+
+// of returns the median over results of f.
+func of(rs []stormResult, f func(stormResult) float64) float64 {
+	xs := make([]float64, len(rs))
+	for i, r := range rs {
+		xs[i] = f(r)
+	}
+	return median(xs)
+}
+
+func pct(part, whole int) float64 {
+	if whole == 0 {
+		return 0
+	}
+	return 100 * float64(part) / float64(whole)
+}
+
+func perK(d time.Duration, execs int) float64 {
+	if execs == 0 {
+		return 0
+	}
+	return float64(d.Microseconds()) / 1e3 * 1000 / float64(execs)
+}
+
+func mib(kib uint64) float64 { return float64(kib) / 1024 }
+
+// command is the command line that reproduces the run.
+func (r *report) command() string {
+	parts := []string{"go run ./tests/bench/capture"}
+	for _, a := range r.args {
+		if strings.ContainsAny(a, " \t'\"$\\") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
+
+func (r *report) machine() string {
+	kernel := "?"
+	if raw, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		kernel = strings.TrimSpace(string(raw))
+	}
+	commit := "?"
+	if out, err := exec.Command("git", "-C", r.root, "rev-parse", "--short", "HEAD").Output(); err == nil {
+		commit = strings.TrimSpace(string(out))
+	}
+	return fmt.Sprintf("Linux %s %s, %d CPUs, spawnbeat at %s", kernel, runtime.GOARCH, runtime.NumCPU(), commit)
+}
+
+// groups splits the storm results by storm and rate, in the order run.
+func (r *report) groups() [][]stormResult {
+	var keys []string
+	by := map[string][]stormResult{}
+	for _, s := range r.storms {
+		k := fmt.Sprintf("%s@%d", s.Kind, s.Rate)
+		if _, ok := by[k]; !ok {
+			keys = append(keys, k)
+		}
+		by[k] = append(by[k], s)
+	}
+	out := make([][]stormResult, len(keys))
+	for i, k := range keys {
+		out[i] = by[k]
+	}
+	return out
+}
+
+func (r *report) write(w io.Writer) {
+	fmt.Fprintf(w, "\n### Capture benchmark (%s, %s)\n\n", r.start.UTC().Format("2006-01-02 15:04 MST"), r.machine())
+	fmt.Fprintf(w, "Command (as root): `%s`  \n", r.command())
+	fmt.Fprintf(w, "Settings: %d processes per storm, rates %s, medians of %d runs; %d pty.spawn attacks per run.\n\n",
+		r.opts.n, rateList(r.opts.rates), r.opts.reps, r.opts.attacks)
+	if len(r.storms) > 0 {
+		r.writeStorms(w)
+	}
+	if len(r.attacks) > 0 {
+		r.writeAttacks(w)
+	}
+}
+
+func rateList(rates []int) string {
+	s := make([]string, len(rates))
+	for i, v := range rates {
+		s[i] = rateName(v)
+	}
+	return strings.Join(s, ", ")
+}
+
+func (r *report) writeStorms(w io.Writer) {
+	fmt.Fprintln(w, "| storm | rate (achieved /s) | runs | launched | spawnbeat docs | full args | parent args | lost (ENOBUFS) | dropped | CPU ms / 1k execs | RSS peak / steady MiB | forkstat full args | forkstat CPU ms / 1k | forkstat RSS peak / steady MiB | other execs |")
+	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	for _, g := range r.groups() {
+		s := g[0]
+		launched := of(g, func(x stormResult) float64 { return float64(x.Launched) })
+		fsFull, fsCPU, fsMem := "—", "—", "—"
+		if s.Forkstat {
+			fsFull = fmt.Sprintf("%.1f %%", of(g, func(x stormResult) float64 { return pct(x.FSFull, x.Launched) }))
+			fsCPU = fmt.Sprintf("%.0f", of(g, func(x stormResult) float64 { return perK(x.FS.CPU, x.Launched) }))
+			fsMem = fmt.Sprintf("%.1f / %.1f", of(g, func(x stormResult) float64 { return mib(x.FS.Mem.PeakKiB) }),
+				of(g, func(x stormResult) float64 { return mib(x.FS.Mem.NowKiB) }))
+		}
+		fmt.Fprintf(w, "| %s | %s (%.0f) | %d | %.0f | %.1f %% | %.1f %% | %.1f %% | %.0f | %.0f | %.0f | %.1f / %.1f | %s | %s | %s | %.0f |\n",
+			s.Kind, rateName(s.Rate), of(g, func(x stormResult) float64 { return x.Achieved }), len(g), launched,
+			of(g, func(x stormResult) float64 { return pct(x.Docs, x.Launched) }),
+			of(g, func(x stormResult) float64 { return pct(x.Full, x.Launched) }),
+			of(g, func(x stormResult) float64 { return pct(x.ParentFull, x.Launched) }),
+			of(g, func(x stormResult) float64 { return float64(x.Lost) }),
+			of(g, func(x stormResult) float64 { return float64(x.Dropped) }),
+			of(g, func(x stormResult) float64 { return perK(x.Agent.CPU, x.Launched) }),
+			of(g, func(x stormResult) float64 { return mib(x.Agent.Mem.PeakKiB) }),
+			of(g, func(x stormResult) float64 { return mib(x.Agent.Mem.NowKiB) }),
+			fsFull, fsCPU, fsMem,
+			of(g, func(x stormResult) float64 { return float64(x.Other) }))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "What /proc still showed when spawnbeat read each storm process (spawnbeat.read_state, median % of launched):")
+	fmt.Fprintln(w)
+	states := []string{"complete", "partial", "zombie", "exited", "none"}
+	fmt.Fprintln(w, "| storm | rate | "+strings.Join(states, " | ")+" |")
+	fmt.Fprintln(w, "|---|---|"+strings.Repeat("--:|", len(states)))
+	for _, g := range r.groups() {
+		fmt.Fprintf(w, "| %s | %s |", g[0].Kind, rateName(g[0].Rate))
+		for _, st := range states {
+			fmt.Fprintf(w, " %.1f %% |", of(g, func(x stormResult) float64 { return pct(x.States[st], x.Launched) }))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "spawnbeat docs: storm processes with an exec document (by marker, or by pid with the launcher as parent when args were gone). "+
+		"Full args: process.args exactly as launched; parent args: process.parent.args exactly the launcher's argv. "+
+		"CPU: utime+stime from /proc/PID/stat over the storm and until its last event was written, per 1,000 launched. "+
+		"RSS: VmHWM / VmRSS after the storm. Other execs: exec documents of unrelated processes in the same window (the machine is shared; they cost CPU too).")
+	if !r.forkstat {
+		fmt.Fprintln(w, "\nforkstat was not installed: spawnbeat only.")
+	}
+	fmt.Fprintln(w)
+}
+
+func (r *report) writeAttacks(w io.Writer) {
+	fmt.Fprintln(w, "Detection latency, `echo exit | /usr/bin/python3 -c 'import pty; pty.spawn(\"/bin/sh\") # <marker>'` run one after another (event.created − @timestamp of each alert):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| run | attacks | exactly one alert | none | several | stray alerts | python failed | median | p99 | max |")
+	fmt.Fprintln(w, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	var medians, p99s []float64
+	var all []time.Duration
+	for i, a := range r.attacks {
+		l := slices.Clone(a.Latencies)
+		slices.Sort(l)
+		all = append(all, l...)
+		med, p99 := percentile(l, 50), percentile(l, 99)
+		medians = append(medians, float64(med))
+		p99s = append(p99s, float64(p99))
+		var mx time.Duration
+		if len(l) > 0 {
+			mx = l[len(l)-1]
+		}
+		fmt.Fprintf(w, "| %d | %d | %d | %d | %d | %d | %d | %s | %s | %s |\n",
+			i+1, a.Run, a.One, a.None, a.Many, a.Stray, a.Failed, ms(med), ms(p99), ms(mx))
+	}
+	slices.Sort(all)
+	p99 := time.Duration(median(p99s))
+	verdict := "met"
+	if p99 >= 10*time.Millisecond {
+		verdict = "NOT met"
+	}
+	fmt.Fprintf(w, "\nMedian of %d runs: latency median %s, p99 %s (target p99 < 10 ms: %s); all %d alerts pooled: p99 %s.\n",
+		len(r.attacks), ms(time.Duration(median(medians))), ms(p99), verdict, len(all), ms(percentile(all, 99)))
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1e3)
+}
