@@ -150,7 +150,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		runID:  strconv.FormatInt(time.Now().UnixNano()%1e9, 36),
 		launch: newLauncher(devnull), self: os.Getpid(), selfArgs: os.Args, log: stderr,
 	}
-	rep := report{opts: o, args: args, forkstat: fsPath != "", root: root, start: time.Now()}
+	rep := report{opts: o, args: args, forkstat: fsPath != "", root: root, start: time.Now(), load: loadavg()}
 	status := 0
 	for r := 1; r <= o.reps; r++ {
 		for _, k := range stormKinds() {

@@ -19,6 +19,7 @@ type report struct {
 	forkstat bool
 	root     string
 	start    time.Time
+	load     string // load average at the start
 	storms   []stormResult
 	attacks  []attackResult
 }
@@ -82,6 +83,19 @@ func (r *report) command() string {
 	return strings.Join(parts, " ")
 }
 
+// loadavg is the 1-, 5- and 15-minute load average from /proc/loadavg.
+func loadavg() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(raw))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
 func (r *report) machine() string {
 	kernel := "?"
 	if raw, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
@@ -114,6 +128,7 @@ func (r *report) groups() [][]stormResult {
 
 func (r *report) write(w io.Writer) {
 	fmt.Fprintf(w, "\n### Capture benchmark (%s, %s)\n\n", r.start.UTC().Format("2006-01-02 15:04 MST"), r.machine())
+	fmt.Fprintf(w, "Load average at start %s, at end %s (the machine is shared; rates and CPU are rough, counts and ratios solid).  \n", r.load, loadavg())
 	fmt.Fprintf(w, "Command (as root): `%s`  \n", r.command())
 	fmt.Fprintf(w, "Settings: %d processes per storm, rates %s, medians of %d runs; %d pty.spawn attacks per run.\n\n",
 		r.opts.n, rateList(r.opts.rates), r.opts.reps, r.opts.attacks)
@@ -134,30 +149,50 @@ func rateList(rates []int) string {
 }
 
 func (r *report) writeStorms(w io.Writer) {
-	fmt.Fprintln(w, "| storm | rate (achieved /s) | runs | launched | spawnbeat docs | full args | parent args | lost (ENOBUFS) | dropped | CPU ms / 1k execs | RSS peak / steady MiB | forkstat full args | forkstat CPU ms / 1k | forkstat RSS peak / steady MiB | other execs |")
-	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
-	for _, g := range r.groups() {
+	groups := r.groups()
+	fmt.Fprintln(w, "Completeness (median % of the processes launched):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| storm | rate (achieved /s) | runs | launched | spawnbeat docs | full args | parent args | lost (ENOBUFS) | dropped | forkstat seen | forkstat full args |")
+	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	for _, g := range groups {
 		s := g[0]
-		launched := of(g, func(x stormResult) float64 { return float64(x.Launched) })
-		fsFull, fsCPU, fsMem := "—", "—", "—"
+		fsSeen, fsFull := "—", "—"
 		if s.Forkstat {
+			fsSeen = fmt.Sprintf("%.1f %%", of(g, func(x stormResult) float64 { return pct(x.FSSeen, x.Launched) }))
 			fsFull = fmt.Sprintf("%.1f %%", of(g, func(x stormResult) float64 { return pct(x.FSFull, x.Launched) }))
-			fsCPU = fmt.Sprintf("%.0f", of(g, func(x stormResult) float64 { return perK(x.FS.CPU, x.Launched) }))
-			fsMem = fmt.Sprintf("%.1f / %.1f", of(g, func(x stormResult) float64 { return mib(x.FS.Mem.PeakKiB) }),
-				of(g, func(x stormResult) float64 { return mib(x.FS.Mem.NowKiB) }))
 		}
-		fmt.Fprintf(w, "| %s | %s (%.0f) | %d | %.0f | %.1f %% | %.1f %% | %.1f %% | %.0f | %.0f | %.0f | %.1f / %.1f | %s | %s | %s | %.0f |\n",
-			s.Kind, rateName(s.Rate), of(g, func(x stormResult) float64 { return x.Achieved }), len(g), launched,
+		fmt.Fprintf(w, "| %s | %s (%.0f) | %d | %.0f | %.1f %% | %.1f %% | %.1f %% | %.0f | %.0f | %s | %s |\n",
+			s.Kind, rateName(s.Rate), of(g, func(x stormResult) float64 { return x.Achieved }), len(g),
+			of(g, func(x stormResult) float64 { return float64(x.Launched) }),
 			of(g, func(x stormResult) float64 { return pct(x.Docs, x.Launched) }),
 			of(g, func(x stormResult) float64 { return pct(x.Full, x.Launched) }),
 			of(g, func(x stormResult) float64 { return pct(x.ParentFull, x.Launched) }),
 			of(g, func(x stormResult) float64 { return float64(x.Lost) }),
 			of(g, func(x stormResult) float64 { return float64(x.Dropped) }),
+			fsSeen, fsFull)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Cost (medians; CPU per 1,000 processes launched, and per 1,000 of all execs in the window, the shared machine's own included):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| storm | rate | other execs | spawnbeat CPU ms / 1k launched | / 1k all execs | spawnbeat RSS peak / steady MiB | forkstat CPU ms / 1k launched | / 1k all execs | forkstat RSS peak / steady MiB |")
+	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|")
+	for _, g := range groups {
+		s := g[0]
+		fsCPU, fsAll, fsMem := "—", "—", "—"
+		if s.Forkstat {
+			fsCPU = fmt.Sprintf("%.0f", of(g, func(x stormResult) float64 { return perK(x.FS.CPU, x.Launched) }))
+			fsAll = fmt.Sprintf("%.0f", of(g, func(x stormResult) float64 { return perK(x.FS.CPU, x.Launched+x.Other) }))
+			fsMem = fmt.Sprintf("%.1f / %.1f", of(g, func(x stormResult) float64 { return mib(x.FS.Mem.PeakKiB) }),
+				of(g, func(x stormResult) float64 { return mib(x.FS.Mem.NowKiB) }))
+		}
+		fmt.Fprintf(w, "| %s | %s | %.0f | %.0f | %.0f | %.1f / %.1f | %s | %s | %s |\n",
+			s.Kind, rateName(s.Rate),
+			of(g, func(x stormResult) float64 { return float64(x.Other) }),
 			of(g, func(x stormResult) float64 { return perK(x.Agent.CPU, x.Launched) }),
+			of(g, func(x stormResult) float64 { return perK(x.Agent.CPU, x.Launched+x.Other) }),
 			of(g, func(x stormResult) float64 { return mib(x.Agent.Mem.PeakKiB) }),
 			of(g, func(x stormResult) float64 { return mib(x.Agent.Mem.NowKiB) }),
-			fsFull, fsCPU, fsMem,
-			of(g, func(x stormResult) float64 { return float64(x.Other) }))
+			fsCPU, fsAll, fsMem)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "What /proc still showed when spawnbeat read each storm process (spawnbeat.read_state, median % of launched):")
@@ -175,8 +210,11 @@ func (r *report) writeStorms(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "spawnbeat docs: storm processes with an exec document (by marker, or by pid with the launcher as parent when args were gone). "+
 		"Full args: process.args exactly as launched; parent args: process.parent.args exactly the launcher's argv. "+
-		"CPU: utime+stime from /proc/PID/stat over the storm and until its last event was written, per 1,000 launched. "+
-		"RSS: VmHWM / VmRSS after the storm. Other execs: exec documents of unrelated processes in the same window (the machine is shared; they cost CPU too).")
+		"Lost: the kernel's ENOBUFS count (capture.Kernel.Lost in /stats); dropped: capture.Dropped + queue.Dropped. "+
+		"forkstat seen / full args: storm processes it printed an exec line for / with the full command line. "+
+		"CPU: utime+stime from /proc/PID/stat from just before the storm until both tools had reported a probe launched after it. "+
+		"RSS: VmHWM / VmRSS at that point; each storm runs a fresh spawnbeat and forkstat. "+
+		"Other execs: exec documents of unrelated processes in the same window (the machine is shared; both tools pay for them).")
 	if !r.forkstat {
 		fmt.Fprintln(w, "\nforkstat was not installed: spawnbeat only.")
 	}
