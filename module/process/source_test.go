@@ -1,0 +1,273 @@
+package process
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"github.com/spawnbeat/spawnbeat/module/process/ecs"
+	"github.com/spawnbeat/spawnbeat/module/process/netlink"
+)
+
+// fakeProc is one process of a fake /proc tree.
+type fakeProc struct {
+	pid, ppid int
+	comm      string
+	state     byte
+	uid, gid  uint32
+	args      []string // nil: empty cmdline (zombie)
+	exe, cwd  string   // "": no link (zombie)
+}
+
+// writeProc writes p under root/proc as the kernel shows it: stat
+// (proc(5)), status with the Uid and Gid lines, NUL-separated cmdline, and
+// exe and cwd symlinks.
+func writeProc(t *testing.T, root string, p fakeProc) {
+	t.Helper()
+	dir := filepath.Join(root, "proc", fmt.Sprint(p.pid))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stat := fmt.Sprintf("%d (%s) %c %d %d %d 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 %d 0 0\n",
+		p.pid, p.comm, p.state, p.ppid, p.ppid, p.ppid, 1000+p.pid)
+	status := fmt.Sprintf("Name:\t%s\nUid:\t%d\t%d\t%d\t%d\nGid:\t%d\t%d\t%d\t%d\n",
+		p.comm, p.uid, p.uid, p.uid, p.uid, p.gid, p.gid, p.gid, p.gid)
+	var cmdline string
+	if p.args != nil {
+		cmdline = strings.Join(p.args, "\x00") + "\x00"
+	}
+	for name, body := range map[string]string{"stat": stat, "status": status, "cmdline": cmdline} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, target := range map[string]string{"exe": p.exe, "cwd": p.cwd} {
+		if target == "" {
+			continue
+		}
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// fakeSource returns a Source over a fake /proc tree holding procs and an
+// /etc with user alice (1000) and group users (100).
+func fakeSource(t *testing.T, procs ...fakeProc) *Source {
+	t.Helper()
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:100::/home/alice:/bin/bash\n",
+		"etc/group":  "root:x:0:\nusers:x:100:\n",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(root, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range procs {
+		writeProc(t, root, p)
+	}
+	host := &ecs.Host{Name: "h", ID: "host-id", OS: ecs.OS{Type: "linux"}}
+	s, err := New(Options{
+		Mode: ModeNetlink, ProcRoot: filepath.Join(root, "proc"),
+		Exec: true, End: true, Existing: true, ScanExisting: true, Namespace: "ns",
+	}, host, ecs.NewAgent("1.0", "a", "agent-id"), zap.NewNop())
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	clk, err := netlink.NewClock()
+	if err != nil {
+		t.Fatalf("NewClock: %v", err)
+	}
+	s.clock = clk
+	return s
+}
+
+func TestHandleBatch(t *testing.T) {
+	bash := fakeProc{pid: 1000, ppid: 1, comm: "bash", state: 'S', uid: 1000, gid: 100,
+		args: []string{"-bash"}, exe: "/usr/bin/bash", cwd: "/home/alice"}
+	python := fakeProc{pid: 1001, ppid: 1000, comm: "python3", state: 'S', uid: 1000, gid: 100,
+		args: []string{"python3", "-c", "import pty"}, exe: "/usr/bin/python3.11", cwd: "/tmp"}
+	zombie := fakeProc{pid: 1003, ppid: 1000, comm: "true", state: 'Z', uid: 1000, gid: 100}
+	alice, users := ecs.ID{ID: "1000", Name: "alice"}, ecs.ID{ID: "100", Name: "users"}
+	bashInfo := ecs.Info{PID: 1000, Name: "bash", Executable: "/usr/bin/bash", Args: []string{"-bash"},
+		CommandLine: "-bash", WorkingDirectory: "/home/alice",
+		User: alice, Group: users, RealUser: alice, RealGroup: users, Interactive: ecs.False}
+	leader := ecs.Leader{PID: 1000, Name: "bash", Executable: "/usr/bin/bash", Args: []string{"-bash"}}
+
+	const t0 = uint64(5_000_000_000)
+	fork := func(child int) netlink.Event {
+		return netlink.Event{What: netlink.WhatFork, Timestamp: t0, ParentPID: 1000, ParentTGID: 1000, ChildPID: child, ChildTGID: child}
+	}
+	execEv := func(pid int) netlink.Event {
+		return netlink.Event{What: netlink.WhatExec, Timestamp: t0 + 1000, PID: pid, TGID: pid}
+	}
+	exit := func(pid int, status uint32) netlink.Event {
+		return netlink.Event{What: netlink.WhatExit, Timestamp: t0 + 2000, PID: pid, TGID: pid, ParentPID: 1000, ParentTGID: 1000, ExitCode: status}
+	}
+	// Documents are compared without the fields derived from clocks and
+	// hashes; entity ids are checked for presence.
+	doc := func(action, typ string, ts uint64, info ecs.Info, state string) ecs.Event {
+		return ecs.Event{
+			Event:     ecs.Meta{Kind: ecs.KindEvent, Type: typ, Action: action},
+			Process:   ecs.Process{Info: info, Parent: bashInfo, SessionLeader: leader, GroupLeader: leader},
+			Namespace: "ns",
+			Spawnbeat: ecs.Extra{ReadState: state},
+			Timestamp: time.Unix(0, int64(ts)), // replaced by the clock's conversion below
+		}
+	}
+	pyInfo := ecs.Info{PID: 1001, Name: "python3.11", Executable: "/usr/bin/python3.11",
+		Args: []string{"python3", "-c", "import pty"}, CommandLine: "python3 -c import pty", WorkingDirectory: "/tmp",
+		User: alice, Group: users, RealUser: alice, RealGroup: users, Interactive: ecs.False}
+	noLeaders := func(ev ecs.Event) ecs.Event {
+		ev.Process.SessionLeader, ev.Process.GroupLeader = ecs.Leader{}, ecs.Leader{}
+		return ev
+	}
+	withExit := func(ev ecs.Event, code int) ecs.Event {
+		ev.Process.ExitCode, ev.Process.HasExitCode = code, true
+		return ev
+	}
+
+	tests := []struct {
+		name   string
+		procs  []fakeProc
+		events []netlink.Event
+		want   []ecs.Event
+	}{
+		{
+			name:   "complete exec",
+			procs:  []fakeProc{bash, python},
+			events: []netlink.Event{fork(1001), execEv(1001)},
+			want:   []ecs.Event{doc(ecs.ActionExec, "start", t0+1000, pyInfo, "complete")},
+		},
+		{
+			name:   "gone before the read: nothing invented",
+			procs:  []fakeProc{bash},
+			events: []netlink.Event{fork(1002), execEv(1002)},
+			want:   []ecs.Event{noLeaders(doc(ecs.ActionExec, "start", t0+1000, ecs.Info{PID: 1002}, "exited"))},
+		},
+		{
+			name:   "zombie: name from comm, credentials, no args",
+			procs:  []fakeProc{bash, zombie},
+			events: []netlink.Event{fork(1003), execEv(1003)},
+			want: []ecs.Event{doc(ecs.ActionExec, "start", t0+1000, ecs.Info{PID: 1003, Name: "true",
+				User: alice, Group: users, RealUser: alice, RealGroup: users, Interactive: ecs.False}, "zombie")},
+		},
+		{
+			name:   "exit code in the same batch",
+			procs:  []fakeProc{bash, python},
+			events: []netlink.Event{fork(1001), execEv(1001), exit(1001, 3<<8)},
+			want: []ecs.Event{
+				doc(ecs.ActionExec, "start", t0+1000, pyInfo, "complete"),
+				withExit(doc(ecs.ActionEnd, "end", t0+2000, pyInfo, "complete"), 3),
+			},
+		},
+		{
+			name:   "killed by SIGKILL",
+			procs:  []fakeProc{bash, python},
+			events: []netlink.Event{fork(1001), execEv(1001), exit(1001, uint32(unix.SIGKILL))},
+			want: []ecs.Event{
+				doc(ecs.ActionExec, "start", t0+1000, pyInfo, "complete"),
+				withExit(doc(ecs.ActionEnd, "end", t0+2000, pyInfo, "complete"), 137),
+			},
+		},
+		{
+			name:   "thread exit is no process end",
+			procs:  []fakeProc{bash, python},
+			events: []netlink.Event{fork(1001), execEv(1001), {What: netlink.WhatExit, Timestamp: t0 + 2000, PID: 1005, TGID: 1001}},
+			want:   []ecs.Event{doc(ecs.ActionExec, "start", t0+1000, pyInfo, "complete")},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := fakeSource(t, tt.procs...)
+			out := make(chan *ecs.Event, 16)
+			s.scan(out, false)
+			s.handleBatch(tt.events, out)
+			close(out)
+			var got []ecs.Event
+			for ev := range out {
+				if ev.Process.EntityID == "" || ev.Process.Parent.EntityID == "" || ev.Event.ID == "" {
+					t.Errorf("%s document of %d: entity ids %q/%q, event.id %q: want all set",
+						ev.Event.Action, ev.Process.PID, ev.Process.EntityID, ev.Process.Parent.EntityID, ev.Event.ID)
+				}
+				got = append(got, *ev)
+			}
+			want := make([]ecs.Event, len(tt.want))
+			for i, w := range tt.want {
+				w.Timestamp = s.clock.Time(uint64(w.Timestamp.UnixNano()))
+				if w.Event.Action == ecs.ActionEnd {
+					w.Process.End = w.Timestamp
+				}
+				want[i] = w
+			}
+			opts := cmp.Options{
+				cmpopts.IgnoreFields(ecs.Event{}, "Host", "Agent"),
+				cmpopts.IgnoreFields(ecs.Meta{}, "Created", "ID", "Sequence"),
+				cmpopts.IgnoreFields(ecs.Info{}, "EntityID", "Start"),
+				cmpopts.IgnoreFields(ecs.Leader{}, "EntityID", "Start"),
+			}
+			if diff := cmp.Diff(want, got, opts); diff != "" {
+				t.Errorf("documents (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	tests := []struct {
+		name   string
+		status unix.WaitStatus
+		want   int
+	}{
+		{name: "success", status: 0, want: 0},
+		{name: "exit 3", status: 3 << 8, want: 3},
+		{name: "exit 255", status: 255 << 8, want: 255},
+		{name: "SIGKILL", status: unix.WaitStatus(unix.SIGKILL), want: 137},
+		{name: "SIGSEGV with core", status: unix.WaitStatus(unix.SIGSEGV) | 0x80, want: 139},
+		{name: "SIGTERM", status: unix.WaitStatus(unix.SIGTERM), want: 143},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := exitCode(tt.status); got != tt.want {
+				t.Errorf("exitCode(%#x) = %d, want %d", uint32(tt.status), got, tt.want)
+			}
+		})
+	}
+}
+
+func TestExitsIn(t *testing.T) {
+	evs := []netlink.Event{
+		{What: netlink.WhatExec, PID: 7, TGID: 7},
+		{What: netlink.WhatExit, PID: 8, TGID: 7}, // a thread of 7
+		{What: netlink.WhatExit, PID: 9, TGID: 9},
+	}
+	tests := []struct {
+		name string
+		pid  int
+		want bool
+	}{
+		{name: "process exit", pid: 9, want: true},
+		{name: "only a thread exited", pid: 7, want: false},
+		{name: "absent", pid: 10, want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := exitsIn(evs, tt.pid); got != tt.want {
+				t.Errorf("exitsIn(%d) = %v, want %v", tt.pid, got, tt.want)
+			}
+		})
+	}
+}
