@@ -199,11 +199,11 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 			byPid[pid] = i
 		}
 	}
-	if err := b.countAgent(a, k, m, st, byPid, ready, end, &res); err != nil {
+	if err := b.countAgent(a, k, m, byPid, ready, end, &res); err != nil {
 		return res, err
 	}
 	if fs != nil {
-		if err := countForkstat(fs, k, m, st, byPid, &res); err != nil {
+		if err := countForkstat(fs, k, m, byPid, &res); err != nil {
 			return res, err
 		}
 	}
@@ -227,7 +227,7 @@ func measure(pid int, cpu0 time.Duration) (usage, error) {
 }
 
 // countAgent matches spawnbeat's exec documents to the storm's processes.
-func (b *bench) countAgent(a *agent, k kind, m markers, st storm, byPid map[int]int, ready, end string, res *stormResult) error {
+func (b *bench) countAgent(a *agent, k kind, m markers, byPid map[int]int, ready, end string, res *stormResult) error {
 	seen := make([]bool, m.n)
 	inWindow := false
 	return a.eachDoc(func(d *doc) {
@@ -276,7 +276,7 @@ func (b *bench) countAgent(a *agent, k kind, m markers, st storm, byPid map[int]
 }
 
 // countForkstat matches forkstat's exec lines to the storm's processes.
-func countForkstat(fs *forkstat, k kind, m markers, st storm, byPid map[int]int, res *stormResult) error {
+func countForkstat(fs *forkstat, k kind, m markers, byPid map[int]int, res *stormResult) error {
 	seen := make([]bool, m.n)
 	return fs.eachExec(func(pid int, cmdline []byte) {
 		i, ok := byPid[pid]
