@@ -107,6 +107,7 @@ func (b *syncBuffer) String() string {
 }
 
 // agent is a running spawnbeat with the file output in a home of its own.
+// It is not safe for concurrent use.
 type agent struct {
 	*child
 	home string

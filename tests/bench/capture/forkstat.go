@@ -10,7 +10,8 @@ import (
 )
 
 // forkstat is a running forkstat (Debian package forkstat) printing exec
-// events with each process's command line, one a line, to a file.
+// events with each process's command line, one a line, to a file. It is not
+// safe for concurrent use.
 type forkstat struct {
 	*child
 	out  string

@@ -83,7 +83,7 @@ func (l *launcher) reap(pid int) {
 func (l *launcher) wait() { l.wg.Wait() }
 
 // markers names the processes of one storm: prefix + index, a whole
-// argument that no other process carries.
+// argument that no other process carries. A value, safe for concurrent use.
 type markers struct {
 	prefix string
 	n      int
@@ -113,7 +113,7 @@ func (m markers) index(args []string) (int, bool) {
 	return 0, false
 }
 
-// storm is what one storm launched.
+// storm is what one storm launched: a value owned by its caller.
 type storm struct {
 	pids    []int // pids[i] carries marker i; 0 when its launch failed
 	failed  int
