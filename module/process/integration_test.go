@@ -448,7 +448,8 @@ func TestIntegrationLostResync(t *testing.T) {
 	if st.Resyncs > st.Kernel.Lost {
 		t.Errorf("resyncs %d > losses %d: want a resync per reported loss at most", st.Resyncs, st.Kernel.Lost)
 	}
-	// Capture goes on after the loss.
+	// Capture goes on after the loss: the socket is still read.
+	events := st.Kernel.Events
 	m := marker("after-storm")
 	pid, _, err := run(t, exec.Command("/bin/sh", "-c", "sleep 0.05; exit 0", m))
 	if err != nil {
@@ -457,6 +458,9 @@ func TestIntegrationLostResync(t *testing.T) {
 	ev := c.wait(5*time.Second, "exec after the storm", isAction(ecs.ActionExec, pid))
 	if !slices.Contains(ev.Process.Args, m) {
 		t.Errorf("args = %q, want the marker %s", ev.Process.Args, m)
+	}
+	if got := c.src.Stats().Kernel.Events; got <= events {
+		t.Errorf("kernel events %d after the storm, %d before the marker: want more", got, events)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -75,13 +76,19 @@ type Source struct {
 	conn    atomic.Pointer[netlink.Conn]
 	started atomic.Bool // the start-up scan is done and events are being handled
 
+	lastResync time.Time
+	warnLost   struct { // the sampled warning about lost events
+		at             time.Time
+		resyncs, added int
+	}
+
 	stats counters
 }
 
 type counters struct {
-	emitted, dropped, resyncs, resyncAdded, readErrors atomic.Uint64
-	complete, zombie, exited, partial                  atomic.Uint64
-	mode                                               atomic.Value // string
+	emitted, dropped, resyncs, resyncAdded, resyncExecs, readErrors atomic.Uint64
+	complete, zombie, exited, partial                               atomic.Uint64
+	mode                                                            atomic.Value // string
 }
 
 // Stats are the Source's counters.
@@ -91,6 +98,7 @@ type Stats struct {
 	Dropped     uint64 // documents dropped because processing was behind (the buffer was full)
 	Resyncs     uint64 // /proc scans after the kernel reported lost events
 	ResyncAdded uint64 // processes those scans found that no event had announced
+	ResyncExecs uint64 // exec documents those scans emitted for live processes whose exec event was lost
 	ReadErrors  uint64 // /proc reads that failed other than by the process exiting
 	// How much of each exec'd process /proc still showed (spawnbeat.read_state).
 	ReadComplete, ReadZombie, ReadExited, ReadPartial uint64
@@ -219,18 +227,34 @@ func (s *Source) mask() netlink.EventMask {
 
 func (s *Source) listen(ctx context.Context, conn *netlink.Conn, out chan<- *ecs.Event) error {
 	lastSweep, lastClock := time.Now(), time.Now()
+	resyncPending := false
 	for {
 		evs, err := conn.Receive()
 		switch {
 		case errors.Is(err, netlink.ErrLost):
-			s.resync(out)
-			continue
+			resyncPending = true
+		case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil:
+			// The wait for a spaced-out resync is over.
 		case err != nil && ctx.Err() != nil:
 			return nil
 		case err != nil:
 			return fmt.Errorf("receive process events: %w", err)
+		default:
+			s.handleBatch(evs, out)
 		}
-		s.handleBatch(evs, out)
+		if resyncPending {
+			due := s.lastResync.Add(resyncEvery)
+			if !time.Now().Before(due) {
+				s.resync(out)
+				resyncPending = false
+				due = time.Time{}
+			}
+			// Wake up for the resync even if no event comes; a zero
+			// deadline clears it.
+			if err := conn.SetReadDeadline(due); err != nil && ctx.Err() == nil {
+				return fmt.Errorf("receive process events: %w", err)
+			}
+		}
 		if now := time.Now(); now.Sub(lastSweep) >= sweepEvery {
 			s.table.Sweep(now)
 			lastSweep = now
@@ -365,22 +389,29 @@ func (s *Source) countRead(st procfs.ReadState) {
 	}
 }
 
-// scan reads every process in /proc into the table: at start (emitting
-// "existing" documents when asked) and to resynchronise after lost events.
-// It returns how many processes the table did not know.
-func (s *Source) scan(out chan<- *ecs.Event, emitExisting bool) int {
-	added, _ := s.scanWith(func(ent *cache.Entry, isNew bool, at time.Time) {
+// scan reads every process in /proc into the table at start, emitting
+// "existing" documents when asked.
+func (s *Source) scan(out chan<- *ecs.Event, emitExisting bool) {
+	_, _ = s.scanWith(func(ent *cache.Entry, _ scanned, at time.Time) {
 		if emitExisting {
 			s.emit(out, ecs.ActionExisting, "info", at, ent)
 		}
 	})
-	return added
 }
+
+// scanned says what a scan learned about one process.
+type scanned uint8
+
+const (
+	scanKnown  scanned = iota // the table knew the process and its image
+	scanNew                   // the table did not know the process
+	scanExeced                // a fork child the table knew runs another image now: its exec went unseen
+)
 
 // scanWith reads every user process of /proc into the table, calling found
 // for each, and marks the ones that vanished unnoticed as exited. It returns
 // how many processes were new to the table.
-func (s *Source) scanWith(found func(ent *cache.Entry, isNew bool, at time.Time)) (added int, err error) {
+func (s *Source) scanWith(found func(ent *cache.Entry, what scanned, at time.Time)) (added int, err error) {
 	now := time.Now()
 	s.table.BeginScan(now)
 	pids, err := s.fs.PIDs(s.pids[:0])
@@ -394,24 +425,69 @@ func (s *Source) scanWith(found func(ent *cache.Entry, isNew bool, at time.Time)
 		if err := s.rd.Read(pid, p); err != nil || p.IsKernelThread() {
 			continue // gone since the listing, unreadable, or a kernel thread
 		}
-		ent, isNew := s.table.Upsert(p, now)
-		if isNew {
-			added++
+		old, _ := s.table.Get(pid)
+		var forked *cache.Image
+		if old != nil && old.Source == cache.SourceFork && old.Image.ReadState == procfs.ReadComplete {
+			im := old.Image // the inherited image, before Upsert replaces it
+			forked = &im
 		}
-		found(ent, isNew, now)
+		ent, isNew := s.table.Upsert(p, now)
+		what := scanKnown
+		switch {
+		case isNew:
+			added++
+			what = scanNew
+		case forked != nil && ent == old && ent.Source == cache.SourceScan &&
+			(ent.Image.Exe != forked.Exe || !slices.Equal(ent.Image.Args, forked.Args)):
+			what = scanExeced
+		}
+		found(ent, what, now)
 	}
 	s.table.EndScan(time.Now())
 	return added, nil
 }
 
+// resyncEvery spaces the /proc scans of a sustained overflow: a scan
+// takes milliseconds per hundred processes, during which the socket is not
+// read and overflows again, so back-to-back scans would keep the Source
+// behind for as long as the storm lasts.
+const resyncEvery = 250 * time.Millisecond
+
+// resyncWarnEvery samples the warning about lost events.
+const resyncWarnEvery = 10 * time.Second
+
 // resync runs after the kernel dropped events (ENOBUFS): the table learns
-// the processes it missed, so that their children still get parent fields.
+// the processes it missed, so that their children still get parent fields,
+// and live processes whose exec event was lost get their exec document
+// now (timed at their start, or at the scan for a fork child that exec'd
+// unseen), so that detection still sees them.
 func (s *Source) resync(out chan<- *ecs.Event) {
 	s.stats.resyncs.Add(1)
-	added := s.scan(out, false)
+	execs := 0
+	added, _ := s.scanWith(func(ent *cache.Entry, what scanned, at time.Time) {
+		if !s.opts.Exec || ent.Exited {
+			return
+		}
+		switch what {
+		case scanNew:
+			s.emit(out, ecs.ActionExec, "start", ent.Start, ent)
+			execs++
+		case scanExeced:
+			s.emit(out, ecs.ActionExec, "start", at, ent)
+			execs++
+		}
+	})
 	s.stats.resyncAdded.Add(uint64(added))
-	s.log.Warn("the kernel dropped process events (socket buffer full); resynchronised from /proc",
-		zap.Int("processes_added", added))
+	s.stats.resyncExecs.Add(uint64(execs))
+	s.lastResync = time.Now()
+	s.warnLost.resyncs++
+	s.warnLost.added += added
+	if s.lastResync.Sub(s.warnLost.at) >= resyncWarnEvery {
+		s.log.Warn("the kernel dropped process events (socket buffer full); resynchronised from /proc",
+			zap.Int("resyncs", s.warnLost.resyncs), zap.Int("processes_added", s.warnLost.added),
+			zap.Uint64("kernel_losses_total", s.Stats().Kernel.Lost), zap.Int("receive_buffer", s.opts.ReceiveBuffer))
+		s.warnLost.at, s.warnLost.resyncs, s.warnLost.added = s.lastResync, 0, 0
+	}
 }
 
 // pollScan is poll mode's start-up scan: it seeds the table and the list
@@ -420,7 +496,7 @@ func (s *Source) resync(out chan<- *ecs.Event) {
 func (s *Source) pollScan(out chan<- *ecs.Event) {
 	emitExisting := s.opts.ScanExisting && s.opts.Existing
 	s.live = s.live[:0]
-	_, _ = s.scanWith(func(ent *cache.Entry, _ bool, at time.Time) {
+	_, _ = s.scanWith(func(ent *cache.Entry, _ scanned, at time.Time) {
 		if emitExisting {
 			s.emit(out, ecs.ActionExisting, "info", at, ent)
 		}
@@ -450,12 +526,12 @@ func (s *Source) poll(ctx context.Context, out chan<- *ecs.Event) error {
 func (s *Source) pollOnce(out chan<- *ecs.Event) {
 	prev := s.live
 	s.live = s.live[len(s.live):]
-	_, err := s.scanWith(func(ent *cache.Entry, isNew bool, _ time.Time) {
+	_, err := s.scanWith(func(ent *cache.Entry, what scanned, _ time.Time) {
 		if ent.Exited {
 			return
 		}
 		s.live = append(s.live, ent)
-		if isNew && s.opts.Exec {
+		if what == scanNew && s.opts.Exec {
 			s.emit(out, ecs.ActionExec, "start", ent.Start, ent)
 		}
 	})
@@ -493,6 +569,7 @@ func (s *Source) Stats() Stats {
 		Dropped:      s.stats.dropped.Load(),
 		Resyncs:      s.stats.resyncs.Load(),
 		ResyncAdded:  s.stats.resyncAdded.Load(),
+		ResyncExecs:  s.stats.resyncExecs.Load(),
 		ReadErrors:   s.stats.readErrors.Load(),
 		ReadComplete: s.stats.complete.Load(),
 		ReadZombie:   s.stats.zombie.Load(),

@@ -271,3 +271,45 @@ func TestExitsIn(t *testing.T) {
 		})
 	}
 }
+
+func TestResync(t *testing.T) {
+	bash := fakeProc{pid: 1000, ppid: 1, comm: "bash", state: 'S', uid: 1000, gid: 100,
+		args: []string{"-bash"}, exe: "/usr/bin/bash", cwd: "/home/alice"}
+	s := fakeSource(t, bash)
+	out := make(chan *ecs.Event, 16)
+	s.scan(out, false)
+	// 1001 and 1002 forked; then the socket overflowed: 1001's exec, 1002's
+	// exit and all of 1003's events were lost.
+	s.handleBatch([]netlink.Event{
+		{What: netlink.WhatFork, ParentPID: 1000, ParentTGID: 1000, ChildPID: 1001, ChildTGID: 1001},
+		{What: netlink.WhatFork, ParentPID: 1000, ParentTGID: 1000, ChildPID: 1002, ChildTGID: 1002},
+	}, out)
+	root := filepath.Dir(s.fs.Root())
+	writeProc(t, root, fakeProc{pid: 1001, ppid: 1000, comm: "python3", state: 'S', uid: 1000, gid: 100,
+		args: []string{"python3"}, exe: "/usr/bin/python3.11", cwd: "/tmp"})
+	writeProc(t, root, fakeProc{pid: 1003, ppid: 1000, comm: "sh", state: 'S', uid: 1000, gid: 100,
+		args: []string{"sh", "-c", "x"}, exe: "/usr/bin/dash", cwd: "/tmp"})
+	s.resync(out)
+	close(out)
+	type seen struct {
+		Action, Name, Parent string
+		PID                  int
+	}
+	var got []seen
+	for ev := range out {
+		got = append(got, seen{Action: ev.Event.Action, PID: ev.Process.PID, Name: ev.Process.Name, Parent: ev.Process.Parent.Name})
+	}
+	want := []seen{
+		{Action: ecs.ActionExec, PID: 1001, Name: "python3.11", Parent: "bash"},
+		{Action: ecs.ActionExec, PID: 1003, Name: "dash", Parent: "bash"},
+	}
+	less := func(a, b seen) bool { return a.PID < b.PID }
+	if diff := cmp.Diff(want, got, cmpopts.SortSlices(less)); diff != "" {
+		t.Errorf("resync documents (-want +got):\n%s", diff)
+	}
+	st := s.Stats()
+	if st.Resyncs != 1 || st.ResyncAdded != 1 || st.ResyncExecs != 2 || st.Table.Vanished != 1 {
+		t.Errorf("stats resyncs %d, added %d, execs %d, vanished %d: want 1, 1, 2, 1 (1002 exited unseen)",
+			st.Resyncs, st.ResyncAdded, st.ResyncExecs, st.Table.Vanished)
+	}
+}
