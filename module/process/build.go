@@ -64,7 +64,7 @@ func (s *Source) info(dst *ecs.Info, e *cache.Entry) {
 	dst.Executable = im.Exe
 	dst.Args = im.Args
 	dst.ArgsTruncated = im.ArgsTruncated
-	dst.CommandLine = strings.Join(im.Args, " ")
+	dst.CommandLine = s.commandLine(im.Args)
 	dst.WorkingDirectory = im.Cwd
 	dst.Start = e.Start
 	if im.ReadState == 0 {
@@ -85,12 +85,43 @@ func (s *Source) info(dst *ecs.Info, e *cache.Entry) {
 
 func (s *Source) user(uid uint32) ecs.ID {
 	name, _ := s.names.User(uid)
-	return ecs.ID{ID: strconv.FormatUint(uint64(uid), 10), Name: name}
+	return ecs.ID{ID: s.idString(uid), Name: name}
 }
 
 func (s *Source) group(gid uint32) ecs.ID {
 	name, _ := s.names.Group(gid)
-	return ecs.ID{ID: strconv.FormatUint(uint64(gid), 10), Name: name}
+	return ecs.ID{ID: s.idString(gid), Name: name}
+}
+
+// maxIDStrings bounds the cache of formatted user and group ids.
+const maxIDStrings = 4096
+
+// idString formats a user or group id, from a cache: a document carries
+// four of them, and a host has few distinct ones.
+func (s *Source) idString(id uint32) string {
+	if str, ok := s.ids[id]; ok {
+		return str
+	}
+	if s.ids == nil || len(s.ids) >= maxIDStrings {
+		s.ids = make(map[uint32]string, 64)
+	}
+	str := strconv.FormatUint(uint64(id), 10)
+	s.ids[id] = str
+	return str
+}
+
+// commandLine is process.command_line: args joined by spaces. The last
+// result is kept, since the children of one process (a shell loop, a
+// build) follow each other and share its args slice as their parent's.
+func (s *Source) commandLine(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	if len(args) == len(s.lastArgs) && &args[0] == &s.lastArgs[0] {
+		return s.lastCommandLine
+	}
+	s.lastArgs, s.lastCommandLine = args, strings.Join(args, " ")
+	return s.lastCommandLine
 }
 
 // leader fills a session or process-group leader from the table, for

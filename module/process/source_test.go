@@ -30,7 +30,7 @@ type fakeProc struct {
 // writeProc writes p under root/proc as the kernel shows it: stat
 // (proc(5)), status with the Uid and Gid lines, NUL-separated cmdline, and
 // exe and cwd symlinks.
-func writeProc(t *testing.T, root string, p fakeProc) {
+func writeProc(t testing.TB, root string, p fakeProc) {
 	t.Helper()
 	dir := filepath.Join(root, "proc", fmt.Sprint(p.pid))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -61,7 +61,7 @@ func writeProc(t *testing.T, root string, p fakeProc) {
 
 // fakeSource returns a Source over a fake /proc tree holding procs and an
 // /etc with user alice (1000) and group users (100).
-func fakeSource(t *testing.T, procs ...fakeProc) *Source {
+func fakeSource(t testing.TB, procs ...fakeProc) *Source {
 	t.Helper()
 	root := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
