@@ -437,12 +437,10 @@ func (s *Server) applyOp(op *bulkOp) bulkItem {
 		ix = st.indices[op.index]
 	}
 	if ds == nil && ix == nil {
-		if op.action == "delete" || op.action == "update" && op.update != nil && !op.update.DocAsUpsert && len(op.update.Upsert) == 0 {
+		// Bulk auto-creates indices for every action but delete.
+		if op.action == "delete" {
 			e := newErr("index_not_found_exception", "no such index [%s]", op.index)
 			e.Index = op.index
-			if op.action == "update" {
-				return fail(http.StatusNotFound, e)
-			}
 			return fail(http.StatusNotFound, e)
 		}
 		t := st.matchTemplate(op.index)
@@ -476,6 +474,11 @@ func (s *Server) applyOp(op *bulkOp) bulkItem {
 	} else if ix.dataStream != "" && op.create {
 		return fail(http.StatusBadRequest, newErr("illegal_argument_exception",
 			"index request with op_type=create targeting backing indices is disallowed, target corresponding data stream [%s] instead", ix.dataStream))
+	} else if ix.dataStream != "" && op.action == "index" && !op.hasIfSeqNo {
+		// Overwriting a document in a backing index needs if_seq_no and
+		// if_primary_term ("Use a data stream": update documents).
+		return fail(http.StatusBadRequest, newErr("illegal_argument_exception",
+			"index request with op_type=index and no if_primary_term and if_seq_no set targeting backing indices is disallowed, target corresponding data stream [%s] instead", ix.dataStream))
 	}
 	cur := ix.docs[op.id]
 	if op.hasIfSeqNo && op.action != "create" {

@@ -226,6 +226,24 @@ func TestBulkDataStreamDetails(t *testing.T) {
 			t.Errorf("Docs(ds)[id] (-want +got):\n%s", d)
 		}
 	}
+	t.Run("writes to a backing index", func(t *testing.T) {
+		backing := res.Items[0]["create"].Index
+		id := res.Items[0]["create"].ID
+		_, br, raw := bulk(t, es, ndjson(
+			fmt.Sprintf(`{"create":{"_index":%q}}`, backing), `{"@timestamp":"2026-11-27T06:00:00Z"}`,
+			fmt.Sprintf(`{"index":{"_index":%q,"_id":%q}}`, backing, id), `{"@timestamp":"2026-11-27T06:00:00Z"}`,
+			fmt.Sprintf(`{"index":{"_index":%q,"_id":%q,"if_seq_no":0,"if_primary_term":1}}`, backing, id), `{"@timestamp":"2026-11-27T06:00:01Z"}`,
+			fmt.Sprintf(`{"index":{"_index":%q,"_id":%q,"if_seq_no":0,"if_primary_term":1}}`, backing, id), `{"@timestamp":"2026-11-27T06:00:02Z"}`,
+		))
+		want := []itemSummary{{"create", 400, "illegal_argument_exception"}, {"index", 400, "illegal_argument_exception"},
+			{"index", 200, ""}, {"index", 409, "version_conflict_engine_exception"}}
+		if d := cmp.Diff(want, br.summary()); d != "" {
+			t.Errorf("items (-want +got):\n%s\n%s", d, raw)
+		}
+		if got := string(s.Docs(ds)[id]); got != `{"@timestamp":"2026-11-27T06:00:01Z"}` {
+			t.Errorf("document after the conditional write = %s", got)
+		}
+	})
 	st, body := do(t, es, http.MethodGet, "/_data_stream/"+ds, "")
 	var got struct {
 		DataStreams []struct {
