@@ -15,9 +15,12 @@ import (
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
 )
 
-// Info names the running agent.
+// Info names the running agent and carries what the command line decided.
 type Info struct {
 	Version string
+	// StrictPerms refuses rule files that group or others can write, as
+	// --strict.perms does for the config file.
+	StrictPerms bool
 }
 
 // shutdownTimeout bounds how long Run spends delivering what is queued once
@@ -141,7 +144,7 @@ func (b *Beater) detection() (*detection.Detector, *rules.Watcher, error) {
 	if !d.Enabled {
 		return nil, nil, nil
 	}
-	opts := rules.Options{Paths: d.Rules, DisableBuiltin: !d.Builtin}
+	opts := rules.Options{Paths: d.Rules, DisableBuiltin: !d.Builtin, StrictPerms: b.info.StrictPerms}
 	set, err := rules.Load(opts, b.log)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load detection rules: %w", err)

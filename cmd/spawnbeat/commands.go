@@ -36,7 +36,7 @@ func runBeat(cmd *cobra.Command, g *globals) error {
 		// The one line a newcomer needs: where the documents go.
 		fmt.Fprintf(cmd.ErrOrStderr(), "spawnbeat: writing events to %s/%s.ndjson\n", f.Path, f.Filename)
 	}
-	b := beater.New(cfg.Config, log, beater.Info{Version: version})
+	b := beater.New(cfg.Config, log, beater.Info{Version: version, StrictPerms: g.strictPerms})
 	if err := b.Run(cmd.Context()); err != nil {
 		log.Error("spawnbeat failed", zap.Error(err))
 		return err
