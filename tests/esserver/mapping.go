@@ -583,6 +583,20 @@ func parseDate(s string) (time.Time, bool) {
 // numbers, "true"/"false" into booleans, epoch millis into dates). It
 // returns the caused_by error or nil.
 func coerce(typ string, kind tokKind, raw []byte, escaped bool) *esError {
+	switch typ {
+	case "long", "integer", "short", "byte", "unsigned_long", "double", "float", "half_float",
+		"scaled_float", "boolean", "date", "date_nanos", "ip":
+	default:
+		return nil // keyword, text and the types not modelled take any scalar
+	}
+	if kind == tokNumber && plainInteger(raw, typ) {
+		return nil // the common case, decided without allocating
+	}
+	if kind == tokTrue || kind == tokFalse {
+		if typ == "boolean" {
+			return nil
+		}
+	}
 	text := string(raw)
 	if kind == tokString {
 		text = unquote(raw, escaped)
@@ -701,4 +715,35 @@ func javaTypeName(typ string) string {
 		return "an unsigned long"
 	}
 	return "a long"
+}
+
+// plainInteger reports whether raw, a scanned JSON number, is an integer
+// literal short enough to fit typ without further checks.
+func plainInteger(raw []byte, typ string) bool {
+	digits := len(raw)
+	if digits > 0 && raw[0] == '-' {
+		digits--
+	}
+	isFloat := typ == "double" || typ == "float" || typ == "half_float" || typ == "scaled_float"
+	for _, c := range raw {
+		switch c {
+		case 'e', 'E':
+			return false // may overflow to infinity: check it properly
+		case '.':
+			return isFloat && len(raw) < 300
+		}
+	}
+	switch typ {
+	case "long", "date", "date_nanos":
+		return digits <= 18
+	case "unsigned_long":
+		return digits <= 18 && raw[0] != '-'
+	case "integer":
+		return digits <= 9
+	case "short":
+		return digits <= 4
+	case "byte":
+		return digits <= 2
+	}
+	return isFloat && len(raw) < 300
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"math"
 	mrand "math/rand/v2"
 	"net"
@@ -165,7 +166,9 @@ func Start(opts Options) (*Server, error) {
 		Handler:           http.HandlerFunc(s.handle),
 		ReadHeaderTimeout: 30 * time.Second,
 		ConnState:         s.connState,
-		ErrorLog:          nil,
+		// net/http's own complaints (TLS handshakes, bad requests) go to
+		// Logf instead of the process-wide log package.
+		ErrorLog: log.New(logfWriter{s}, "", 0),
 	}
 	s.mu.Lock()
 	s.serveOn(ln)
@@ -335,6 +338,14 @@ func (s *Server) logf(format string, args ...any) {
 	if s.opts.Logf != nil {
 		s.opts.Logf(format, args...)
 	}
+}
+
+// logfWriter feeds net/http's error log into Options.Logf.
+type logfWriter struct{ s *Server }
+
+func (w logfWriter) Write(p []byte) (int, error) {
+	w.s.logf("esserver: http: %s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 func (s *Server) isDown() bool {
