@@ -1,8 +1,24 @@
-// Package process is the process dataset: it turns the kernel's process
-// events (the proc connector, module/process/netlink) and reads of /proc
-// (module/process/procfs) into ECS documents (module/process/ecs), keeping
-// a process table (module/process/cache) so that every document carries its
-// parent's fields even when the parent has already exited.
+// Package process is the process dataset, spawnbeat's capture stage: it
+// turns the kernel's process events (the proc connector, module/process/netlink)
+// and reads of /proc (module/process/procfs) into ECS documents
+// (module/process/ecs), keeping a process table (module/process/cache) so
+// that every document carries its parent's fields even when the parent has
+// already exited.
+//
+// It owns the Source: choosing between the proc connector and polling
+// /proc, the start-up scan that seeds the table, the handling of each batch
+// of kernel events, the /proc resync after the kernel dropped events
+// (ENOBUFS; spaced out during a sustained overflow, with exec documents for
+// the live processes whose exec was lost), and the non-blocking hand-off of
+// documents to processing, where a full channel drops and counts.
+//
+// The race with /proc: a short-lived process loses its cmdline and exe when
+// it exits (exit_mm), often within a millisecond of the exec. The Source
+// therefore reads every exec'd process of a batch before any other work,
+// and reads last those whose exit is already in the batch; what could not be
+// read is absent from the document and spawnbeat.read_state says why
+// ("zombie", "exited"), never guessed. TestIntegrationArgsShare measures the
+// share of /bin/true storms read completely.
 //
 // A Source is run by one goroutine, which owns the table, the /proc reader
 // and the netlink socket; Stats may be read from any goroutine.

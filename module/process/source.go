@@ -28,20 +28,20 @@ const (
 	ModePoll    = "poll"
 )
 
-// Options configure a Source.
+// Options configure a Source. A plain value; New copies it.
 type Options struct {
-	Mode          string
-	ReceiveBuffer int
-	PollPeriod    time.Duration
-	ProcRoot      string
-	ScanExisting  bool
+	Mode          string        // ModeAuto, ModeNetlink or ModePoll
+	ReceiveBuffer int           // proc connector socket buffer in bytes (0: netlink.DefaultReceiveBuffer)
+	PollPeriod    time.Duration // poll mode: time between /proc scans
+	ProcRoot      string        // where /proc is mounted ("": /proc); etc/passwd and etc/group are read beside it
+	ScanExisting  bool          // emit "existing" documents for the processes found at start (with Existing)
 	// Documents to emit.
 	Exec, End, Existing, Fork bool
-	MaxArgsBytes              int
-	Buffer                    int
-	CacheEntries              int
-	ExitGrace                 time.Duration
-	Namespace                 string
+	MaxArgsBytes              int           // cap on the cmdline bytes kept (0: procfs.DefaultMaxArgBytes)
+	Buffer                    int           // not used by the Source: the capacity of the channel the caller passes to Run
+	CacheEntries              int           // process table bound (0: cache.DefaultMaxEntries)
+	ExitGrace                 time.Duration // how long an exited process stays in the table (0: cache.DefaultGrace)
+	Namespace                 string        // data_stream.namespace
 }
 
 // sweepEvery is how often exited processes past their grace are removed.
@@ -52,7 +52,10 @@ const sweepEvery = time.Second
 // suspends.
 const clockEvery = time.Minute
 
-// Source captures process events and emits ECS documents.
+// Source captures process events and emits ECS documents. Run is called
+// once, by the goroutine that then owns the Source's state; Stats may be
+// called from any goroutine, and Release from the goroutine that consumes
+// the documents.
 type Source struct {
 	opts  Options
 	log   *zap.Logger
