@@ -76,7 +76,7 @@ type Config struct {
 	NonIndexablePolicy NonIndexablePolicy `config:"non_indexable_policy"`
 }
 
-// SSLConfig is the ssl section.
+// SSLConfig is the ssl section. A plain value, like Config.
 type SSLConfig struct {
 	// Enabled nil means "on when a host is https or ssl settings are given".
 	Enabled                *bool    `config:"enabled"`
@@ -89,7 +89,7 @@ type SSLConfig struct {
 }
 
 // BackoffConfig is the backoff section: waits grow exponentially from Init
-// to Max, each drawn with full jitter.
+// to Max, each drawn with full jitter. A plain value, like Config.
 type BackoffConfig struct {
 	Init time.Duration `config:"init"`
 	Max  time.Duration `config:"max"`
@@ -98,7 +98,8 @@ type BackoffConfig struct {
 // NonIndexablePolicy says what happens to documents Elasticsearch refuses
 // for good (a 4xx other than 409 and 429, such as a mapping conflict): drop
 // them with a counter (the default), or write them to a dead-letter index.
-// It unpacks from {drop: {}} or {dead_letter_index: {index: NAME}}.
+// It unpacks from {drop: {}} or {dead_letter_index: {index: NAME}}. A plain
+// value, like Config.
 type NonIndexablePolicy struct {
 	// DeadLetterIndex is empty for the drop policy.
 	DeadLetterIndex string

@@ -23,7 +23,8 @@ var (
 )
 
 // StatusError is an unexpected HTTP answer from Elasticsearch, with the
-// error type and reason from its JSON body when there is one.
+// error type and reason from its JSON body when there is one. Immutable once
+// returned; safe to share.
 type StatusError struct {
 	Op     string // what was attempted, e.g. "bulk", "put index template"
 	Host   string // scheme://host:port of the node

@@ -181,6 +181,9 @@ func (w *worker) deliver(ctx context.Context, chunk []pipeline.Event) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if o.closed.Load() {
+			return ErrClosed // Close closed the clients: every request would fail
+		}
 		n, wait := o.nodes.pick(o.clock())
 		if n == nil {
 			// Counted, but LastError keeps the failure that took the

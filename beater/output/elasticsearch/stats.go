@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// ErrorKind names a class of delivery failure in Stats.Errors.
+// ErrorKind names a class of delivery failure in Stats.Errors. A value
+// type, safe to share.
 type ErrorKind uint8
 
 // Error kinds counted in Stats.Errors.
@@ -60,12 +61,13 @@ func (k ErrorKind) String() string {
 	return "unknown"
 }
 
-// Stats is a snapshot of the output's counters since New.
+// Stats is a snapshot of the output's counters since New. Each call to
+// Output.Stats returns a fresh copy the caller owns.
 type Stats struct {
 	Acked            uint64 // items created (2xx)
 	Duplicates       uint64 // items answered 409: already delivered by an earlier attempt
 	RetriedItems     uint64 // item sends beyond the first (per-item and whole-request retries)
-	Dropped          uint64 // items dropped: non-indexable under the drop policy, or retries exhausted
+	Dropped          uint64 // items dropped: refused under the drop policy, refused dead letters, retries exhausted
 	DeadLettered     uint64 // items written to the dead-letter index
 	DeadLetterFailed uint64 // dead-letter writes refused for good; the item was dropped
 	Item429          uint64 // items answered 429
@@ -93,7 +95,7 @@ type Stats struct {
 	Hosts []HostStats
 }
 
-// HostStats describes one configured host.
+// HostStats describes one configured host; part of a Stats snapshot.
 type HostStats struct {
 	URL      string
 	Down     bool      // marked down after a connection failure

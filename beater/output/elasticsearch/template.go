@@ -28,7 +28,7 @@ type SetupConfig struct {
 	ILM      ILMConfig      `config:"ilm"`
 }
 
-// TemplateConfig is setup.template.*.
+// TemplateConfig is setup.template.*. A plain value, like SetupConfig.
 type TemplateConfig struct {
 	Enabled   bool   `config:"enabled"`
 	Name      string `config:"name"`
@@ -41,7 +41,8 @@ type TemplateConfig struct {
 	} `config:"settings"`
 }
 
-// ILMConfig is setup.ilm.*: the lifecycle policy of the data stream.
+// ILMConfig is setup.ilm.*: the lifecycle policy of the data stream. A
+// plain value, like SetupConfig.
 type ILMConfig struct {
 	Enabled                     bool   `config:"enabled"`
 	PolicyName                  string `config:"policy_name"`
@@ -102,7 +103,7 @@ func (c *SetupConfig) Validate() error {
 
 // Field is one entry of a Beats-style fields.yml. Top-level entries are
 // sections (Key, Title, Fields); below them each field has a Name, a Type
-// and, for groups, Fields.
+// and, for groups, Fields. A plain value; ParseFields returns fresh ones.
 type Field struct {
 	Key           string   `yaml:"key"`
 	Title         string   `yaml:"title"`
