@@ -608,7 +608,8 @@ func shStorm(t *testing.T, n, launchers int, m string) []int {
 // processes go missing or the share falls below SPAWNBEAT_MIN_SHARE
 // (percent, default 40: the host is shared and noisy); the figure is
 // logged. SPAWNBEAT_STORM_N (default 2000) processes come from 2 /bin/sh
-// loops.
+// loops, or with SPAWNBEAT_STORM_LAUNCHER=go from 2 goroutines of the test
+// calling fork/exec and wait4 as fast as they can.
 func TestIntegrationArgsShare(t *testing.T) {
 	requireRoot(t)
 	opts := testOptions()
@@ -619,11 +620,21 @@ func TestIntegrationArgsShare(t *testing.T) {
 	m := marker("share")
 	before := c.src.Stats()
 	start := time.Now()
-	launchers := shStorm(t, n, 2, m)
-	elapsed := time.Since(start)
-	mine := func(ev *ecs.Event) bool {
-		return ev.Event.Action == ecs.ActionExec && slices.Contains(launchers, ev.Process.Parent.PID)
+	var mine func(ev *ecs.Event) bool
+	if os.Getenv("SPAWNBEAT_STORM_LAUNCHER") == "go" {
+		// Faster, bigger batches: ForkExec from 2 goroutines of this process.
+		pids := map[int]bool{}
+		for _, pid := range storm(t, n, 2, 0, m) {
+			pids[pid] = true
+		}
+		mine = func(ev *ecs.Event) bool { return ev.Event.Action == ecs.ActionExec && pids[ev.Process.PID] }
+	} else {
+		launchers := shStorm(t, n, 2, m)
+		mine = func(ev *ecs.Event) bool {
+			return ev.Event.Action == ecs.ActionExec && slices.Contains(launchers, ev.Process.Parent.PID)
+		}
 	}
+	elapsed := time.Since(start)
 	deadline := time.Now().Add(10 * time.Second)
 	var docs []doc
 	for {
