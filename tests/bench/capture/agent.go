@@ -229,6 +229,7 @@ type doc struct {
 		Args   []string `json:"args"`
 		Parent struct {
 			Pid  int      `json:"pid"`
+			Name string   `json:"name"`
 			Args []string `json:"args"`
 		} `json:"parent"`
 	} `json:"process"`

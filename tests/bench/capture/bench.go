@@ -298,8 +298,9 @@ type attackResult struct {
 	One       int             // attacks with exactly one alert
 	None      int             // … with none
 	Many      int             // … with more than one
-	Stray     int             // alerts that belong to no attack
+	Stray     int             // alerts of processes that are not these attacks (others' tests on a shared machine)
 	Latencies []time.Duration // event.created − @timestamp of each attributed alert
+	Misses    []string        // for each attack without an alert: what spawnbeat wrote for its shell
 }
 
 // attackCode is the python of the attack: Elastic's rule, branch 1
@@ -338,9 +339,14 @@ func (b *bench) runAttacks(n, rep int) (attackResult, error) {
 		b.logf("%s: spawnbeat did not exit cleanly after SIGTERM: %v", home, err)
 	}
 	alerts := make([]int, n)
+	shells := make([]string, n) // python's first child exec, to explain a miss
 	var parseErr error
 	err = a.eachDoc(func(d *doc) {
 		if d.Event.Kind != "alert" {
+			if i, ok := m.index(d.Process.Parent.Args); ok && d.Event.Action == "exec" && shells[i] == "" {
+				shells[i] = fmt.Sprintf("%s %q (read_state %s), parent %s with %d args",
+					d.Process.Name, d.Process.Args, d.Spawnbeat.ReadState, d.Process.Parent.Name, len(d.Process.Parent.Args))
+			}
 			return
 		}
 		i, ok := m.index(d.Process.Parent.Args)
@@ -362,12 +368,17 @@ func (b *bench) runAttacks(n, rep int) (attackResult, error) {
 	if err = errors.Join(err, parseErr); err != nil {
 		return res, err
 	}
-	for _, c := range alerts {
+	for i, c := range alerts {
 		switch {
 		case c == 1:
 			res.One++
 		case c == 0:
 			res.None++
+			shell := shells[i]
+			if shell == "" {
+				shell = "no exec document with python as parent"
+			}
+			res.Misses = append(res.Misses, fmt.Sprintf("attack %d: no alert; its shell: %s", i, shell))
 		default:
 			res.Many++
 		}

@@ -224,7 +224,7 @@ func (r *report) writeStorms(w io.Writer) {
 func (r *report) writeAttacks(w io.Writer) {
 	fmt.Fprintln(w, "Detection latency, `echo exit | /usr/bin/python3 -c 'import pty; pty.spawn(\"/bin/sh\") # <marker>'` run one after another (event.created − @timestamp of each alert):")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| run | attacks | exactly one alert | none | several | stray alerts | python failed | median | p99 | max |")
+	fmt.Fprintln(w, "| run | attacks | exactly one alert | none | several | other alerts | python failed | median | p99 | max |")
 	fmt.Fprintln(w, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	var medians, p99s []float64
 	var all []time.Duration
@@ -241,6 +241,17 @@ func (r *report) writeAttacks(w io.Writer) {
 		}
 		fmt.Fprintf(w, "| %d | %d | %d | %d | %d | %d | %d | %s | %s | %s |\n",
 			i+1, a.Run, a.One, a.None, a.Many, a.Stray, a.Failed, ms(med), ms(p99), ms(mx))
+	}
+	first := true
+	for i, a := range r.attacks {
+		for _, miss := range a.Misses {
+			if first {
+				fmt.Fprintln(w, "\nAttacks without an alert:")
+				fmt.Fprintln(w)
+				first = false
+			}
+			fmt.Fprintf(w, "- run %d, %s\n", i+1, miss)
+		}
 	}
 	slices.Sort(all)
 	p99 := time.Duration(median(p99s))
