@@ -609,7 +609,10 @@ func shStorm(t *testing.T, n, launchers int, m string) []int {
 // (percent, default 40: the host is shared and noisy); the figure is
 // logged. SPAWNBEAT_STORM_N (default 2000) processes come from 2 /bin/sh
 // loops, or with SPAWNBEAT_STORM_LAUNCHER=go from 2 goroutines of the test
-// calling fork/exec and wait4 as fast as they can.
+// calling fork/exec and wait4 as fast as they can. The latter understates
+// the share at GOMAXPROCS=2: ForkExec's vfork holds a P in a raw syscall
+// until the child execs, so two launchers can starve the Source's
+// goroutine; with GOMAXPROCS=4 it matches the /bin/sh launchers' figure.
 func TestIntegrationArgsShare(t *testing.T) {
 	requireRoot(t)
 	opts := testOptions()
