@@ -98,8 +98,15 @@ func find(t *testing.T, path, marker string) map[string]any {
 			continue
 		}
 		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) == nil {
-			return m
+		if json.Unmarshal(sc.Bytes(), &m) != nil {
+			continue
+		}
+		// The marker is sh's $0; sh's children carry it in their parent's args.
+		args, _ := m["process"].(map[string]any)["args"].([]any)
+		for _, a := range args {
+			if a == marker {
+				return m
+			}
 		}
 	}
 	return nil

@@ -69,7 +69,9 @@ func TestE2EPythonTTYAttacks(t *testing.T) {
 	// end of the runs.
 	end := fmt.Sprintf("attacks-done-%d", time.Now().UnixNano())
 	_ = exec.Command("/bin/sh", "-c", "sleep 0.05", end).Run()
-	a.waitDocs(1, 15*time.Second, hasArg(end))
+	if len(a.waitDocs(1, 60*time.Second, hasArg(end))) == 0 {
+		t.Fatalf("the end marker %s never arrived", end)
+	}
 
 	// Other tests may start processes (even alerts) meanwhile: a run's
 	// documents are told apart by ancestry, driver -> python -> shell.
