@@ -83,7 +83,6 @@ type SSLConfig struct {
 	CertificateAuthorities []string `config:"certificate_authorities"` // files or inline PEM
 	Certificate            string   `config:"certificate"`             // file or inline PEM
 	Key                    string   `config:"key"`                     // file or inline PEM
-	KeyPassphrase          string   `config:"key_passphrase"`
 	VerificationMode       string   `config:"verification_mode"`
 	SupportedProtocols     []string `config:"supported_protocols"` // empty: TLSv1.2 and TLSv1.3
 }

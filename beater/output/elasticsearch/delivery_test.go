@@ -34,9 +34,10 @@ func TestPublishUnderFaults(t *testing.T) {
 		gzip   int
 		worker int
 		div    int // fraction of total, to keep the run short
+		bulk   int // small enough for every fault to occur
 	}{
-		{"faults gzip", esserver.Faults{RequestStatus429: 0.08, RequestStatus503: 0.08, ItemStatus429: 0.02, CutConnection: 0.1, Seed: 1}, 1, 1, 1},
-		{"faults plain two workers", esserver.Faults{RequestStatus429: 0.08, RequestStatus503: 0.08, ItemStatus429: 0.02, CutConnection: 0.1, Seed: 2}, 0, 2, 5},
+		{"faults gzip", esserver.Faults{RequestStatus429: 0.08, RequestStatus503: 0.08, ItemStatus429: 0.02, CutConnection: 0.1, Seed: 1}, 1, 1, 1, 200},
+		{"faults plain two workers", esserver.Faults{RequestStatus429: 0.08, RequestStatus503: 0.08, ItemStatus429: 0.02, CutConnection: 0.15, Seed: 2}, 0, 2, 5, 50},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -45,7 +46,7 @@ func TestPublishUnderFaults(t *testing.T) {
 			cfg := testConfig(srv.URL())
 			cfg.CompressionLevel = tc.gzip
 			cfg.Worker = tc.worker
-			cfg.BulkMaxSize = 400 // enough requests for every fault to occur
+			cfg.BulkMaxSize = tc.bulk
 			setupES(t, cfg)
 			srv.SetFaults(tc.faults)
 			o := newOutput(t, cfg, nil)
