@@ -29,11 +29,10 @@ import (
 const esDataStream = "logs-spawnbeat.process-default"
 
 // esConfig is the agent's config for the Elasticsearch tests: no start-up
-// scan (fewer documents), short backoff so that delivery resumes within a
-// second or two of the server coming back (the defaults, 1s..60s, would let a
-// 30 s outage push the next attempt up to a minute away), and a flush timeout
-// that keeps the tests quick. The output and the /stats port come as -E
-// flags (esFlags), so that the config file stays the same across restarts.
+// scan (fewer documents) and a short backoff, so that delivery resumes within
+// a second or two of the server coming back (the defaults, 1s..60s, would let
+// a 30 s outage push the next attempt up to a minute away). The output and
+// the /stats port come as -E flags (esFlags).
 const esConfig = `
 spawnbeat:
   capture:
@@ -46,9 +45,10 @@ logging.json: false
 `
 
 // startES starts an in-process test server, closed at the end of the test.
+// Its Logf stays nil: a handler still running while Close returns would
+// log after the test ended.
 func startES(t *testing.T, opts esserver.Options) *esserver.Server {
 	t.Helper()
-	opts.Logf = t.Logf
 	srv, err := esserver.Start(opts)
 	if err != nil {
 		t.Fatalf("start esserver: %v", err)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"syscall"
 	"time"
@@ -50,6 +51,7 @@ type options struct {
 	skipDisk  bool
 	gzipLevel int
 	full      bool
+	profile   string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -65,6 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.verbose, "v", false, "log the pipeline and output at info level to stderr")
 	fs.BoolVar(&o.skipDisk, "no-disk", false, "skip the disk queue")
 	fs.BoolVar(&o.full, "full", false, "full-size documents (~2.7 KB, with the Session View leaders, as the agent writes them) instead of ~1.5 KB")
+	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the agent side (all runs) to this file")
 	fs.IntVar(&o.gzipLevel, "gzip", 1, "compression_level of the gzip runs (the other runs use 0)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -98,7 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log = l
 	}
 
-	tmp, err := os.MkdirTemp("", "spawnbeat-bench-delivery")
+	tmp, err := os.MkdirTemp("", "delivery-bench-")
 	if err != nil {
 		return fmt.Errorf("temp dir: %w", err)
 	}
@@ -108,6 +111,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if bin, err = buildServer(ctx, tmp); err != nil {
 			return err
 		}
+	}
+
+	if o.profile != "" {
+		f, err := os.Create(o.profile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 
 	combos := []combo{{Disk: false, Gzip: 0}, {Disk: false, Gzip: o.gzipLevel}}
