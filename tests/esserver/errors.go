@@ -8,9 +8,6 @@ import (
 // ErrInvalidOptions is returned by Start for an inconsistent Options value.
 var ErrInvalidOptions = errors.New("esserver: invalid options")
 
-// ErrClosed is returned by operations on a closed Server.
-var ErrClosed = errors.New("esserver: server closed")
-
 // esError is Elasticsearch's error object, as it appears under "error" in a
 // whole-request failure and in a bulk item.
 type esError struct {

@@ -31,7 +31,8 @@ const DefaultVersion = "8.17.0"
 const maxContentLength = 100 << 20
 
 // Options configure a Server. The zero value is a plain-HTTP server without
-// authentication that reports DefaultVersion.
+// authentication that reports DefaultVersion. Start copies what it needs;
+// the TLS config must not be modified afterwards.
 type Options struct {
 	// Version is reported as version.number by GET / (default "8.17.0").
 	Version string
@@ -48,10 +49,18 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// Addr is the listen address; empty means "127.0.0.1:0".
 	Addr string
+	// NoBuiltinTemplates leaves out the logs-*-* and metrics-*-* index
+	// templates (priority 100) and their lifecycle policies that
+	// Elasticsearch installs by default, as a cluster with
+	// stack.templates.enabled: false would.
+	NoBuiltinTemplates bool
 }
 
-// Faults is a fault-injection plan. Probabilities are in [0, 1]; draws come
-// from a generator seeded with Seed, in the order requests and items arrive.
+// Faults is a fault-injection plan, a plain value passed to SetFaults.
+// Probabilities are in [0, 1] (outside values are clamped); draws come from
+// a generator seeded with Seed, in the order requests and items arrive, so a
+// single client sending one request at a time sees the same faults on every
+// run.
 type Faults struct {
 	// RequestStatus429 and RequestStatus503 are the probabilities that a
 	// _bulk request is refused as a whole with 429 or 503, nothing applied.
@@ -69,7 +78,7 @@ type Faults struct {
 	Seed int64
 }
 
-// Stats are the server's counters since Start.
+// Stats is a snapshot of the server's counters since Start, a plain value.
 type Stats struct {
 	Requests      int64 // HTTP requests that reached a handler
 	Unauthorized  int64 // requests answered 401
@@ -152,6 +161,9 @@ func Start(opts Options) (*Server, error) {
 		s.scheme = "https"
 	}
 	s.store = newStore()
+	if !opts.NoBuiltinTemplates {
+		s.store.installBuiltins()
+	}
 	s.SetFaults(Faults{})
 	addr := opts.Addr
 	if addr == "" {
@@ -392,11 +404,11 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if user, ok := s.authenticate(rs); !ok {
+	user, ok := s.authenticate(rs)
+	if !ok {
 		return
-	} else {
-		rs.user = user
 	}
+	rs.user = user
 	s.route(rs)
 }
 
@@ -435,7 +447,7 @@ func (s *Server) authenticate(rs *reply) (principal, bool) {
 			if want, ok := s.apiKeys[id]; ok && subtle.ConstantTimeCompare([]byte(key), []byte(want)) == 1 {
 				return principal{username: s.opts.Username, apiKeyID: id}, true
 			}
-			reason = fmt.Sprintf("unable to authenticate with provided credentials and anonymous access is not allowed for this request")
+			reason = "unable to authenticate with provided credentials and anonymous access is not allowed for this request"
 		} else {
 			reason = "unable to decode ApiKey credentials"
 		}

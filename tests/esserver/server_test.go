@@ -547,8 +547,8 @@ func TestTemplates(t *testing.T) {
 	t.Run("highest priority wins", func(t *testing.T) {
 		s := start(t, Options{})
 		es := client(t, s, nil)
-		putTemplate(t, es, "low", `{"index_patterns":["logs-*"],"priority":10,"template":{"mappings":{"properties":{"n":{"type":"keyword"}}}}}`)
-		putTemplate(t, es, "high", `{"index_patterns":["logs-app-*"],"priority":20,"data_stream":{},"template":{"mappings":{"properties":{"n":{"type":"long"}}}}}`)
+		putTemplate(t, es, "low", `{"index_patterns":["logs-*"],"priority":110,"template":{"mappings":{"properties":{"n":{"type":"keyword"}}}}}`)
+		putTemplate(t, es, "high", `{"index_patterns":["logs-app-*"],"priority":120,"data_stream":{},"template":{"mappings":{"properties":{"n":{"type":"long"}}}}}`)
 		_, res, raw := bulk(t, es, ndjson(
 			`{"create":{"_index":"logs-app-x"}}`, `{"@timestamp":1700000000000,"n":"abc"}`,
 			`{"create":{"_index":"logs-other"}}`, `{"n":"abc"}`))
@@ -571,6 +571,8 @@ func TestTemplates(t *testing.T) {
 		want   int
 	}{
 		{"same priority overlapping", `{"index_patterns":["logs-*"],"priority":5}`, `{"index_patterns":["*-app"],"priority":5}`, 400},
+		{"built-in logs template priority", `{"index_patterns":["a*"]}`, `{"index_patterns":["logs-spawnbeat*"],"priority":100}`, 400},
+		{"above the built-in template", `{"index_patterns":["a*"]}`, `{"index_patterns":["logs-spawnbeat*"],"priority":101}`, 200},
 		{"same priority disjoint", `{"index_patterns":["logs-*"],"priority":5}`, `{"index_patterns":["metrics-*"],"priority":5}`, 200},
 		{"different priority overlapping", `{"index_patterns":["logs-*"],"priority":5}`, `{"index_patterns":["logs-a*"],"priority":6}`, 200},
 		{"default priority both", `{"index_patterns":["a*"]}`, `{"index_patterns":["ab*"]}`, 400},
@@ -784,4 +786,71 @@ func TestCloseTwice(t *testing.T) {
 		res.Body.Close()
 		t.Errorf("request after Close succeeded")
 	}
+}
+
+func TestBuiltinTemplates(t *testing.T) {
+	tests := []struct {
+		name     string
+		opts     Options
+		wantDS   bool
+		wantILM  string
+		wantItem itemSummary
+	}{
+		// With the built-in logs template a logs-*-* name is a data stream
+		// at once, and its ignore_malformed setting keeps bad values.
+		{"built-ins on", Options{}, true, "logs", itemSummary{"create", 201, ""}},
+		{"built-ins off", Options{NoBuiltinTemplates: true}, false, "", itemSummary{"create", 201, ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := start(t, tt.opts)
+			es := client(t, s, nil)
+			_, res, raw := bulk(t, es, ndjson(`{"create":{"_index":"logs-app-default"}}`, `{"@timestamp":"2026-01-01T00:00:00Z","message":"m"}`))
+			if d := cmp.Diff([]itemSummary{tt.wantItem}, res.summary()); d != "" {
+				t.Fatalf("items (-want +got):\n%s\n%s", d, raw)
+			}
+			s.store.mu.RLock()
+			dstream, isDS := s.store.dataStreams["logs-app-default"]
+			s.store.mu.RUnlock()
+			if isDS != tt.wantDS {
+				t.Fatalf("data stream = %v, want %v", isDS, tt.wantDS)
+			}
+			if isDS && dstream.ilmPolicy != tt.wantILM {
+				t.Errorf("ilm policy = %q, want %q", dstream.ilmPolicy, tt.wantILM)
+			}
+			st, _ := do(t, es, http.MethodGet, "/_ilm/policy/logs", "")
+			if want := map[bool]int{true: 200, false: 404}[tt.wantDS]; st != want {
+				t.Errorf("GET built-in policy = %d, want %d", st, want)
+			}
+		})
+	}
+	t.Run("literals parse", func(t *testing.T) {
+		for name, body := range builtinTemplates {
+			var tb templateBody
+			if err := json.Unmarshal([]byte(body), &tb); err != nil || tb.Template == nil {
+				t.Errorf("template %s: %v", name, err)
+				continue
+			}
+			if _, err := compileMappings([]json.RawMessage{tb.Template.Mappings}, true); err != nil {
+				t.Errorf("template %s mappings: %v", name, err)
+			}
+		}
+		for name, body := range builtinPolicies {
+			if !json.Valid([]byte(body)) {
+				t.Errorf("policy %s is not JSON", name)
+			}
+		}
+	})
+	t.Run("ignore_malformed from the built-in settings", func(t *testing.T) {
+		s := start(t, Options{})
+		es := client(t, s, nil)
+		_, res, raw := bulk(t, es, ndjson(
+			`{"create":{"_index":"logs-app-default"}}`, `{"@timestamp":"2026-01-01T00:00:00Z","n":1}`,
+			`{"create":{"_index":"logs-app-default"}}`, `{"@timestamp":"2026-01-01T00:00:00Z","n":"abc"}`,
+			`{"create":{"_index":"logs-app-default"}}`, `{"n":1}`))
+		want := []itemSummary{{"create", 201, ""}, {"create", 201, ""}, {"create", 400, "document_parsing_exception"}}
+		if d := cmp.Diff(want, res.summary()); d != "" {
+			t.Errorf("items (-want +got):\n%s\n%s", d, raw)
+		}
+	})
 }
