@@ -61,36 +61,27 @@ func newSetupCommand(g *globals) *cobra.Command {
 }
 
 func newExportTemplateCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "template",
-		Short: "Print the index template (composable, data_stream, mappings from fields.yml)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load(cmd)
-			if err != nil {
-				return err
-			}
-			out, err := elasticsearch.Template(ecs.FieldsYAML, cfg.Setup)
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s\n", out)
-			return err
-		},
-	}
+	return newExportJSONCommand(g, "template", "Print the index template (composable, data_stream, mappings from fields.yml)",
+		func(cfg *config.Loaded) ([]byte, error) { return elasticsearch.Template(ecs.FieldsYAML, cfg.Setup) })
 }
 
 func newExportILMCommand(g *globals) *cobra.Command {
+	return newExportJSONCommand(g, "ilm-policy", "Print the lifecycle policy",
+		func(cfg *config.Loaded) ([]byte, error) { return elasticsearch.ILMPolicy(cfg.Setup.ILM) })
+}
+
+// newExportJSONCommand prints what build makes of the configuration.
+func newExportJSONCommand(g *globals, use, short string, build func(*config.Loaded) ([]byte, error)) *cobra.Command {
 	return &cobra.Command{
-		Use:   "ilm-policy",
-		Short: "Print the lifecycle policy",
+		Use:   use,
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.load(cmd)
 			if err != nil {
 				return err
 			}
-			out, err := elasticsearch.ILMPolicy(cfg.Setup.ILM)
+			out, err := build(cfg)
 			if err != nil {
 				return err
 			}
