@@ -105,6 +105,10 @@ func (r *report) machine() string {
 	if out, err := exec.Command("git", "-C", r.root, "rev-parse", "--short", "HEAD").Output(); err == nil {
 		commit = strings.TrimSpace(string(out))
 	}
+	// The binary is built from the working tree, which may differ from HEAD.
+	if out, err := exec.Command("git", "-C", r.root, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(out) > 0 {
+		commit += " with uncommitted changes"
+	}
 	return fmt.Sprintf("Linux %s %s, %d CPUs, spawnbeat at %s", kernel, runtime.GOARCH, runtime.NumCPU(), commit)
 }
 
