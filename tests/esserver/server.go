@@ -340,8 +340,9 @@ func (s *Server) Count(index string) int {
 }
 
 // Docs returns a copy of the documents (_id -> _source) in a data stream, an
-// index or all of them matching a pattern. The sources are shared with the
-// store and must not be modified.
+// index or all of them matching a pattern; when a pattern spans several
+// indices holding the same _id, one of them is returned. The sources are
+// shared with the store and must not be modified.
 func (s *Server) Docs(index string) map[string]json.RawMessage {
 	return s.store.docs(index)
 }
