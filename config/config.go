@@ -117,6 +117,12 @@ type HTTP struct {
 	Enabled bool   `config:"enabled"`
 	Host    string `config:"host"`
 	Port    int    `config:"port"`
+	Pprof   Pprof  `config:"pprof"`
+}
+
+// Pprof serves Go's profiler under /debug/pprof/ on the monitoring endpoint.
+type Pprof struct {
+	Enabled bool `config:"enabled"`
 }
 
 // Actions that can be listed in spawnbeat.capture.actions.
