@@ -163,7 +163,6 @@ type worker struct {
 	items   []item
 	pending []int // indexes into items not yet settled, in send order
 	sent    []int // the items of the current request, in body order
-	retry   []int
 }
 
 // deliver settles every event of chunk or returns ctx's error.
