@@ -68,9 +68,10 @@ type Config struct {
 	// and counted (Stats.Dropped, error kind "retries_exhausted").
 	MaxRetries int `config:"max_retries"`
 
-	// Namespace is data_stream.namespace; documents go to
-	// logs-spawnbeat.process-<Namespace>. Documents must carry the same
-	// namespace: the template maps data_stream.namespace as constant_keyword.
+	// Namespace is the default data_stream.namespace. Each document goes to
+	// logs-spawnbeat.process-<its data_stream.namespace>, or to this
+	// namespace's data stream when it carries none (the template maps the
+	// field as constant_keyword, so a document must match its stream).
 	Namespace string `config:"namespace"`
 
 	NonIndexablePolicy NonIndexablePolicy `config:"non_indexable_policy"`

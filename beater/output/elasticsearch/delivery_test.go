@@ -469,3 +469,25 @@ func TestSetupKeepsExisting(t *testing.T) {
 		t.Fatalf("TestOutput after setup: %v\n%s", err, report.String())
 	}
 }
+
+// TestPublishRoutesByNamespace: each document lands in the data stream of
+// its own data_stream.namespace, documents without one in the configured.
+func TestPublishRoutesByNamespace(t *testing.T) {
+	srv := startES(t, esserver.Options{})
+	cfg := testConfig(srv.URL())
+	setupES(t, cfg)
+	o := newOutput(t, cfg, nil)
+	evs := append(makeEvents("d", 50, "default", nil), makeEvents("p", 30, "prod", nil)...)
+	evs = append(evs, pipeline.Event{ID: "bare", Body: []byte(`{"@timestamp":"2026-11-27T06:00:00Z","message":"no data_stream"}`)})
+	if err := o.Publish(context.Background(), evs); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	got := map[string]int{
+		"logs-spawnbeat.process-default": srv.Count("logs-spawnbeat.process-default"),
+		"logs-spawnbeat.process-prod":    srv.Count("logs-spawnbeat.process-prod"),
+	}
+	want := map[string]int{"logs-spawnbeat.process-default": 51, "logs-spawnbeat.process-prod": 30}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("documents per data stream (-want +got):\n%s", diff)
+	}
+}

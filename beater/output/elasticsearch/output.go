@@ -59,7 +59,7 @@ func New(cfg Config, log *zap.Logger) (*Output, error) {
 	o.nodes = &nodePool{nodes: nodes, bo: newBackoff(cfg.Backoff.Init, cfg.Backoff.Max, seed)}
 	o.workers = make(chan *worker, cfg.Worker)
 	for i := 0; i < cfg.Worker; i++ {
-		o.workers <- &worker{o: o, bo: newBackoff(cfg.Backoff.Init, cfg.Backoff.Max, seed+uint64(i)+1)}
+		o.workers <- &worker{o: o, bo: newBackoff(cfg.Backoff.Init, cfg.Backoff.Max, seed+uint64(i)+1), names: indexNames{def: o.index}}
 	}
 	return o, nil
 }
@@ -163,6 +163,7 @@ type worker struct {
 	items   []item
 	pending []int // indexes into items not yet settled, in send order
 	sent    []int // the items of the current request, in body order
+	names   indexNames
 }
 
 // deliver settles every event of chunk or returns ctx's error.
@@ -171,7 +172,7 @@ func (w *worker) deliver(ctx context.Context, chunk []pipeline.Event) error {
 	w.items = w.items[:0]
 	w.pending = w.pending[:0]
 	for i := range chunk {
-		w.items = append(w.items, item{id: chunk[i].ID, body: chunk[i].Body, index: o.index})
+		w.items = append(w.items, item{id: chunk[i].ID, body: chunk[i].Body, index: w.names.For(chunk[i].Body)})
 		w.pending = append(w.pending, i)
 	}
 	limit := len(w.pending) // shrinks when a request is too large or malformed (bisection)
