@@ -210,7 +210,11 @@ func hasArg(action, arg string) func(*ecs.Event) bool {
 // /proc/PID/cwd show it.
 func resolve(t *testing.T, path string) string {
 	t.Helper()
-	p, err := filepath.EvalSymlinks(path)
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		t.Fatalf("resolve %s: %v", path, err)
+	}
+	p, err := filepath.EvalSymlinks(abs)
 	if err != nil {
 		t.Fatalf("resolve %s: %v", path, err)
 	}
