@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"github.com/spawnbeat/spawnbeat/module/detection/internal/corpus"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,31 +16,7 @@ import (
 
 // corpusDir finds ../shared/detection-rules/linux relative to the
 // repository root. The corpus is never copied into the project.
-func corpusDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("repository root (go.mod) not found")
-		}
-		dir = parent
-	}
-	corpus := filepath.Join(filepath.Dir(dir), "shared", "detection-rules", "linux")
-	if _, err := os.Stat(corpus); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("conformance corpus missing: %v", err)
-		}
-		t.Skipf("conformance corpus missing: %v", err)
-	}
-	return corpus
-}
+func corpusDir(t *testing.T) string { return corpus.Dir(t) }
 
 // TestCorpus is the conformance proof: every single-event Linux rule of
 // Elastic's detection-rules loads and compiles, and every sequence rule is
