@@ -91,7 +91,9 @@ func (s *stages) process(ctx context.Context, events <-chan *ecs.Event) {
 		if s.detector != nil {
 			s.detector.Evaluate(ev)
 		}
-		body := ev.AppendJSON(make([]byte, 0, 2048))
+		// Documents are 1.5–3 KB (3 KB with the Session View leaders): one
+		// allocation that fits, since the queue keeps the body.
+		body := ev.AppendJSON(make([]byte, 0, 4096))
 		id := ev.Event.ID
 		s.source.Release(ev)
 		if err := s.queue.Put(ctx, pipeline.Event{ID: id, Body: body}); err != nil {
