@@ -34,14 +34,22 @@ func TestE2ECaptureToFile(t *testing.T) {
 	children := a.waitDocs(2, 10*time.Second, func(d map[string]any) bool {
 		return str(d, "event.action") == "exec" && str(d, "process.parent.entity_id") == str(sh, "process.entity_id")
 	})
+	// sh's children are true and sleep; sleep lives long enough to be
+	// named, true may be gone before /proc is read (then it has no name).
 	var tr map[string]any
 	for _, d := range children {
-		if str(d, "process.name") == "true" {
+		if str(d, "process.name") != "sleep" {
 			tr = d
 		}
 	}
 	if tr == nil {
 		t.Fatalf("no exec document for true, child of sh: %v", children)
+	}
+	switch state := str(tr, "spawnbeat.read_state"); {
+	case state == "complete" && (str(tr, "process.name") != "true" || strings.Join(strs(tr, "process.args"), " ") != "/bin/true "+marker):
+		t.Errorf("true read completely, but name %q args %q", str(tr, "process.name"), strs(tr, "process.args"))
+	case state != "complete" && get(tr, "process.args") != nil:
+		t.Errorf("true read as %q, yet it has args %v: invented?", state, get(tr, "process.args"))
 	}
 	if got := strs(sh, "process.args"); strings.Join(got, " ") != "/bin/sh -c "+script {
 		t.Errorf("sh args = %q", got)
