@@ -501,7 +501,9 @@ func TestE2EElasticsearchDelivery(t *testing.T) {
 	markers := runMarkers(t, "es-e2e", 5)
 	attackMarker := fmt.Sprintf("es-e2e-attack-%d", time.Now().UnixNano())
 	py := exec.Command("/usr/bin/python3", "-c", `import pty; pty.spawn("/bin/sh") # `+attackMarker)
-	py.Stdin = strings.NewReader("exit\n")
+	// The shell stays a moment, as an attacker's does, so that /proc still
+	// shows it when the agent reads it (a shell gone at once has no name).
+	py.Stdin = strings.NewReader("sleep 0.2; exit\n")
 	if out, err := py.CombinedOutput(); err != nil {
 		t.Fatalf("python pty.spawn: %v: %s", err, out)
 	}
