@@ -368,26 +368,12 @@ func (p *parser) predicated() (Expr, error) {
 		pred.Values = []Expr{c}
 		return pred, nil
 	}
-	if err := p.advance(); err != nil {
+	values, err := p.listTail(p.constant)
+	if err != nil {
 		return nil, err
 	}
-	for {
-		c, err := p.constant()
-		if err != nil {
-			return nil, err
-		}
-		pred.Values = append(pred.Values, c)
-		if p.tok.kind == tComma {
-			if err := p.advance(); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if p.tok.kind != tRParen {
-			return nil, p.expected(`"," or ")"`)
-		}
-		return pred, p.advance()
-	}
+	pred.Values = values
+	return pred, nil
 }
 
 // inList parses "in (expr, ...)" or "in~ (...)"; the current token is in/in~.
@@ -403,15 +389,27 @@ func (p *parser) inList(pred *PredicateExpr) (Expr, error) {
 		return nil, err
 	}
 	defer p.leave()
+	values, err := p.listTail(p.orExpr)
+	if err != nil {
+		return nil, err
+	}
+	pred.Values = values
+	return pred, nil
+}
+
+// listTail parses "elem, elem, ...)" after a "(", the current token, and
+// consumes the closing parenthesis.
+func (p *parser) listTail(elem func() (Expr, error)) ([]Expr, error) {
 	if err := p.advance(); err != nil {
 		return nil, err
 	}
+	var values []Expr
 	for {
-		v, err := p.orExpr()
+		v, err := elem()
 		if err != nil {
 			return nil, err
 		}
-		pred.Values = append(pred.Values, v)
+		values = append(values, v)
 		if p.tok.kind == tComma {
 			if err := p.advance(); err != nil {
 				return nil, err
@@ -421,7 +419,7 @@ func (p *parser) inList(pred *PredicateExpr) (Expr, error) {
 		if p.tok.kind != tRParen {
 			return nil, p.expected(`"," or ")"`)
 		}
-		return pred, p.advance()
+		return values, p.advance()
 	}
 }
 
