@@ -15,14 +15,18 @@ import (
 // setupTimeout bounds `setup` and `test output`.
 const setupTimeout = 2 * time.Minute
 
-// esOutput returns output.elasticsearch, or an error when it is not the
-// enabled output.
-func esOutput(cfg *config.Loaded) (elasticsearch.Config, error) {
+// loadES loads the configuration and returns it with output.elasticsearch,
+// or an error when that is not the enabled output.
+func (g *globals) loadES(cmd *cobra.Command) (*config.Loaded, elasticsearch.Config, error) {
+	cfg, err := g.load(cmd)
+	if err != nil {
+		return nil, elasticsearch.Config{}, err
+	}
 	es := cfg.Output.Elasticsearch
 	if es == nil || !es.Enabled {
-		return elasticsearch.Config{}, fmt.Errorf("%w (enable it in the config or with -E 'output.elasticsearch.hosts=[\"https://es:9200\"]')", errNotElasticsearch)
+		return nil, elasticsearch.Config{}, fmt.Errorf("%w (enable it in the config or with -E 'output.elasticsearch.hosts=[\"https://es:9200\"]')", errNotElasticsearch)
 	}
-	return es.Config, nil
+	return cfg, es.Config, nil
 }
 
 func newSetupCommand(g *globals) *cobra.Command {
@@ -32,11 +36,7 @@ func newSetupCommand(g *globals) *cobra.Command {
 		Short: "Install the index template and the lifecycle policy in Elasticsearch",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load(cmd)
-			if err != nil {
-				return err
-			}
-			es, err := esOutput(cfg)
+			cfg, es, err := g.loadES(cmd)
 			if err != nil {
 				return err
 			}
@@ -97,11 +97,7 @@ func newTestOutputCommand(g *globals) *cobra.Command {
 		Short: "Check that Elasticsearch is reachable, accepts the credentials, has the template and takes writes",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load(cmd)
-			if err != nil {
-				return err
-			}
-			es, err := esOutput(cfg)
+			cfg, es, err := g.loadES(cmd)
 			if err != nil {
 				return err
 			}
