@@ -43,7 +43,7 @@ func Test() error {
 // end-to-end tests only; needs root. With ES_URL set, the Elasticsearch
 // suite runs against that cluster too.
 func IntegTest() error {
-	return sh.RunWithV(map[string]string{"CI": "true"}, "go", "test", "-count=1", "-run", "TestIntegration|TestE2E", "./...")
+	return sh.RunWithV(map[string]string{"CI": "true"}, "go", "test", "-count=1", "-run", "TestIntegration|TestE2E|TestRealCluster", "./...")
 }
 
 // Bench runs the Go benchmarks (decode, /proc read, encode, rule eval, bulk)
