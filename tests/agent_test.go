@@ -63,7 +63,13 @@ type agent struct {
 // has started capturing.
 func startAgent(t *testing.T, cfg string, args ...string) *agent {
 	t.Helper()
-	dir := t.TempDir()
+	return startAgentAt(t, t.TempDir(), cfg, args...)
+}
+
+// startAgentAt is startAgent with a home directory of the caller's choosing,
+// so that a second agent can run on the first one's path.data.
+func startAgentAt(t *testing.T, dir, cfg string, args ...string) *agent {
+	t.Helper()
 	cfgPath := filepath.Join(dir, "spawnbeat.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -81,10 +87,10 @@ func startAgent(t *testing.T, cfg string, args ...string) *agent {
 			<-a.done
 		}
 		if t.Failed() {
-			t.Logf("spawnbeat stderr:\n%s", a.logs())
+			t.Logf("spawnbeat (pid %d) stderr:\n%s", a.cmd.Process.Pid, a.logs())
 		}
 	})
-	a.waitLog("capturing with", 20*time.Second)
+	a.waitLog("capturing with", 30*time.Second)
 	return a
 }
 

@@ -81,34 +81,6 @@ func esFlags(srv *esserver.Server, statsPort int, extra ...string) []string {
 	return args
 }
 
-// startAgentAt is startAgent with a home directory of the caller's choosing,
-// so that a second agent can run on the first one's path.data.
-func startAgentAt(t *testing.T, dir, cfg string, args ...string) *agent {
-	t.Helper()
-	cfgPath := filepath.Join(dir, "spawnbeat.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	a := &agent{t: t, dir: dir, out: filepath.Join(dir, "data", "spawnbeat.ndjson"), stderr: &bytes.Buffer{}, done: make(chan error, 1)}
-	a.cmd = exec.Command(binary, append([]string{"-c", cfgPath, "-e", "--path.home", dir}, args...)...)
-	a.cmd.Stderr = &lockedWriter{w: a.stderr}
-	if err := a.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { a.done <- a.cmd.Wait() }()
-	t.Cleanup(func() {
-		if a.cmd.ProcessState == nil {
-			_ = a.cmd.Process.Kill()
-			<-a.done
-		}
-		if t.Failed() {
-			t.Logf("spawnbeat (pid %d) stderr:\n%s", a.cmd.Process.Pid, a.logs())
-		}
-	})
-	a.waitLog("capturing with", 30*time.Second)
-	return a
-}
-
 // kill sends SIGKILL and waits for the process to go.
 func (a *agent) kill() {
 	a.t.Helper()
