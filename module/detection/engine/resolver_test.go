@@ -301,3 +301,112 @@ func TestLongChains(t *testing.T) {
 		}
 	}
 }
+
+// fullParentEvent is fullEvent with every process.parent.* field set to a
+// value of its own, so that a parent reader wired to the wrong struct field
+// shows up.
+func fullParentEvent() *ecs.Event {
+	e := fullEvent()
+	ts := time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)
+	e.Process.Parent = ecs.Info{PID: 9, EntityID: "e9", Name: "sshd", Executable: "/usr/sbin/sshd", Args: []string{"sshd", "-D"},
+		CommandLine: "sshd -D", WorkingDirectory: "/", Start: ts,
+		User: ecs.ID{ID: "1", Name: "pu"}, Group: ecs.ID{ID: "2", Name: "pg"},
+		RealUser: ecs.ID{ID: "3", Name: "pru"}, RealGroup: ecs.ID{ID: "4", Name: "prg"},
+		TTY: ecs.TTY{Major: 4, Minor: 1, Valid: true}, Interactive: ecs.True}
+	return e
+}
+
+// TestECSResolverParent checks every process.parent.* field on a parent
+// that has them all, and that each is absent when the parent PID is 0.
+func TestECSResolverParent(t *testing.T) {
+	s := func(v string) engine.Value { return engine.StringValue(v) }
+	n := func(f float64) engine.Value { return engine.NumberValue(f) }
+	want := map[string]engine.Value{
+		"process.parent.pid": n(9), "process.parent.entity_id": s("e9"), "process.parent.name": s("sshd"),
+		"process.parent.executable": s("/usr/sbin/sshd"), "process.parent.args": engine.StringsValue([]string{"sshd", "-D"}),
+		"process.parent.args_count": n(2), "process.parent.command_line": s("sshd -D"),
+		"process.parent.working_directory": s("/"), "process.parent.start": s("2026-11-27T05:00:00Z"),
+		"process.parent.user.id": s("1"), "process.parent.user.name": s("pu"),
+		"process.parent.group.id": s("2"), "process.parent.group.name": s("pg"),
+		"process.parent.real_user.id": s("3"), "process.parent.real_user.name": s("pru"),
+		"process.parent.real_group.id": s("4"), "process.parent.real_group.name": s("prg"),
+		"process.parent.tty.char_device.major": n(4), "process.parent.tty.char_device.minor": n(1),
+		"process.parent.interactive": engine.BoolValue(true),
+	}
+	var parentNames []string
+	for _, name := range engine.ECSFields() {
+		if strings.HasPrefix(name, "process.parent.") {
+			parentNames = append(parentNames, name)
+		}
+	}
+	sort.Strings(parentNames)
+	var wantNames []string
+	for k := range want {
+		wantNames = append(wantNames, k)
+	}
+	sort.Strings(wantNames)
+	if diff := cmp.Diff(wantNames, parentNames); diff != "" {
+		t.Fatalf("process.parent.* fields (-want +got):\n%s", diff)
+	}
+	r := engine.ECS()
+	known := fullParentEvent()
+	unknown := fullParentEvent()
+	unknown.Process.Parent.PID = 0
+	for _, name := range wantNames {
+		t.Run(name, func(t *testing.T) {
+			f, _ := r.Field(name)
+			if diff := cmp.Diff(want[name], f.Get(known)); diff != "" {
+				t.Errorf("known parent (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(engine.Value{}, f.Get(unknown)); diff != "" {
+				t.Errorf("parent PID 0 (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestECSDirectReaders checks that the direct readers the compiler uses on
+// the hot path (String, Strings, Number) agree with Get on every field.
+func TestECSDirectReaders(t *testing.T) {
+	noParent := fullParentEvent()
+	noParent.Process.Parent.PID = 0
+	events := []struct {
+		name string
+		ev   *ecs.Event
+	}{{"full", fullEvent()}, {"full parent", fullParentEvent()}, {"parent PID 0", noParent}, {"zero", &ecs.Event{}}}
+	r := engine.ECS()
+	names := engine.ECSFields()
+	sort.Strings(names)
+	direct := 0
+	for _, name := range names {
+		f, _ := r.Field(name)
+		if f.String == nil && f.Strings == nil && f.Number == nil {
+			continue
+		}
+		direct++
+		t.Run(name, func(t *testing.T) {
+			for _, ev := range events {
+				want := f.Get(ev.ev)
+				var got engine.Value
+				switch {
+				case f.String != nil:
+					got = engine.StringValue(f.String(ev.ev))
+				case f.Strings != nil:
+					got = engine.StringsValue(f.Strings(ev.ev))
+				default:
+					if n, ok := f.Number(ev.ev); ok {
+						got = engine.NumberValue(n)
+					}
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("%s: direct reader disagrees with Get (-Get +direct):\n%s", ev.name, diff)
+				}
+			}
+		})
+	}
+	// Every string field and pid/args_count have one; a resolver that
+	// dropped them would pass the loop above vacuously.
+	if direct < 60 {
+		t.Errorf("%d fields have a direct reader, want at least 60", direct)
+	}
+}
