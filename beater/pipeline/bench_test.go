@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 const benchBody = 500 // bytes per event, about one process document
@@ -75,4 +77,108 @@ func BenchmarkDiskQueue(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkPutWaitingConsumer measures Put while the delivery loop's
+// consumer waits in Get for a batch, as it does between batches in
+// production: each op is one Put, and a goroutine takes and acknowledges
+// batches the way Loop.Run does. Besides ns/op it reports the consumer's
+// wake-ups per event (wakeups/op) and the CPU time of the whole process per
+// event (cpu-ns/op, user+system from getrusage), which is where useless
+// wake-ups show up: they cost the consumer's thread and the scheduler, not
+// the producer.
+//
+// pace=0us puts back to back; pace=1000us sleeps between puts, so that the
+// consumer's thread goes idle between events as it does at real exec rates
+// (hundreds a second), where every wake-up is a futex wake of an idle
+// thread. Its ns/op is mostly the sleep: compare cpu-ns/op and wakeups/op.
+func BenchmarkPutWaitingConsumer(b *testing.B) {
+	queues := []struct {
+		name string
+		open func(b *testing.B) Queue
+	}{
+		{name: "mem", open: func(b *testing.B) Queue {
+			q, err := NewMemQueue(MemConfig{Events: 4096}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return q
+		}},
+		{name: "disk", open: func(b *testing.B) Queue {
+			cfg := diskConfig(b.TempDir())
+			cfg.Fsync = FsyncNever
+			q, err := OpenDisk(cfg, "", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return q
+		}},
+	}
+	flushes := []FlushConfig{
+		{MinEvents: DefaultBatchSize, Timeout: time.Second}, // the defaults
+		{MinEvents: 1, Timeout: time.Second},
+	}
+	for _, qt := range queues {
+		for _, fl := range flushes {
+			for _, pace := range []time.Duration{0, time.Millisecond} {
+				b.Run(fmt.Sprintf("%s/min_events=%d/pace=%dus", qt.name, fl.MinEvents, pace.Microseconds()), func(b *testing.B) {
+					q := qt.open(b)
+					defer func() { _ = q.Close() }()
+					benchPutWaiting(b, q, fl, pace)
+				})
+			}
+		}
+	}
+}
+
+func benchPutWaiting(b *testing.B, q Queue, fl FlushConfig, pace time.Duration) {
+	body := bytes.Repeat([]byte("x"), benchBody)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	consumed := make(chan error, 1)
+	go func() {
+		for {
+			bt, err := q.Get(ctx, fl.MinEvents, DefaultBatchSize, fl.Timeout)
+			if err != nil {
+				consumed <- nil
+				return
+			}
+			if err := q.Ack(bt); err != nil {
+				consumed <- err
+				return
+			}
+		}
+	}()
+	ev := Event{ID: "bench-00000001", Body: body}
+	wake0 := consumerWakeups(q)
+	cpu0 := processCPU(b)
+	b.SetBytes(benchBody)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := q.Put(ctx, ev); err != nil {
+			b.Fatal(err)
+		}
+		if pace > 0 {
+			time.Sleep(pace)
+		}
+	}
+	b.StopTimer()
+	cpu := processCPU(b) - cpu0
+	wakes := consumerWakeups(q) - wake0
+	cancel()
+	if err := <-consumed; err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(wakes)/float64(b.N), "wakeups/op")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
+// processCPU returns the user+system CPU time of the whole process so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

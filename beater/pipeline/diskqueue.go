@@ -60,9 +60,10 @@ type DiskQueue struct {
 	putWaiters   int
 
 	space   chan struct{}
-	data    chan struct{}
 	closing chan struct{}
 	syncer  sync.WaitGroup
+
+	wait *batchWait // Get's wait for a batch; producers notify it under mu
 
 	// Consumer side: cmu serialises Get, Ack and Rewind against Close.
 	cmu   sync.Mutex
@@ -73,7 +74,6 @@ type DiskQueue struct {
 	ends  []int  // end of each ID in ids
 	bends []int  // end of each body in arena
 	view  []segInfo
-	timer *time.Timer
 
 	eventsIn, dropped, rejected, acked, batches, torn, fsyncs atomic.Uint64
 }
@@ -103,18 +103,15 @@ func OpenDisk(cfg DiskConfig, dataDir string, log *zap.Logger) (*DiskQueue, erro
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open disk queue %s: %w", dir, err)
 	}
-	t := time.NewTimer(time.Hour)
-	t.Stop()
 	q := &DiskQueue{
 		cfg:        cfg,
 		dir:        dir,
 		log:        log.Named("diskqueue"),
 		maxPayload: min(int64(cfg.MaxSize)-segHeaderSize-recHeaderSize, MaxRecordPayload),
 		space:      make(chan struct{}, 1),
-		data:       make(chan struct{}, 1),
 		closing:    make(chan struct{}),
-		timer:      t,
 	}
+	q.wait = newBatchWait(&q.mu, q.closing, q.readyState)
 	// The reader's bound does not depend on this run's max_size, so that a
 	// smaller max_size never turns records written before into "corrupt".
 	q.rd.maxPayload = MaxRecordPayload
@@ -516,6 +513,9 @@ func (q *DiskQueue) put(ctx context.Context, ev Event, wait bool) error {
 			}
 		}
 	}
+	if err == nil {
+		q.wait.notify(q.writeSeq - q.readSeq)
+	}
 	more := err == nil && q.putWaiters > 0
 	q.mu.Unlock()
 	if err != nil {
@@ -525,7 +525,6 @@ func (q *DiskQueue) put(ctx context.Context, ev Event, wait bool) error {
 	if more {
 		signal(q.space)
 	}
-	signal(q.data)
 	return nil
 }
 
@@ -596,43 +595,19 @@ func (q *DiskQueue) append(ev Event, size int64) error {
 func (q *DiskQueue) Get(ctx context.Context, minEvents, maxEvents int, flushTimeout time.Duration) (Batch, error) {
 	q.cmu.Lock()
 	defer q.cmu.Unlock()
-	if maxEvents < 1 {
-		maxEvents = 1
+	ready, err := q.wait.await(ctx, minEvents, flushTimeout)
+	if err != nil {
+		return Batch{}, err
 	}
-	for {
-		q.mu.Lock()
-		if q.closed {
-			q.mu.Unlock()
-			return Batch{}, fmt.Errorf("get batch: %w", ErrClosed)
-		}
-		ready := q.writeSeq - q.readSeq
-		var wait time.Duration
-		if ready > 0 {
-			wait = time.Duration(q.pendingSince + int64(flushTimeout) - time.Now().UnixNano())
-			if minEvents <= 1 || ready >= uint64(minEvents) || wait <= 0 {
-				q.view = append(q.view[:0], q.segs...)
-				from, seq, written := q.readPos, q.readSeq, q.writeSeq
-				q.mu.Unlock()
-				return q.read(from, seq, written, int(min(ready, uint64(maxEvents))))
-			}
-		}
-		q.mu.Unlock()
+	q.view = append(q.view[:0], q.segs...)
+	from, seq, written := q.readPos, q.readSeq, q.writeSeq
+	q.mu.Unlock()
+	return q.read(from, seq, written, int(min(ready, uint64(max(maxEvents, 1)))))
+}
 
-		var tc <-chan time.Time
-		if ready > 0 {
-			q.timer.Reset(wait)
-			tc = q.timer.C
-		}
-		select {
-		case <-q.data:
-		case <-tc:
-		case <-q.closing:
-		case <-ctx.Done():
-			q.timer.Stop()
-			return Batch{}, fmt.Errorf("get batch: %w", ctx.Err())
-		}
-		q.timer.Stop()
-	}
+// readyState is the disk queue's readyFunc; q.mu is held.
+func (q *DiskQueue) readyState() (ready uint64, oldest int64, closed bool) {
+	return q.writeSeq - q.readSeq, q.pendingSince, q.closed
 }
 
 // read decodes up to n records from p, within the segments of q.view (a
@@ -817,11 +792,10 @@ func (q *DiskQueue) Rewind() {
 	if q.headTime != 0 {
 		q.pendingSince = q.headTime
 	}
-	ready := q.writeSeq > q.readSeq
-	q.mu.Unlock()
-	if ready {
-		signal(q.data)
+	if q.writeSeq > q.readSeq {
+		q.wait.wake()
 	}
+	q.mu.Unlock()
 }
 
 // Stats returns a snapshot of the counters.

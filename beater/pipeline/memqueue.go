@@ -32,12 +32,11 @@ type MemQueue struct {
 	putWaiters int
 
 	space   chan struct{} // capacity 1: room appeared
-	data    chan struct{} // capacity 1: events appeared
 	closing chan struct{} // closed by Close
 
-	// Consumer-owned, used only by Get.
-	out   []Event
-	timer *time.Timer
+	wait *batchWait // Get's wait for a batch; producers notify it under mu
+
+	out []Event // consumer-owned: the batch Get returns, reused
 
 	eventsIn, dropped, rejected, acked, batches atomic.Uint64
 }
@@ -51,17 +50,15 @@ func NewMemQueue(cfg MemConfig, log *zap.Logger) (*MemQueue, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return &MemQueue{
+	q := &MemQueue{
 		log:     log.Named("memqueue"),
 		buf:     make([]Event, cfg.Events),
 		times:   make([]int64, cfg.Events),
 		space:   make(chan struct{}, 1),
-		data:    make(chan struct{}, 1),
 		closing: make(chan struct{}),
-		timer:   t,
-	}, nil
+	}
+	q.wait = newBatchWait(&q.mu, q.closing, q.readyState)
+	return q, nil
 }
 
 func signal(c chan struct{}) {
@@ -104,7 +101,6 @@ func (q *MemQueue) Put(ctx context.Context, ev Event) error {
 	if more {
 		signal(q.space)
 	}
-	signal(q.data)
 	return nil
 }
 
@@ -124,11 +120,11 @@ func (q *MemQueue) TryPut(ev Event) bool {
 	}
 	q.store(ev)
 	q.mu.Unlock()
-	signal(q.data)
 	return true
 }
 
-// store appends ev; q.mu is held and there is room.
+// store appends ev and wakes a waiting Get if it can act now; q.mu is held
+// and there is room.
 func (q *MemQueue) store(ev Event) {
 	i := q.tail % uint64(len(q.buf))
 	q.buf[i] = ev
@@ -136,48 +132,28 @@ func (q *MemQueue) store(ev Event) {
 	q.tail++
 	q.bytes += int64(len(ev.ID) + len(ev.Body))
 	q.eventsIn.Add(1)
+	q.wait.notify(q.tail - q.read)
+}
+
+// readyState is the memory queue's readyFunc; q.mu is held.
+func (q *MemQueue) readyState() (ready uint64, oldest int64, closed bool) {
+	ready = q.tail - q.read
+	if ready > 0 {
+		oldest = q.times[q.read%uint64(len(q.buf))]
+	}
+	return ready, oldest, q.closed
 }
 
 // Get hands out up to maxEvents events; see Queue.Get. The returned
 // Events slice is reused by the next Get.
 func (q *MemQueue) Get(ctx context.Context, minEvents, maxEvents int, flushTimeout time.Duration) (Batch, error) {
-	if maxEvents < 1 {
-		maxEvents = 1
+	ready, err := q.wait.await(ctx, minEvents, flushTimeout)
+	if err != nil {
+		return Batch{}, err
 	}
-	for {
-		q.mu.Lock()
-		if q.closed {
-			q.mu.Unlock()
-			return Batch{}, fmt.Errorf("get batch: %w", ErrClosed)
-		}
-		ready := q.tail - q.read
-		var wait time.Duration
-		if ready > 0 {
-			oldest := q.times[q.read%uint64(len(q.buf))]
-			wait = time.Duration(oldest + int64(flushTimeout) - time.Now().UnixNano())
-			if minEvents <= 1 || ready >= uint64(minEvents) || wait <= 0 {
-				b := q.take(int(min(ready, uint64(maxEvents))))
-				q.mu.Unlock()
-				return b, nil
-			}
-		}
-		q.mu.Unlock()
-
-		var tc <-chan time.Time
-		if ready > 0 {
-			q.timer.Reset(wait)
-			tc = q.timer.C
-		}
-		select {
-		case <-q.data:
-		case <-tc:
-		case <-q.closing:
-		case <-ctx.Done():
-			q.timer.Stop()
-			return Batch{}, fmt.Errorf("get batch: %w", ctx.Err())
-		}
-		q.timer.Stop()
-	}
+	b := q.take(int(min(ready, uint64(max(maxEvents, 1)))))
+	q.mu.Unlock()
+	return b, nil
 }
 
 // take copies n ready events into the consumer's batch; q.mu is held.
@@ -228,11 +204,10 @@ func (q *MemQueue) Ack(b Batch) error {
 func (q *MemQueue) Rewind() {
 	q.mu.Lock()
 	q.read = q.head
-	ready := q.tail > q.read
-	q.mu.Unlock()
-	if ready {
-		signal(q.data)
+	if q.tail > q.read {
+		q.wait.wake()
 	}
+	q.mu.Unlock()
 }
 
 // Stats returns a snapshot of the counters.
