@@ -25,11 +25,10 @@ type bench struct {
 	runID    string // in every marker, so runs never match each other's processes
 	n        int    // processes per storm
 	keep     bool   // keep each run's home (output file, logs)
-	launch   *launcher
-	self     int      // the launcher's pid: the storm processes' parent
-	selfArgs []string // its argv, as spawnbeat should report process.parent.args
+	probes   *direct // starts the probe processes
+	fleet    fleet   // starts the storms' processes
 	log      io.Writer
-	probes   int
+	probeSeq int
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -53,14 +52,14 @@ type seer interface {
 // it, launching it again every 2 s meanwhile: a tool that has only just
 // started may not have subscribed yet. It returns the probe's marker.
 func (b *bench) probe(timeout time.Duration, tools ...seer) (string, error) {
-	marker := fmt.Sprintf("spawnbeat-bench-%s-probe-%d", b.runID, b.probes)
-	b.probes++
+	marker := fmt.Sprintf("spawnbeat-bench-%s-probe-%d", b.runID, b.probeSeq)
+	b.probeSeq++
 	var launched time.Time
 	deadline := time.Now().Add(timeout)
 	pending := slices.Clone(tools)
 	for len(pending) > 0 {
 		if time.Since(launched) >= 2*time.Second {
-			if _, err := b.launch.start(probeArgv(marker)); err != nil {
+			if _, err := b.probes.start(probeArgv(marker)); err != nil {
 				return "", fmt.Errorf("probe %s: %w", marker, err)
 			}
 			launched = time.Now()
@@ -161,8 +160,10 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 	}
 
 	m := markers{prefix: fmt.Sprintf("spawnbeat-bench-%s-%s-%d-%d-", b.runID, k.Tag, rate, rep), n: b.n}
-	st := b.launch.run(b.ctx, k, m, rate)
-	b.launch.wait()
+	st, err := b.fleet.run(b.ctx, k, m, rate)
+	if err != nil {
+		return res, err
+	}
 	if st.err != nil {
 		b.logf("%s: %d launches failed, first: %v", home, st.failed, st.err)
 	}
@@ -199,7 +200,7 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 			byPid[pid] = i
 		}
 	}
-	if err := b.countAgent(a, k, m, byPid, ready, end, &res); err != nil {
+	if err := countAgent(a, k, m, st, byPid, ready, end, &res); err != nil {
 		return res, err
 	}
 	if fs != nil {
@@ -226,8 +227,9 @@ func measure(pid int, cpu0 time.Duration) (usage, error) {
 	return usage{CPU: cpu - cpu0, Mem: mem}, nil
 }
 
-// countAgent matches spawnbeat's exec documents to the storm's processes.
-func (b *bench) countAgent(a *agent, k kind, m markers, byPid map[int]int, ready, end string, res *stormResult) error {
+// countAgent matches spawnbeat's exec documents to the storm's processes
+// (byPid: the storm's pids to their indexes).
+func countAgent(a *agent, k kind, m markers, st storm, byPid map[int]int, ready, end string, res *stormResult) error {
 	seen := make([]bool, m.n)
 	inWindow := false
 	return a.eachDoc(func(d *doc) {
@@ -245,14 +247,16 @@ func (b *bench) countAgent(a *agent, k kind, m markers, byPid map[int]int, ready
 		i, ok := m.index(d.Process.Args)
 		if !ok {
 			// Args missing (the process exited before /proc was read):
-			// the pid and the launcher as parent still identify it.
-			if j, found := byPid[d.Process.Pid]; found && d.Process.Parent.Pid == b.self {
+			// the pid and its launcher as parent still identify it.
+			if j, found := byPid[d.Process.Pid]; found && d.Process.Parent.Pid == st.parents[j] {
 				i, ok = j, true
 			}
 		}
 		if !ok {
-			if _, child := byPid[d.Process.Parent.Pid]; inWindow && !child {
-				res.Other++ // neither a storm process nor one of sh's sleeps
+			_, child := byPid[d.Process.Parent.Pid]
+			_, launcher := st.argv[d.Process.Pid]
+			if inWindow && !child && !launcher {
+				res.Other++ // neither a storm process, nor one of sh's sleeps, nor a launcher
 			}
 			return
 		}
@@ -264,7 +268,7 @@ func (b *bench) countAgent(a *agent, k kind, m markers, byPid map[int]int, ready
 		if slices.Equal(d.Process.Args, k.argv(m.marker(i))) {
 			res.Full++
 		}
-		if slices.Equal(d.Process.Parent.Args, b.selfArgs) {
+		if slices.Equal(d.Process.Parent.Args, st.argv[st.parents[i]]) {
 			res.ParentFull++
 		}
 		state := d.Spawnbeat.ReadState

@@ -174,8 +174,9 @@ func TestLineTail(t *testing.T) {
 // by pid when args are gone, the parent's args, other processes inside and
 // outside the probe window, sh's children, duplicates.
 func TestCountAgent(t *testing.T) {
-	const self = 1000
-	selfArgs := []string{"/tmp/capture", "-n", "3"}
+	const self, other, harness = 1000, 1001, 999 // two launchers and the harness
+	selfArgs := []string{"/tmp/capture", "-kind", "true", "-first", "0"}
+	otherArgs := []string{"/tmp/capture", "-kind", "true", "-first", "1"}
 	k := stormKinds()[0] // /bin/true
 	m := markers{prefix: "spawnbeat-bench-t-true-0-1-", n: 3}
 	type proc struct {
@@ -203,7 +204,8 @@ func TestCountAgent(t *testing.T) {
 	}
 	lines := []string{
 		line("exec", 50, 1, []string{"cron"}, nil, "complete"),                                // before the window: not counted
-		line("exec", 1990, self, probeArgv("ready"), selfArgs, "complete"),                    // ready probe
+		line("exec", 1990, harness, probeArgv("ready"), []string{"capture"}, "complete"),      // ready probe
+		line("exec", self, harness, selfArgs, []string{"capture"}, "complete"),                // a launcher: not other
 		line("exec", 2001, self, k.argv(m.marker(0)), selfArgs, "complete"),                   // full
 		line("end", 2001, self, k.argv(m.marker(0)), selfArgs, "complete"),                    // not an exec
 		line("exec", 2002, self, nil, selfArgs, "exited"),                                     // args gone: by pid
@@ -212,7 +214,8 @@ func TestCountAgent(t *testing.T) {
 		line("exec", 3000, 2003, []string{"sleep", "0.005"}, k.argv(m.marker(2)), "complete"), // a storm process's child
 		line("exec", 3001, 77, []string{"make"}, []string{"bash"}, "complete"),                // other
 		line("exec", 3002, self, nil, nil, "exited"),                                          // unknown pid: other
-		line("exec", 1991, self, probeArgv("end"), selfArgs, "complete"),                      // end probe
+		line("exec", 2002, other, nil, otherArgs, "exited"),                                   // a storm pid, wrong launcher: other
+		line("exec", 1991, harness, probeArgv("end"), []string{"capture"}, "complete"),        // end probe
 		line("exec", 3003, 77, []string{"make"}, []string{"bash"}, "complete"),                // after the window
 	}
 	dir := t.TempDir()
@@ -220,13 +223,17 @@ func TestCountAgent(t *testing.T) {
 	if err := os.WriteFile(a.out, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b := &bench{self: self, selfArgs: selfArgs}
+	st := storm{
+		pids:    []int{2001, 2002, 2003},
+		parents: []int{self, self, self},
+		argv:    map[int][]string{self: selfArgs, other: otherArgs},
+	}
 	byPid := map[int]int{2001: 0, 2002: 1, 2003: 2}
 	got := stormResult{States: map[string]int{}}
-	if err := b.countAgent(a, k, m, byPid, "ready", "end", &got); err != nil {
+	if err := countAgent(a, k, m, st, byPid, "ready", "end", &got); err != nil {
 		t.Fatal(err)
 	}
-	want := stormResult{Docs: 3, Full: 1, ParentFull: 2, Other: 2, States: map[string]int{"complete": 1, "exited": 1, "partial": 1}}
+	want := stormResult{Docs: 3, Full: 1, ParentFull: 2, Other: 3, States: map[string]int{"complete": 1, "exited": 1, "partial": 1}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("countAgent (-want +got):\n%s", diff)
 	}

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,8 +15,14 @@ import (
 	"time"
 )
 
-// launchers is how many goroutines start a storm's processes.
-const launchers = 2
+// errLauncher reports a launcher process that broke its protocol, failed
+// or left a child unreaped.
+var errLauncher = errors.New("launcher failed")
+
+// defaultLaunchers is how many launcher processes start a storm's
+// processes: measured on the 2-core build machine (README), 3 reached the
+// highest rates; more only add context switches.
+const defaultLaunchers = 3
 
 // kind is one sort of storm process.
 type kind struct {
@@ -33,54 +42,34 @@ func stormKinds() []kind {
 	}
 }
 
-// launcher starts processes with stdio on /dev/null and reaps each in the
-// background. It is safe for concurrent use.
-type launcher struct {
-	attr syscall.ProcAttr
-	wg   sync.WaitGroup
+// direct starts the harness's own few processes (the probes) and reaps
+// each by its pid in the background — never wait4(-1): spawnbeat, forkstat
+// and the launcher processes are the harness's children too, and os/exec
+// reaps those itself. It is safe for concurrent use.
+type direct struct {
+	s  *starter
+	wg sync.WaitGroup
 }
 
-func newLauncher(devnull *os.File) *launcher {
-	fd := devnull.Fd()
-	return &launcher{attr: syscall.ProcAttr{
-		Dir:   "/",
-		Env:   []string{"PATH=/usr/bin:/bin", "LC_ALL=C"},
-		Files: []uintptr{fd, fd, fd},
-	}}
-}
-
-// start fork+execs argv (Go's ForkExec is a vfork-style clone, like
-// posix_spawn) and returns the child's pid once the exec has succeeded.
-func (l *launcher) start(argv []string) (int, error) {
-	for attempt := 0; ; attempt++ {
-		pid, err := syscall.ForkExec(argv[0], argv, &l.attr)
-		if err == nil {
-			l.wg.Add(1)
-			go l.reap(pid)
-			return pid, nil
-		}
-		// EAGAIN: the process limit, briefly, at the maximum rate.
-		if !errors.Is(err, syscall.EAGAIN) || attempt == 100 {
-			return 0, fmt.Errorf("launch %s: %w", argv[0], err)
-		}
-		time.Sleep(time.Millisecond)
+// start fork+execs argv and returns its pid once the exec has succeeded.
+func (d *direct) start(argv []string) (int, error) {
+	pid, err := d.s.forkExec(argv)
+	if err != nil {
+		return 0, err
 	}
-}
-
-// reap waits for pid only, never for -1: spawnbeat and forkstat are the
-// harness's children too, and os/exec must reap those itself.
-func (l *launcher) reap(pid int) {
-	defer l.wg.Done()
-	var ws syscall.WaitStatus
-	for {
-		if _, err := syscall.Wait4(pid, &ws, 0, nil); !errors.Is(err, syscall.EINTR) {
-			return
+	d.wg.Go(func() {
+		var ws syscall.WaitStatus
+		for {
+			if _, err := syscall.Wait4(pid, &ws, 0, nil); !errors.Is(err, syscall.EINTR) {
+				return
+			}
 		}
-	}
+	})
+	return pid, nil
 }
 
 // wait returns once every process started so far has been reaped.
-func (l *launcher) wait() { l.wg.Wait() }
+func (d *direct) wait() { d.wg.Wait() }
 
 // markers names the processes of one storm: prefix + index, a whole
 // argument that no other process carries. A value, safe for concurrent use.
@@ -115,44 +104,191 @@ func (m markers) index(args []string) (int, bool) {
 
 // storm is what one storm launched: a value owned by its caller.
 type storm struct {
-	pids    []int // pids[i] carries marker i; 0 when its launch failed
+	pids    []int            // pids[i] carries marker i; 0 when its launch failed
+	parents []int            // parents[i]: the pid of the launcher process that started pids[i]
+	argv    map[int][]string // each launcher process's argv (its pid as key): what spawnbeat should report as process.parent.args
 	failed  int
-	elapsed time.Duration // first launch to last
+	elapsed time.Duration // the schedule's start to the last launch
 	err     error         // the first launch error, if any
 }
 
-// run launches m.n processes of kind k from two goroutines: at rate per
-// second in total (each on its own schedule, catching up when late), or as
-// fast as they can when rate is 0.
-func (l *launcher) run(ctx context.Context, k kind, m markers, rate int) storm {
-	st := storm{pids: make([]int, m.n)}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	begin := time.Now()
-	for g := range launchers {
-		wg.Go(func() {
-			for i := g; i < m.n && ctx.Err() == nil; i += launchers {
-				if rate > 0 {
-					due := begin.Add(time.Duration(i) * time.Second / time.Duration(rate))
-					if d := time.Until(due); d > 0 {
-						time.Sleep(d)
-					}
-				}
-				pid, err := l.start(k.argv(m.marker(i)))
-				if err != nil {
-					mu.Lock()
-					st.failed++
-					if st.err == nil {
-						st.err = err
-					}
-					mu.Unlock()
-					continue
-				}
-				st.pids[i] = pid // each index is written by one goroutine only
+// fleet runs a storm's launcher processes: this binary re-executed with
+// launcherEnv set, each starting every count-th index, all on one
+// schedule. It is safe for concurrent use (it holds only settings).
+type fleet struct {
+	exe   string // this binary (os.Executable)
+	count int    // launcher processes per storm
+}
+
+// launcherProc is one running launcher process of a storm and what it
+// reported. Its fields are written only by the goroutine reading its
+// output until that goroutine is done.
+type launcherProc struct {
+	plan     launchPlan
+	cmd      *exec.Cmd
+	stdin    io.WriteCloser
+	out      *bufio.Reader
+	logs     *syncBuffer
+	ok       int       // launched, as the launcher counted
+	reported int       // <index> <pid> lines read
+	failed   int       // failed launches
+	last     time.Time // its last launch
+	reaped   int
+	err      error // the first launch error it reported
+	protoErr error // a protocol violation or read error
+}
+
+// run launches m.n processes of kind k from f.count launcher processes:
+// at rate per second in total (each launcher on the shared schedule,
+// catching up when late), or as fast as they can when rate is 0. It
+// returns once every launcher has reaped all its children and exited.
+func (f fleet) run(ctx context.Context, k kind, m markers, rate int) (storm, error) {
+	st := storm{pids: make([]int, m.n), parents: make([]int, m.n), argv: make(map[int][]string, f.count)}
+	procs := make([]*launcherProc, 0, f.count)
+	defer func() {
+		// On an early return, stop what was started (by pid) and reap it.
+		for _, p := range procs {
+			if p.cmd.ProcessState == nil {
+				_ = p.cmd.Process.Kill()
+				_ = p.cmd.Wait()
 			}
-		})
+		}
+	}()
+	for g := range f.count {
+		plan := launchPlan{kind: k, m: m, first: g, step: f.count, rate: rate}
+		p, err := startLauncher(ctx, f.exe, plan)
+		if err != nil {
+			return st, err
+		}
+		procs = append(procs, p)
+		st.argv[p.cmd.Process.Pid] = p.cmd.Args
+	}
+	for _, p := range procs {
+		line, err := p.out.ReadString('\n')
+		if err != nil || strings.TrimSpace(line) != lineReady {
+			_ = p.cmd.Wait()
+			return st, fmt.Errorf("launcher %d not ready (%q, %v): %w: %s", p.cmd.Process.Pid, line, err, errLauncher, tail(p.logs.String(), 500))
+		}
+	}
+	// A moment ahead, so every launcher is waiting when it comes.
+	begin := time.Now().Add(5 * time.Millisecond)
+	for _, p := range procs {
+		if _, err := fmt.Fprintf(p.stdin, "%s %d\n", lineGo, begin.UnixNano()); err != nil {
+			return st, fmt.Errorf("start launcher %d: %w", p.cmd.Process.Pid, err)
+		}
+		_ = p.stdin.Close()
+	}
+	var wg sync.WaitGroup
+	for _, p := range procs {
+		wg.Go(func() { p.read(&st) })
 	}
 	wg.Wait()
-	st.elapsed = time.Since(begin)
-	return st
+	var errs []error
+	var last time.Time
+	for _, p := range procs {
+		pid := p.cmd.Process.Pid
+		waitErr := p.cmd.Wait()
+		switch {
+		case p.protoErr != nil:
+			errs = append(errs, fmt.Errorf("launcher %d: %w", pid, p.protoErr))
+		case waitErr != nil:
+			errs = append(errs, fmt.Errorf("launcher %d: %w: %w: %s", pid, waitErr, errLauncher, tail(p.logs.String(), 500)))
+		case p.reported != p.ok || p.reaped != p.ok:
+			errs = append(errs, fmt.Errorf("launcher %d: %d pids reported, %d launched, %d reaped: %w", pid, p.reported, p.ok, p.reaped, errLauncher))
+		}
+		if p.err != nil && st.err == nil {
+			st.err = p.err
+		}
+		if p.last.After(last) {
+			last = p.last
+		}
+	}
+	for _, pid := range st.pids {
+		if pid == 0 {
+			st.failed++
+		}
+	}
+	st.elapsed = last.Sub(begin)
+	return st, errors.Join(errs...)
+}
+
+// startLauncher starts one launcher process for plan; it waits for the
+// start time on its stdin.
+func startLauncher(ctx context.Context, exe string, plan launchPlan) (*launcherProc, error) {
+	cmd := exec.CommandContext(ctx, exe, launcherArgs(plan)...)
+	cmd.Env = append(os.Environ(), launcherEnv+"=1")
+	cmd.Dir = "/"
+	p := &launcherProc{plan: plan, cmd: cmd, logs: &syncBuffer{}}
+	cmd.Stderr = p.logs
+	var err error
+	if p.stdin, err = cmd.StdinPipe(); err != nil {
+		return nil, fmt.Errorf("start launcher: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("start launcher: %w", err)
+	}
+	p.out = bufio.NewReaderSize(stdout, 64<<10)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start launcher %s: %w", exe, err)
+	}
+	return p, nil
+}
+
+// read consumes the launcher's report until it closes its stdout, filling
+// its indexes of st: only those of its plan, so the launchers' goroutines
+// never write the same element.
+func (p *launcherProc) read(st *storm) {
+	pid := p.cmd.Process.Pid
+	bad := func(line string) {
+		if p.protoErr == nil {
+			p.protoErr = fmt.Errorf("unexpected line %q: %w", line, errLauncher)
+		}
+	}
+	for {
+		line, err := p.out.ReadString('\n')
+		if err != nil {
+			if !errors.Is(err, io.EOF) && p.protoErr == nil {
+				p.protoErr = fmt.Errorf("read report: %w", err)
+			}
+			_, _ = io.Copy(io.Discard, p.out)
+			return
+		}
+		line = strings.TrimSuffix(line, "\n")
+		word, rest, _ := strings.Cut(line, " ")
+		switch word {
+		case lineError:
+			p.err = fmt.Errorf("launcher %d: %s", pid, rest)
+		case lineLaunched:
+			f := strings.Fields(rest)
+			if len(f) != 3 {
+				bad(line)
+				continue
+			}
+			ok, err1 := strconv.Atoi(f[0])
+			failed, err2 := strconv.Atoi(f[1])
+			ns, err3 := strconv.ParseInt(f[2], 10, 64)
+			if errors.Join(err1, err2, err3) != nil {
+				bad(line)
+				continue
+			}
+			p.ok, p.failed, p.last = ok, failed, time.Unix(0, ns)
+		case lineReaped:
+			n, err := strconv.Atoi(rest)
+			if err != nil {
+				bad(line)
+				continue
+			}
+			p.reaped = n
+		default:
+			i, err1 := strconv.Atoi(word)
+			child, err2 := strconv.Atoi(rest)
+			if errors.Join(err1, err2) != nil || i < p.plan.first || i >= len(st.pids) || (i-p.plan.first)%p.plan.step != 0 || child <= 0 {
+				bad(line)
+				continue
+			}
+			st.pids[i], st.parents[i] = child, pid
+			p.reported++
+		}
+	}
 }

@@ -17,6 +17,9 @@ import (
 )
 
 func main() {
+	if status, ok := launcherRole(); ok {
+		os.Exit(status)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -29,6 +32,7 @@ type options struct {
 	spawnbeat string
 	forkstat  string
 	keep      bool
+	launchers int
 }
 
 // quick settings: a run of about a minute to check that everything works.
@@ -43,7 +47,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fl := flag.NewFlagSet("capture", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	fl.IntVar(&o.n, "n", 2000, "processes per storm")
-	rates := fl.String("rate", "500,0", "launch rates per second, comma-separated; 0 is as fast as two launchers can fork+exec")
+	rates := fl.String("rate", "500,1000,0", "launch rates per second, comma-separated; 0 is as fast as the launchers can fork+exec")
+	fl.IntVar(&o.launchers, "launchers", defaultLaunchers, "launcher processes that start each storm's processes")
 	fl.IntVar(&o.reps, "reps", 3, "runs of each measurement; the table shows medians")
 	fl.IntVar(&o.attacks, "attacks", 100, "pty.spawn attacks per run for the detection latency; 0 skips them")
 	quick := fl.Bool("quick", false, fmt.Sprintf("a fast run: -n %d -reps %d -attacks %d unless given", quickN, quickReps, quickAttacks))
@@ -80,8 +85,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		o.rates = append(o.rates, v)
 	}
-	if o.n < 1 || o.reps < 1 || o.attacks < 0 {
-		return o, errors.New("-n and -reps must be at least 1, -attacks at least 0")
+	if o.n < 1 || o.reps < 1 || o.attacks < 0 || o.launchers < 1 {
+		return o, errors.New("-n, -reps and -launchers must be at least 1, -attacks at least 0")
 	}
 	return o, nil
 }
@@ -144,12 +149,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer devnull.Close()
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(stderr, "capture: find this binary to run it as the launchers:", err)
+		return 1
+	}
 
 	b := &bench{
 		ctx: ctx, binary: binary, forkstat: fsPath, tmp: tmp, n: o.n, keep: o.keep,
 		runID:  strconv.FormatInt(time.Now().UnixNano()%1e9, 36),
-		launch: newLauncher(devnull), self: os.Getpid(), selfArgs: os.Args, log: stderr,
+		probes: &direct{s: newStarter(devnull)}, fleet: fleet{exe: exe, count: o.launchers}, log: stderr,
 	}
+	defer b.probes.wait()
 	rep := report{opts: o, args: args, forkstat: fsPath != "", root: root, start: time.Now(), load: loadavg()}
 	status := 0
 	for r := 1; r <= o.reps; r++ {

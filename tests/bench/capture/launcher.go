@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// launcherEnv selects the launcher role: the harness re-executes its own
+// binary with this variable set, once per launcher process of a storm.
+const launcherEnv = "SPAWNBEAT_BENCH_LAUNCHER"
+
+// launcherRole runs the launcher role when this process was started as
+// one, and returns its exit status and true; otherwise it returns false.
+func launcherRole() (int, bool) {
+	if os.Getenv(launcherEnv) == "" {
+		return 0, false
+	}
+	return launcherMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr), true
+}
+
+// launchPlan is a launcher process's share of a storm, from its command
+// line: indexes first, first+step, … below n.
+type launchPlan struct {
+	kind  kind
+	m     markers
+	first int
+	step  int
+	rate  int // the storm's total rate per second; 0 = as fast as possible
+}
+
+// launcherArgs is the command line (after argv[0]) that gives a launcher
+// process its plan; parseLaunchPlan reads it back.
+func launcherArgs(p launchPlan) []string {
+	return []string{
+		"-kind", p.kind.Tag, "-prefix", p.m.prefix, "-n", strconv.Itoa(p.m.n),
+		"-first", strconv.Itoa(p.first), "-step", strconv.Itoa(p.step), "-rate", strconv.Itoa(p.rate),
+	}
+}
+
+func parseLaunchPlan(args []string) (launchPlan, error) {
+	var p launchPlan
+	fl := flag.NewFlagSet("launcher", flag.ContinueOnError)
+	fl.SetOutput(io.Discard)
+	tag := fl.String("kind", "", "storm kind tag")
+	fl.StringVar(&p.m.prefix, "prefix", "", "marker prefix")
+	fl.IntVar(&p.m.n, "n", 0, "processes in the storm")
+	fl.IntVar(&p.first, "first", 0, "first index")
+	fl.IntVar(&p.step, "step", 1, "index step")
+	fl.IntVar(&p.rate, "rate", 0, "total rate per second")
+	if err := fl.Parse(args); err != nil {
+		return p, fmt.Errorf("launcher arguments %q: %w", args, err)
+	}
+	found := false
+	for _, k := range stormKinds() {
+		if k.Tag == *tag {
+			p.kind, found = k, true
+		}
+	}
+	switch {
+	case !found:
+		return p, fmt.Errorf("launcher arguments: unknown kind %q", *tag)
+	case p.m.prefix == "" || p.m.n < 1 || p.first < 0 || p.step < 1 || p.rate < 0 || fl.NArg() > 0:
+		return p, fmt.Errorf("launcher arguments %q: want -prefix, -n ≥ 1, -first ≥ 0, -step ≥ 1, -rate ≥ 0", args)
+	}
+	return p, nil
+}
+
+// The launcher's protocol, one line each, on its stdout:
+//
+//	ready                        it is set up and waits for the start time
+//	<index> <pid>                one per process started
+//	error <text>                 the first launch that failed, if any
+//	launched <ok> <failed> <ns>  all started; ns: wall time of the last start
+//	reaped <count>               every child reaped: wait4(-1) says ECHILD
+//
+// and on its stdin, from the harness, "go <unix ns>": when the schedule
+// starts (the same instant for every launcher of a storm).
+const (
+	lineReady    = "ready"
+	lineGo       = "go"
+	lineError    = "error"
+	lineLaunched = "launched"
+	lineReaped   = "reaped"
+)
+
+// launcherMain is the launcher role: it starts its share of a storm on
+// the schedule and reaps every child with wait4(-1) — it has no other
+// children, so nothing else can be reaped by accident. Only this one
+// goroutine forks, so Go's ForkLock is never contended, and one reaper
+// goroutine (one thread, not one per child) reaps each child as soon as
+// it exits, as a shell would.
+func launcherMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fail := func(err error) int {
+		fmt.Fprintln(stderr, "capture launcher:", err)
+		return 1
+	}
+	p, err := parseLaunchPlan(args)
+	if err != nil {
+		return fail(err)
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return fail(err)
+	}
+	defer devnull.Close()
+	s := newStarter(devnull)
+	out := bufio.NewWriterSize(stdout, 64<<10)
+	fmt.Fprintln(out, lineReady)
+	if err := out.Flush(); err != nil {
+		return fail(fmt.Errorf("write ready: %w", err))
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil {
+		return fail(fmt.Errorf("read start time: %w", err))
+	}
+	ns, err := strconv.ParseInt(strings.TrimPrefix(strings.TrimSpace(line), lineGo+" "), 10, 64)
+	if err != nil {
+		return fail(fmt.Errorf("read start time %q: %w", line, err))
+	}
+	begin := time.Unix(0, ns)
+
+	r := newReaper(p.m.n/p.step + 1)
+	go r.run()
+	var ok, failed int
+	var last time.Time
+	var buf []byte
+	for i := p.first; i < p.m.n; i += p.step {
+		if p.rate > 0 {
+			due := begin.Add(time.Duration(i) * time.Second / time.Duration(p.rate))
+			if d := time.Until(due); d > 0 {
+				time.Sleep(d)
+			}
+		}
+		pid, err := s.forkExec(p.kind.argv(p.m.marker(i)))
+		if err != nil {
+			if failed == 0 {
+				fmt.Fprintln(out, lineError, strings.ReplaceAll(err.Error(), "\n", " "))
+			}
+			failed++
+			continue
+		}
+		r.started <- pid
+		last = time.Now()
+		ok++
+		buf = strconv.AppendInt(buf[:0], int64(i), 10)
+		buf = append(buf, ' ')
+		buf = strconv.AppendInt(buf, int64(pid), 10)
+		buf = append(buf, '\n')
+		if _, err := out.Write(buf); err != nil {
+			return fail(fmt.Errorf("report pid: %w", err))
+		}
+	}
+	fmt.Fprintln(out, lineLaunched, ok, failed, last.UnixNano())
+	if err := out.Flush(); err != nil {
+		return fail(fmt.Errorf("report launches: %w", err))
+	}
+	close(r.started)
+	res := <-r.done
+	if res.err != nil {
+		return fail(res.err)
+	}
+	fmt.Fprintln(out, lineReaped, res.reaped)
+	if err := out.Flush(); err != nil {
+		return fail(fmt.Errorf("report reaped: %w", err))
+	}
+	return 0
+}
+
+// starter fork+execs processes with stdio on /dev/null. It holds no state
+// beyond its attributes and is safe for concurrent use.
+type starter struct {
+	attr syscall.ProcAttr
+}
+
+func newStarter(devnull *os.File) *starter {
+	fd := devnull.Fd()
+	return &starter{attr: syscall.ProcAttr{
+		Dir:   "/",
+		Env:   []string{"PATH=/usr/bin:/bin", "LC_ALL=C"},
+		Files: []uintptr{fd, fd, fd},
+	}}
+}
+
+// forkExec starts argv and returns its pid once the exec has succeeded:
+// Go's ForkExec is a vfork-style clone (CLONE_VM|CLONE_VFORK), like
+// posix_spawn. The caller reaps the child.
+func (s *starter) forkExec(argv []string) (int, error) {
+	for attempt := 0; ; attempt++ {
+		pid, err := syscall.ForkExec(argv[0], argv, &s.attr)
+		if err == nil {
+			return pid, nil
+		}
+		// EAGAIN: the process limit, briefly, at the maximum rate.
+		if !errors.Is(err, syscall.EAGAIN) || attempt == 100 {
+			return 0, fmt.Errorf("launch %s: %w", argv[0], err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// reaper reaps every child of a launcher process with wait4(-1) as soon as
+// it exits. The launching goroutine sends each started pid on started and
+// closes it after the last; run then reaps what is left, checks that no
+// child remains, and sends the result on done. Only run reads its counts.
+type reaper struct {
+	started chan int
+	done    chan reapResult
+}
+
+type reapResult struct {
+	reaped int
+	err    error
+}
+
+// newReaper takes the most processes the launcher will start, so that
+// started never blocks the launching goroutine.
+func newReaper(most int) *reaper {
+	return &reaper{started: make(chan int, most), done: make(chan reapResult, 1)}
+}
+
+func (r *reaper) run() {
+	// outstanding = started received − reaped. A child can be reaped before
+	// its pid has been received (it exits at once, while wait4 already
+	// blocks for an older one), so it may dip below zero; above zero there
+	// is certainly a child left to wait for, so wait4 cannot fail ECHILD.
+	outstanding, reaped := 0, 0
+	open := true
+	var ws syscall.WaitStatus
+	for {
+		if outstanding <= 0 {
+			if !open {
+				break
+			}
+			if _, ok := <-r.started; !ok {
+				open = false
+				continue
+			}
+			outstanding++
+		}
+		for more := true; more && open; {
+			select {
+			case _, ok := <-r.started:
+				if !ok {
+					open = false
+				} else {
+					outstanding++
+				}
+			default:
+				more = false
+			}
+		}
+		if outstanding <= 0 {
+			continue
+		}
+		_, err := syscall.Wait4(-1, &ws, 0, nil)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil {
+			r.done <- reapResult{reaped, fmt.Errorf("wait4 with %d children outstanding: %w", outstanding, err)}
+			return
+		}
+		outstanding--
+		reaped++
+	}
+	// Every child sent has been reaped: the kernel must agree.
+	if _, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil); !errors.Is(err, syscall.ECHILD) {
+		r.done <- reapResult{reaped, fmt.Errorf("after reaping %d children wait4(-1) returned %v, want ECHILD", reaped, err)}
+		return
+	}
+	r.done <- reapResult{reaped: reaped}
+}
