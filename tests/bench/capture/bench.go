@@ -19,12 +19,12 @@ var errProbe = errors.New("probe not seen")
 // bench runs the measurements. It is not safe for concurrent use.
 type bench struct {
 	ctx      context.Context
-	binary   string // spawnbeat
-	forkstat string // forkstat's path; empty when it is not installed
-	tmp      string // homes of the runs
-	runID    string // in every marker, so runs never match each other's processes
-	n        int    // processes per storm
-	keep     bool   // keep each run's home (output file, logs)
+	binary   string  // spawnbeat
+	forkstat string  // forkstat's path; empty when it is not installed
+	tmp      string  // homes of the runs
+	runID    string  // in every marker, so runs never match each other's processes
+	n        int     // processes per storm
+	keep     bool    // keep each run's home (output file, logs)
 	probes   *direct // starts the probe processes
 	fleet    fleet   // starts the storms' processes
 	log      io.Writer
