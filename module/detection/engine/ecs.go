@@ -59,18 +59,13 @@ func timeValue(t time.Time) Value {
 	return Value{Kind: String, Str: t.UTC().Format(time.RFC3339Nano)}
 }
 
-func pidValue(pid int) Value {
-	if pid == 0 {
+// numberIf is n when ok and absent otherwise: the document leaves out a
+// number spawnbeat does not know (a zero PID, args never read, no tty).
+func numberIf(ok bool, n float64) Value {
+	if !ok {
 		return Value{}
 	}
-	return NumberValue(float64(pid))
-}
-
-func argsCount(args []string) Value {
-	if args == nil {
-		return Value{}
-	}
-	return NumberValue(float64(len(args)))
+	return NumberValue(n)
 }
 
 func tristate(t ecs.Tristate) Value {
@@ -83,6 +78,27 @@ func tristate(t ecs.Tristate) Value {
 	return Value{}
 }
 
+// parentString is s when the event has a parent and "" (absent) when the
+// parent PID is 0. It is small enough to inline, so that each parent field
+// stays a single closure on the hot path.
+func parentString(e *ecs.Event, s string) string {
+	if e.Process.Parent.PID == 0 {
+		return ""
+	}
+	return s
+}
+
+// hostField reads a host.* field; it is absent when the event has no host.
+func hostField[V any](f func(*ecs.Host) V) func(*ecs.Event) V {
+	return func(e *ecs.Event) V {
+		if e.Host == nil {
+			var absent V
+			return absent
+		}
+		return f(e.Host)
+	}
+}
+
 // stringField is a single-valued keyword field; "" is absent.
 func stringField[T any](f func(T) string) Field[T] {
 	return Field[T]{String: f, Get: func(doc T) Value { return StringValue(f(doc)) }}
@@ -91,10 +107,8 @@ func stringField[T any](f func(T) string) Field[T] {
 // numberField is a single-valued numeric field.
 func numberField[T any](f func(T) (float64, bool)) Field[T] {
 	return Field[T]{Number: f, Get: func(doc T) Value {
-		if n, ok := f(doc); ok {
-			return NumberValue(n)
-		}
-		return Value{}
+		n, ok := f(doc)
+		return numberIf(ok, n)
 	}}
 }
 
@@ -148,25 +162,17 @@ func ecsFields() map[string]Field[*ecs.Event] {
 			}
 			return e.Host.OS.Type
 		},
+		"host.name":         hostField(func(h *ecs.Host) string { return h.Name }),
+		"host.hostname":     hostField(func(h *ecs.Host) string { return h.Hostname }),
+		"host.id":           hostField(func(h *ecs.Host) string { return h.ID }),
+		"host.architecture": hostField(func(h *ecs.Host) string { return h.Architecture }),
+		"host.os.family":    hostField(func(h *ecs.Host) string { return h.OS.Family }),
+		"host.os.name":      hostField(func(h *ecs.Host) string { return h.OS.Name }),
+		"host.os.platform":  hostField(func(h *ecs.Host) string { return h.OS.Platform }),
+		"host.os.version":   hostField(func(h *ecs.Host) string { return h.OS.Version }),
+		"host.os.kernel":    hostField(func(h *ecs.Host) string { return h.OS.Kernel }),
+		"host.os.full":      hostField(func(h *ecs.Host) string { return h.OS.Full }),
 	}
-	host := func(f func(h *ecs.Host) string) func(E) string {
-		return func(e E) string {
-			if e.Host == nil {
-				return ""
-			}
-			return f(e.Host)
-		}
-	}
-	str["host.name"] = host(func(h *ecs.Host) string { return h.Name })
-	str["host.hostname"] = host(func(h *ecs.Host) string { return h.Hostname })
-	str["host.id"] = host(func(h *ecs.Host) string { return h.ID })
-	str["host.architecture"] = host(func(h *ecs.Host) string { return h.Architecture })
-	str["host.os.family"] = host(func(h *ecs.Host) string { return h.OS.Family })
-	str["host.os.name"] = host(func(h *ecs.Host) string { return h.OS.Name })
-	str["host.os.platform"] = host(func(h *ecs.Host) string { return h.OS.Platform })
-	str["host.os.version"] = host(func(h *ecs.Host) string { return h.OS.Version })
-	str["host.os.kernel"] = host(func(h *ecs.Host) string { return h.OS.Kernel })
-	str["host.os.full"] = host(func(h *ecs.Host) string { return h.OS.Full })
 	agent := func(f func(a *ecs.Agent) string) func(E) string {
 		return func(e E) string {
 			if e.Agent == nil {
@@ -183,47 +189,17 @@ func ecsFields() map[string]Field[*ecs.Event] {
 	for k, f := range str {
 		m[k] = stringField(f)
 	}
-	m["host.ip"] = stringsField(func(e E) []string {
-		if e.Host == nil {
-			return nil
-		}
-		return e.Host.IP
-	})
-	m["host.mac"] = stringsField(func(e E) []string {
-		if e.Host == nil {
-			return nil
-		}
-		return e.Host.MAC
-	})
+	m["host.ip"] = stringsField(hostField(func(h *ecs.Host) []string { return h.IP }))
+	m["host.mac"] = stringsField(hostField(func(h *ecs.Host) []string { return h.MAC }))
 
 	get := map[string]Getter[E]{
-		"@timestamp":    func(e E) Value { return timeValue(e.Timestamp) },
-		"event.created": func(e E) Value { return timeValue(e.Event.Created) },
-		"event.sequence": func(e E) Value {
-			if e.Event.Sequence == 0 {
-				return Value{}
-			}
-			return NumberValue(float64(e.Event.Sequence))
-		},
-		"event.risk_score": func(e E) Value {
-			if e.RiskScore == 0 {
-				return Value{}
-			}
-			return NumberValue(e.RiskScore)
-		},
-		"event.severity": func(e E) Value {
-			if e.Severity == 0 {
-				return Value{}
-			}
-			return NumberValue(float64(e.Severity))
-		},
-		"process.end": func(e E) Value { return timeValue(e.Process.End) },
-		"process.exit_code": func(e E) Value {
-			if !e.Process.HasExitCode {
-				return Value{}
-			}
-			return NumberValue(float64(e.Process.ExitCode))
-		},
+		"@timestamp":        func(e E) Value { return timeValue(e.Timestamp) },
+		"event.created":     func(e E) Value { return timeValue(e.Event.Created) },
+		"event.sequence":    func(e E) Value { return numberIf(e.Event.Sequence != 0, float64(e.Event.Sequence)) },
+		"event.risk_score":  func(e E) Value { return numberIf(e.RiskScore != 0, e.RiskScore) },
+		"event.severity":    func(e E) Value { return numberIf(e.Severity != 0, float64(e.Severity)) },
+		"process.end":       func(e E) Value { return timeValue(e.Process.End) },
+		"process.exit_code": func(e E) Value { return numberIf(e.Process.HasExitCode, float64(e.Process.ExitCode)) },
 	}
 	for k, g := range get {
 		m[k] = Field[E]{Get: g}
@@ -238,8 +214,9 @@ func ecsFields() map[string]Field[*ecs.Event] {
 	return m
 }
 
-// addInfo adds the non-string fields of the process (parent false) or of
-// its parent, which is absent as a whole when Parent.PID is 0.
+// addInfo adds the Value-only fields of the process (parent false) or of
+// its parent, which is absent as a whole when Parent.PID is 0. pid and
+// args_count have direct readers in numberFields.
 func addInfo(m map[string]Field[*ecs.Event], prefix string, parent bool) {
 	add := func(name string, f func(i *ecs.Info) Value) {
 		if parent {
@@ -253,21 +230,9 @@ func addInfo(m map[string]Field[*ecs.Event], prefix string, parent bool) {
 		}
 		m[prefix+name] = Field[*ecs.Event]{Get: func(e *ecs.Event) Value { return f(&e.Process.Info) }}
 	}
-	add("pid", func(i *ecs.Info) Value { return pidValue(i.PID) })
-	add("args_count", func(i *ecs.Info) Value { return argsCount(i.Args) })
 	add("start", func(i *ecs.Info) Value { return timeValue(i.Start) })
-	add("tty.char_device.major", func(i *ecs.Info) Value {
-		if !i.TTY.Valid {
-			return Value{}
-		}
-		return NumberValue(float64(i.TTY.Major))
-	})
-	add("tty.char_device.minor", func(i *ecs.Info) Value {
-		if !i.TTY.Valid {
-			return Value{}
-		}
-		return NumberValue(float64(i.TTY.Minor))
-	})
+	add("tty.char_device.major", func(i *ecs.Info) Value { return numberIf(i.TTY.Valid, float64(i.TTY.Major)) })
+	add("tty.char_device.minor", func(i *ecs.Info) Value { return numberIf(i.TTY.Valid, float64(i.TTY.Minor)) })
 	add("interactive", func(i *ecs.Info) Value { return tristate(i.Interactive) })
 }
 
@@ -279,8 +244,8 @@ func addLeader(m map[string]Field[*ecs.Event], prefix string, leader func(*ecs.E
 	add := func(name string, f func(l *ecs.Leader) Value) {
 		m[prefix+name] = Field[*ecs.Event]{Get: func(e *ecs.Event) Value { return f(leader(e)) }}
 	}
-	add("pid", func(l *ecs.Leader) Value { return pidValue(l.PID) })
-	add("args_count", func(l *ecs.Leader) Value { return argsCount(l.Args) })
+	add("pid", func(l *ecs.Leader) Value { return numberIf(l.PID != 0, float64(l.PID)) })
+	add("args_count", func(l *ecs.Leader) Value { return numberIf(l.Args != nil, float64(len(l.Args))) })
 	add("start", func(l *ecs.Leader) Value { return timeValue(l.Start) })
 }
 
@@ -289,99 +254,36 @@ func addLeader(m map[string]Field[*ecs.Event], prefix string, leader func(*ecs.E
 // test most, and every indirection costs on the hot path. The parent is
 // absent as a whole when Parent.PID is 0.
 func infoFields(m map[string]Field[*ecs.Event]) {
-	m["process.entity_id"] = stringField(func(e *ecs.Event) string { return e.Process.EntityID })
-	m["process.name"] = stringField(func(e *ecs.Event) string { return e.Process.Name })
-	m["process.executable"] = stringField(func(e *ecs.Event) string { return e.Process.Executable })
-	m["process.command_line"] = stringField(func(e *ecs.Event) string { return e.Process.CommandLine })
-	m["process.working_directory"] = stringField(func(e *ecs.Event) string { return e.Process.WorkingDirectory })
-	m["process.user.id"] = stringField(func(e *ecs.Event) string { return e.Process.User.ID })
-	m["process.user.name"] = stringField(func(e *ecs.Event) string { return e.Process.User.Name })
-	m["process.group.id"] = stringField(func(e *ecs.Event) string { return e.Process.Group.ID })
-	m["process.group.name"] = stringField(func(e *ecs.Event) string { return e.Process.Group.Name })
-	m["process.real_user.id"] = stringField(func(e *ecs.Event) string { return e.Process.RealUser.ID })
-	m["process.real_user.name"] = stringField(func(e *ecs.Event) string { return e.Process.RealUser.Name })
-	m["process.real_group.id"] = stringField(func(e *ecs.Event) string { return e.Process.RealGroup.ID })
-	m["process.real_group.name"] = stringField(func(e *ecs.Event) string { return e.Process.RealGroup.Name })
-	m["process.parent.entity_id"] = stringField(func(e *ecs.Event) string {
-		if e.Process.Parent.PID == 0 {
-			return ""
-		}
-		return e.Process.Parent.EntityID
-	})
-	m["process.parent.name"] = stringField(func(e *ecs.Event) string {
-		if e.Process.Parent.PID == 0 {
-			return ""
-		}
-		return e.Process.Parent.Name
-	})
-	m["process.parent.executable"] = stringField(func(e *ecs.Event) string {
-		if e.Process.Parent.PID == 0 {
-			return ""
-		}
-		return e.Process.Parent.Executable
-	})
-	m["process.parent.command_line"] = stringField(func(e *ecs.Event) string {
-		if e.Process.Parent.PID == 0 {
-			return ""
-		}
-		return e.Process.Parent.CommandLine
-	})
-	m["process.parent.working_directory"] = stringField(func(e *ecs.Event) string {
-		if e.Process.Parent.PID == 0 {
-			return ""
-		}
-		return e.Process.Parent.WorkingDirectory
-	})
-	m["process.parent.user.id"] = stringField(func(e *ecs.Event) string {
-		if e.Process.Parent.PID == 0 {
-			return ""
-		}
-		return e.Process.Parent.User.ID
-	})
-	m["process.parent.user.name"] = stringField(func(e *ecs.Event) string {
-		if e.Process.Parent.PID == 0 {
-			return ""
-		}
-		return e.Process.Parent.User.Name
-	})
-	m["process.parent.group.id"] = stringField(func(e *ecs.Event) string {
-		if e.Process.Parent.PID == 0 {
-			return ""
-		}
-		return e.Process.Parent.Group.ID
-	})
-	m["process.parent.group.name"] = stringField(func(e *ecs.Event) string {
-		if e.Process.Parent.PID == 0 {
-			return ""
-		}
-		return e.Process.Parent.Group.Name
-	})
-	m["process.parent.real_user.id"] = stringField(func(e *ecs.Event) string {
-		if e.Process.Parent.PID == 0 {
-			return ""
-		}
-		return e.Process.Parent.RealUser.ID
-	})
-	m["process.parent.real_user.name"] = stringField(func(e *ecs.Event) string {
-		if e.Process.Parent.PID == 0 {
-			return ""
-		}
-		return e.Process.Parent.RealUser.Name
-	})
-	m["process.parent.real_group.id"] = stringField(func(e *ecs.Event) string {
-		if e.Process.Parent.PID == 0 {
-			return ""
-		}
-		return e.Process.Parent.RealGroup.ID
-	})
-	m["process.parent.real_group.name"] = stringField(func(e *ecs.Event) string {
-		if e.Process.Parent.PID == 0 {
-			return ""
-		}
-		return e.Process.Parent.RealGroup.Name
-	})
-	m["process.args"] = stringsField(func(e *ecs.Event) []string { return e.Process.Args })
-	m["process.parent.args"] = stringsField(func(e *ecs.Event) []string {
+	type E = *ecs.Event
+	m["process.entity_id"] = stringField(func(e E) string { return e.Process.EntityID })
+	m["process.name"] = stringField(func(e E) string { return e.Process.Name })
+	m["process.executable"] = stringField(func(e E) string { return e.Process.Executable })
+	m["process.command_line"] = stringField(func(e E) string { return e.Process.CommandLine })
+	m["process.working_directory"] = stringField(func(e E) string { return e.Process.WorkingDirectory })
+	m["process.user.id"] = stringField(func(e E) string { return e.Process.User.ID })
+	m["process.user.name"] = stringField(func(e E) string { return e.Process.User.Name })
+	m["process.group.id"] = stringField(func(e E) string { return e.Process.Group.ID })
+	m["process.group.name"] = stringField(func(e E) string { return e.Process.Group.Name })
+	m["process.real_user.id"] = stringField(func(e E) string { return e.Process.RealUser.ID })
+	m["process.real_user.name"] = stringField(func(e E) string { return e.Process.RealUser.Name })
+	m["process.real_group.id"] = stringField(func(e E) string { return e.Process.RealGroup.ID })
+	m["process.real_group.name"] = stringField(func(e E) string { return e.Process.RealGroup.Name })
+	m["process.args"] = stringsField(func(e E) []string { return e.Process.Args })
+
+	m["process.parent.entity_id"] = stringField(func(e E) string { return parentString(e, e.Process.Parent.EntityID) })
+	m["process.parent.name"] = stringField(func(e E) string { return parentString(e, e.Process.Parent.Name) })
+	m["process.parent.executable"] = stringField(func(e E) string { return parentString(e, e.Process.Parent.Executable) })
+	m["process.parent.command_line"] = stringField(func(e E) string { return parentString(e, e.Process.Parent.CommandLine) })
+	m["process.parent.working_directory"] = stringField(func(e E) string { return parentString(e, e.Process.Parent.WorkingDirectory) })
+	m["process.parent.user.id"] = stringField(func(e E) string { return parentString(e, e.Process.Parent.User.ID) })
+	m["process.parent.user.name"] = stringField(func(e E) string { return parentString(e, e.Process.Parent.User.Name) })
+	m["process.parent.group.id"] = stringField(func(e E) string { return parentString(e, e.Process.Parent.Group.ID) })
+	m["process.parent.group.name"] = stringField(func(e E) string { return parentString(e, e.Process.Parent.Group.Name) })
+	m["process.parent.real_user.id"] = stringField(func(e E) string { return parentString(e, e.Process.Parent.RealUser.ID) })
+	m["process.parent.real_user.name"] = stringField(func(e E) string { return parentString(e, e.Process.Parent.RealUser.Name) })
+	m["process.parent.real_group.id"] = stringField(func(e E) string { return parentString(e, e.Process.Parent.RealGroup.ID) })
+	m["process.parent.real_group.name"] = stringField(func(e E) string { return parentString(e, e.Process.Parent.RealGroup.Name) })
+	m["process.parent.args"] = stringsField(func(e E) []string {
 		if e.Process.Parent.PID == 0 {
 			return nil
 		}

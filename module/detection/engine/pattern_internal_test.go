@@ -94,6 +94,8 @@ func TestTranslateLucene(t *testing.T) {
 		{"alternation groups", `(ab|cd)+`, false, []string{"abcdab"}, []string{"abc"}},
 		{"literal dash at end of class", `[a-]+`, false, []string{"a-a"}, []string{"b"}},
 		{"closing bracket first in class", `[]a]+`, false, []string{"]a"}, []string{"b"}},
+		{"escapes in class", `[\]\^\d]+`, false, []string{"]^7"}, []string{"a", "\\"}},
+		{"negated class escape", `\S\W\D`, false, []string{"a.b"}, []string{" .b", "a_b", "a.1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,6 +129,7 @@ func TestTranslateLuceneErrors(t *testing.T) {
 		{"(a", false},
 		{"[a", false},
 		{`a\`, false},
+		{`[a\`, false},
 		{"a{2,1}", false},
 		{"a{5000}", false},
 		{`"abc`, false},

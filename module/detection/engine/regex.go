@@ -177,19 +177,34 @@ func (t *luceneTranslator) atom(depth int) (string, error) {
 		t.pos += end + 1
 		return "(?:" + regexp.QuoteMeta(lit) + ")", nil
 	case '\\':
-		e, m := t.peek()
-		if e < 0 {
+		s, ok := t.escape(quoteMeta)
+		if !ok {
 			return "", fmt.Errorf("trailing backslash")
 		}
-		t.pos += m
-		switch e {
-		case 'd', 'D', 's', 'S', 'w', 'W':
-			return `\` + string(e), nil
-		}
-		return regexp.QuoteMeta(string(e)), nil
+		return s, nil
 	}
-	return regexp.QuoteMeta(string(r)), nil
+	return quoteMeta(r), nil
 }
+
+// escape translates the character after a backslash, which the caller has
+// consumed: the classes \d \s \w and their negations stay as they are, any
+// other character stands for itself, quoted by quote (outside and inside a
+// character class need different quoting). ok is false at the end of the
+// pattern.
+func (t *luceneTranslator) escape(quote func(rune) string) (s string, ok bool) {
+	e, m := t.peek()
+	if e < 0 {
+		return "", false
+	}
+	t.pos += m
+	switch e {
+	case 'd', 'D', 's', 'S', 'w', 'W':
+		return `\` + string(e), true
+	}
+	return quote(e), true
+}
+
+func quoteMeta(r rune) string { return regexp.QuoteMeta(string(r)) }
 
 // class translates [...]; the opening bracket is consumed.
 func (t *luceneTranslator) class(start int) (string, error) {
@@ -211,17 +226,11 @@ func (t *luceneTranslator) class(start int) (string, error) {
 			return b.String(), nil
 		case r == '\\':
 			t.pos += n
-			e, m := t.peek()
-			if e < 0 {
+			s, ok := t.escape(classLiteral)
+			if !ok {
 				return "", fmt.Errorf("trailing backslash in character class")
 			}
-			t.pos += m
-			switch e {
-			case 'd', 'D', 's', 'S', 'w', 'W':
-				b.WriteString(`\` + string(e))
-			default:
-				b.WriteString(classLiteral(e))
-			}
+			b.WriteString(s)
 		case r == '-' && !empty:
 			// A range if something follows other than ]; else a literal -.
 			t.pos += n

@@ -3,6 +3,8 @@ package engine_test
 import (
 	"encoding/json"
 	"errors"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -86,11 +88,7 @@ func TestECSResolver(t *testing.T) {
 	}
 	names := engine.ECSFields()
 	sort.Strings(names)
-	var wantNames []string
-	for k := range want {
-		wantNames = append(wantNames, k)
-	}
-	sort.Strings(wantNames)
+	wantNames := slices.Sorted(maps.Keys(want))
 	if diff := cmp.Diff(wantNames, names); diff != "" {
 		t.Errorf("ECSFields (-want +got):\n%s", diff)
 	}
@@ -340,11 +338,7 @@ func TestECSResolverParent(t *testing.T) {
 		}
 	}
 	sort.Strings(parentNames)
-	var wantNames []string
-	for k := range want {
-		wantNames = append(wantNames, k)
-	}
-	sort.Strings(wantNames)
+	wantNames := slices.Sorted(maps.Keys(want))
 	if diff := cmp.Diff(wantNames, parentNames); diff != "" {
 		t.Fatalf("process.parent.* fields (-want +got):\n%s", diff)
 	}
