@@ -82,11 +82,12 @@ func BenchmarkDiskQueue(b *testing.B) {
 // BenchmarkPutWaitingConsumer measures Put while the delivery loop's
 // consumer waits in Get for a batch, as it does between batches in
 // production: each op is one Put, and a goroutine takes and acknowledges
-// batches the way Loop.Run does. Besides ns/op it reports the consumer's
-// wake-ups per event (wakeups/op) and the CPU time of the whole process per
-// event (cpu-ns/op, user+system from getrusage), which is where useless
-// wake-ups show up: they cost the consumer's thread and the scheduler, not
-// the producer.
+// batches the way Loop.Run does. Besides ns/op it reports, per event, the
+// consumer's wake-ups (wakeups/op), the process's CPU time (cpu-ns/op,
+// user+system) and its voluntary context switches (ctxsw/op: a thread
+// blocking, in a futex or epoll, to be woken later), both from getrusage(2).
+// That is where useless wake-ups show up: they cost the consumer's thread
+// and the scheduler, not the producer.
 //
 // pace=0us puts back to back; pace=1000us sleeps between puts, so that the
 // consumer's thread goes idle between events as it does at real exec rates
@@ -151,7 +152,7 @@ func benchPutWaiting(b *testing.B, q Queue, fl FlushConfig, pace time.Duration) 
 	}()
 	ev := Event{ID: "bench-00000001", Body: body}
 	wake0 := consumerWakeups(q)
-	cpu0 := processCPU(b)
+	cpu0, sw0 := processUsage(b)
 	b.SetBytes(benchBody)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -164,21 +165,23 @@ func benchPutWaiting(b *testing.B, q Queue, fl FlushConfig, pace time.Duration) 
 		}
 	}
 	b.StopTimer()
-	cpu := processCPU(b) - cpu0
+	cpu, sw := processUsage(b)
 	wakes := consumerWakeups(q) - wake0
 	cancel()
 	if err := <-consumed; err != nil {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(wakes)/float64(b.N), "wakeups/op")
-	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((cpu-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(sw-sw0)/float64(b.N), "ctxsw/op")
 }
 
-// processCPU returns the user+system CPU time of the whole process so far.
-func processCPU(b *testing.B) time.Duration {
+// processUsage returns the user+system CPU time of the whole process so far
+// and its voluntary context switches.
+func processUsage(b *testing.B) (time.Duration, int64) {
 	var ru unix.Rusage
 	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
 		b.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Nvcsw
 }
