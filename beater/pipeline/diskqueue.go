@@ -57,13 +57,11 @@ type DiskQueue struct {
 	dirDirty     bool   // a segment created since the directory's last fsync
 	nextSeg      uint64 // number of the next segment to create
 	closed       bool
-	putWaiters   int
 
-	space   chan struct{}
-	closing chan struct{}
+	closing chan struct{} // closed by Close
+	room    roomWait      // put's wait for room; Ack wakes it
+	wait    *batchWait    // Get's wait for a batch; producers notify it under mu
 	syncer  sync.WaitGroup
-
-	wait *batchWait // Get's wait for a batch; producers notify it under mu
 
 	// Consumer side: cmu serialises Get, Ack and Rewind against Close.
 	cmu   sync.Mutex
@@ -108,8 +106,8 @@ func OpenDisk(cfg DiskConfig, dataDir string, log *zap.Logger) (*DiskQueue, erro
 		dir:        dir,
 		log:        log.Named("diskqueue"),
 		maxPayload: min(int64(cfg.MaxSize)-segHeaderSize-recHeaderSize, MaxRecordPayload),
-		space:      make(chan struct{}, 1),
 		closing:    make(chan struct{}),
+		room:       newRoomWait(),
 	}
 	q.wait = newBatchWait(&q.mu, q.closing, q.readyState)
 	// The reader's bound does not depend on this run's max_size, so that a
@@ -486,18 +484,7 @@ func (q *DiskQueue) put(ctx context.Context, ev Event, wait bool) error {
 			q.dropped.Add(1) // full
 			return fmt.Errorf("put event %q: %w", ev.ID, ErrFull)
 		}
-		q.putWaiters++
-		q.mu.Unlock()
-		var werr error
-		select {
-		case <-q.space:
-		case <-q.closing:
-		case <-ctx.Done():
-			werr = ctx.Err()
-		}
-		q.mu.Lock()
-		q.putWaiters--
-		if werr != nil {
+		if werr := q.room.await(ctx, &q.mu, q.closing); werr != nil {
 			q.mu.Unlock()
 			q.rejected.Add(1)
 			return fmt.Errorf("put event %q: %w", ev.ID, werr)
@@ -516,14 +503,14 @@ func (q *DiskQueue) put(ctx context.Context, ev Event, wait bool) error {
 	if err == nil {
 		q.wait.notify(q.writeSeq - q.readSeq)
 	}
-	more := err == nil && q.putWaiters > 0
+	more := err == nil && q.room.waiting()
 	q.mu.Unlock()
 	if err != nil {
 		q.rejected.Add(1)
 		return err
 	}
 	if more {
-		signal(q.space)
+		q.room.wake()
 	}
 	return nil
 }
@@ -757,8 +744,8 @@ func (q *DiskQueue) Ack(b Batch) error {
 	}
 	q.acked.Add(uint64(len(b.Events)))
 	q.batches.Add(1)
-	if q.putWaiters > 0 {
-		signal(q.space)
+	if q.room.waiting() {
+		q.room.wake()
 	}
 	return nil
 }

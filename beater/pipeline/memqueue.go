@@ -21,20 +21,18 @@ import (
 type MemQueue struct {
 	log *zap.Logger
 
-	mu         sync.Mutex
-	buf        []Event // ring; slot i holds sequence i % len(buf)
-	times      []int64 // put time (unix ns) per slot
-	head       uint64  // oldest unacknowledged sequence
-	read       uint64  // next sequence Get hands out
-	tail       uint64  // next sequence Put writes
-	bytes      int64   // ID+Body bytes of head..tail
-	closed     bool
-	putWaiters int
+	mu     sync.Mutex
+	buf    []Event // ring; slot i holds sequence i % len(buf)
+	times  []int64 // put time (unix ns) per slot
+	head   uint64  // oldest unacknowledged sequence
+	read   uint64  // next sequence Get hands out
+	tail   uint64  // next sequence Put writes
+	bytes  int64   // ID+Body bytes of head..tail
+	closed bool
 
-	space   chan struct{} // capacity 1: room appeared
 	closing chan struct{} // closed by Close
-
-	wait *batchWait // Get's wait for a batch; producers notify it under mu
+	room    roomWait      // Put's wait for room; Ack wakes it
+	wait    *batchWait    // Get's wait for a batch; producers notify it under mu
 
 	out []Event // consumer-owned: the batch Get returns, reused
 
@@ -54,36 +52,18 @@ func NewMemQueue(cfg MemConfig, log *zap.Logger) (*MemQueue, error) {
 		log:     log.Named("memqueue"),
 		buf:     make([]Event, cfg.Events),
 		times:   make([]int64, cfg.Events),
-		space:   make(chan struct{}, 1),
 		closing: make(chan struct{}),
+		room:    newRoomWait(),
 	}
 	q.wait = newBatchWait(&q.mu, q.closing, q.readyState)
 	return q, nil
-}
-
-func signal(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
 }
 
 // Put adds ev, waiting for room while the queue is full.
 func (q *MemQueue) Put(ctx context.Context, ev Event) error {
 	q.mu.Lock()
 	for !q.closed && q.tail-q.head >= uint64(len(q.buf)) {
-		q.putWaiters++
-		q.mu.Unlock()
-		var err error
-		select {
-		case <-q.space:
-		case <-q.closing:
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-		q.mu.Lock()
-		q.putWaiters--
-		if err != nil {
+		if err := q.room.await(ctx, &q.mu, q.closing); err != nil {
 			q.mu.Unlock()
 			q.rejected.Add(1)
 			return fmt.Errorf("put event %q: %w", ev.ID, err)
@@ -96,10 +76,10 @@ func (q *MemQueue) Put(ctx context.Context, ev Event) error {
 	}
 	q.store(ev)
 	// Hand the wake-up on to another waiting producer if room is left.
-	more := q.putWaiters > 0 && q.tail-q.head < uint64(len(q.buf))
+	more := q.room.waiting() && q.tail-q.head < uint64(len(q.buf))
 	q.mu.Unlock()
 	if more {
-		signal(q.space)
+		q.room.wake()
 	}
 	return nil
 }
@@ -190,12 +170,12 @@ func (q *MemQueue) Ack(b Batch) error {
 	}
 	q.head += n
 	q.bytes -= b.bytes
-	wake := q.putWaiters > 0
+	wake := q.room.waiting()
 	q.mu.Unlock()
 	q.acked.Add(n)
 	q.batches.Add(1)
 	if wake {
-		signal(q.space)
+		q.room.wake()
 	}
 	return nil
 }
