@@ -73,7 +73,8 @@ type DiskQueue struct {
 	bends []int  // end of each body in arena
 	view  []segInfo
 
-	eventsIn, dropped, rejected, acked, batches, torn, fsyncs atomic.Uint64
+	counters
+	torn, fsyncs atomic.Uint64
 }
 
 type segInfo struct {
@@ -795,19 +796,10 @@ func (q *DiskQueue) Stats() Stats {
 	if depth > 0 && head != 0 {
 		age = time.Duration(time.Now().UnixNano() - head)
 	}
-	return Stats{
-		EventsIn:      q.eventsIn.Load(),
-		Dropped:       q.dropped.Load(),
-		Rejected:      q.rejected.Load(),
-		Acked:         q.acked.Load(),
-		Batches:       q.batches.Load(),
-		Events:        depth,
-		Bytes:         bytes,
-		DiskBytes:     disk,
-		TornSkipped:   q.torn.Load(),
-		Fsyncs:        q.fsyncs.Load(),
-		OldestUnacked: age,
-	}
+	st := q.stats()
+	st.Events, st.Bytes, st.DiskBytes, st.OldestUnacked = depth, bytes, disk, age
+	st.TornSkipped, st.Fsyncs = q.torn.Load(), q.fsyncs.Load()
+	return st
 }
 
 // Path returns the queue directory.

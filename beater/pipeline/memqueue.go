@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -36,7 +35,7 @@ type MemQueue struct {
 
 	out []Event // consumer-owned: the batch Get returns, reused
 
-	eventsIn, dropped, rejected, acked, batches atomic.Uint64
+	counters
 }
 
 // NewMemQueue returns an empty memory queue with the capacity of cfg.Events.
@@ -200,16 +199,9 @@ func (q *MemQueue) Stats() Stats {
 		age = time.Duration(time.Now().UnixNano() - q.times[q.head%uint64(len(q.buf))])
 	}
 	q.mu.Unlock()
-	return Stats{
-		EventsIn:      q.eventsIn.Load(),
-		Dropped:       q.dropped.Load(),
-		Rejected:      q.rejected.Load(),
-		Acked:         q.acked.Load(),
-		Batches:       q.batches.Load(),
-		Events:        depth,
-		Bytes:         bytes,
-		OldestUnacked: age,
-	}
+	st := q.stats()
+	st.Events, st.Bytes, st.OldestUnacked = depth, bytes, age
+	return st
 }
 
 // Close wakes every waiter, discards the unacknowledged events (counted as
