@@ -94,29 +94,32 @@ func parseBulk(body []byte, defaultIndex string, q map[string][]string) ([]bulkO
 	}
 	requireDS := first(q["require_data_stream"]) == "true"
 	var ops []bulkOp
-	line := 0
+	line := 0 // number of the last line next returned, from 1
 	from := 0
-	next := func() (int, *bulkParseError) {
+	// next returns the next line without its '\n' and moves past it; ok is
+	// false at the end of the body, which must end with a newline.
+	next := func() (ln []byte, ok bool, perr *bulkParseError) {
 		i := bytes.IndexByte(body[from:], '\n')
 		if i < 0 {
 			if from != len(body) {
-				return -1, bad("The bulk request must be terminated by a newline [\\n]")
+				return nil, false, bad("The bulk request must be terminated by a newline [\\n]")
 			}
-			return -1, nil
+			return nil, false, nil
 		}
-		return from + i, nil
+		ln = body[from : from+i]
+		from += i + 1
+		line++
+		return ln, true, nil
 	}
 	for {
-		end, perr := next()
+		ln, ok, perr := next()
 		if perr != nil {
 			return nil, perr
 		}
-		if end < 0 {
+		if !ok {
 			break
 		}
-		line++
-		raw := bytes.TrimSpace(body[from:end])
-		from = end + 1
+		raw := bytes.TrimSpace(ln)
 		if len(raw) == 0 {
 			continue
 		}
@@ -126,16 +129,13 @@ func parseBulk(body []byte, defaultIndex string, q map[string][]string) ([]bulkO
 		}
 		op.requireDS = requireDS
 		if op.action != "delete" {
-			end, perr := next()
+			src, ok, perr := next()
 			if perr != nil {
 				return nil, perr
 			}
-			if end < 0 {
+			if !ok {
 				break
 			}
-			line++
-			src := body[from:end]
-			from = end + 1
 			src = bytes.TrimSuffix(src, []byte{'\r'})
 			if op.action == "update" {
 				// Update bodies are parsed by the bulk parser itself, so a
@@ -439,9 +439,7 @@ func (s *Server) applyOp(op *bulkOp) bulkItem {
 	if ds == nil && ix == nil {
 		// Bulk auto-creates indices for every action but delete.
 		if op.action == "delete" {
-			e := newErr("index_not_found_exception", "no such index [%s]", op.index)
-			e.Index = op.index
-			return fail(http.StatusNotFound, e)
+			return fail(http.StatusNotFound, indexNotFound(op.index))
 		}
 		t := st.matchTemplate(op.index)
 		var err error

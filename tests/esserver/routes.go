@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -17,38 +18,28 @@ func (s *Server) route(rs *reply) {
 		parts = strings.Split(path, "/")
 	}
 	m := rs.r.Method
-	is := func(methods ...string) bool {
-		for _, x := range methods {
-			if m == x {
-				return true
-			}
+	// allow reports whether the method is one of allowed, and answers 405
+	// when it is not.
+	allow := func(allowed ...string) bool {
+		if slices.Contains(allowed, m) {
+			return true
 		}
-		return false
-	}
-	wrong := func(allowed ...string) {
 		rs.json(http.StatusMethodNotAllowed, map[string]any{
 			"error":  fmt.Sprintf("Incorrect HTTP method for uri [%s] and method [%s], allowed: [%s]", rs.r.URL.RequestURI(), m, strings.Join(allowed, ", ")),
 			"status": http.StatusMethodNotAllowed,
 		})
+		return false
 	}
 	n := len(parts)
 	switch {
 	case n == 0:
-		if !is(http.MethodGet, http.MethodHead) {
-			wrong(http.MethodGet, http.MethodHead)
-			return
+		if allow(http.MethodGet, http.MethodHead) {
+			s.handleInfo(rs)
 		}
-		s.handleInfo(rs)
 	case parts[n-1] == "_bulk" && n <= 2:
-		if !is(http.MethodPost, http.MethodPut) {
-			wrong(http.MethodPost, http.MethodPut)
-			return
+		if allow(http.MethodPost, http.MethodPut) {
+			s.handleBulk(rs, at(parts, n-2))
 		}
-		def := ""
-		if n == 2 {
-			def = parts[0]
-		}
-		s.handleBulk(rs, def)
 	case parts[0] == "_index_template" && n <= 2:
 		s.handleIndexTemplate(rs, at(parts, 1))
 	case parts[0] == "_component_template" && n <= 2:
@@ -57,18 +48,10 @@ func (s *Server) route(rs *reply) {
 		s.handleILM(rs, at(parts, 2))
 	case parts[0] == "_data_stream" && n <= 2:
 		s.handleDataStream(rs, at(parts, 1))
-	case parts[n-1] == "_count" && n <= 2:
-		if !is(http.MethodGet, http.MethodPost) {
-			wrong(http.MethodGet, http.MethodPost)
-			return
+	case (parts[n-1] == "_count" || parts[n-1] == "_search") && n <= 2:
+		if allow(http.MethodGet, http.MethodPost) {
+			s.handleSearch(rs, at(parts, n-2), parts[n-1] == "_count")
 		}
-		s.handleSearch(rs, at(parts, n-2), true)
-	case parts[n-1] == "_search" && n <= 2:
-		if !is(http.MethodGet, http.MethodPost) {
-			wrong(http.MethodGet, http.MethodPost)
-			return
-		}
-		s.handleSearch(rs, at(parts, n-2), false)
 	case parts[n-1] == "_refresh" && n <= 2:
 		s.handleRefresh(rs, at(parts, n-2))
 	case parts[0] == "_cluster" && n >= 2 && parts[1] == "health":
@@ -119,14 +102,80 @@ func (s *Server) handleInfo(rs *reply) {
 	})
 }
 
-func notFound(typ, format string, args ...any) *esError {
-	return newErr(typ, format, args...)
+// The answers below are shared by the handlers of the index, data stream,
+// template and lifecycle APIs, so that each handler shows only what is its
+// own: what it checks and what it stores.
+
+// acknowledged answers a successful create, update or delete.
+func (rs *reply) acknowledged() {
+	rs.json(http.StatusOK, map[string]bool{"acknowledged": true})
 }
 
-func (s *Server) readJSON(rs *reply, v any) bool {
+// body reads the request body. When it cannot, it answers the error itself
+// and returns false.
+func (rs *reply) body() ([]byte, bool) {
 	body, status, err := rs.readBody()
 	if err != nil {
 		rs.bodyError(status, err)
+		return nil, false
+	}
+	return body, true
+}
+
+// indexNotFound is Elasticsearch's IndexNotFoundException (404) for a
+// missing index or data stream; it names the index in its metadata.
+func indexNotFound(name string) *esError {
+	e := newErr("index_not_found_exception", "no such index [%s]", name)
+	e.Index = name
+	return e
+}
+
+// missingIndex answers 404 for the first name in missing, as store.resolve
+// returns them, and reports whether it did.
+func (rs *reply) missingIndex(missing []string) bool {
+	if len(missing) == 0 {
+		return false
+	}
+	rs.error(http.StatusNotFound, indexNotFound(missing[0]))
+	return true
+}
+
+// resourceNotFound is the 404 of the template and lifecycle APIs
+// (ResourceNotFoundException).
+func resourceNotFound(format string, args ...any) *esError {
+	return newErr("resource_not_found_exception", format, args...)
+}
+
+// selected returns, sorted, the names in m that the name expression of a
+// GET selects: every name for "", else those matching the wildcard
+// expression.
+func selected[V any](m map[string]V, expr string) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		if expr == "" || wildcardMatch(expr, n) {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// remove deletes m[name] and acknowledges, or answers 404 with notFound
+// when m has no such name. The caller holds the store's write lock.
+func remove[V any](rs *reply, m map[string]V, name string, notFound *esError) {
+	if _, ok := m[name]; !ok {
+		rs.error(http.StatusNotFound, notFound)
+		return
+	}
+	delete(m, name)
+	rs.acknowledged()
+}
+
+// readJSON reads a required JSON body into v, answering the error itself
+// and returning false when it cannot.
+func (s *Server) readJSON(rs *reply, v any) bool {
+	body, ok := rs.body()
+	if !ok {
 		return false
 	}
 	if len(body) == 0 {
@@ -164,9 +213,8 @@ func (s *Server) handleIndexTemplate(rs *reply, name string) {
 			rs.error(http.StatusBadRequest, newErr("illegal_argument_exception", "index template name is missing"))
 			return
 		}
-		body, status, err := rs.readBody()
-		if err != nil {
-			rs.bodyError(status, err)
+		body, ok := rs.body()
+		if !ok {
 			return
 		}
 		var tb templateBody
@@ -227,12 +275,7 @@ func (s *Server) handleIndexTemplate(rs *reply, name string) {
 		// choose between them.
 		var clash []string
 		var clashDesc []string
-		names := make([]string, 0, len(st.templates))
-		for n := range st.templates {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
+		for _, n := range selected(st.templates, "") {
 			o := st.templates[n]
 			if n == name || o.priority != t.priority {
 				continue
@@ -257,36 +300,25 @@ func (s *Server) handleIndexTemplate(rs *reply, name string) {
 			return
 		}
 		st.templates[name] = t
-		rs.json(http.StatusOK, map[string]bool{"acknowledged": true})
+		rs.acknowledged()
 	case http.MethodGet, http.MethodHead:
 		st.mu.RLock()
 		defer st.mu.RUnlock()
-		var out []map[string]any
-		names := make([]string, 0)
-		for n := range st.templates {
-			if name == "" || wildcardMatch(name, n) {
-				names = append(names, n)
-			}
-		}
-		sort.Strings(names)
-		for _, n := range names {
+		out := []map[string]any{}
+		for _, n := range selected(st.templates, name) {
 			out = append(out, map[string]any{"name": n, "index_template": json.RawMessage(st.templates[n].raw)})
 		}
 		if len(out) == 0 && name != "" && !strings.Contains(name, "*") {
-			rs.error(http.StatusNotFound, notFound("resource_not_found_exception", "index template matching [%s] not found", name))
+			rs.error(http.StatusNotFound, resourceNotFound("index template matching [%s] not found", name))
 			return
-		}
-		if out == nil {
-			out = []map[string]any{}
 		}
 		rs.json(http.StatusOK, map[string]any{"index_templates": out})
 	case http.MethodDelete:
 		st.mu.Lock()
 		defer st.mu.Unlock()
-		if _, ok := st.templates[name]; !ok {
-			rs.error(http.StatusNotFound, notFound("resource_not_found_exception", "index_template matching [%s] not found", name))
-			return
-		}
+		// A data stream's template always exists: data streams are made
+		// only from stored templates, and this refuses to delete one in
+		// use. Testing use before existence therefore answers the same.
 		for _, ds := range st.dataStreams {
 			if ds.template == name {
 				rs.error(http.StatusBadRequest, newErr("illegal_argument_exception",
@@ -294,8 +326,7 @@ func (s *Server) handleIndexTemplate(rs *reply, name string) {
 				return
 			}
 		}
-		delete(st.templates, name)
-		rs.json(http.StatusOK, map[string]bool{"acknowledged": true})
+		remove(rs, st.templates, name, resourceNotFound("index_template matching [%s] not found", name))
 	default:
 		rs.error(http.StatusMethodNotAllowed, newErr("illegal_argument_exception", "method [%s] not allowed", rs.r.Method))
 	}
@@ -314,9 +345,8 @@ func (s *Server) handleComponentTemplate(rs *reply, name string) {
 		var probe struct {
 			Template json.RawMessage `json:"template"`
 		}
-		body, status, err := rs.readBody()
-		if err != nil {
-			rs.bodyError(status, err)
+		body, ok := rs.body()
+		if !ok {
 			return
 		}
 		if err := json.Unmarshal(body, &probe); err != nil || len(probe.Template) == 0 {
@@ -326,30 +356,23 @@ func (s *Server) handleComponentTemplate(rs *reply, name string) {
 		st.mu.Lock()
 		st.components[name] = body
 		st.mu.Unlock()
-		rs.json(http.StatusOK, map[string]bool{"acknowledged": true})
+		rs.acknowledged()
 	case http.MethodGet, http.MethodHead:
 		st.mu.RLock()
 		defer st.mu.RUnlock()
 		var out []map[string]any
-		for n, raw := range st.components {
-			if name == "" || wildcardMatch(name, n) {
-				out = append(out, map[string]any{"name": n, "component_template": json.RawMessage(raw)})
-			}
+		for _, n := range selected(st.components, name) {
+			out = append(out, map[string]any{"name": n, "component_template": json.RawMessage(st.components[n])})
 		}
 		if len(out) == 0 && name != "" && !strings.Contains(name, "*") {
-			rs.error(http.StatusNotFound, notFound("resource_not_found_exception", "component template matching [%s] not found", name))
+			rs.error(http.StatusNotFound, resourceNotFound("component template matching [%s] not found", name))
 			return
 		}
 		rs.json(http.StatusOK, map[string]any{"component_templates": out})
 	case http.MethodDelete:
 		st.mu.Lock()
 		defer st.mu.Unlock()
-		if _, ok := st.components[name]; !ok {
-			rs.error(http.StatusNotFound, notFound("resource_not_found_exception", "%s", name))
-			return
-		}
-		delete(st.components, name)
-		rs.json(http.StatusOK, map[string]bool{"acknowledged": true})
+		remove(rs, st.components, name, resourceNotFound("%s", name))
 	}
 }
 
@@ -395,15 +418,13 @@ func (s *Server) handleILM(rs *reply, name string) {
 		p.modified = time.Now().UTC()
 		p.policy = body.Policy
 		st.mu.Unlock()
-		rs.json(http.StatusOK, map[string]bool{"acknowledged": true})
+		rs.acknowledged()
 	case http.MethodGet, http.MethodHead:
 		st.mu.RLock()
 		defer st.mu.RUnlock()
 		out := map[string]any{}
-		for n, p := range st.policies {
-			if name != "" && !wildcardMatch(name, n) {
-				continue
-			}
+		for _, n := range selected(st.policies, name) {
+			p := st.policies[n]
 			var inUse []string
 			for _, ds := range st.dataStreams {
 				if ds.ilmPolicy == n {
@@ -421,19 +442,14 @@ func (s *Server) handleILM(rs *reply, name string) {
 			}
 		}
 		if len(out) == 0 && name != "" {
-			rs.error(http.StatusNotFound, notFound("resource_not_found_exception", "Lifecycle policy not found: [%s]", name))
+			rs.error(http.StatusNotFound, resourceNotFound("Lifecycle policy not found: [%s]", name))
 			return
 		}
 		rs.json(http.StatusOK, out)
 	case http.MethodDelete:
 		st.mu.Lock()
 		defer st.mu.Unlock()
-		if _, ok := st.policies[name]; !ok {
-			rs.error(http.StatusNotFound, notFound("resource_not_found_exception", "Lifecycle policy not found: %s", name))
-			return
-		}
-		delete(st.policies, name)
-		rs.json(http.StatusOK, map[string]bool{"acknowledged": true})
+		remove(rs, st.policies, name, resourceNotFound("Lifecycle policy not found: %s", name))
 	}
 }
 
@@ -446,14 +462,11 @@ func (s *Server) handleDataStream(rs *reply, name string) {
 		st.mu.RLock()
 		defer st.mu.RUnlock()
 		out := []map[string]any{}
-		names := make([]string, 0)
-		for n := range st.dataStreams {
-			if name == "" || name == "*" || name == "_all" || wildcardMatch(name, n) {
-				names = append(names, n)
-			}
+		expr := name
+		if expr == "_all" {
+			expr = ""
 		}
-		sort.Strings(names)
-		for _, n := range names {
+		for _, n := range selected(st.dataStreams, expr) {
 			ds := st.dataStreams[n]
 			var ixs []map[string]any
 			for _, ix := range ds.indices {
@@ -481,9 +494,7 @@ func (s *Server) handleDataStream(rs *reply, name string) {
 			out = append(out, entry)
 		}
 		if len(out) == 0 && name != "" && !strings.Contains(name, "*") && name != "_all" {
-			e := notFound("index_not_found_exception", "no such index [%s]", name)
-			e.Index = name
-			rs.error(http.StatusNotFound, e)
+			rs.error(http.StatusNotFound, indexNotFound(name))
 			return
 		}
 		rs.json(http.StatusOK, map[string]any{"data_streams": out})
@@ -511,7 +522,7 @@ func (s *Server) handleDataStream(rs *reply, name string) {
 			rs.error(http.StatusBadRequest, newErr("mapper_parsing_exception", "%v", err))
 			return
 		}
-		rs.json(http.StatusOK, map[string]bool{"acknowledged": true})
+		rs.acknowledged()
 	case http.MethodDelete:
 		st.mu.Lock()
 		defer st.mu.Unlock()
@@ -522,9 +533,7 @@ func (s *Server) handleDataStream(rs *reply, name string) {
 			}
 		}
 		if len(del) == 0 && !strings.Contains(name, "*") {
-			e := notFound("index_not_found_exception", "no such index [%s]", name)
-			e.Index = name
-			rs.error(http.StatusNotFound, e)
+			rs.error(http.StatusNotFound, indexNotFound(name))
 			return
 		}
 		for _, n := range del {
@@ -533,7 +542,7 @@ func (s *Server) handleDataStream(rs *reply, name string) {
 			}
 			delete(st.dataStreams, n)
 		}
-		rs.json(http.StatusOK, map[string]bool{"acknowledged": true})
+		rs.acknowledged()
 	}
 }
 
@@ -552,10 +561,7 @@ func (s *Server) handleIndex(rs *reply, name string) {
 		st.mu.RLock()
 		defer st.mu.RUnlock()
 		ixs, missing := st.resolve(name)
-		if len(missing) > 0 {
-			e := notFound("index_not_found_exception", "no such index [%s]", missing[0])
-			e.Index = missing[0]
-			rs.error(http.StatusNotFound, e)
+		if rs.missingIndex(missing) {
 			return
 		}
 		out := map[string]any{}
@@ -574,10 +580,11 @@ func (s *Server) handleIndex(rs *reply, name string) {
 			Mappings json.RawMessage `json:"mappings"`
 			Settings json.RawMessage `json:"settings"`
 		}
-		if raw, status, err := rs.readBody(); err != nil {
-			rs.bodyError(status, err)
+		raw, ok := rs.body()
+		if !ok {
 			return
-		} else if len(raw) > 0 {
+		}
+		if len(raw) > 0 {
 			if err := json.Unmarshal(raw, &body); err != nil {
 				rs.error(http.StatusBadRequest, newErr("x_content_parse_exception", "[1:1] failed to parse: %v", err))
 				return
@@ -630,10 +637,7 @@ func (s *Server) handleIndex(rs *reply, name string) {
 			return
 		}
 		ixs, missing := st.resolve(name)
-		if len(missing) > 0 {
-			e := notFound("index_not_found_exception", "no such index [%s]", missing[0])
-			e.Index = missing[0]
-			rs.error(http.StatusNotFound, e)
+		if rs.missingIndex(missing) {
 			return
 		}
 		for _, ix := range ixs {
@@ -642,7 +646,7 @@ func (s *Server) handleIndex(rs *reply, name string) {
 			}
 			delete(st.indices, ix.name)
 		}
-		rs.json(http.StatusOK, map[string]bool{"acknowledged": true})
+		rs.acknowledged()
 	default:
 		rs.error(http.StatusMethodNotAllowed, newErr("illegal_argument_exception", "method [%s] not allowed", rs.r.Method))
 	}
@@ -654,10 +658,7 @@ func (s *Server) handleGetDoc(rs *reply, name, id string) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	ixs, missing := st.resolve(name)
-	if len(missing) > 0 {
-		e := notFound("index_not_found_exception", "no such index [%s]", missing[0])
-		e.Index = missing[0]
-		rs.error(http.StatusNotFound, e)
+	if rs.missingIndex(missing) {
 		return
 	}
 	for _, ix := range ixs {
@@ -675,10 +676,7 @@ func (s *Server) handleRefresh(rs *reply, name string) {
 	st.mu.RLock()
 	_, missing := st.resolve(name)
 	st.mu.RUnlock()
-	if len(missing) > 0 {
-		e := notFound("index_not_found_exception", "no such index [%s]", missing[0])
-		e.Index = missing[0]
-		rs.error(http.StatusNotFound, e)
+	if rs.missingIndex(missing) {
 		return
 	}
 	rs.json(http.StatusOK, map[string]any{"_shards": shardsInfo{Total: 1, Successful: 1}})

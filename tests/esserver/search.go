@@ -405,9 +405,8 @@ type hit struct {
 
 // handleSearch serves _count (count true) and _search.
 func (s *Server) handleSearch(rs *reply, target string, count bool) {
-	body, status, err := rs.readBody()
-	if err != nil {
-		rs.bodyError(status, err)
+	body, ok := rs.body()
+	if !ok {
 		return
 	}
 	var req searchRequest
@@ -439,10 +438,7 @@ func (s *Server) handleSearch(rs *reply, target string, count bool) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	ixs, missing := st.resolve(target)
-	if len(missing) > 0 {
-		e := notFound("index_not_found_exception", "no such index [%s]", missing[0])
-		e.Index = missing[0]
-		rs.error(http.StatusNotFound, e)
+	if rs.missingIndex(missing) {
 		return
 	}
 	var hits []hit
