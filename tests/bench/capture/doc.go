@@ -5,7 +5,9 @@
 // It owns nothing but itself: it builds spawnbeat, runs it as root on a
 // temporary home with the file output, launches exec storms of short-lived
 // processes with unique marker arguments (at fixed rates and at the
-// machine's maximum), runs forkstat side by side on the same storms, and
+// machine's maximum) from launcher processes (this binary re-executed with
+// SPAWNBEAT_BENCH_LAUNCHER=1, each forking its share and reaping it with
+// wait4(-1)), runs forkstat side by side on the same storms, and
 // reports per storm how many execs reached the output, how many with their
 // full arguments and their parent's, the kernel's ENOBUFS losses, CPU per
 // 1,000 execs and resident memory of both tools. It then runs real

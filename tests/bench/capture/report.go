@@ -134,8 +134,8 @@ func (r *report) write(w io.Writer) {
 	fmt.Fprintf(w, "\n### Capture benchmark (%s, %s)\n\n", r.start.UTC().Format("2006-01-02 15:04 MST"), r.machine())
 	fmt.Fprintf(w, "Load average at start %s, at end %s (the machine is shared; rates and CPU are rough, counts and ratios solid).  \n", r.load, loadavg())
 	fmt.Fprintf(w, "Command (as root): `%s`  \n", r.command())
-	fmt.Fprintf(w, "Settings: %d processes per storm, rates %s, medians of %d runs; %d pty.spawn attacks per run.\n\n",
-		r.opts.n, rateList(r.opts.rates), r.opts.reps, r.opts.attacks)
+	fmt.Fprintf(w, "Settings: %d processes per storm from %d launcher processes, rates %s, medians of %d runs; %d pty.spawn attacks per run.\n\n",
+		r.opts.n, r.opts.launchers, rateList(r.opts.rates), r.opts.reps, r.opts.attacks)
 	if len(r.storms) > 0 {
 		r.writeStorms(w)
 	}
@@ -212,8 +212,9 @@ func (r *report) writeStorms(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "spawnbeat docs: storm processes with an exec document (by marker, or by pid with the launcher as parent when args were gone). "+
-		"Full args: process.args exactly as launched; parent args: process.parent.args exactly the launcher's argv. "+
+	fmt.Fprintln(w, "Rate: requested (achieved: launches per second from the schedule's start to the last launch). "+
+		"spawnbeat docs: storm processes with an exec document (by marker, or by pid with its launcher as parent when args were gone). "+
+		"Full args: process.args exactly as launched; parent args: process.parent.args exactly the argv of the launcher process that started it. "+
 		"Lost: the kernel's ENOBUFS count (capture.Kernel.Lost in /stats); dropped: capture.Dropped + queue.Dropped. "+
 		"forkstat seen / full args: storm processes it printed an exec line for / with the full command line. "+
 		"CPU: utime+stime from /proc/PID/stat from just before the storm until both tools had reported a probe launched after it. "+
