@@ -31,8 +31,9 @@ type readyFunc func() (ready uint64, oldest int64, closed bool)
 // cleared by a producer) and can take it, instead of waking for nothing on
 // its next wait. data has capacity 1 and the sends never block.
 //
-// await is for the queue's single consumer only; timer belongs to it.
-// wakeups may be read from any goroutine.
+// A batchWait is safe for concurrent use by the queue's producers (notify,
+// wake: under mu) and its single consumer (await, which owns timer); it is
+// not for two consumers at once. wakeups may be read from any goroutine.
 type batchWait struct {
 	mu    *sync.Mutex
 	ready readyFunc

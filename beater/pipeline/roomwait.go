@@ -13,9 +13,11 @@ import (
 // the waiting producers in one after another without waking them all for
 // one slot.
 //
-// waiters is guarded by the queue's mutex. space has capacity 1 and wake
-// never blocks; a wake-up sent while no producer waits lets the next one
-// that waits look at the queue again at once.
+// A roomWait is safe for concurrent use by any number of producers (await,
+// waiting) and wakers (wake): waiters is guarded by the queue's mutex, and
+// space has capacity 1 so wake never blocks; a wake-up sent while no
+// producer waits lets the next one that waits look at the queue again at
+// once.
 type roomWait struct {
 	space   chan struct{} // capacity 1: room appeared
 	waiters int           // producers in await; under the queue's mutex
