@@ -26,21 +26,43 @@ type source interface {
 
 // socket is a NETLINK_CONNECTOR socket on Go's runtime poller: the fd is
 // non-blocking and wrapped in an os.File, so a recv waiting for data parks
-// its goroutine rather than a thread, and closing the file wakes it.
+// its goroutine rather than a thread, and closing the file wakes it. (A
+// blocking read on a thread of its own cost more CPU per datagram here:
+// the runtime takes the idle thread's P away and sysmon polls after it.)
+//
+// One recvmmsg reads every queued datagram, up to readAhead, into a ring
+// that recv hands out one by one; a short read means the socket is empty,
+// which spares the read that would only fail with EAGAIN.
 type socket struct {
 	file *os.File
 	rc   syscall.RawConn
 
-	// State of the current recv, kept here so that readFn, bound once,
+	// The ring, owned by the reading goroutine.
+	slots   [readAhead][datagramBuffer]byte
+	names   [readAhead]unix.RawSockaddrNetlink
+	iovs    [readAhead]unix.Iovec
+	msgs    [readAhead]mmsghdr
+	next    int  // first slot not handed out yet
+	ready   int  // slots filled by the last recvmmsg
+	drained bool // the last recvmmsg found the socket empty
+
+	// State of the current fill, kept here so that fillFn, bound once,
 	// needs no per-call closure allocation.
-	buf    []byte
 	wait   bool
-	n      int
-	from   uint32
 	err    error
-	sa     unix.RawSockaddrNetlink
-	salen  uint32
-	readFn func(fd uintptr) bool
+	fillFn func(fd uintptr) bool
+}
+
+// readAhead is how many datagrams one recvmmsg may return: a storm queues
+// them faster than one per wake-up.
+const readAhead = 32
+
+// mmsghdr is struct mmsghdr (include/linux/socket.h), which x/sys/unix
+// does not define.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	len uint32
+	_   [4]byte
 }
 
 // openSocket creates the socket, sizes its receive buffer, attaches the
@@ -80,45 +102,68 @@ func openSocket(rcvbuf int, mask EventMask) (s *socket, forced bool, err error) 
 		return nil, false, fmt.Errorf("netlink socket raw conn: %w", err)
 	}
 	s = &socket{file: f, rc: rc}
-	s.readFn = s.read
+	for i := range s.msgs {
+		s.iovs[i].Base = &s.slots[i][0]
+		s.iovs[i].SetLen(datagramBuffer)
+		h := &s.msgs[i].hdr
+		h.Name = (*byte)(unsafe.Pointer(&s.names[i]))
+		h.Iov = &s.iovs[i]
+		h.SetIovlen(1)
+	}
+	s.fillFn = s.fill
 	return s, forced, nil
 }
 
 func (s *socket) recv(p []byte, wait bool) (int, uint32, error) {
 	if len(p) == 0 {
-		return 0, 0, fmt.Errorf("recvfrom: empty buffer: %w", unix.EINVAL)
+		return 0, 0, fmt.Errorf("recvmmsg: empty buffer: %w", unix.EINVAL)
 	}
-	s.buf, s.wait = p, wait
-	if err := s.rc.Read(s.readFn); err != nil {
-		return 0, 0, err // the file was closed, or a deadline passed
+	if s.next == s.ready {
+		if !wait && s.drained {
+			return 0, 0, unix.EAGAIN
+		}
+		s.wait = wait
+		if err := s.rc.Read(s.fillFn); err != nil {
+			return 0, 0, err // the file was closed, or a deadline passed
+		}
+		if s.err != nil {
+			return 0, 0, s.err
+		}
 	}
-	s.buf = nil
-	return s.n, s.from, s.err
+	i := s.next
+	s.next++
+	n := int(s.msgs[i].len) // the full length (MSG_TRUNC)
+	copy(p, s.slots[i][:min(n, datagramBuffer)])
+	return n, s.names[i].Pid, nil
 }
 
-// read is the RawConn.Read callback: it returns false to wait for the
-// poller to report the socket readable.
-func (s *socket) read(fd uintptr) bool {
+// fill is the RawConn.Read callback: it reads the queued datagrams into
+// the ring, and returns false to wait for the poller to report the socket
+// readable.
+func (s *socket) fill(fd uintptr) bool {
+	for i := range s.msgs {
+		s.msgs[i].hdr.Namelen = unix.SizeofSockaddrNetlink
+		s.msgs[i].hdr.Flags = 0
+	}
 	for {
-		s.salen = unix.SizeofSockaddrNetlink
-		// recvfrom directly, not unix.Recvfrom, which allocates a Sockaddr
-		// per call. MSG_TRUNC makes netlink return the real length of a
-		// datagram larger than the buffer (netlink(7)).
-		n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd,
-			uintptr(unsafe.Pointer(&s.buf[0])), uintptr(len(s.buf)), unix.MSG_TRUNC,
-			uintptr(unsafe.Pointer(&s.sa)), uintptr(unsafe.Pointer(&s.salen)))
+		// MSG_TRUNC makes netlink report the real length of a datagram
+		// larger than its slot (netlink(7)).
+		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd,
+			uintptr(unsafe.Pointer(&s.msgs[0])), readAhead, unix.MSG_TRUNC|unix.MSG_DONTWAIT, 0, 0)
 		switch errno {
 		case 0:
-			s.n, s.from, s.err = int(n), s.sa.Pid, nil
+			s.next, s.ready, s.err = 0, int(n), nil
+			s.drained = n < readAhead
 			return true
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
+			s.drained = true
 			if s.wait {
 				return false
 			}
 		}
-		s.n, s.from, s.err = 0, 0, errno
+		s.next, s.ready, s.err = 0, 0, errno
 		return true
 	}
 }
