@@ -130,7 +130,6 @@ func (b *Beater) sourceOptions() process.Options {
 		Existing:      c.Has("existing"),
 		Fork:          c.Has("fork"),
 		MaxArgsBytes:  int(c.MaxArgsBytes),
-		Buffer:        c.Buffer,
 		CacheEntries:  b.cfg.Spawnbeat.Cache.MaxEntries,
 		ExitGrace:     b.cfg.Spawnbeat.Cache.ExitGrace,
 		Namespace:     b.cfg.Spawnbeat.Namespace,

@@ -48,7 +48,6 @@ type Capture struct {
 	ScanExisting  bool          `config:"scan_existing"`  // emit "existing" documents at start
 	Actions       []string      `config:"actions"`        // document kinds to emit: exec, end, existing, fork
 	MaxArgsBytes  ByteSize      `config:"max_args_bytes"` // cap on a process's argument list
-	Buffer        int           `config:"buffer"`         // events between capture and processing
 }
 
 // Cache configures the process table.
@@ -141,7 +140,6 @@ func Default() Config {
 				ScanExisting:  true,
 				Actions:       []string{"exec", "end", "existing"},
 				MaxArgsBytes:  32 << 10,
-				Buffer:        8192,
 			},
 			Cache:     Cache{MaxEntries: 65536, ExitGrace: 30 * time.Second},
 			Detection: Detection{Enabled: true, Builtin: true, Reload: Reload{Enabled: true}},
@@ -198,9 +196,6 @@ func (s *Spawnbeat) validate() []error {
 	}
 	if c.MaxArgsBytes < 1024 || c.MaxArgsBytes > 4<<20 {
 		add("capture.max_args_bytes", "%d is outside 1KiB..4MiB", c.MaxArgsBytes)
-	}
-	if c.Buffer < 16 || c.Buffer > 1<<20 {
-		add("capture.buffer", "%d is outside 16..1048576", c.Buffer)
 	}
 	if s.Cache.MaxEntries < 1024 {
 		add("cache.max_entries", "%d is below 1024", s.Cache.MaxEntries)

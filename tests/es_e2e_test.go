@@ -595,7 +595,7 @@ func TestE2EElasticsearchOutage(t *testing.T) {
 	requireExactlyOnce(t, "after the outage", after, waitMarkers(t, srv, after, 20*time.Second))
 
 	stats = agentStats(t, port)
-	for _, k := range []string{"capture.Dropped", "queue.dropped", "queue.rejected", "processing.queue_failures", "output.Dropped"} {
+	for _, k := range []string{"queue.dropped", "queue.rejected", "processing.queue_failures", "output.Dropped"} {
 		if v := num(stats, k); v != 0 {
 			t.Errorf("/stats %s = %v, want 0", k, v)
 		}
@@ -754,7 +754,7 @@ func TestE2EElasticsearchFaults(t *testing.T) {
 	if d := num(st, "output.Duplicates"); d == 0 || d > float64(sst.Conflicts409) {
 		t.Errorf("agent counted %v duplicates, server answered %d 409s: want 0 < duplicates <= 409s", d, sst.Conflicts409)
 	}
-	for _, k := range []string{"output.Dropped", "queue.dropped", "capture.Dropped"} {
+	for _, k := range []string{"output.Dropped", "queue.dropped", "processing.queue_failures"} {
 		if v := num(st, k); v != 0 {
 			t.Errorf("/stats %s = %v, want 0", k, v)
 		}

@@ -17,8 +17,8 @@ func BenchmarkHandleBatch(b *testing.B) {
 	python := fakeProc{pid: 1001, ppid: 1000, comm: "python3", state: 'S', uid: 1000, gid: 100,
 		args: []string{"python3", "-c", "import pty; pty.spawn('/bin/sh')"}, exe: "/usr/bin/python3.11", cwd: "/tmp"}
 	s := fakeSource(b, bash, python)
-	out := make(chan *ecs.Event, 4)
-	s.scan(out, false)
+	s.sink = func(*ecs.Event) {}
+	s.scan(false)
 	evs := []netlink.Event{
 		{What: netlink.WhatFork, Timestamp: 1, ParentPID: 1000, ParentTGID: 1000, ChildPID: 1001, ChildTGID: 1001},
 		{What: netlink.WhatExec, Timestamp: 2, PID: 1001, TGID: 1001},
@@ -26,9 +26,6 @@ func BenchmarkHandleBatch(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		s.handleBatch(evs, out)
-		for range 2 {
-			s.Release(<-out)
-		}
+		s.handleBatch(evs)
 	}
 }

@@ -9,8 +9,9 @@
 // /proc, the start-up scan that seeds the table, the handling of each batch
 // of kernel events, the /proc resync after the kernel dropped events
 // (ENOBUFS; spaced out during a sustained overflow, with exec documents for
-// the live processes whose exec was lost), and the non-blocking hand-off of
-// documents to processing, where a full channel drops and counts.
+// the live processes whose exec was lost), and the hand-off of each
+// document to a Sink on the capture goroutine (the beater's detection,
+// encoding and queueing; it must not block).
 //
 // The race with /proc: a short-lived process loses its cmdline and exe when
 // it exits (exit_mm), often within a millisecond of the exec. The Source

@@ -47,7 +47,6 @@ type doc struct {
 type capture struct {
 	t    *testing.T
 	src  *Source
-	out  chan *ecs.Event
 	stop context.CancelFunc
 	done chan error
 
@@ -67,7 +66,6 @@ func testOptions() Options {
 		End:          true,
 		Existing:     true,
 		MaxArgsBytes: 64 << 10,
-		Buffer:       1 << 16,
 		ExitGrace:    time.Minute,
 		Namespace:    "test",
 	}
@@ -83,11 +81,10 @@ func testHost(t *testing.T) *ecs.Host {
 	return h
 }
 
-// startCapture starts a Source with opts and a reader of its channel (none
-// when collect is false, to test drops). It returns once the Source has
-// subscribed (or chosen poll mode) and, with ScanExisting, finished its
-// start-up scan.
-func startCapture(t *testing.T, opts Options, collect bool) *capture {
+// startCapture starts a Source that collects every document. It returns
+// once the Source has subscribed (or chosen poll mode) and, with
+// ScanExisting, finished its start-up scan.
+func startCapture(t *testing.T, opts Options) *capture {
 	t.Helper()
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	src, err := New(opts, testHost(t), ecs.NewAgent("test", "test", "agent-id"), log)
@@ -95,14 +92,8 @@ func startCapture(t *testing.T, opts Options, collect bool) *capture {
 		t.Fatalf("New: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &capture{t: t, src: src, out: make(chan *ecs.Event, opts.Buffer), stop: cancel, done: make(chan error, 1)}
-	if !collect {
-		c.out = make(chan *ecs.Event)
-	}
-	go func() { c.done <- src.Run(ctx, c.out) }()
-	if collect {
-		go c.collect()
-	}
+	c := &capture{t: t, src: src, stop: cancel, done: make(chan error, 1)}
+	go func() { c.done <- src.Run(ctx, c.collect) }()
 	t.Cleanup(func() { c.close() })
 	deadline := time.Now().Add(10 * time.Second)
 	for !src.ready() {
@@ -114,18 +105,18 @@ func startCapture(t *testing.T, opts Options, collect bool) *capture {
 	return c
 }
 
-func (c *capture) collect() {
-	for ev := range c.out {
-		d := doc{ev: *ev, json: ev.AppendJSON(nil)}
-		c.src.Release(ev)
-		var v map[string]any
-		c.mu.Lock()
-		if err := json.Unmarshal(d.json, &v); err != nil {
-			c.bad = append(c.bad, fmt.Sprintf("%v: %.200s", err, d.json))
-		}
-		c.docs = append(c.docs, d)
-		c.mu.Unlock()
+// collect is the Source's sink: it keeps a copy of the document (its
+// strings and slices are never modified, so sharing them is safe) and its
+// JSON encoding.
+func (c *capture) collect(ev *ecs.Event) {
+	d := doc{ev: *ev, json: ev.AppendJSON(nil)}
+	var v map[string]any
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := json.Unmarshal(d.json, &v); err != nil {
+		c.bad = append(c.bad, fmt.Sprintf("%v: %.200s", err, d.json))
 	}
+	c.docs = append(c.docs, d)
 }
 
 // close stops the Source (once) and checks that Run returned promptly and
@@ -145,7 +136,6 @@ func (c *capture) close() {
 		c.t.Errorf("Run did not return within 5s of cancel")
 		return
 	}
-	close(c.out)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, b := range c.bad {

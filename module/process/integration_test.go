@@ -111,7 +111,7 @@ func run(t *testing.T, cmd *exec.Cmd) (pid int, started time.Time, err error) {
 
 func TestIntegrationExec(t *testing.T) {
 	requireRoot(t)
-	c := startCapture(t, testOptions(), true)
+	c := startCapture(t, testOptions())
 	parent := self(t)
 	dash := resolve(t, "/bin/sh")
 
@@ -402,7 +402,7 @@ func TestIntegrationFork(t *testing.T) {
 	opts := testOptions()
 	opts.Fork = true
 	opts.ScanExisting = false
-	c := startCapture(t, opts, true)
+	c := startCapture(t, opts)
 	m := marker("fork")
 	pid, started, err := run(t, exec.Command("/bin/sh", "-c", "sleep 0.02; exit 0", m))
 	if err != nil {
@@ -474,7 +474,7 @@ func TestIntegrationLostResync(t *testing.T) {
 	// test the host's quietness instead.
 	opts.ReceiveBuffer = envInt("SPAWNBEAT_TEST_RCVBUF", 4096)
 	opts.Existing = false
-	c := startCapture(t, opts, true)
+	c := startCapture(t, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for round := 0; ctx.Err() == nil; round++ {
@@ -513,7 +513,7 @@ func TestIntegrationPoll(t *testing.T) {
 	opts.Mode = ModePoll
 	opts.PollPeriod = 20 * time.Millisecond
 	opts.ScanExisting = false
-	c := startCapture(t, opts, true)
+	c := startCapture(t, opts)
 	if got := c.src.Stats().Mode; got != ModePoll {
 		t.Errorf("mode = %q, want %q", got, ModePoll)
 	}
@@ -543,35 +543,6 @@ func TestIntegrationPoll(t *testing.T) {
 	if !slices.Contains(end.Process.Args, m) {
 		t.Errorf("end args = %q, want the marker", end.Process.Args)
 	}
-}
-
-func TestIntegrationDrops(t *testing.T) {
-	requireRoot(t)
-	opts := testOptions()
-	opts.Existing = false
-	c := startCapture(t, opts, false) // nobody reads the unbuffered channel
-	const n = 300
-	pids := storm(t, n, 2, 0)
-	deadline := time.Now().Add(10 * time.Second)
-	var st Stats
-	for {
-		st = c.src.Stats()
-		// exec and end documents of every process, all dropped.
-		if st.Dropped >= uint64(2*len(pids)) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if st.Emitted != 0 {
-		t.Errorf("emitted %d with nobody reading, want 0", st.Emitted)
-	}
-	if st.Dropped < uint64(2*len(pids)) {
-		t.Errorf("dropped %d, want at least %d (exec and end of %d processes): %+v", st.Dropped, 2*len(pids), len(pids), st)
-	}
-	if st.Kernel.Events < uint64(3*len(pids)) {
-		t.Errorf("kernel events %d, want at least %d: the socket must keep being read", st.Kernel.Events, 3*len(pids))
-	}
-	c.close() // Run returns promptly although the channel never drained
 }
 
 // envInt reads an integer test knob from the environment.
@@ -621,7 +592,7 @@ func TestIntegrationArgsShare(t *testing.T) {
 	opts := testOptions()
 	opts.Existing = false
 	opts.End = false
-	c := startCapture(t, opts, true)
+	c := startCapture(t, opts)
 	n := envInt("SPAWNBEAT_STORM_N", 2000) / 2 * 2
 	m := marker("share")
 	before := c.src.Stats()

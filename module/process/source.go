@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,7 +37,6 @@ type Options struct {
 	// Documents to emit.
 	Exec, End, Existing, Fork bool
 	MaxArgsBytes              int           // cap on the cmdline bytes kept (0: procfs.DefaultMaxArgBytes)
-	Buffer                    int           // not used by the Source: the capacity of the channel the caller passes to Run
 	CacheEntries              int           // process table bound (0: cache.DefaultMaxEntries)
 	ExitGrace                 time.Duration // how long an exited process stays in the table (0: cache.DefaultGrace)
 	Namespace                 string        // data_stream.namespace
@@ -52,10 +50,15 @@ const sweepEvery = time.Second
 // suspends.
 const clockEvery = time.Minute
 
-// Source captures process events and emits ECS documents. Run is called
-// once, by the goroutine that then owns the Source's state; Stats may be
-// called from any goroutine, and Release from the goroutine that consumes
-// the documents.
+// Sink takes each document a Source builds, on the Source's goroutine.
+// The document is lent for the call only (the Source reuses it): the sink
+// copies what it keeps. A sink must not block: while it runs, nobody reads
+// the kernel's socket, and a full socket loses events.
+type Sink func(ev *ecs.Event)
+
+// Source captures process events and emits ECS documents to a Sink. Run is
+// called once, by the goroutine that then owns the Source's state and calls
+// the sink; Stats may be called from any goroutine.
 type Source struct {
 	opts  Options
 	log   *zap.Logger
@@ -69,7 +72,8 @@ type Source struct {
 	boot  time.Time
 	clock *netlink.Clock // nil in poll mode
 
-	pool    sync.Pool
+	sink    Sink
+	doc     ecs.Event // the document being built and lent to the sink
 	seq     uint64
 	scratch procfs.Process
 	reads   []procfs.Process // the exec'd processes of one batch, in event order
@@ -93,16 +97,15 @@ type Source struct {
 }
 
 type counters struct {
-	emitted, dropped, resyncs, resyncAdded, resyncExecs, readErrors atomic.Uint64
-	complete, zombie, exited, partial                               atomic.Uint64
-	mode                                                            atomic.Value // string
+	emitted, resyncs, resyncAdded, resyncExecs, readErrors atomic.Uint64
+	complete, zombie, exited, partial                      atomic.Uint64
+	mode                                                   atomic.Value // string
 }
 
 // Stats are the Source's counters.
 type Stats struct {
 	Mode        string // netlink or poll
-	Emitted     uint64 // documents handed to processing
-	Dropped     uint64 // documents dropped because processing was behind (the buffer was full)
+	Emitted     uint64 // documents handed to the sink
 	Resyncs     uint64 // /proc scans after the kernel reported lost events
 	ResyncAdded uint64 // processes those scans found that no event had announced
 	ResyncExecs uint64 // exec documents those scans emitted for live processes whose exec event was lost
@@ -141,7 +144,6 @@ func New(opts Options, host *ecs.Host, agent *ecs.Agent, log *zap.Logger) (*Sour
 		BootTime:   s.boot,
 		ClockTicks: fs.ClockTicks(),
 	})
-	s.pool.New = func() any { return new(ecs.Event) }
 	s.stats.mode.Store("")
 	return s, nil
 }
@@ -167,35 +169,29 @@ func bootID(procRoot string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// Release returns a document the processing stage is done with.
-func (s *Source) Release(ev *ecs.Event) {
-	*ev = ecs.Event{}
-	s.pool.Put(ev)
-}
-
-// Run captures until ctx ends. It opens the proc connector (or, where it
-// cannot be used and the mode allows, polls /proc), scans /proc to seed the
-// table, then handles every event. out is never waited on: a document that
-// does not fit is dropped and counted.
-func (s *Source) Run(ctx context.Context, out chan<- *ecs.Event) error {
+// Run captures until ctx ends, handing every document to sink. It opens
+// the proc connector (or, where it cannot be used and the mode allows,
+// polls /proc), scans /proc to seed the table, then handles every event.
+func (s *Source) Run(ctx context.Context, sink Sink) error {
+	s.sink = sink
 	conn, err := s.open()
 	if err != nil {
 		return err
 	}
 	if conn == nil {
-		s.pollScan(out)
+		s.pollScan()
 		s.started.Store(true)
-		return s.poll(ctx, out)
+		return s.poll(ctx)
 	}
 	// The table is always seeded, so that children of processes started
 	// before spawnbeat get parent fields; documents only when asked.
-	s.scan(out, s.opts.ScanExisting && s.opts.Existing)
+	s.scan(s.opts.ScanExisting && s.opts.Existing)
 	s.log.Info("start-up scan of /proc done", zap.Int("processes", s.table.Len()))
 	s.started.Store(true)
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
-	return s.listen(ctx, conn, out)
+	return s.listen(ctx, conn)
 }
 
 // ready reports whether Run has subscribed (or chosen to poll) and
@@ -232,7 +228,7 @@ func (s *Source) mask() netlink.EventMask {
 	return netlink.EventMask(netlink.WhatFork | netlink.WhatExec | netlink.WhatExit)
 }
 
-func (s *Source) listen(ctx context.Context, conn *netlink.Conn, out chan<- *ecs.Event) error {
+func (s *Source) listen(ctx context.Context, conn *netlink.Conn) error {
 	lastSweep, lastClock := time.Now(), time.Now()
 	resyncPending := false
 	for {
@@ -247,12 +243,12 @@ func (s *Source) listen(ctx context.Context, conn *netlink.Conn, out chan<- *ecs
 		case err != nil:
 			return fmt.Errorf("receive process events: %w", err)
 		default:
-			s.handleBatch(evs, out)
+			s.handleBatch(evs)
 		}
 		if resyncPending {
 			due := s.lastResync.Add(resyncEvery)
 			if !time.Now().Before(due) {
-				s.resync(out)
+				s.resync()
 				resyncPending = false
 				due = time.Time{}
 			}
@@ -281,7 +277,7 @@ func (s *Source) listen(ctx context.Context, conn *netlink.Conn, out chan<- *ecs
 // no table update, document build or hand-off may come before the reads.
 // Processes whose exit is already in the batch are read last: their
 // cmdline is gone in any case, and only stat and status remain to read.
-func (s *Source) handleBatch(evs []netlink.Event, out chan<- *ecs.Event) {
+func (s *Source) handleBatch(evs []netlink.Event) {
 	s.reads = s.reads[:0]
 	s.late = s.late[:0]
 	for i := range evs {
@@ -306,7 +302,7 @@ func (s *Source) handleBatch(evs []netlink.Event, out chan<- *ecs.Event) {
 			p = &s.reads[k]
 			k++
 		}
-		s.handle(&evs[i], p, out)
+		s.handle(&evs[i], p)
 	}
 	for i := range s.reads {
 		s.reads[i] = procfs.Process{} // let the strings go
@@ -326,7 +322,7 @@ func exitsIn(evs []netlink.Event, pid int) bool {
 // handle applies one kernel event; for an exec, p is the process as read
 // from /proc. Threads are skipped: a process starts and ends when its
 // thread-group leader does.
-func (s *Source) handle(e *netlink.Event, p *procfs.Process, out chan<- *ecs.Event) {
+func (s *Source) handle(e *netlink.Event, p *procfs.Process) {
 	at := s.clock.Time(e.Timestamp)
 	switch e.What {
 	case netlink.WhatFork:
@@ -335,12 +331,12 @@ func (s *Source) handle(e *netlink.Event, p *procfs.Process, out chan<- *ecs.Eve
 		}
 		ent := s.table.Fork(e.ParentTGID, e.ChildTGID, at)
 		if s.opts.Fork && ent != nil {
-			s.emit(out, ecs.ActionFork, "start", at, ent)
+			s.emit(ecs.ActionFork, "start", at, ent)
 		}
 	case netlink.WhatExec:
 		ent := s.table.Exec(p, at)
 		if s.opts.Exec && ent != nil {
-			s.emit(out, ecs.ActionExec, "start", at, ent)
+			s.emit(ecs.ActionExec, "start", at, ent)
 		}
 	case netlink.WhatExit:
 		if e.PID != e.TGID {
@@ -348,7 +344,7 @@ func (s *Source) handle(e *netlink.Event, p *procfs.Process, out chan<- *ecs.Eve
 		}
 		ent := s.table.Exit(e.TGID, exitCode(e.WaitStatus()), at)
 		if s.opts.End && ent != nil {
-			s.emit(out, ecs.ActionEnd, "end", at, ent)
+			s.emit(ecs.ActionEnd, "end", at, ent)
 		}
 	}
 }
@@ -398,10 +394,10 @@ func (s *Source) countRead(st procfs.ReadState) {
 
 // scan reads every process in /proc into the table at start, emitting
 // "existing" documents when asked.
-func (s *Source) scan(out chan<- *ecs.Event, emitExisting bool) {
+func (s *Source) scan(emitExisting bool) {
 	_, _ = s.scanWith(func(ent *cache.Entry, _ scanned, at time.Time) {
 		if emitExisting {
-			s.emit(out, ecs.ActionExisting, "info", at, ent)
+			s.emit(ecs.ActionExisting, "info", at, ent)
 		}
 	})
 }
@@ -468,7 +464,7 @@ const resyncWarnEvery = 10 * time.Second
 // and live processes whose exec event was lost get their exec document
 // now (timed at their start, or at the scan for a fork child that exec'd
 // unseen), so that detection still sees them.
-func (s *Source) resync(out chan<- *ecs.Event) {
+func (s *Source) resync() {
 	s.stats.resyncs.Add(1)
 	execs := 0
 	added, _ := s.scanWith(func(ent *cache.Entry, what scanned, at time.Time) {
@@ -477,10 +473,10 @@ func (s *Source) resync(out chan<- *ecs.Event) {
 		}
 		switch what {
 		case scanNew:
-			s.emit(out, ecs.ActionExec, "start", ent.Start, ent)
+			s.emit(ecs.ActionExec, "start", ent.Start, ent)
 			execs++
 		case scanExeced:
-			s.emit(out, ecs.ActionExec, "start", at, ent)
+			s.emit(ecs.ActionExec, "start", at, ent)
 			execs++
 		}
 	})
@@ -500,12 +496,12 @@ func (s *Source) resync(out chan<- *ecs.Event) {
 // pollScan is poll mode's start-up scan: it seeds the table and the list
 // of live processes that the first poll compares with, so that a process
 // that exits before the first poll still gets its end document.
-func (s *Source) pollScan(out chan<- *ecs.Event) {
+func (s *Source) pollScan() {
 	emitExisting := s.opts.ScanExisting && s.opts.Existing
 	s.live = s.live[:0]
 	_, _ = s.scanWith(func(ent *cache.Entry, _ scanned, at time.Time) {
 		if emitExisting {
-			s.emit(out, ecs.ActionExisting, "info", at, ent)
+			s.emit(ecs.ActionExisting, "info", at, ent)
 		}
 		if !ent.Exited {
 			s.live = append(s.live, ent)
@@ -514,7 +510,7 @@ func (s *Source) pollScan(out chan<- *ecs.Event) {
 }
 
 // poll finds new and vanished processes every poll period.
-func (s *Source) poll(ctx context.Context, out chan<- *ecs.Event) error {
+func (s *Source) poll(ctx context.Context) error {
 	t := time.NewTicker(s.opts.PollPeriod)
 	defer t.Stop()
 	for {
@@ -523,14 +519,14 @@ func (s *Source) poll(ctx context.Context, out chan<- *ecs.Event) error {
 			return nil
 		case <-t.C:
 		}
-		s.pollOnce(out)
+		s.pollOnce()
 	}
 }
 
 // pollOnce emits an exec document for every process that appeared since
 // the last poll and an end document for every one that vanished (without
 // exit code: polling cannot know it).
-func (s *Source) pollOnce(out chan<- *ecs.Event) {
+func (s *Source) pollOnce() {
 	prev := s.live
 	s.live = s.live[len(s.live):]
 	_, err := s.scanWith(func(ent *cache.Entry, what scanned, _ time.Time) {
@@ -539,7 +535,7 @@ func (s *Source) pollOnce(out chan<- *ecs.Event) {
 		}
 		s.live = append(s.live, ent)
 		if what == scanNew && s.opts.Exec {
-			s.emit(out, ecs.ActionExec, "start", ent.Start, ent)
+			s.emit(ecs.ActionExec, "start", ent.Start, ent)
 		}
 	})
 	if err != nil {
@@ -548,24 +544,19 @@ func (s *Source) pollOnce(out chan<- *ecs.Event) {
 	}
 	for _, ent := range prev {
 		if ent.Exited && s.opts.End {
-			s.emit(out, ecs.ActionEnd, "end", ent.ExitAt, ent)
+			s.emit(ecs.ActionEnd, "end", ent.ExitAt, ent)
 		}
 	}
 	s.table.Sweep(time.Now())
 }
 
-// emit builds the document for ent and hands it on, or drops it (counted)
-// when processing is behind.
-func (s *Source) emit(out chan<- *ecs.Event, action, typ string, at time.Time, ent *cache.Entry) {
-	ev := s.pool.Get().(*ecs.Event)
+// emit builds the document for ent and lends it to the sink.
+func (s *Source) emit(action, typ string, at time.Time, ent *cache.Entry) {
+	ev := &s.doc
+	*ev = ecs.Event{}
 	s.build(ev, action, typ, at, ent)
-	select {
-	case out <- ev:
-		s.stats.emitted.Add(1)
-	default:
-		s.stats.dropped.Add(1)
-		s.Release(ev)
-	}
+	s.sink(ev)
+	s.stats.emitted.Add(1)
 }
 
 // Stats returns a snapshot of the counters.
@@ -573,7 +564,6 @@ func (s *Source) Stats() Stats {
 	st := Stats{
 		Mode:         s.stats.mode.Load().(string),
 		Emitted:      s.stats.emitted.Load(),
-		Dropped:      s.stats.dropped.Load(),
 		Resyncs:      s.stats.resyncs.Load(),
 		ResyncAdded:  s.stats.resyncAdded.Load(),
 		ResyncExecs:  s.stats.resyncExecs.Load(),

@@ -59,6 +59,13 @@ func writeProc(t testing.TB, root string, p fakeProc) {
 	}
 }
 
+// collect makes s keep a copy of every document it emits.
+func collect(s *Source) *[]ecs.Event {
+	var docs []ecs.Event
+	s.sink = func(ev *ecs.Event) { docs = append(docs, *ev) }
+	return &docs
+}
+
 // fakeSource returns a Source over a fake /proc tree holding procs and an
 // /etc with user alice (1000) and group users (100).
 func fakeSource(t testing.TB, procs ...fakeProc) *Source {
@@ -193,17 +200,14 @@ func TestHandleBatch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := fakeSource(t, tt.procs...)
-			out := make(chan *ecs.Event, 16)
-			s.scan(out, false)
-			s.handleBatch(tt.events, out)
-			close(out)
-			var got []ecs.Event
-			for ev := range out {
+			got := collect(s)
+			s.scan(false)
+			s.handleBatch(tt.events)
+			for _, ev := range *got {
 				if ev.Process.EntityID == "" || ev.Process.Parent.EntityID == "" || ev.Event.ID == "" {
 					t.Errorf("%s document of %d: entity ids %q/%q, event.id %q: want all set",
 						ev.Event.Action, ev.Process.PID, ev.Process.EntityID, ev.Process.Parent.EntityID, ev.Event.ID)
 				}
-				got = append(got, *ev)
 			}
 			want := make([]ecs.Event, len(tt.want))
 			for i, w := range tt.want {
@@ -219,7 +223,7 @@ func TestHandleBatch(t *testing.T) {
 				cmpopts.IgnoreFields(ecs.Info{}, "EntityID", "Start"),
 				cmpopts.IgnoreFields(ecs.Leader{}, "EntityID", "Start"),
 			}
-			if diff := cmp.Diff(want, got, opts); diff != "" {
+			if diff := cmp.Diff(want, *got, opts); diff != "" {
 				t.Errorf("documents (-want +got):\n%s", diff)
 			}
 		})
@@ -276,27 +280,26 @@ func TestResync(t *testing.T) {
 	bash := fakeProc{pid: 1000, ppid: 1, comm: "bash", state: 'S', uid: 1000, gid: 100,
 		args: []string{"-bash"}, exe: "/usr/bin/bash", cwd: "/home/alice"}
 	s := fakeSource(t, bash)
-	out := make(chan *ecs.Event, 16)
-	s.scan(out, false)
+	docs := collect(s)
+	s.scan(false)
 	// 1001 and 1002 forked; then the socket overflowed: 1001's exec, 1002's
 	// exit and all of 1003's events were lost.
 	s.handleBatch([]netlink.Event{
 		{What: netlink.WhatFork, ParentPID: 1000, ParentTGID: 1000, ChildPID: 1001, ChildTGID: 1001},
 		{What: netlink.WhatFork, ParentPID: 1000, ParentTGID: 1000, ChildPID: 1002, ChildTGID: 1002},
-	}, out)
+	})
 	root := filepath.Dir(s.fs.Root())
 	writeProc(t, root, fakeProc{pid: 1001, ppid: 1000, comm: "python3", state: 'S', uid: 1000, gid: 100,
 		args: []string{"python3"}, exe: "/usr/bin/python3.11", cwd: "/tmp"})
 	writeProc(t, root, fakeProc{pid: 1003, ppid: 1000, comm: "sh", state: 'S', uid: 1000, gid: 100,
 		args: []string{"sh", "-c", "x"}, exe: "/usr/bin/dash", cwd: "/tmp"})
-	s.resync(out)
-	close(out)
+	s.resync()
 	type seen struct {
 		Action, Name, Parent string
 		PID                  int
 	}
 	var got []seen
-	for ev := range out {
+	for _, ev := range *docs {
 		got = append(got, seen{Action: ev.Event.Action, PID: ev.Process.PID, Name: ev.Process.Name, Parent: ev.Process.Parent.Name})
 	}
 	want := []seen{
