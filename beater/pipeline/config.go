@@ -30,12 +30,6 @@ const (
 	FsyncNever    = "never"    // leave it to the kernel: survives a process crash, not a power loss
 )
 
-// Full policies of the disk queue (queue.disk.full_policy).
-const (
-	PolicyBlock      = "block"       // Put waits for room: backpressure on the capture stage
-	PolicyDropNewest = "drop_newest" // Put drops the new event and counts it
-)
-
 // Config is the queue.* section. At most one of Mem and Disk may be set; the
 // zero Config selects the memory queue with DefaultMemConfig. Config is a
 // plain value, not safe for concurrent mutation.
@@ -67,7 +61,6 @@ type DiskConfig struct {
 	SegmentSize   ByteSize      `config:"segment_size"` // a segment is closed once it reaches this size
 	Fsync         string        `config:"fsync"`        // FsyncAlways, FsyncInterval or FsyncNever
 	FsyncInterval time.Duration `config:"fsync_interval"`
-	FullPolicy    string        `config:"full_policy"` // PolicyBlock or PolicyDropNewest
 	// Flush batches reads like the memory queue's flush settings (an
 	// addition to the Beats disk queue, which has none).
 	Flush FlushConfig `config:"flush"`
@@ -90,7 +83,6 @@ func DefaultDiskConfig() DiskConfig {
 		SegmentSize:   DefaultSegmentSize,
 		Fsync:         FsyncInterval,
 		FsyncInterval: DefaultFsyncInterval,
-		FullPolicy:    PolicyBlock,
 		Flush:         FlushConfig{MinEvents: DefaultFlushMin, Timeout: DefaultFlushTimeout},
 	}
 }
@@ -188,11 +180,6 @@ func (c DiskConfig) problems(prefix string) []error {
 		}
 	default:
 		errs = append(errs, invalid(prefix+".fsync", "must be %q, %q or %q, got %q", FsyncAlways, FsyncInterval, FsyncNever, c.Fsync))
-	}
-	switch c.FullPolicy {
-	case PolicyBlock, PolicyDropNewest:
-	default:
-		errs = append(errs, invalid(prefix+".full_policy", "must be %q or %q, got %q", PolicyBlock, PolicyDropNewest, c.FullPolicy))
 	}
 	errs = append(errs, c.Flush.problems(prefix+".flush")...)
 	return errs

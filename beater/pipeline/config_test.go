@@ -63,16 +63,16 @@ func TestConfigUnpack(t *testing.T) {
 		{name: "disk defaults", doc: "queue.disk: {}", want: Config{Disk: &disk}},
 		{
 			name: "disk overrides with units",
-			doc:  "queue.disk:\n  path: /var/lib/spawnbeat/q\n  max_size: 2GiB\n  segment_size: 32MB\n  fsync: always\n  full_policy: drop_newest\n",
+			doc:  "queue.disk:\n  path: /var/lib/spawnbeat/q\n  max_size: 2GiB\n  segment_size: 32MB\n  fsync: always\n",
 			want: Config{Disk: &DiskConfig{
 				Path: "/var/lib/spawnbeat/q", MaxSize: 2 << 30, SegmentSize: 32_000_000, Fsync: FsyncAlways,
-				FsyncInterval: DefaultFsyncInterval, FullPolicy: PolicyDropNewest, Flush: disk.Flush,
+				FsyncInterval: DefaultFsyncInterval, Flush: disk.Flush,
 			}},
 		},
 		{
 			name: "disk sizes as integers",
 			doc:  "queue.disk:\n  max_size: 1048576\n  segment_size: 65536\n",
-			want: Config{Disk: &DiskConfig{MaxSize: 1 << 20, SegmentSize: 1 << 16, Fsync: FsyncInterval, FsyncInterval: time.Second, FullPolicy: PolicyBlock, Flush: disk.Flush}},
+			want: Config{Disk: &DiskConfig{MaxSize: 1 << 20, SegmentSize: 1 << 16, Fsync: FsyncInterval, FsyncInterval: time.Second, Flush: disk.Flush}},
 		},
 	}
 	for _, tt := range tests {
@@ -105,8 +105,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "min_events above events", doc: "queue.mem:\n  events: 10\n  flush.min_events: 11\n", want: []string{"queue.mem.flush.min_events: 11 exceeds"}},
 		{
 			name: "every disk problem at once",
-			doc:  "queue.disk:\n  max_size: 1KiB\n  segment_size: 100\n  fsync: sometimes\n  full_policy: drop_oldest\n",
-			want: []string{"queue.disk.segment_size:", "queue.disk.max_size:", "queue.disk.fsync:", "queue.disk.full_policy:"},
+			doc:  "queue.disk:\n  max_size: 1KiB\n  segment_size: 100\n  fsync: sometimes\n",
+			want: []string{"queue.disk.segment_size:", "queue.disk.max_size:", "queue.disk.fsync:"},
 		},
 		{name: "interval without a period", doc: "queue.disk:\n  fsync_interval: 0s\n", want: []string{"queue.disk.fsync_interval:"}},
 		{name: "max_size below segment_size", doc: "queue.disk:\n  max_size: 1MiB\n  segment_size: 2MiB\n", want: []string{"queue.disk.max_size:"}},

@@ -446,10 +446,9 @@ func (q *DiskQueue) dropAcked() {
 	}
 }
 
-// Put appends ev; under the "block" policy it waits for room, under
-// "drop_newest" it drops ev (counted) and returns ErrFull.
+// Put appends ev, waiting for room while the queue is full.
 func (q *DiskQueue) Put(ctx context.Context, ev Event) error {
-	return q.put(ctx, ev, q.cfg.FullPolicy == PolicyBlock)
+	return q.put(ctx, ev, true)
 }
 
 // TryPut appends ev if there is room, without waiting, and reports whether

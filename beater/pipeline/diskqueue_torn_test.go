@@ -202,92 +202,72 @@ func bigEvent(i, size int) Event {
 }
 
 func TestDiskQueueMaxSize(t *testing.T) {
-	tests := []struct {
-		name   string
-		policy string
-	}{
-		{name: "block", policy: PolicyBlock},
-		{name: "drop newest", policy: PolicyDropNewest},
+	dir := t.TempDir()
+	cfg := diskConfig(dir)
+	cfg.SegmentSize = MinSegmentSize
+	cfg.MaxSize = 3 * MinSegmentSize
+	q := openDisk(t, cfg)
+
+	accepted := 0
+	for q.TryPut(bigEvent(accepted, 480)) {
+		accepted++
+		if accepted > 1000 {
+			t.Fatal("TryPut never refused: max_size not enforced")
+		}
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			cfg := diskConfig(dir)
-			cfg.SegmentSize = MinSegmentSize
-			cfg.MaxSize = 3 * MinSegmentSize
-			cfg.FullPolicy = tt.policy
-			q := openDisk(t, cfg)
+	st := q.Stats()
+	if st.DiskBytes > int64(cfg.MaxSize) || diskUsage(t, dir) > int64(cfg.MaxSize) {
+		t.Fatalf("disk use %d (files %d) exceeds max_size %d", st.DiskBytes, diskUsage(t, dir), cfg.MaxSize)
+	}
+	if st.DiskBytes < int64(cfg.MaxSize)-2*recordSize(bigEvent(0, 480))-3*segHeaderSize {
+		t.Errorf("queue refused at %d of %d bytes: not full", st.DiskBytes, cfg.MaxSize)
+	}
+	if st.Dropped != 1 {
+		t.Errorf("Dropped after a refused TryPut = %d, want 1", st.Dropped)
+	}
 
-			accepted := 0
-			for q.TryPut(bigEvent(accepted, 480)) {
-				accepted++
-				if accepted > 1000 {
-					t.Fatal("TryPut never refused: max_size not enforced")
-				}
-			}
-			st := q.Stats()
-			if st.DiskBytes > int64(cfg.MaxSize) || diskUsage(t, dir) > int64(cfg.MaxSize) {
-				t.Fatalf("disk use %d (files %d) exceeds max_size %d", st.DiskBytes, diskUsage(t, dir), cfg.MaxSize)
-			}
-			if st.DiskBytes < int64(cfg.MaxSize)-2*recordSize(bigEvent(0, 480))-3*segHeaderSize {
-				t.Errorf("queue refused at %d of %d bytes: not full", st.DiskBytes, cfg.MaxSize)
-			}
-			if st.Dropped != 1 {
-				t.Errorf("Dropped after a refused TryPut = %d, want 1", st.Dropped)
-			}
+	// Put waits for room; this one gives up.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	err := q.Put(ctx, bigEvent(accepted, 480))
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Put on a full queue = %v, want %v", err, context.DeadlineExceeded)
+	}
+	if st := q.Stats(); st.Dropped != 1 || st.Rejected != 1 {
+		t.Errorf("Stats() = %+v, want Dropped 1 (TryPut) and Rejected 1 (Put gave up)", st)
+	}
+	if err := q.Put(context.Background(), bigEvent(0, int(cfg.MaxSize))); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("Put of an event larger than max_size = %v, want ErrTooLarge", err)
+	}
 
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
-			err := q.Put(ctx, bigEvent(accepted, 480))
-			cancel()
-			wantErr := map[string]error{PolicyBlock: context.DeadlineExceeded, PolicyDropNewest: ErrFull}[tt.policy]
-			if !errors.Is(err, wantErr) {
-				t.Fatalf("Put on a full queue = %v, want %v", err, wantErr)
-			}
-			// A full queue drops under drop_newest; under block the Put gave up.
-			wantDropped := map[string]uint64{PolicyBlock: 1, PolicyDropNewest: 2}[tt.policy]
-			if st := q.Stats(); st.Dropped != wantDropped || st.Dropped+st.Rejected != 2 {
-				t.Errorf("Stats() = %+v, want Dropped %d and 2 refusals in all", st, wantDropped)
-			}
-			if err := q.Put(context.Background(), bigEvent(0, int(cfg.MaxSize))); !errors.Is(err, ErrTooLarge) {
-				t.Errorf("Put of an event larger than max_size = %v, want ErrTooLarge", err)
-			}
-
-			// Under "block", a waiting Put goes through once acks free a segment.
-			done := make(chan error, 1)
-			if tt.policy == PolicyBlock {
-				go func() { done <- q.Put(context.Background(), bigEvent(accepted, 480)) }()
-				time.Sleep(20 * time.Millisecond)
-			}
-			b, err := q.Get(context.Background(), 1, accepted/2, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := q.Ack(b); err != nil {
-				t.Fatal(err)
-			}
-			if tt.policy == PolicyBlock {
-				select {
-				case err := <-done:
-					if err != nil {
-						t.Fatalf("blocked Put after Ack = %v", err)
-					}
-				case <-time.After(5 * time.Second):
-					t.Fatal("Put still blocked after acknowledgements freed a segment")
-				}
-			} else if err := q.Put(context.Background(), bigEvent(accepted, 480)); err != nil {
-				t.Fatalf("Put after acknowledgements freed a segment = %v", err)
-			}
-			got := drain(t, q, 100)
-			var want []string
-			for i := len(b.Events); i <= accepted; i++ {
-				want = append(want, testEvent(i).ID)
-			}
-			if diff := cmp.Diff(want, ids(got)); diff != "" {
-				t.Errorf("remaining events (-want +got):\n%s", diff)
-			}
-			if use := diskUsage(t, dir); use > int64(cfg.MaxSize) {
-				t.Errorf("disk use %d exceeds max_size %d", use, cfg.MaxSize)
-			}
-		})
+	// A waiting Put goes through once acks free a segment.
+	done := make(chan error, 1)
+	go func() { done <- q.Put(context.Background(), bigEvent(accepted, 480)) }()
+	time.Sleep(20 * time.Millisecond)
+	b, err := q.Get(context.Background(), 1, accepted/2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Ack(b); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("blocked Put after Ack = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Put still blocked after acknowledgements freed a segment")
+	}
+	got := drain(t, q, 100)
+	var want []string
+	for i := len(b.Events); i <= accepted; i++ {
+		want = append(want, testEvent(i).ID)
+	}
+	if diff := cmp.Diff(want, ids(got)); diff != "" {
+		t.Errorf("remaining events (-want +got):\n%s", diff)
+	}
+	if use := diskUsage(t, dir); use > int64(cfg.MaxSize) {
+		t.Errorf("disk use %d exceeds max_size %d", use, cfg.MaxSize)
 	}
 }

@@ -6,8 +6,8 @@ import "errors"
 var (
 	// ErrClosed is returned by a queue or loop used after Close.
 	ErrClosed = errors.New("pipeline: queue closed")
-	// ErrFull is returned by Put when the queue is full and its policy is
-	// to drop the newest event; the drop is counted.
+	// ErrFull means the queue was full and the newest event was dropped
+	// (counted); TryPut reports it as false.
 	ErrFull = errors.New("pipeline: queue full")
 	// ErrTooLarge is returned by Put for an event that can never fit
 	// (larger than the disk queue's max_size, or its ID longer than 65535

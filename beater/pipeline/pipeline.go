@@ -36,10 +36,9 @@ type Output interface {
 // the slice until the event is acknowledged (the memory queue does, without a
 // copy); producers must not modify or reuse it. The disk queue happens to copy.
 type Queue interface {
-	// Put adds ev, blocking while the queue is full under the "block"
-	// policy until there is room, ctx ends (ctx.Err() is returned) or the
-	// queue is closed (ErrClosed). Under the "drop_newest" policy a full
-	// queue drops ev, counts it and returns ErrFull.
+	// Put adds ev, blocking while the queue is full until there is room,
+	// ctx ends (ctx.Err() is returned) or the queue is closed (ErrClosed).
+	// spawnbeat's capture uses TryPut: it must never wait.
 	Put(ctx context.Context, ev Event) error
 	// TryPut adds ev without blocking and reports whether it did; a refusal
 	// is counted (Stats.Dropped when full, Stats.Rejected otherwise).

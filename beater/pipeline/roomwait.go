@@ -6,7 +6,7 @@ import (
 )
 
 // roomWait is the producers' wait for room in a full queue, shared by
-// MemQueue.Put and DiskQueue.put under the "block" policy.
+// MemQueue.Put and DiskQueue.Put.
 //
 // A wake-up goes to one producer; the producer that still finds room after
 // adding its event hands the wake-up on, so that room freed by an Ack lets
