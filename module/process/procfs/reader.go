@@ -45,8 +45,8 @@ type Reader struct {
 	fs     FS
 	maxArg int
 
-	path []byte // NUL-terminated path of /proc/PID or /proc/PID/stat
-	name []byte // NUL-terminated file name inside /proc/PID
+	path []byte // NUL-terminated path of /proc/PID/<file>
+	dir  int    // length of the /proc/PID/ prefix in path
 	buf  []byte // stat and status contents
 	args []byte // cmdline contents, at most maxArg+1 bytes
 	link []byte // readlink target
@@ -65,7 +65,6 @@ func (fs FS) NewReader(maxArgBytes int) *Reader {
 		fs:     fs,
 		maxArg: maxArgBytes,
 		path:   make([]byte, 0, len(fs.root)+32),
-		name:   make([]byte, 0, 16),
 		buf:    make([]byte, 0, 4<<10),
 		args:   make([]byte, 0, min(maxArgBytes+1, 4<<10)),
 		link:   make([]byte, 4<<10+64),
@@ -107,9 +106,13 @@ func (r *Reader) ReadStat(pid int, s *Stat) error {
 // With /proc mounted hidepid=invisible, other users' processes are
 // indistinguishable from gone ones.
 //
-// The files are read through one descriptor of /proc/PID, so all of them
-// belong to the same process even if the PID is reused meanwhile. After an
-// error p holds only the PID.
+// The order races the process's exit: cmdline, exe and cwd vanish when it
+// exits (exit_mm, exit_fs), so they are read right after stat, which tells
+// a zombie or a kernel thread; status, which a zombie still shows, comes
+// last. Each file is opened by path: a directory descriptor would pin the
+// process across the reads but cost two more system calls, and a PID is
+// only reused after the kernel has cycled through every other one.
+// After an error p holds only the PID.
 func (r *Reader) Read(pid int, p *Process) error {
 	*p = Process{Stat: Stat{PID: pid}}
 	if err := r.read(pid, p); err != nil {
@@ -123,13 +126,8 @@ func (r *Reader) read(pid int, p *Process) error {
 	if pid <= 0 {
 		return fmt.Errorf("read process %d: %w", pid, ErrBadPID)
 	}
-	dirfd, err := openat(unix.AT_FDCWD, r.pidPath(pid, ""), unix.O_PATH|unix.O_DIRECTORY)
-	if err != nil {
-		return wrapRead(pid, "directory", err)
-	}
-	defer unix.Close(dirfd) //nolint:errcheck // O_PATH descriptor: nothing to flush
-
-	b, _, err := readAt(dirfd, r.cname("stat"), r.buf, maxFileBytes)
+	r.pidPath(pid, "/")
+	b, _, err := readAt(unix.AT_FDCWD, r.file("stat"), r.buf, maxFileBytes)
 	r.buf = b[:0]
 	if err != nil {
 		return wrapRead(pid, "stat", err)
@@ -145,49 +143,28 @@ func (r *Reader) read(pid int, p *Process) error {
 	r.str = append(r.str[:0], comm...)
 	l := layout{comm: len(r.str)}
 
-	state := ReadComplete
 	if p.IsZombie() {
-		state = ReadZombie
-	}
-
-	b, more, err := readAt(dirfd, r.cname("status"), r.buf, maxFileBytes)
-	r.buf = b[:0]
-	switch {
-	case isGone(err):
-		p.Missing |= PartStatus | PartCmdline | PartExe | PartCwd
-		p.ReadState = ReadExited
-		r.finish(p, l, cmdline{})
-		return nil
-	case err != nil:
-		return fmt.Errorf("read process %d status: %w", pid, err)
-	}
-	if more {
-		// Cut a huge file at its last whole line.
-		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-			b = b[:i+1]
-		}
-	}
-	if err := parseStatus(b, &p.Creds); err != nil {
-		return fmt.Errorf("read process %d: %w", pid, err)
-	}
-	if state == ReadZombie {
 		// cmdline is empty and exe and cwd are unreadable once exit_mm
-		// and exit_fs have run.
+		// and exit_fs have run; the credentials are still there.
 		p.Missing |= PartCmdline | PartExe | PartCwd
 		p.ReadState = ReadZombie
+		if err := r.readStatus(pid, p); err != nil {
+			return err
+		}
 		r.finish(p, l, cmdline{})
 		return nil
 	}
 
+	state := ReadComplete
 	kthread := p.IsKernelThread()
 	anomaly := false // something a live user process always has was missing
 
 	var cl cmdline
-	b, more, err = readAt(dirfd, r.cname("cmdline"), r.args, r.maxArg)
+	b, more, err := readAt(unix.AT_FDCWD, r.file("cmdline"), r.args, r.maxArg)
 	r.args = b[:0]
 	switch {
 	case isGone(err):
-		p.Missing |= PartCmdline | PartExe | PartCwd
+		p.Missing |= PartCmdline | PartExe | PartCwd | PartStatus
 		p.ReadState = ReadExited
 		r.finish(p, l, cmdline{})
 		return nil
@@ -209,7 +186,7 @@ func (r *Reader) read(pid int, p *Process) error {
 	r.str = append(r.str, cl.data...)
 	argEnd := len(r.str)
 
-	exe, exeErr := r.readlink(dirfd, "exe")
+	exe, exeErr := r.readlink("exe")
 	switch {
 	case exeErr == nil:
 		if e, ok := bytes.CutSuffix(exe, []byte(deletedSuffix)); ok {
@@ -229,7 +206,7 @@ func (r *Reader) read(pid int, p *Process) error {
 	}
 	l.exe = len(r.str)
 
-	cwd, cwdErr := r.readlink(dirfd, "cwd")
+	cwd, cwdErr := r.readlink("cwd")
 	switch {
 	case cwdErr == nil:
 		r.str = append(r.str, cwd...)
@@ -243,24 +220,56 @@ func (r *Reader) read(pid int, p *Process) error {
 		state = ReadPartial
 	}
 	l.cwd = len(r.str)
+	l.argStart, l.argEnd = argStart, argEnd
 
+	switch err := r.readStatus(pid, p); {
+	case errors.Is(err, ErrGone):
+		// Reaped since: what was read stands, without credentials.
+		p.ReadState = ReadExited
+		r.finish(p, l, cl)
+		return nil
+	case err != nil:
+		return err
+	}
 	if anomaly {
-		// Did it exit while we read? Ask stat again, through the same
-		// directory descriptor.
-		state = r.recheck(dirfd)
+		// Did it exit while we read? Ask stat again.
+		state = r.recheck()
 	}
 	p.ReadState = state
-	l.argStart, l.argEnd = argStart, argEnd
 	r.finish(p, l, cl)
 	return nil
 }
 
-// recheck reads stat again through dirfd after a part a live user process
-// always has was missing, to tell an exit during the read (ReadExited;
-// ReadZombie, also while still in do_exit) from a live process that
-// withheld it (ReadPartial).
-func (r *Reader) recheck(dirfd int) ReadState {
-	b, _, err := readAt(dirfd, r.cname("stat"), r.buf, maxFileBytes)
+// readStatus reads the credentials from status; when the process is gone
+// it marks them missing and returns an error wrapping ErrGone.
+func (r *Reader) readStatus(pid int, p *Process) error {
+	b, more, err := readAt(unix.AT_FDCWD, r.file("status"), r.buf, maxFileBytes)
+	r.buf = b[:0]
+	switch {
+	case isGone(err):
+		p.Missing |= PartStatus
+		return wrapRead(pid, "status", err)
+	case err != nil:
+		return fmt.Errorf("read process %d status: %w", pid, err)
+	}
+	if more {
+		// Cut a huge file at its last whole line.
+		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+			b = b[:i+1]
+		}
+	}
+	if err := parseStatus(b, &p.Creds); err != nil {
+		return fmt.Errorf("read process %d: %w", pid, err)
+	}
+	return nil
+}
+
+// recheck reads stat again after a part a live user process always has
+// was missing, to tell an exit during the read (ReadExited; ReadZombie,
+// also while still in do_exit) from a live process that withheld it
+// (ReadPartial).
+func (r *Reader) recheck() ReadState {
+	b, _, err := readAt(unix.AT_FDCWD, r.file("stat"), r.buf, maxFileBytes)
 	r.buf = b[:0]
 	if err != nil {
 		return ReadExited
@@ -294,11 +303,11 @@ func (r *Reader) finish(p *Process, l layout, cl cmdline) {
 	}
 }
 
-// readlink reads the target of name inside dirfd into the Reader's link
-// buffer, growing it for long targets.
-func (r *Reader) readlink(dirfd int, name string) ([]byte, error) {
+// readlink reads the target of the process's link name into the Reader's
+// link buffer, growing it for long targets.
+func (r *Reader) readlink(name string) ([]byte, error) {
 	for {
-		n, err := readlinkat(dirfd, r.cname(name), r.link)
+		n, err := readlinkat(unix.AT_FDCWD, r.file(name), r.link)
 		if err != nil {
 			return nil, err
 		}
@@ -309,21 +318,24 @@ func (r *Reader) readlink(dirfd int, name string) ([]byte, error) {
 	}
 }
 
-// pidPath builds the NUL-terminated path <root>/PID<suffix>.
+// pidPath builds the NUL-terminated path <root>/PID<suffix>, and keeps it
+// (without the NUL) as the directory that file names are appended to.
 func (r *Reader) pidPath(pid int, suffix string) []byte {
 	p := append(r.path[:0], r.fs.root...)
 	p = append(p, '/')
 	p = strconv.AppendInt(p, int64(pid), 10)
 	p = append(p, suffix...)
+	r.dir = len(p)
 	p = append(p, 0)
 	r.path = p
 	return p
 }
 
-// cname returns name NUL-terminated in the Reader's name buffer.
-func (r *Reader) cname(name string) []byte {
-	r.name = append(append(r.name[:0], name...), 0)
-	return r.name
+// file returns the NUL-terminated path of name in the directory pidPath
+// built last.
+func (r *Reader) file(name string) []byte {
+	r.path = append(append(r.path[:r.dir], name...), 0)
+	return r.path
 }
 
 // isGone reports whether err says the process or its file is no longer
