@@ -330,9 +330,46 @@ func (c *Conn) ingest(buf []byte, n int, from uint32) {
 	c.events = events[:kept]
 }
 
+// subscribeAttempts bounds how often subscribe asks again when the
+// kernel's answer may have been dropped by a full socket.
+const subscribeAttempts = 3
+
 // subscribe sends PROC_CN_MCAST_LISTEN and waits for the kernel's
 // acknowledgement, keeping events that arrive before it for Receive.
+//
+// The socket is bound to the multicast group already, so on a busy host
+// with a small receive buffer other listeners' events can fill it and the
+// acknowledgement be dropped (ENOBUFS). The socket is therefore emptied
+// just before each request — the kernel answers within the send — and the
+// request is repeated when a loss was seen; since 6.6 the kernel counts a
+// repeated LISTEN from one socket once.
 func (c *Conn) subscribe() error {
+	for attempt := 1; ; attempt++ {
+		err := c.requestListen()
+		if !errors.Is(err, errNoAck) {
+			return err
+		}
+		if !c.lostPending || attempt == subscribeAttempts {
+			// The kernel silently ignores requests from outside the initial
+			// user and PID namespaces (drivers/connector/cn_proc.c).
+			return fmt.Errorf("no acknowledgement of PROC_CN_MCAST_LISTEN within %v (not in the initial user and PID namespaces?): %w",
+				ackTimeout, ErrUnsupported)
+		}
+		c.log.Debug("the acknowledgement of PROC_CN_MCAST_LISTEN may have been dropped (socket full); asking again",
+			zap.Int("attempt", attempt))
+	}
+}
+
+// errNoAck means no acknowledgement came within ackTimeout.
+var errNoAck = errors.New("no acknowledgement")
+
+// requestListen empties the socket, sends PROC_CN_MCAST_LISTEN once and
+// waits for its acknowledgement.
+func (c *Conn) requestListen() error {
+	if err := c.sock.discard(); err != nil {
+		return fmt.Errorf("empty the socket: %w", err)
+	}
+	c.pending, c.lostPending = c.pending[:0], false
 	if err := c.sock.send(c.request(PROC_CN_MCAST_LISTEN)); err != nil {
 		return fmt.Errorf("send PROC_CN_MCAST_LISTEN: %w", classify(err))
 	}
@@ -343,10 +380,7 @@ func (c *Conn) subscribe() error {
 	for {
 		n, from, err := c.sock.recv(c.buf, true)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			// The kernel silently ignores requests from outside the initial
-			// user and PID namespaces (drivers/connector/cn_proc.c).
-			return fmt.Errorf("no acknowledgement of PROC_CN_MCAST_LISTEN within %v (not in the initial user and PID namespaces?): %w",
-				ackTimeout, ErrUnsupported)
+			return errNoAck
 		}
 		if errors.Is(err, unix.ENOBUFS) {
 			c.stats.lost.Add(1)

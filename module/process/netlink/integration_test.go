@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 )
 
@@ -284,5 +285,37 @@ func TestIntegrationReceiveBuffer(t *testing.T) {
 				t.Errorf("SO_RCVBUF = %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestIntegrationSubscribeFullSocket subscribes a socket that other
+// listeners' events have already filled: the kernel's acknowledgement
+// must still get through (the socket is emptied before the request).
+func TestIntegrationSubscribeFullSocket(t *testing.T) {
+	requireRoot(t)
+	openTest(t, Options{}) // a listener, so that the kernel sends events at all
+	loop := exec.Command("/bin/sh", "-c", "while :; do /bin/true; done")
+	if err := loop.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = loop.Process.Kill()
+		_ = loop.Wait()
+	})
+	sock, _, err := openSocket(4096, MaskDefault) // bound to the group: events queue up
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk, err := NewClock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newConn(sock, Options{ReceiveBuffer: 4096, Events: MaskDefault}, zap.NewNop(), clk)
+	c.sock = sock
+	c.seq = uint32(time.Now().UnixNano()) | 1
+	t.Cleanup(func() { _ = c.Close() })
+	time.Sleep(200 * time.Millisecond) // the 8 KiB buffer is full long before this
+	if err := c.subscribe(); err != nil {
+		t.Fatalf("subscribe on a full socket: %v", err)
 	}
 }

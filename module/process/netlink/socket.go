@@ -168,6 +168,25 @@ func (s *socket) fill(fd uintptr) bool {
 	}
 }
 
+// discard drops every datagram queued on the socket and any ENOBUFS
+// pending on it.
+func (s *socket) discard() error {
+	s.next, s.ready, s.drained = 0, 0, false
+	for {
+		s.wait = false
+		if err := s.rc.Read(s.fillFn); err != nil {
+			return err
+		}
+		switch {
+		case errors.Is(s.err, unix.EAGAIN):
+			s.next, s.ready = 0, 0
+			return nil
+		case s.err != nil && !errors.Is(s.err, unix.ENOBUFS):
+			return s.err
+		}
+	}
+}
+
 // send writes one message to the kernel (port id 0).
 func (s *socket) send(msg []byte) error {
 	var serr error
