@@ -644,3 +644,44 @@ func TestIntegrationArgsShare(t *testing.T) {
 		t.Errorf("complete share %.1f%% < %.0f%%", share, min)
 	}
 }
+
+// TestIntegrationCredentialChange runs a process that changes its user and
+// group before it execs (setpriv: setresgid, setresuid, then execve): the
+// exec document names the new ids, which the Source learns from the
+// kernel's uid and gid events, not from /proc.
+func TestIntegrationCredentialChange(t *testing.T) {
+	requireRoot(t)
+	c := startCapture(t, testOptions())
+	m := marker("setpriv")
+	cmd := exec.Command("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/bin/sh", "-c", "sleep 0.05; exit 0", m)
+	pid, _, err := run(t, cmd)
+	if err != nil {
+		t.Fatalf("setpriv: %v", err)
+	}
+	ev := c.wait(5*time.Second, "exec of sh", func(ev *ecs.Event) bool {
+		a := ev.Process.Args
+		return ev.Event.Action == ecs.ActionExec && ev.Process.PID == pid && len(a) == 4 && a[0] == "/bin/sh" && a[3] == m
+	})
+	nobody := ecs.ID{ID: "65534", Name: "nobody"}
+	if u, err := user.LookupId("65534"); err != nil || u.Username != "nobody" {
+		nobody.Name = "" // a host without the usual nobody entry
+		if err == nil {
+			nobody.Name = u.Username
+		}
+	}
+	got := map[string]ecs.ID{"user": ev.Process.User, "real_user": ev.Process.RealUser}
+	want := map[string]ecs.ID{"user": nobody, "real_user": nobody}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("sh's users after setpriv (-want +got):\n%s", diff)
+	}
+	if ev.Process.Group.ID != "65534" || ev.Process.RealGroup.ID != "65534" {
+		t.Errorf("sh's groups: effective %q, real %q, want 65534", ev.Process.Group.ID, ev.Process.RealGroup.ID)
+	}
+	// setpriv itself ran as root: its exec document says so.
+	setpriv := c.wait(5*time.Second, "exec of setpriv", func(ev *ecs.Event) bool {
+		return ev.Event.Action == ecs.ActionExec && ev.Process.PID == pid && ev.Process.Name == "setpriv"
+	})
+	if setpriv.Process.User.ID != "0" {
+		t.Errorf("setpriv's user %q, want 0", setpriv.Process.User.ID)
+	}
+}

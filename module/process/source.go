@@ -225,7 +225,9 @@ func (s *Source) open() (*netlink.Conn, error) {
 func (s *Source) mask() netlink.EventMask {
 	// Fork is needed even without fork documents: it names the parent at
 	// the time of the exec and lets children inherit their parent's image.
-	return netlink.EventMask(netlink.WhatFork | netlink.WhatExec | netlink.WhatExit)
+	// The uid and gid events keep the inherited credentials right, so that
+	// an exec'd process's status need not be read.
+	return netlink.EventMask(netlink.WhatFork | netlink.WhatExec | netlink.WhatExit | netlink.WhatUID | netlink.WhatGID)
 }
 
 func (s *Source) listen(ctx context.Context, conn *netlink.Conn) error {
@@ -333,7 +335,16 @@ func (s *Source) handle(e *netlink.Event, p *procfs.Process) {
 		if s.opts.Fork && ent != nil {
 			s.emit(ecs.ActionFork, "start", at, ent)
 		}
+	case netlink.WhatUID:
+		if e.PID == e.TGID { // a thread's own credentials are not the process's
+			s.table.SetUIDs(e.TGID, e.RUID, e.EUID)
+		}
+	case netlink.WhatGID:
+		if e.PID == e.TGID {
+			s.table.SetGIDs(e.TGID, e.RGID, e.EGID)
+		}
 	case netlink.WhatExec:
+		s.creds(p)
 		ent := s.table.Exec(p, at)
 		if s.opts.Exec && ent != nil {
 			s.emit(ecs.ActionExec, "start", at, ent)
@@ -358,10 +369,10 @@ func exitCode(ws unix.WaitStatus) int {
 	return ws.ExitStatus()
 }
 
-// read reads the process that just exec'd into p and counts how much
-// /proc still showed.
+// read reads the process that just exec'd into p, without its
+// credentials (see creds), and counts how much /proc still showed.
 func (s *Source) read(pid int, p *procfs.Process) {
-	err := s.rd.Read(pid, p)
+	err := s.rd.ReadExec(pid, p)
 	switch {
 	case errors.Is(err, procfs.ErrGone):
 		s.countRead(procfs.ReadExited)
@@ -372,9 +383,23 @@ func (s *Source) read(pid int, p *procfs.Process) {
 	default:
 		s.countRead(p.ReadState)
 	}
-	if p.Missing&procfs.PartStatus != 0 {
-		// Reaped between stat and status: the credentials are unknown, not
-		// root's. An image with ReadState zero carries none (build).
+}
+
+// creds fills in the credentials of an exec'd process, which read left
+// out: from the table — the parent's at the fork, updated by the uid and
+// gid events since, which the kernel sends before the exec event when the
+// exec itself changes them (a set-user-ID file) — or, for a process the
+// table does not know, from status now. When neither has them they are
+// unknown, not root's: an image with ReadState zero carries none (build).
+func (s *Source) creds(p *procfs.Process) {
+	if p.Missing&procfs.PartStatus == 0 || p.ReadState == 0 {
+		return
+	}
+	if s.table.Creds(p.PID, &p.Creds) {
+		p.Missing &^= procfs.PartStatus
+		return
+	}
+	if err := s.rd.ReadStatus(p.PID, p); err != nil {
 		p.ReadState = 0
 	}
 }

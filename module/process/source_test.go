@@ -316,3 +316,82 @@ func TestResync(t *testing.T) {
 			st.Resyncs, st.ResyncAdded, st.ResyncExecs, st.Table.Vanished)
 	}
 }
+
+// TestExecCredentials checks where an exec'd process's user and group come
+// from: the table (inherited at the fork, updated by the kernel's uid and
+// gid events), and status only for a process the table does not know.
+func TestExecCredentials(t *testing.T) {
+	bash := fakeProc{pid: 1000, ppid: 1, comm: "bash", state: 'S', uid: 1000, gid: 100,
+		args: []string{"-bash"}, exe: "/usr/bin/bash", cwd: "/home/alice"}
+	child := fakeProc{pid: 1001, ppid: 1000, comm: "sudo", state: 'S', uid: 1000, gid: 100,
+		args: []string{"sudo", "id"}, exe: "/usr/bin/sudo", cwd: "/home/alice"}
+	fork := netlink.Event{What: netlink.WhatFork, Timestamp: 1, ParentPID: 1000, ParentTGID: 1000, ChildPID: 1001, ChildTGID: 1001}
+	exec := netlink.Event{What: netlink.WhatExec, Timestamp: 4, PID: 1001, TGID: 1001}
+	type ids struct{ User, RealUser, Group, RealGroup string }
+	tests := []struct {
+		name     string
+		events   []netlink.Event
+		noStatus bool // 1001's status cannot be read
+		want     ids
+	}{
+		{
+			name:     "inherited at the fork, status not read",
+			events:   []netlink.Event{fork, exec},
+			noStatus: true,
+			want:     ids{"1000", "1000", "100", "100"},
+		},
+		{
+			name: "set-user-ID exec: the uid and gid events come first",
+			events: []netlink.Event{fork,
+				{What: netlink.WhatUID, Timestamp: 2, PID: 1001, TGID: 1001, RUID: 1000, EUID: 0},
+				{What: netlink.WhatGID, Timestamp: 3, PID: 1001, TGID: 1001, RGID: 100, EGID: 0},
+				exec},
+			noStatus: true,
+			want:     ids{"0", "1000", "0", "100"},
+		},
+		{
+			name: "a thread's own uid change is not the process's",
+			events: []netlink.Event{fork,
+				{What: netlink.WhatUID, Timestamp: 2, PID: 1005, TGID: 1001, RUID: 0, EUID: 0},
+				exec},
+			noStatus: true,
+			want:     ids{"1000", "1000", "100", "100"},
+		},
+		{
+			name:   "no fork seen: the table does not know it, status is read",
+			events: []netlink.Event{exec},
+			want:   ids{"1000", "1000", "100", "100"},
+		},
+		{
+			name:     "no fork seen and no status: no credentials",
+			events:   []netlink.Event{exec},
+			noStatus: true,
+			want:     ids{},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := fakeSource(t, bash)
+			docs := collect(s)
+			s.scan(false)
+			root := filepath.Dir(s.fs.Root())
+			writeProc(t, root, child)
+			if tt.noStatus {
+				if err := os.Remove(filepath.Join(s.fs.Root(), "1001", "status")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.handleBatch(tt.events)
+			var got []ids
+			for _, ev := range *docs {
+				if ev.Event.Action == ecs.ActionExec && ev.Process.PID == 1001 {
+					p := &ev.Process
+					got = append(got, ids{p.User.ID, p.RealUser.ID, p.Group.ID, p.RealGroup.ID})
+				}
+			}
+			if diff := cmp.Diff([]ids{tt.want}, got); diff != "" {
+				t.Errorf("exec document ids (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -291,6 +291,51 @@ func (t *Table) Exec(p *procfs.Process, at time.Time) *Entry {
 	return t.add(p, SourceExec, at)
 }
 
+// SetUIDs records the real and effective user ids the kernel announced
+// for the live process pid (a setuid call, or the exec of a set-user-ID
+// file), and reports whether the table knew the process's credentials.
+func (t *Table) SetUIDs(pid int, real, effective uint32) bool {
+	e := t.credsOf(pid)
+	if e == nil {
+		return false
+	}
+	e.Image.UID, e.Image.EUID = real, effective
+	return true
+}
+
+// SetGIDs is SetUIDs for the real and effective group ids.
+func (t *Table) SetGIDs(pid int, real, effective uint32) bool {
+	e := t.credsOf(pid)
+	if e == nil {
+		return false
+	}
+	e.Image.GID, e.Image.EGID = real, effective
+	return true
+}
+
+// Creds copies the credentials the table holds for the live process pid
+// into c and reports whether it holds any: a process read from /proc, or
+// a fork child of one, kept up to date by SetUIDs and SetGIDs.
+func (t *Table) Creds(pid int, c *procfs.Creds) bool {
+	e := t.credsOf(pid)
+	if e == nil {
+		return false
+	}
+	im := &e.Image
+	c.UID, c.EUID, c.SUID, c.FSUID = im.UID, im.EUID, im.SUID, im.FSUID
+	c.GID, c.EGID, c.SGID, c.FSGID = im.GID, im.EGID, im.SGID, im.FSGID
+	return true
+}
+
+// credsOf returns the live entry of pid when its image carries credentials.
+func (t *Table) credsOf(pid int) *Entry {
+	e := t.byPID[pid]
+	if e == nil || e.Exited || e.Image.ReadState == 0 {
+		return nil
+	}
+	return e
+}
+
 // Exit records that pid exited with code at time at and returns its entry,
 // or nil when pid is unknown. The entry stays for the grace period. Callers
 // pass thread-group exits only.

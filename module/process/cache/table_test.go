@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -574,5 +575,54 @@ func BenchmarkForkExecExit(b *testing.B) {
 		if i%1000 == 0 {
 			tab.Sweep(now)
 		}
+	}
+}
+
+// TestCredentials checks that a fork child inherits its parent's
+// credentials, that SetUIDs and SetGIDs change them for one live process
+// only, and that nothing is reported for unknown, uncredentialed or exited
+// processes.
+func TestCredentials(t *testing.T) {
+	tab := newTable(Options{})
+	parent := proc(100, 1, 10, "bash", "bash")
+	tab.Exec(parent, at(10))
+	tab.Fork(100, 101, at(11))
+	tab.Fork(100, 102, at(12))
+	tab.Fork(999, 103, at(13)) // parent unknown: no image, no credentials
+
+	if !tab.SetUIDs(101, 1000, 0) || !tab.SetGIDs(101, 100, 0) {
+		t.Fatal("SetUIDs/SetGIDs on a live fork child reported no credentials")
+	}
+	type ids struct{ UID, EUID, GID, EGID uint32 }
+	creds := func(pid int) (ids, bool) {
+		var c procfs.Creds
+		ok := tab.Creds(pid, &c)
+		return ids{c.UID, c.EUID, c.GID, c.EGID}, ok
+	}
+	tests := []struct {
+		pid    int
+		want   ids
+		wantOK bool
+	}{
+		{pid: 100, want: ids{1000, 1000, 100, 100}, wantOK: true},
+		{pid: 101, want: ids{1000, 0, 100, 0}, wantOK: true},
+		{pid: 102, want: ids{1000, 1000, 100, 100}, wantOK: true}, // its sibling's change is not its own
+		{pid: 103},
+		{pid: 104},
+	}
+	for _, tt := range tests {
+		t.Run(strconv.Itoa(tt.pid), func(t *testing.T) {
+			got, ok := creds(tt.pid)
+			if ok != tt.wantOK || got != tt.want {
+				t.Errorf("Creds(%d) = %+v, %v; want %+v, %v", tt.pid, got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+	if tab.SetUIDs(103, 0, 0) || tab.SetUIDs(104, 0, 0) {
+		t.Error("SetUIDs reported credentials for a process the table has none for")
+	}
+	tab.Exit(102, 0, at(20))
+	if _, ok := creds(102); ok || tab.SetGIDs(102, 0, 0) {
+		t.Error("an exited process still reports credentials")
 	}
 }

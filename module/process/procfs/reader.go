@@ -114,15 +114,42 @@ func (r *Reader) ReadStat(pid int, s *Stat) error {
 // only reused after the kernel has cycled through every other one.
 // After an error p holds only the PID.
 func (r *Reader) Read(pid int, p *Process) error {
+	return r.readProcess(pid, p, true)
+}
+
+// ReadExec is Read without status: for a process that just exec'd, whose
+// credentials the caller knows from the kernel's events (a fork copies
+// them, and every change is announced). status is the costliest file to
+// read; p.Missing has PartStatus, and ReadStatus reads it when needed.
+func (r *Reader) ReadExec(pid int, p *Process) error {
+	return r.readProcess(pid, p, false)
+}
+
+func (r *Reader) readProcess(pid int, p *Process, status bool) error {
 	*p = Process{Stat: Stat{PID: pid}}
-	if err := r.read(pid, p); err != nil {
+	if err := r.read(pid, p, status); err != nil {
 		*p = Process{Stat: Stat{PID: pid}}
 		return err
 	}
 	return nil
 }
 
-func (r *Reader) read(pid int, p *Process) error {
+// ReadStatus reads the credentials of process pid from status into p,
+// clearing PartStatus from p.Missing. It returns an error wrapping ErrGone
+// when the process no longer exists.
+func (r *Reader) ReadStatus(pid int, p *Process) error {
+	if pid <= 0 {
+		return fmt.Errorf("read process %d: %w", pid, ErrBadPID)
+	}
+	r.pidPath(pid, "/")
+	if err := r.readStatus(pid, p); err != nil {
+		return err
+	}
+	p.Missing &^= PartStatus
+	return nil
+}
+
+func (r *Reader) read(pid int, p *Process, status bool) error {
 	if pid <= 0 {
 		return fmt.Errorf("read process %d: %w", pid, ErrBadPID)
 	}
@@ -148,7 +175,11 @@ func (r *Reader) read(pid int, p *Process) error {
 		// and exit_fs have run; the credentials are still there.
 		p.Missing |= PartCmdline | PartExe | PartCwd
 		p.ReadState = ReadZombie
-		if err := r.readStatus(pid, p); err != nil {
+		if !status {
+			p.Missing |= PartStatus
+		} else if err := r.readStatus(pid, p); errors.Is(err, ErrGone) {
+			p.ReadState = ReadExited // reaped since
+		} else if err != nil {
 			return err
 		}
 		r.finish(p, l, cmdline{})
@@ -222,7 +253,13 @@ func (r *Reader) read(pid int, p *Process) error {
 	l.cwd = len(r.str)
 	l.argStart, l.argEnd = argStart, argEnd
 
-	switch err := r.readStatus(pid, p); {
+	if !status {
+		p.Missing |= PartStatus
+		err = nil
+	} else {
+		err = r.readStatus(pid, p)
+	}
+	switch {
 	case errors.Is(err, ErrGone):
 		// Reaped since: what was read stands, without credentials.
 		p.ReadState = ReadExited
