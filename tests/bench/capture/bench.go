@@ -105,6 +105,9 @@ type stormResult struct {
 	Launched int
 	Failed   int
 	Achieved float64 // launches per second
+	// CPU of the launcher processes themselves, and of the storm
+	// processes (with their own children: sh's sleep), from getrusage.
+	LauncherCPU, ProcCPU time.Duration
 
 	Docs       int // storm processes with an exec document (by marker, or by pid and parent when args are missing)
 	Full       int // … whose process.args are exactly the argv launched
@@ -169,6 +172,7 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 	}
 	res.Launched, res.Failed = b.n-st.failed, st.failed
 	res.Achieved = float64(res.Launched) / st.elapsed.Seconds()
+	res.LauncherCPU, res.ProcCPU = st.selfCPU, st.procCPU
 
 	end, err := b.probe(60*time.Second, tools...)
 	if err != nil {

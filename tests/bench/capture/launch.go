@@ -110,6 +110,8 @@ type storm struct {
 	failed  int
 	elapsed time.Duration // the schedule's start to the last launch
 	err     error         // the first launch error, if any
+	selfCPU time.Duration // CPU the launcher processes used themselves
+	procCPU time.Duration // CPU the storm processes used (with their own children)
 }
 
 // fleet runs a storm's launcher processes: this binary re-executed with
@@ -134,6 +136,8 @@ type launcherProc struct {
 	failed   int       // failed launches
 	last     time.Time // its last launch
 	reaped   int
+	selfCPU  time.Duration
+	procCPU  time.Duration
 	err      error // the first launch error it reported
 	protoErr error // a protocol violation or read error
 }
@@ -202,6 +206,8 @@ func (f fleet) run(ctx context.Context, k kind, m markers, rate int) (storm, err
 		if p.last.After(last) {
 			last = p.last
 		}
+		st.selfCPU += p.selfCPU
+		st.procCPU += p.procCPU
 	}
 	for _, pid := range st.pids {
 		if pid == 0 {
@@ -274,12 +280,19 @@ func (p *launcherProc) read(st *storm) {
 			}
 			p.ok, p.failed, p.last = ok, failed, time.Unix(0, ns)
 		case lineReaped:
-			n, err := strconv.Atoi(rest)
-			if err != nil {
+			f := strings.Fields(rest)
+			if len(f) != 3 {
 				bad(line)
 				continue
 			}
-			p.reaped = n
+			n, err1 := strconv.Atoi(f[0])
+			self, err2 := strconv.ParseInt(f[1], 10, 64)
+			children, err3 := strconv.ParseInt(f[2], 10, 64)
+			if errors.Join(err1, err2, err3) != nil {
+				bad(line)
+				continue
+			}
+			p.reaped, p.selfCPU, p.procCPU = n, time.Duration(self)*time.Microsecond, time.Duration(children)*time.Microsecond
 		default:
 			i, err1 := strconv.Atoi(word)
 			child, err2 := strconv.Atoi(rest)

@@ -79,7 +79,10 @@ func parseLaunchPlan(args []string) (launchPlan, error) {
 //	<index> <pid>                one per process started
 //	error <text>                 the first launch that failed, if any
 //	launched <ok> <failed> <ns>  all started; ns: wall time of the last start
-//	reaped <count>               every child reaped: wait4(-1) says ECHILD
+//	reaped <count> <self µs> <children µs>
+//	                             every child reaped (wait4(-1) says ECHILD);
+//	                             the CPU (user+system) the launcher used
+//	                             itself and that its reaped children did
 //
 // and on its stdin, from the harness, "go <unix ns>": when the schedule
 // starts (the same instant for every launcher of a storm).
@@ -167,7 +170,11 @@ func launcherMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	if res.err != nil {
 		return fail(res.err)
 	}
-	fmt.Fprintln(out, lineReaped, res.reaped)
+	var self, children syscall.Rusage
+	if err := errors.Join(syscall.Getrusage(syscall.RUSAGE_SELF, &self), syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)); err != nil {
+		return fail(fmt.Errorf("getrusage: %w", err))
+	}
+	fmt.Fprintln(out, lineReaped, res.reaped, cpuMicros(&self), cpuMicros(&children))
 	if err := out.Flush(); err != nil {
 		return fail(fmt.Errorf("report reaped: %w", err))
 	}
@@ -277,4 +284,9 @@ func (r *reaper) run() {
 		return
 	}
 	r.done <- reapResult{reaped: reaped}
+}
+
+// cpuMicros is the user+system CPU of ru in microseconds.
+func cpuMicros(ru *syscall.Rusage) int64 {
+	return ru.Utime.Sec*1e6 + ru.Utime.Usec + ru.Stime.Sec*1e6 + ru.Stime.Usec
 }

@@ -154,6 +154,10 @@ func TestFleet(t *testing.T) {
 			if st.elapsed <= 0 {
 				t.Errorf("elapsed %v", st.elapsed)
 			}
+			// 50 fork+execs cost CPU in the launchers and the processes.
+			if st.selfCPU <= 0 || st.procCPU <= 0 {
+				t.Errorf("launcher CPU %v, storm processes' CPU %v: want both > 0", st.selfCPU, st.procCPU)
+			}
 		})
 	}
 }
@@ -190,6 +194,8 @@ func BenchmarkFleet(b *testing.B) {
 					b.Fatalf("%d launches failed: %v", st.failed, st.err)
 				}
 				b.ReportMetric(float64(b.N)/st.elapsed.Seconds(), "launches/s")
+				b.ReportMetric(float64(st.procCPU.Microseconds())/float64(b.N), "proc-cpu-µs/launch")
+				b.ReportMetric(float64(st.selfCPU.Microseconds())/float64(b.N), "launcher-cpu-µs/launch")
 			})
 		}
 	}

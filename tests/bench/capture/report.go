@@ -199,6 +199,27 @@ func (r *report) writeStorms(w io.Writer) {
 			fsCPU, fsAll, fsMem)
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Launch cost (medians; CPU from getrusage of the launcher processes: their own, and their reaped storm processes' with those processes' children):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| storm | rate | achieved /s | storm process CPU ms each | launcher CPU ms each | ceiling /s at that cost |")
+	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|")
+	for _, g := range groups {
+		s := g[0]
+		each := func(d func(stormResult) time.Duration) func(stormResult) float64 {
+			return func(x stormResult) float64 { return perK(d(x), x.Launched) / 1000 }
+		}
+		proc := of(g, each(func(x stormResult) time.Duration { return x.ProcCPU }))
+		self := of(g, each(func(x stormResult) time.Duration { return x.LauncherCPU }))
+		ceiling := "—"
+		if proc+self > 0 {
+			ceiling = fmt.Sprintf("%.0f", float64(runtime.NumCPU())*1000/(proc+self))
+		}
+		fmt.Fprintf(w, "| %s | %s | %.0f | %.2f | %.3f | %s |\n", s.Kind, rateName(s.Rate),
+			of(g, func(x stormResult) float64 { return x.Achieved }), proc, self, ceiling)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Ceiling: the launches per second this machine's CPUs could sustain if storm processes and launchers had them to themselves (CPUs × 1000 / ms per process); spawnbeat, forkstat and everyone else's work take their share too.")
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "What /proc still showed when spawnbeat read each storm process (spawnbeat.read_state, median % of launched):")
 	fmt.Fprintln(w)
 	states := []string{"complete", "partial", "zombie", "exited", "none"}
