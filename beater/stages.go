@@ -1,7 +1,6 @@
 package beater
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"sync/atomic"
@@ -73,10 +72,9 @@ func (s *stages) process(ev *ecs.Event) {
 	if s.detector != nil {
 		s.detector.Evaluate(ev)
 	}
-	// Encode into a reused buffer, then hand the queue (which keeps the
-	// body) an exact-size copy: one allocation, no slack held in the queue.
+	// Encode into a reused buffer; the queue copies it.
 	s.scratch = ev.AppendJSON(s.scratch[:0])
-	if !s.queue.TryPut(pipeline.Event{ID: ev.Event.ID, Body: bytes.Clone(s.scratch)}) {
+	if !s.queue.TryPut(pipeline.Event{ID: ev.Event.ID, Body: s.scratch}) {
 		// The queue counted why (full: dropped; closed: rejected); the log
 		// is sampled.
 		s.queueFailures.Add(1)

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -221,5 +222,49 @@ func TestMemQueueClose(t *testing.T) {
 	// Two discarded at Close; the Put woken by Close and the TryPut after it rejected.
 	if st := q.Stats(); st.Dropped != 2 || st.Rejected != 2 {
 		t.Errorf("Stats() = %+v, want Dropped 2, Rejected 2", st)
+	}
+}
+
+// TestMemQueueCopiesBodies checks that a producer may reuse its buffer at
+// once, and that once the ring has gone round, queueing allocates nothing:
+// each slot reuses its body buffer.
+func TestMemQueueCopiesBodies(t *testing.T) {
+	q := newMem(t, 4)
+	buf := []byte(`{"n":0}`)
+	for round := range 3 {
+		for i := range 4 {
+			buf = fmt.Appendf(buf[:0], `{"n":%d}`, 4*round+i)
+			if !q.TryPut(Event{ID: "id", Body: buf}) {
+				t.Fatal("TryPut refused")
+			}
+		}
+		buf = append(buf[:0], "overwritten"...)
+		b, err := q.Get(context.Background(), 4, 4, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, ev := range b.Events {
+			if want := fmt.Sprintf(`{"n":%d}`, 4*round+i); string(ev.Body) != want {
+				t.Errorf("round %d event %d body %q, want %q", round, i, ev.Body, want)
+			}
+		}
+		if err := q.Ack(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := []byte(`{"n":12}`)
+	if allocs := testing.AllocsPerRun(100, func() {
+		if !q.TryPut(Event{ID: "id", Body: body}) {
+			t.Fatal("TryPut refused")
+		}
+		b, err := q.Get(context.Background(), 1, 1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Ack(b); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs != 0 {
+		t.Errorf("TryPut, Get and Ack allocate %.1f times per event after the ring went round, want 0", allocs)
 	}
 }

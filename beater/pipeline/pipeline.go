@@ -32,9 +32,8 @@ type Output interface {
 // single consumer (Get, Ack, Rewind) on the other; Stats and Close may be
 // called from any goroutine.
 //
-// Ownership of Event.Body: after Put or a successful TryPut the queue may keep
-// the slice until the event is acknowledged (the memory queue does, without a
-// copy); producers must not modify or reuse it. The disk queue happens to copy.
+// Ownership of Event.Body: Put and TryPut copy it, so the producer may reuse
+// its buffer at once. A Batch's bodies belong to the queue until Ack.
 type Queue interface {
 	// Put adds ev, blocking while the queue is full until there is room,
 	// ctx ends (ctx.Err() is returned) or the queue is closed (ErrClosed).
