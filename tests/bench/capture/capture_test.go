@@ -297,3 +297,24 @@ func TestProcStat(t *testing.T) {
 		})
 	}
 }
+
+func TestCeiling(t *testing.T) {
+	tests := []struct {
+		name string
+		cpus int
+		ms   float64
+		want string
+	}{
+		{"two CPUs, 2 ms each", 2, 2, "1000"},
+		{"two CPUs, 8 ms each", 2, 8, "250"},
+		{"one CPU, 0.3 ms each", 1, 0.3, "3333"},
+		{"no cost measured", 2, 0, "—"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ceiling(tt.cpus, tt.ms); got != tt.want {
+				t.Errorf("ceiling(%d, %v) = %q, want %q", tt.cpus, tt.ms, got, tt.want)
+			}
+		})
+	}
+}

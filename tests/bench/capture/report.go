@@ -211,14 +211,9 @@ func (r *report) writeStorms(w io.Writer) {
 		proc := of(g, each(func(x stormResult) time.Duration { return x.ProcCPU }))
 		self := of(g, each(func(x stormResult) time.Duration { return x.LauncherCPU }))
 		tools := of(g, each(func(x stormResult) time.Duration { return x.Agent.CPU + x.FS.CPU }))
-		ceiling := func(ms float64) string {
-			if ms <= 0 {
-				return "—"
-			}
-			return fmt.Sprintf("%.0f", float64(runtime.NumCPU())*1000/ms)
-		}
+		cpus := runtime.NumCPU()
 		fmt.Fprintf(w, "| %s | %s | %.0f | %.2f | %.3f | %s | %s |\n", s.Kind, rateName(s.Rate),
-			of(g, func(x stormResult) float64 { return x.Achieved }), proc, self, ceiling(proc+self), ceiling(proc+self+tools))
+			of(g, func(x stormResult) float64 { return x.Achieved }), proc, self, ceiling(cpus, proc+self), ceiling(cpus, proc+self+tools))
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Ceiling: the launches per second this machine's CPUs could sustain at the CPU cost measured (CPUs × 1000 / ms per process), "+
@@ -295,4 +290,13 @@ func (r *report) writeAttacks(w io.Writer) {
 
 func ms(d time.Duration) string {
 	return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1e3)
+}
+
+// ceiling is how many processes per second cpus CPUs sustain when each
+// costs ms milliseconds of CPU; "—" when the cost is unknown.
+func ceiling(cpus int, ms float64) string {
+	if ms <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f", float64(cpus)*1000/ms)
 }
