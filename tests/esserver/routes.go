@@ -328,8 +328,13 @@ func (s *Server) handleIndexTemplate(rs *reply, name string) {
 		}
 		remove(rs, st.templates, name, resourceNotFound("index_template matching [%s] not found", name))
 	default:
-		rs.error(http.StatusMethodNotAllowed, newErr("illegal_argument_exception", "method [%s] not allowed", rs.r.Method))
+		rs.methodNotAllowed()
 	}
+}
+
+// methodNotAllowed answers a method the resource does not support.
+func (rs *reply) methodNotAllowed() {
+	rs.error(http.StatusMethodNotAllowed, newErr("illegal_argument_exception", "method [%s] not allowed", rs.r.Method))
 }
 
 // javaList formats names like Java's List.toString: [a, b].
@@ -373,6 +378,8 @@ func (s *Server) handleComponentTemplate(rs *reply, name string) {
 		st.mu.Lock()
 		defer st.mu.Unlock()
 		remove(rs, st.components, name, resourceNotFound("%s", name))
+	default:
+		rs.methodNotAllowed()
 	}
 }
 
@@ -450,6 +457,8 @@ func (s *Server) handleILM(rs *reply, name string) {
 		st.mu.Lock()
 		defer st.mu.Unlock()
 		remove(rs, st.policies, name, resourceNotFound("Lifecycle policy not found: %s", name))
+	default:
+		rs.methodNotAllowed()
 	}
 }
 
@@ -543,6 +552,8 @@ func (s *Server) handleDataStream(rs *reply, name string) {
 			delete(st.dataStreams, n)
 		}
 		rs.acknowledged()
+	default:
+		rs.methodNotAllowed()
 	}
 }
 
@@ -648,7 +659,7 @@ func (s *Server) handleIndex(rs *reply, name string) {
 		}
 		rs.acknowledged()
 	default:
-		rs.error(http.StatusMethodNotAllowed, newErr("illegal_argument_exception", "method [%s] not allowed", rs.r.Method))
+		rs.methodNotAllowed()
 	}
 }
 

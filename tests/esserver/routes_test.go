@@ -40,6 +40,12 @@ func TestRouteAnswers(t *testing.T) {
 			`{"error":"Incorrect HTTP method for uri [/_count] and method [PUT], allowed: [GET, POST]","status":405}`},
 		{"wrong method on index template", "PATCH", "/_index_template/x", "", 405,
 			`{"error":{"root_cause":[{"type":"illegal_argument_exception","reason":"method [PATCH] not allowed"}],"type":"illegal_argument_exception","reason":"method [PATCH] not allowed"},"status":405}`},
+		{"wrong method on component template", "PATCH", "/_component_template/x", "", 405,
+			`{"error":{"root_cause":[{"type":"illegal_argument_exception","reason":"method [PATCH] not allowed"}],"type":"illegal_argument_exception","reason":"method [PATCH] not allowed"},"status":405}`},
+		{"wrong method on lifecycle policy", "PATCH", "/_ilm/policy/x", "", 405,
+			`{"error":{"root_cause":[{"type":"illegal_argument_exception","reason":"method [PATCH] not allowed"}],"type":"illegal_argument_exception","reason":"method [PATCH] not allowed"},"status":405}`},
+		{"wrong method on data stream", "PATCH", "/_data_stream/x", "", 405,
+			`{"error":{"root_cause":[{"type":"illegal_argument_exception","reason":"method [PATCH] not allowed"}],"type":"illegal_argument_exception","reason":"method [PATCH] not allowed"},"status":405}`},
 
 		{"component template missing", http.MethodGet, "/_component_template/nope", "", 404,
 			notFound("resource_not_found_exception", "component template matching [nope] not found", "")},

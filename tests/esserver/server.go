@@ -573,7 +573,6 @@ func (rs *reply) readBody() ([]byte, int, error) {
 // bodyError answers a body that could not be read.
 func (rs *reply) bodyError(status int, err error) {
 	if status == http.StatusRequestEntityTooLarge {
-		rs.srv.c.badRequests.Add(1)
 		rs.error(status, newErr("content_too_long_exception", "%v", err))
 		return
 	}

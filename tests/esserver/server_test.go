@@ -854,3 +854,45 @@ func TestBuiltinTemplates(t *testing.T) {
 		}
 	})
 }
+
+// TestBulkTooLarge sends a bulk body that inflates past
+// http.max_content_length: 413 content_too_long_exception, counted once as
+// a bad request, nothing stored.
+func TestBulkTooLarge(t *testing.T) {
+	s := start(t, Options{})
+	var gz bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zeros := make([]byte, 1<<20)
+	for range maxContentLength>>20 + 1 {
+		if _, err := zw.Write(zeros); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, s.URL()+"/_bulk", &gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	req.Header.Set("Content-Encoding", "gzip")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusRequestEntityTooLarge || errorType(t, raw) != "content_too_long_exception" {
+		t.Errorf("status %d, body %s: want 413 content_too_long_exception", res.StatusCode, raw)
+	}
+	if got := s.Stats().BadRequests; got != 1 {
+		t.Errorf("Stats().BadRequests = %d, want 1", got)
+	}
+	if got := s.Count("*"); got != 0 {
+		t.Errorf("a refused request stored %d documents", got)
+	}
+}
