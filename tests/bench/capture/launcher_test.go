@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,7 +173,8 @@ func TestFleetBrokenLauncher(t *testing.T) {
 }
 
 // BenchmarkFleet measures the launch rate the harness reaches (no agent
-// running), per kind and launcher count:
+// running), per kind, rate (0: as fast as possible) and launcher count,
+// with the CPU per launch of the storm processes and of the launchers:
 //
 //	go test -run '^$' -bench Fleet -benchtime 2000x ./tests/bench/capture
 func BenchmarkFleet(b *testing.B) {
@@ -181,12 +182,15 @@ func BenchmarkFleet(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	type setting struct{ rate, launchers int }
+	settings := []setting{{0, 1}, {0, 2}, {0, 3}, {0, 4}, {500, defaultLaunchers}, {1000, defaultLaunchers}}
 	for _, k := range stormKinds() {
-		for _, count := range []int{1, 2, 3, 4} {
-			b.Run(k.Tag+"/launchers="+strconv.Itoa(count), func(b *testing.B) {
+		for _, s := range settings {
+			rate := strings.TrimSuffix(rateName(s.rate), "/s") // "500", "max": no slash in a benchmark name
+			b.Run(fmt.Sprintf("%s/rate=%s/launchers=%d", k.Tag, rate, s.launchers), func(b *testing.B) {
 				b.ReportAllocs()
-				m := markers{prefix: fmt.Sprintf("spawnbeat-bench-b-%s-%d-", k.Tag, count), n: b.N}
-				st, err := fleet{exe: exe, count: count}.run(context.Background(), k, m, 0)
+				m := markers{prefix: fmt.Sprintf("spawnbeat-bench-b-%s-%d-%d-", k.Tag, s.rate, s.launchers), n: b.N}
+				st, err := fleet{exe: exe, count: s.launchers}.run(context.Background(), k, m, s.rate)
 				if err != nil {
 					b.Fatal(err)
 				}
