@@ -20,9 +20,11 @@ import (
 var errLauncher = errors.New("launcher failed")
 
 // defaultLaunchers is how many launcher processes start a storm's
-// processes: measured on the 2-core build machine (README), 3 reached the
-// highest rates; more only add context switches.
-const defaultLaunchers = 3
+// processes: one per CPU of the 2-CPU build machine. Measured there
+// (README, "Launch rates"), 2, 3 and 4 reached the same rates within the
+// noise of a shared machine, and each added launcher raised the launcher
+// CPU per launch.
+const defaultLaunchers = 2
 
 // kind is one sort of storm process.
 type kind struct {
