@@ -280,7 +280,10 @@ func (p *launcherProc) read(st *storm) {
 				bad(line)
 				continue
 			}
-			p.ok, p.failed, p.last = ok, failed, time.Unix(0, ns)
+			p.ok, p.failed = ok, failed
+			if ns != 0 {
+				p.last = time.Unix(0, ns)
+			}
 		case lineReaped:
 			f := strings.Fields(rest)
 			if len(f) != 3 {

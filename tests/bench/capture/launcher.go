@@ -78,7 +78,7 @@ func parseLaunchPlan(args []string) (launchPlan, error) {
 //	ready                        it is set up and waits for the start time
 //	<index> <pid>                one per process started
 //	error <text>                 the first launch that failed, if any
-//	launched <ok> <failed> <ns>  all started; ns: wall time of the last start
+//	launched <ok> <failed> <ns>  all started; ns: wall time of the last start (0: none)
 //	reaped <count> <self µs> <children µs>
 //	                             every child reaped (wait4(-1) says ECHILD);
 //	                             the CPU (user+system) the launcher used
@@ -173,7 +173,11 @@ func launcherMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 			return fail(fmt.Errorf("report pid: %w", err))
 		}
 	}
-	fmt.Fprintln(out, lineLaunched, ok, failed, last.UnixNano())
+	lastNS := int64(0) // none launched
+	if ok > 0 {
+		lastNS = last.UnixNano()
+	}
+	fmt.Fprintln(out, lineLaunched, ok, failed, lastNS)
 	if err := out.Flush(); err != nil {
 		return fail(fmt.Errorf("report launches: %w", err))
 	}

@@ -92,18 +92,20 @@ func TestFleet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 50
 	tests := []struct {
 		name      string
+		n         int
 		launchers int
 		rate      int
 	}{
-		{"one launcher at max", 1, 0},
-		{"three launchers at max", 3, 0},
-		{"two launchers at 1000/s", 2, 1000},
+		{"one launcher at max", 50, 1, 0},
+		{"three launchers at max", 50, 3, 0},
+		{"two launchers at 1000/s", 50, 2, 1000},
+		{"more launchers than processes", 2, 3, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			n := tt.n
 			m := markers{prefix: fmt.Sprintf("spawnbeat-bench-test-%d-true-%d-", os.Getpid(), tt.launchers), n: n}
 			k := stormKinds()[0]
 			st, err := fleet{exe: exe, count: tt.launchers}.run(context.Background(), k, m, tt.rate)
