@@ -171,7 +171,9 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 		b.logf("%s: %d launches failed, first: %v", home, st.failed, st.err)
 	}
 	res.Launched, res.Failed = b.n-st.failed, st.failed
-	res.Achieved = float64(res.Launched) / st.elapsed.Seconds()
+	if st.elapsed > 0 {
+		res.Achieved = float64(res.Launched) / st.elapsed.Seconds()
+	}
 	res.LauncherCPU, res.ProcCPU = st.selfCPU, st.procCPU
 
 	end, err := b.probe(60*time.Second, tools...)

@@ -110,7 +110,7 @@ type storm struct {
 	parents []int            // parents[i]: the pid of the launcher process that started pids[i]
 	argv    map[int][]string // each launcher process's argv (its pid as key): what spawnbeat should report as process.parent.args
 	failed  int
-	elapsed time.Duration // the schedule's start to the last launch
+	elapsed time.Duration // the schedule's start to the last launch; 0 when none was launched
 	err     error         // the first launch error, if any
 	selfCPU time.Duration // CPU the launcher processes used themselves
 	procCPU time.Duration // CPU the storm processes used (with their own children)
@@ -216,7 +216,9 @@ func (f fleet) run(ctx context.Context, k kind, m markers, rate int) (storm, err
 			st.failed++
 		}
 	}
-	st.elapsed = last.Sub(begin)
+	if !last.IsZero() {
+		st.elapsed = last.Sub(begin)
+	}
 	return st, errors.Join(errs...)
 }
 
