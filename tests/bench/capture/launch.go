@@ -130,6 +130,7 @@ type fleet struct {
 type launcherProc struct {
 	plan     launchPlan
 	cmd      *exec.Cmd
+	pid      int
 	stdin    io.WriteCloser
 	out      *bufio.Reader
 	logs     *syncBuffer
@@ -167,20 +168,20 @@ func (f fleet) run(ctx context.Context, k kind, m markers, rate int) (storm, err
 			return st, err
 		}
 		procs = append(procs, p)
-		st.argv[p.cmd.Process.Pid] = p.cmd.Args
+		st.argv[p.pid] = p.cmd.Args
 	}
 	for _, p := range procs {
 		line, err := p.out.ReadString('\n')
 		if err != nil || strings.TrimSpace(line) != lineReady {
 			_ = p.cmd.Wait()
-			return st, fmt.Errorf("launcher %d not ready (%q, %v): %w: %s", p.cmd.Process.Pid, line, err, errLauncher, tail(p.logs.String(), 500))
+			return st, fmt.Errorf("launcher %d not ready (%q, %v): %w: %s", p.pid, line, err, errLauncher, tail(p.logs.String(), 500))
 		}
 	}
 	// A moment ahead, so every launcher is waiting when it comes.
 	begin := time.Now().Add(5 * time.Millisecond)
 	for _, p := range procs {
 		if _, err := fmt.Fprintf(p.stdin, "%s %d\n", lineGo, begin.UnixNano()); err != nil {
-			return st, fmt.Errorf("start launcher %d: %w", p.cmd.Process.Pid, err)
+			return st, fmt.Errorf("start launcher %d: %w", p.pid, err)
 		}
 		_ = p.stdin.Close()
 	}
@@ -192,7 +193,7 @@ func (f fleet) run(ctx context.Context, k kind, m markers, rate int) (storm, err
 	var errs []error
 	var last time.Time
 	for _, p := range procs {
-		pid := p.cmd.Process.Pid
+		pid := p.pid
 		waitErr := p.cmd.Wait()
 		switch {
 		case p.protoErr != nil:
@@ -242,6 +243,7 @@ func startLauncher(ctx context.Context, exe string, plan launchPlan) (*launcherP
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start launcher %s: %w", exe, err)
 	}
+	p.pid = cmd.Process.Pid
 	return p, nil
 }
 
@@ -249,7 +251,7 @@ func startLauncher(ctx context.Context, exe string, plan launchPlan) (*launcherP
 // its indexes of st: only those of its plan, so the launchers' goroutines
 // never write the same element.
 func (p *launcherProc) read(st *storm) {
-	pid := p.cmd.Process.Pid
+	pid := p.pid
 	bad := func(line string) {
 		if p.protoErr == nil {
 			p.protoErr = fmt.Errorf("unexpected line %q: %w", line, errLauncher)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -205,4 +206,67 @@ func BenchmarkFleet(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestLauncherRead parses a launcher's report: pids land only in the
+// launcher's own indexes, and anything else is a protocol error.
+func TestLauncherRead(t *testing.T) {
+	type got struct {
+		Pids, Parents                []int
+		OK, Reported, Failed, Reaped int
+		SelfCPU, ProcCPU             time.Duration
+		Last                         int64
+		Err, ProtoErr                bool
+	}
+	tests := []struct {
+		name   string
+		report string
+		want   got
+	}{
+		{"complete", "0 101\n2 102\nlaunched 2 0 1700000000000000000\nreaped 2 300 9000\n",
+			got{Pids: []int{101, 0, 102, 0}, Parents: []int{7, 0, 7, 0}, OK: 2, Reported: 2, Reaped: 2, SelfCPU: 300 * time.Microsecond, ProcCPU: 9 * time.Millisecond, Last: 1700000000000000000}},
+		{"a launch failed", "0 101\nerror launch /bin/true: EPERM\nlaunched 1 1 1700000000000000000\nreaped 1 1 2\n",
+			got{Pids: []int{101, 0, 0, 0}, Parents: []int{7, 0, 0, 0}, OK: 1, Reported: 1, Failed: 1, Reaped: 1, SelfCPU: time.Microsecond, ProcCPU: 2 * time.Microsecond, Last: 1700000000000000000, Err: true}},
+		{"nothing launched", "launched 0 0 0\nreaped 0 5 0\n",
+			got{Pids: make([]int, 4), Parents: make([]int, 4), SelfCPU: 5 * time.Microsecond}},
+		{"another launcher's index", "1 101\n", got{Pids: make([]int, 4), Parents: make([]int, 4), ProtoErr: true}},
+		{"index out of range", "4 101\n", got{Pids: make([]int, 4), Parents: make([]int, 4), ProtoErr: true}},
+		{"no pid", "0 x\n", got{Pids: make([]int, 4), Parents: make([]int, 4), ProtoErr: true}},
+		{"short reaped line", "reaped 2\n", got{Pids: make([]int, 4), Parents: make([]int, 4), ProtoErr: true}},
+		{"unknown word", "hello\n", got{Pids: make([]int, 4), Parents: make([]int, 4), ProtoErr: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := storm{pids: make([]int, 4), parents: make([]int, 4)}
+			p := &launcherProc{plan: launchPlan{first: 0, step: 2}, pid: 7, out: bufio.NewReader(strings.NewReader(tt.report))}
+			p.read(&st)
+			var last int64
+			if !p.last.IsZero() {
+				last = p.last.UnixNano()
+			}
+			g := got{Pids: st.pids, Parents: st.parents, OK: p.ok, Reported: p.reported, Failed: p.failed, Reaped: p.reaped,
+				SelfCPU: p.selfCPU, ProcCPU: p.procCPU, Last: last, Err: p.err != nil, ProtoErr: p.protoErr != nil}
+			if diff := cmp.Diff(tt.want, g); diff != "" {
+				t.Errorf("read(%q) (-want +got):\n%s", tt.report, diff)
+			}
+		})
+	}
+}
+
+// FuzzLauncherRead: any report parses without panicking, and a pid only
+// ever lands in an index of the launcher's own plan.
+func FuzzLauncherRead(f *testing.F) {
+	f.Add("0 101\n2 102\nlaunched 2 0 1700000000000000000\nreaped 2 300 9000\n")
+	f.Add("error x\nlaunched 0 1 0\nreaped 0 1 1\n")
+	f.Add("-2 5\n3 -1\n1 9\n")
+	f.Fuzz(func(t *testing.T, report string) {
+		st := storm{pids: make([]int, 7), parents: make([]int, 7)}
+		p := &launcherProc{plan: launchPlan{first: 1, step: 3}, pid: 7, out: bufio.NewReader(strings.NewReader(report))}
+		p.read(&st)
+		for i, pid := range st.pids {
+			if pid != 0 && (i%3 != 1 || pid < 0 || st.parents[i] != 7) {
+				t.Errorf("index %d got pid %d (parent %d): not this launcher's", i, pid, st.parents[i])
+			}
+		}
+	})
 }
