@@ -104,8 +104,8 @@ const (
 // SIGCHLD arrives, as a shell does. A separate reaper blocked in wait4
 // measured about 40 % more launcher CPU per launch (each blocking syscall
 // makes the Go runtime hand its P off and keeps sysmon polling), and
-// polling with WNOHANG every millisecond while waiting cost about 80 µs
-// per poll on the build machine.
+// polling with WNOHANG every millisecond while waiting about twice the
+// launcher CPU per launch at 100/s.
 func launcherMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fail := func(err error) int {
 		fmt.Fprintln(stderr, "capture launcher:", err)
