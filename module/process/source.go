@@ -205,7 +205,7 @@ func (s *Source) open() (*netlink.Conn, error) {
 		s.stats.mode.Store(ModePoll)
 		return nil, nil
 	}
-	conn, err := netlink.Open(netlink.Options{ReceiveBuffer: s.opts.ReceiveBuffer, Events: s.mask()}, s.log)
+	conn, err := netlink.Open(netlink.Options{ReceiveBuffer: s.opts.ReceiveBuffer, Events: s.mask(), LeadersOnly: true}, s.log)
 	switch {
 	case err == nil:
 		s.clock = conn.Clock()

@@ -66,6 +66,11 @@ type Options struct {
 	// others before queueing them (a socket filter). 0 means MaskDefault
 	// (fork, exec, exit).
 	Events EventMask
+	// LeadersOnly drops the events of threads other than a thread-group
+	// leader — a thread's creation, exit or credential change — in the
+	// kernel (and in user space for a replay): a process starts and ends
+	// with its leader, and threaded programs make many more of them.
+	LeadersOnly bool
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -147,7 +152,7 @@ func Open(opts Options, log *zap.Logger) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open proc connector: %w", err)
 	}
-	sock, forced, err := openSocket(opts.ReceiveBuffer, opts.Events)
+	sock, forced, err := openSocket(opts.ReceiveBuffer, opts.Events, opts.LeadersOnly)
 	if err != nil {
 		return nil, fmt.Errorf("open proc connector: %w", err)
 	}
@@ -318,7 +323,7 @@ func (c *Conn) ingest(buf []byte, n int, from uint32) {
 	// datagram's first message, and a replay has no socket filter.
 	kept := start
 	for i := start; i < len(events); i++ {
-		if !c.opts.Events.Has(events[i].What) {
+		if !c.opts.Events.Has(events[i].What) || c.opts.LeadersOnly && !events[i].aboutLeader() {
 			if events[i].What != WhatNone {
 				c.stats.filtered.Add(1)
 			}

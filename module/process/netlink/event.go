@@ -197,6 +197,20 @@ type Event struct {
 	Ack    uint32 `json:"ack,omitempty"`     // none: cn_msg.ack, the request's ack + 1
 }
 
+// aboutLeader reports whether e is about a thread-group leader (or about
+// no task): a fork that creates a process, not a thread; an exit or
+// credential change of the leader. An exec always is: the kernel makes
+// the exec'ing thread the leader first (de_thread).
+func (e *Event) aboutLeader() bool {
+	switch e.What {
+	case WhatNone, WhatExec:
+		return true
+	case WhatFork:
+		return e.ChildPID == e.ChildTGID
+	}
+	return e.PID == e.TGID
+}
+
 // WaitStatus returns an exit event's ExitCode as a wait status, whose
 // Exited/ExitStatus and Signaled/Signal methods tell how the task ended.
 func (e *Event) WaitStatus() unix.WaitStatus { return unix.WaitStatus(e.ExitCode) }

@@ -18,8 +18,13 @@ const singleMessageLen = NLMSG_HDRLEN + CN_MSG_LEN + procHeaderLen + dataExit
 // filterProgram returns the classic BPF socket filter (SO_ATTACH_FILTER)
 // that lets the kernel queue only proc connector messages whose
 // proc_event.what is selected by mask, plus acknowledgements
-// (PROC_EVENT_NONE), which Open waits for. Everything else is dropped
-// before it takes room in the receive buffer.
+// (PROC_EVENT_NONE), which Open waits for. With leadersOnly it also drops
+// the events of threads other than a thread-group leader: the fork that
+// creates a thread (child pid != child tgid), and a thread's exit or
+// credential change (pid != tgid). On a host running threaded programs
+// most fork and exit events are of threads, and each would wake the
+// reader for nothing. Everything dropped takes no room in the receive
+// buffer.
 //
 // The filter sees the datagram from its nlmsghdr and can judge only the
 // first message. The proc connector sends one message per datagram
@@ -28,20 +33,30 @@ const singleMessageLen = NLMSG_HDRLEN + CN_MSG_LEN + procHeaderLen + dataExit
 // in user space, so the filter never drops a selected event. A datagram
 // too short to hold the loaded fields is dropped, because a load past the
 // end ends a classic BPF program with 0.
-func filterProgram(mask EventMask) []unix.SockFilter {
+func filterProgram(mask EventMask, leadersOnly bool) []unix.SockFilter {
 	const (
 		ldAbsW = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
 		ldLen  = unix.BPF_LD | unix.BPF_W | unix.BPF_LEN
+		tax    = unix.BPF_MISC | unix.BPF_TAX
 		jeqK   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+		jeqX   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_X
 		jgtK   = unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K
 		jsetK  = unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K
 		retK   = unix.BPF_RET | unix.BPF_K
-		drop   = 9  // index of the "ret #0" instruction
-		accept = 10 // index of the "ret #accept" instruction
+		// Every event's data starts with the pid and tgid it is about,
+		// except fork's, which starts with the parent's.
+		offPID       = offEvent + procHeaderLen
+		offTGID      = offPID + 4
+		offChildPID  = offPID + 8
+		offChildTGID = offPID + 12
 	)
+	drop, accept := 9, 10
+	if leadersOnly {
+		drop, accept = 18, 19
+	}
 	// j is a conditional jump's offset: relative to the next instruction.
 	j := func(from, to int) uint8 { return uint8(to - from - 1) }
-	return []unix.SockFilter{
+	prog := []unix.SockFilter{
 		/* 0 */ {Code: ldLen},
 		/* 1 */ {Code: jgtK, K: singleMessageLen, Jt: j(1, accept), Jf: 0},
 		/* 2 */ {Code: ldAbsW, K: offCnIdx},
@@ -51,9 +66,25 @@ func filterProgram(mask EventMask) []unix.SockFilter {
 		/* 6 */ {Code: ldAbsW, K: offWhat},
 		/* 7 */ {Code: jeqK, K: bpfWord(PROC_EVENT_NONE), Jt: j(7, accept), Jf: 0},
 		/* 8 */ {Code: jsetK, K: bpfWord(uint32(mask)), Jt: j(8, accept), Jf: j(8, drop)},
-		/* 9 */ {Code: retK, K: 0},
-		/* 10 */ {Code: retK, K: filterAccept},
 	}
+	if leadersOnly {
+		prog[8].Jt = 0
+		prog = append(prog,
+			/* 9 */ unix.SockFilter{Code: jeqK, K: bpfWord(PROC_EVENT_FORK), Jt: 0, Jf: j(9, 14)},
+			/* 10 */ unix.SockFilter{Code: ldAbsW, K: offChildTGID},
+			/* 11 */ unix.SockFilter{Code: tax},
+			/* 12 */ unix.SockFilter{Code: ldAbsW, K: offChildPID},
+			/* 13 */ unix.SockFilter{Code: jeqX, Jt: j(13, accept), Jf: j(13, drop)},
+			/* 14 */ unix.SockFilter{Code: ldAbsW, K: offTGID},
+			/* 15 */ unix.SockFilter{Code: tax},
+			/* 16 */ unix.SockFilter{Code: ldAbsW, K: offPID},
+			/* 17 */ unix.SockFilter{Code: jeqX, Jt: j(17, accept), Jf: j(17, drop)},
+		)
+	}
+	return append(prog,
+		unix.SockFilter{Code: retK, K: 0},            // drop
+		unix.SockFilter{Code: retK, K: filterAccept}, // accept
+	)
 }
 
 // bpfWord converts a host-order u32 field value to what a classic BPF word

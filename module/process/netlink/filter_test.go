@@ -55,10 +55,14 @@ func runFilter(prog []unix.SockFilter, pkt []byte) (uint32, error) {
 			a = uint32(len(pkt))
 		case unix.BPF_LDX | unix.BPF_W | unix.BPF_IMM:
 			x = ins.K
+		case unix.BPF_MISC | unix.BPF_TAX:
+			x = a
 		case unix.BPF_JMP | unix.BPF_JA:
 			pc += int(ins.K)
 		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K:
 			jump(a == ins.K)
+		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_X:
+			jump(a == x)
 		case unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K:
 			jump(a > ins.K)
 		case unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K:
@@ -75,7 +79,6 @@ func runFilter(prog []unix.SockFilter, pkt []byte) (uint32, error) {
 			return 0, fmt.Errorf("instruction %d: unsupported opcode %#x", pc, ins.Code)
 		}
 	}
-	_ = x
 	return 0, fmt.Errorf("program fell off its end")
 }
 
@@ -93,7 +96,7 @@ func TestFilterProgram(t *testing.T) {
 		EventMask(WhatCoredump | WhatPtrace),
 	}
 	for _, mask := range masks {
-		prog := filterProgram(mask)
+		prog := filterProgram(mask, false)
 		t.Run(mask.String(), func(t *testing.T) {
 			for i, d := range datagrams {
 				events, err := Decode(d, nil)
@@ -127,6 +130,48 @@ func TestFilterProgram(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFilterLeadersOnly runs the leaders-only filter on events about
+// processes and about threads of every kind it knows.
+func TestFilterLeadersOnly(t *testing.T) {
+	prog := filterProgram(MaskAll, true)
+	tests := []struct {
+		name string
+		ev   Event
+		want bool
+	}{
+		{"fork of a process", Event{What: WhatFork, ParentPID: 10, ParentTGID: 10, ChildPID: 11, ChildTGID: 11}, true},
+		{"fork by a thread of a process", Event{What: WhatFork, ParentPID: 12, ParentTGID: 10, ChildPID: 13, ChildTGID: 13}, true},
+		{"creation of a thread", Event{What: WhatFork, ParentPID: 10, ParentTGID: 10, ChildPID: 14, ChildTGID: 10}, false},
+		{"exec", Event{What: WhatExec, PID: 10, TGID: 10}, true},
+		{"exit of a process", Event{What: WhatExit, PID: 10, TGID: 10}, true},
+		{"exit of a thread", Event{What: WhatExit, PID: 14, TGID: 10}, false},
+		{"uid of a process", Event{What: WhatUID, PID: 10, TGID: 10, RUID: 1, EUID: 1}, true},
+		{"uid of a thread", Event{What: WhatUID, PID: 14, TGID: 10}, false},
+		{"gid of a thread", Event{What: WhatGID, PID: 14, TGID: 10}, false},
+		{"comm of a thread", Event{What: WhatComm, PID: 14, TGID: 10}, false},
+		{"acknowledgement", Event{What: WhatNone}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := runFilter(prog, encodeEvent(tt.ev))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (got != 0) != tt.want {
+				t.Errorf("filter returned %#x, want accept %v", got, tt.want)
+			}
+			if tt.ev.aboutLeader() != tt.want {
+				t.Errorf("aboutLeader() = %v, want %v (the user-space check must agree)", !tt.want, tt.want)
+			}
+		})
+	}
+	// Without leadersOnly, the filter passes threads' events.
+	thread := encodeEvent(Event{What: WhatExit, PID: 14, TGID: 10})
+	if got, err := runFilter(filterProgram(MaskAll, false), thread); err != nil || got == 0 {
+		t.Errorf("the plain filter dropped a thread's exit: %#x, %v", got, err)
 	}
 }
 

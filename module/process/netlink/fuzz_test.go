@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 )
 
 // encodeEvent lays an event out as the kernel does, in one datagram. It is
@@ -84,7 +85,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(append(mustHex(f, rawFork), mustHex(f, rawExec)...))
 	f.Add([]byte{})
 	f.Add(make([]byte, NLMSG_HDRLEN))
-	prog := filterProgram(MaskAll)
+	progs := [][]unix.SockFilter{filterProgram(MaskAll, false), filterProgram(MaskAll, true)}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		events, err := Decode(data, nil)
 		// Each event needs a message of at least this many bytes.
@@ -115,8 +116,10 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("round trip (-want +got):\n%s", diff)
 			}
 		}
-		if _, err := runFilter(prog, data); err != nil {
-			t.Fatalf("filter: %v", err)
+		for _, prog := range progs {
+			if _, err := runFilter(prog, data); err != nil {
+				t.Fatalf("filter: %v", err)
+			}
 		}
 	})
 }

@@ -302,7 +302,7 @@ func TestIntegrationSubscribeFullSocket(t *testing.T) {
 		_ = loop.Process.Kill()
 		_ = loop.Wait()
 	})
-	sock, _, err := openSocket(4096, MaskDefault) // bound to the group: events queue up
+	sock, _, err := openSocket(4096, MaskDefault, false) // bound to the group: events queue up
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,5 +317,51 @@ func TestIntegrationSubscribeFullSocket(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // the 8 KiB buffer is full long before this
 	if err := c.subscribe(); err != nil {
 		t.Fatalf("subscribe on a full socket: %v", err)
+	}
+}
+
+// TestIntegrationLeadersOnly runs a program that starts threads, watched by
+// two connections: the plain one sees the threads' creation and exit, the
+// LeadersOnly one sees only the process's own fork, exec and exit — the
+// kernel dropped the rest (nothing was filtered in user space).
+func TestIntegrationLeadersOnly(t *testing.T) {
+	requireRoot(t)
+	plain := openTest(t, Options{})
+	leaders := openTest(t, Options{LeadersOnly: true})
+	pid, err := runChild(t, "/usr/bin/python3", "-c",
+		"import threading\nts = [threading.Thread(target=lambda: None) for _ in range(5)]\n[t.start() for t in ts]\n[t.join() for t in ts]")
+	if err != nil {
+		t.Fatalf("python3: %v", err)
+	}
+	type seen struct{ processForks, threadForks, exits, threadExits int }
+	watch := func(c *Conn) seen {
+		var s seen
+		receiveUntil(t, c, 5*time.Second, nil, func(e Event) bool {
+			switch {
+			case e.What == WhatFork && e.ChildTGID == pid:
+				if e.ChildPID == pid {
+					s.processForks++
+				} else {
+					s.threadForks++
+				}
+			case e.What == WhatExit && e.TGID == pid:
+				if e.PID == pid {
+					s.exits++
+					return true
+				}
+				s.threadExits++
+			}
+			return false
+		})
+		return s
+	}
+	if got := watch(plain); got.processForks != 1 || got.exits != 1 || got.threadForks < 5 || got.threadExits < 5 {
+		t.Errorf("plain connection saw %+v, want the process's fork and exit and at least 5 threads' (the control)", got)
+	}
+	if got := watch(leaders); got != (seen{processForks: 1, exits: 1}) {
+		t.Errorf("LeadersOnly connection saw %+v, want only the process's fork and exit", got)
+	}
+	if f := leaders.Stats().Filtered; f != 0 {
+		t.Errorf("LeadersOnly filtered %d events in user space, want 0 (the kernel drops them)", f)
 	}
 }

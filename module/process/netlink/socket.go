@@ -67,7 +67,7 @@ type mmsghdr struct {
 
 // openSocket creates the socket, sizes its receive buffer, attaches the
 // filter and binds it to the proc connector's multicast group.
-func openSocket(rcvbuf int, mask EventMask) (s *socket, forced bool, err error) {
+func openSocket(rcvbuf int, mask EventMask, leadersOnly bool) (s *socket, forced bool, err error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, NETLINK_CONNECTOR)
 	if err != nil {
 		return nil, false, fmt.Errorf("socket NETLINK_CONNECTOR: %w", classify(err))
@@ -85,7 +85,7 @@ func openSocket(rcvbuf int, mask EventMask) (s *socket, forced bool, err error) 
 	} else if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf); err != nil {
 		return nil, false, fmt.Errorf("setsockopt SO_RCVBUF %d: %w", rcvbuf, err)
 	}
-	prog := filterProgram(mask)
+	prog := filterProgram(mask, leadersOnly)
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
 	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog); err != nil {
 		return nil, false, fmt.Errorf("setsockopt SO_ATTACH_FILTER: %w", err)
