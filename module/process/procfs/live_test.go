@@ -224,9 +224,10 @@ func TestIntegrationReadAll(t *testing.T) {
 	var kthreads, complete int
 	for _, pid := range pids {
 		err := r.Read(pid, &p)
-		if err == nil && p.ReadState == ReadPartial {
-			// Mid-execve a process shows its new exe before its new argv:
-			// look again once it has settled.
+		for try := 0; try < 10 && err == nil && p.ReadState == ReadPartial; try++ {
+			// Mid-execve a process shows its new comm and exe before its
+			// new argv: look again once it has settled, which on a loaded
+			// machine may take a few scheduling rounds.
 			time.Sleep(20 * time.Millisecond)
 			err = r.Read(pid, &p)
 		}
