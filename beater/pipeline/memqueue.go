@@ -116,8 +116,10 @@ const keepBodyCap = 64 << 10
 func (q *MemQueue) store(ev Event) {
 	i := q.tail % uint64(len(q.buf))
 	body := q.buf[i].Body[:0]
-	if cap(body) > keepBodyCap {
-		body = nil
+	if n := len(ev.Body); cap(body) < n || cap(body) > keepBodyCap {
+		// A quarter more than needed, so that the slot's next documents,
+		// of about the same size, fit without another allocation.
+		body = make([]byte, 0, n+n/4)
 	}
 	q.buf[i] = Event{ID: ev.ID, Body: append(body, ev.Body...)}
 	q.times[i] = time.Now().UnixNano()
