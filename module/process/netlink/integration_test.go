@@ -197,11 +197,10 @@ func TestIntegrationLost(t *testing.T) {
 	}
 }
 
-// TestIntegrationReceiveAllocs proves that Receive on the real socket does
-// not allocate per call, while a shell loop we start produces events.
-func TestIntegrationReceiveAllocs(t *testing.T) {
-	requireRoot(t)
-	c := openTest(t, Options{})
+// execLoop runs a shell that execs /bin/true over and over until the end
+// of t: a steady source of events.
+func execLoop(t *testing.T) {
+	t.Helper()
 	loop := exec.Command("/bin/sh", "-c", "while :; do /bin/true; done")
 	if err := loop.Start(); err != nil {
 		t.Fatal(err)
@@ -210,6 +209,14 @@ func TestIntegrationReceiveAllocs(t *testing.T) {
 		_ = loop.Process.Kill()
 		_ = loop.Wait()
 	})
+}
+
+// TestIntegrationReceiveAllocs proves that Receive on the real socket does
+// not allocate per call, while a shell loop we start produces events.
+func TestIntegrationReceiveAllocs(t *testing.T) {
+	requireRoot(t)
+	c := openTest(t, Options{})
+	execLoop(t)
 	if err := c.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -294,14 +301,7 @@ func TestIntegrationReceiveBuffer(t *testing.T) {
 func TestIntegrationSubscribeFullSocket(t *testing.T) {
 	requireRoot(t)
 	openTest(t, Options{}) // a listener, so that the kernel sends events at all
-	loop := exec.Command("/bin/sh", "-c", "while :; do /bin/true; done")
-	if err := loop.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = loop.Process.Kill()
-		_ = loop.Wait()
-	})
+	execLoop(t)
 	sock, _, err := openSocket(4096, MaskDefault, false) // bound to the group: events queue up
 	if err != nil {
 		t.Fatal(err)
