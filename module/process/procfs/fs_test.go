@@ -55,7 +55,7 @@ func TestPIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	slices.Sort(got)
-	want := []int{2, 14, 2739, 8524, 8525, 8527, 8529, 8531, 9073, 90001, 90002, 90003, 90005, 90006, 90007}
+	want := []int{2, 14, 2739, 8524, 8525, 8527, 8529, 8531, 9073, 90001, 90002, 90003, 90005, 90006, 90007, 90008}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("PIDs mismatch (-want +got):\n%s", diff)
 	}

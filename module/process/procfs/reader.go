@@ -99,7 +99,7 @@ func (r *Reader) ReadStat(pid int, s *Stat) error {
 }
 
 // Read reads process pid into p, which it overwrites. It returns nil
-// whenever the stat file could be read; p.ReadState then says how much
+// whenever cmdline or stat could be read; p.ReadState then says how much
 // else was (complete, zombie, exited mid-read, partial). It returns an
 // error wrapping ErrGone when the process does not exist, ErrMalformed when
 // a file is not what the kernel writes, or the system error of a failed read.
@@ -107,8 +107,9 @@ func (r *Reader) ReadStat(pid int, s *Stat) error {
 // indistinguishable from gone ones.
 //
 // The order races the process's exit: cmdline, exe and cwd vanish when it
-// exits (exit_mm, exit_fs), so they are read right after stat, which tells
-// a zombie or a kernel thread; status, which a zombie still shows, comes
+// exits (exit_mm, exit_fs), so cmdline — the arguments, which the rules
+// match on — comes first, then stat, which tells a zombie or a kernel
+// thread, then exe and cwd; status, which a zombie still shows, comes
 // last. Each file is opened by path: a directory descriptor would pin the
 // process across the reads but cost two more system calls, and a PID is
 // only reused after the kernel has cycled through every other one.
@@ -154,8 +155,29 @@ func (r *Reader) read(pid int, p *Process, status bool) error {
 		return fmt.Errorf("read process %d: %w", pid, ErrBadPID)
 	}
 	r.pidPath(pid, "/")
+	// cmdline first: of what a short-lived process loses at exit, its
+	// arguments matter most (rules match on them).
+	args, more, argsErr := readAt(unix.AT_FDCWD, r.file("cmdline"), r.args, r.maxArg)
+	r.args = args[:0]
+	if isGone(argsErr) {
+		return wrapRead(pid, "cmdline", argsErr)
+	}
+	var cl cmdline
+	if argsErr == nil && len(args) > 0 {
+		cl = splitCmdline(args, more)
+		p.ArgsTruncated = more
+		p.ArgsRewritten = cl.rewritten
+	}
 	b, _, err := readAt(unix.AT_FDCWD, r.file("stat"), r.buf, maxFileBytes)
 	r.buf = b[:0]
+	if isGone(err) && cl.known {
+		// Reaped right after its arguments were read: keep them.
+		p.Missing |= PartStatus | PartExe | PartCwd
+		p.ReadState = ReadExited
+		r.str = append(r.str[:0], cl.data...)
+		r.finish(p, layout{argEnd: len(r.str), exe: len(r.str), cwd: len(r.str)}, cl)
+		return nil
+	}
 	if err != nil {
 		return wrapRead(pid, "stat", err)
 	}
@@ -166,14 +188,22 @@ func (r *Reader) read(pid int, p *Process, status bool) error {
 	if p.Stat.PID != pid {
 		return fmt.Errorf("read process %d: stat names pid %d: %w", pid, p.Stat.PID, ErrMalformed)
 	}
-	// comm is copied out before buf is reused for status.
+	// str holds comm, then the cmdline bytes, then exe, then cwd; comm is
+	// copied out before buf is reused for status.
 	r.str = append(r.str[:0], comm...)
 	l := layout{comm: len(r.str)}
+	argStart := len(r.str)
+	r.str = append(r.str, cl.data...)
+	argEnd := len(r.str)
 
 	if p.IsZombie() {
-		// cmdline is empty and exe and cwd are unreadable once exit_mm
-		// and exit_fs have run; the credentials are still there.
-		p.Missing |= PartCmdline | PartExe | PartCwd
+		// exe and cwd are unreadable once exit_mm and exit_fs have run,
+		// and so is cmdline, unless it was read just before; the
+		// credentials are still there.
+		p.Missing |= PartExe | PartCwd
+		if !cl.known {
+			p.Missing |= PartCmdline
+		}
 		p.ReadState = ReadZombie
 		if !status {
 			p.Missing |= PartStatus
@@ -182,40 +212,21 @@ func (r *Reader) read(pid int, p *Process, status bool) error {
 		} else if err != nil {
 			return err
 		}
-		r.finish(p, l, cmdline{})
+		r.finish(p, layout{comm: l.comm, argStart: argStart, argEnd: argEnd, exe: argEnd, cwd: argEnd}, cl)
 		return nil
 	}
 
 	state := ReadComplete
 	kthread := p.IsKernelThread()
 	anomaly := false // something a live user process always has was missing
-
-	var cl cmdline
-	b, more, err := readAt(unix.AT_FDCWD, r.file("cmdline"), r.args, r.maxArg)
-	r.args = b[:0]
 	switch {
-	case isGone(err):
-		p.Missing |= PartCmdline | PartExe | PartCwd | PartStatus
-		p.ReadState = ReadExited
-		r.finish(p, l, cmdline{})
-		return nil
-	case err != nil:
+	case argsErr != nil:
 		p.Missing |= PartCmdline
 		state = ReadPartial
-	case len(b) == 0:
-		if !kthread {
-			p.Missing |= PartCmdline
-			anomaly = true
-		}
-	default:
-		cl = splitCmdline(b, more)
-		p.ArgsTruncated = more
-		p.ArgsRewritten = cl.rewritten
+	case !cl.known && !kthread:
+		p.Missing |= PartCmdline
+		anomaly = true
 	}
-	// str holds comm, then the cmdline bytes, then exe, then cwd.
-	argStart := len(r.str)
-	r.str = append(r.str, cl.data...)
-	argEnd := len(r.str)
 
 	exe, exeErr := r.readlink("exe")
 	switch {

@@ -128,12 +128,13 @@ func TestReadFake(t *testing.T) {
 			},
 		},
 		{
-			name: "reaped after stat",
-			pid:  90001,
+			name: "reaped after cmdline",
+			pid:  90008,
 			want: Process{
-				Stat:      Stat{PID: 90001, Comm: "sleep", State: 'S', PPID: 8517, PGID: 8517, SID: 2739, TPGID: -1, Flags: 4194304, StartTicks: 49275},
+				Stat:      Stat{PID: 90008},
+				Args:      []string{"sleep", "300"},
 				ReadState: ReadExited,
-				Missing:   PartStatus | PartCmdline | PartExe | PartCwd,
+				Missing:   PartStatus | PartExe | PartCwd,
 			},
 		},
 		{
@@ -156,8 +157,9 @@ func TestReadFake(t *testing.T) {
 			pid:  90006,
 			want: Process{
 				Stat:      Stat{PID: 90006, Comm: "x) )", State: 'R', PPID: 1, PGID: 1, SID: 1, TPGID: -1, Flags: 4194304, StartTicks: 7},
+				Args:      []string{"x"},
 				ReadState: ReadExited,
-				Missing:   PartStatus | PartCmdline | PartExe | PartCwd,
+				Missing:   PartStatus | PartExe | PartCwd,
 			},
 		},
 		{
@@ -196,6 +198,7 @@ func TestReadFakeErrors(t *testing.T) {
 		{name: "zero pid", pid: 0, wantErr: ErrBadPID},
 		{name: "negative pid", pid: -5, wantErr: ErrBadPID},
 		{name: "stat cut short", pid: 90002, wantErr: ErrMalformed},
+		{name: "no cmdline: the directory is gone", pid: 90001, wantErr: ErrGone},
 		{name: "status without Gid", pid: 90005, wantErr: ErrMalformed},
 		{name: "regular file, not a process", pid: 4242, notErr: ErrGone},
 	}
