@@ -183,13 +183,13 @@ func tail(s string, n int) string {
 // agentStats is the part of GET /stats the benchmark reports.
 type agentStats struct {
 	Capture struct {
-		Dropped uint64
-		Kernel  struct {
+		Kernel struct {
 			Lost uint64 // ENOBUFS reported by the socket
 		}
 	} `json:"capture"`
 	Queue struct {
-		Dropped uint64
+		Dropped  uint64 `json:"dropped"`  // the queue was full
+		Rejected uint64 `json:"rejected"` // refused otherwise
 	} `json:"queue"`
 }
 

@@ -115,7 +115,7 @@ type stormResult struct {
 	States     map[string]int
 	Other      int    // exec documents of other processes between the probes: background noise
 	Lost       uint64 // capture.Kernel.Lost: ENOBUFS
-	Dropped    uint64 // capture.Dropped + queue.Dropped
+	Dropped    uint64 // queue.dropped + queue.rejected
 	Agent      usage
 
 	Forkstat bool // forkstat ran side by side
@@ -192,7 +192,7 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 	if err != nil {
 		return res, err
 	}
-	res.Lost, res.Dropped = stats.Capture.Kernel.Lost, stats.Capture.Dropped+stats.Queue.Dropped
+	res.Lost, res.Dropped = stats.Capture.Kernel.Lost, stats.Queue.Dropped+stats.Queue.Rejected
 	if err := a.stop(30 * time.Second); err != nil {
 		b.logf("%s: spawnbeat did not exit cleanly after SIGTERM: %v", home, err)
 	}

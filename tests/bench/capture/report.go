@@ -235,7 +235,7 @@ func (r *report) writeStorms(w io.Writer) {
 	fmt.Fprintln(w, "Rate: requested (achieved: launches per second from the schedule's start to the last launch). "+
 		"spawnbeat docs: storm processes with an exec document (by marker, or by pid with its launcher as parent when args were gone). "+
 		"Full args: process.args exactly as launched; parent args: process.parent.args exactly the argv of the launcher process that started it. "+
-		"Lost: the kernel's ENOBUFS count (capture.Kernel.Lost in /stats); dropped: capture.Dropped + queue.Dropped. "+
+		"Lost: the kernel's ENOBUFS count (capture.Kernel.Lost in /stats); dropped: documents the queue refused (queue.dropped + queue.rejected). "+
 		"forkstat seen / full args: storm processes it printed an exec line for / with the full command line. "+
 		"CPU: utime+stime from /proc/PID/stat from just before the storm until both tools had reported a probe launched after it. "+
 		"RSS: VmHWM / VmRSS at that point; each storm runs a fresh spawnbeat and forkstat. "+
