@@ -135,6 +135,9 @@ func launcherMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		return fail(fmt.Errorf("read start time %q: %w", line, err))
 	}
 	begin := time.Unix(0, ns)
+	// Every launcher starts at begin, at the maximum rate too: elapsed
+	// times count from it.
+	time.Sleep(time.Until(begin))
 
 	// SIGCHLD wakes the wait for the next launch to reap; a signal that
 	// arrives between the reap and the wait stays in the channel's buffer.
