@@ -15,7 +15,8 @@ import (
 // Config is the whole of spawnbeat.yml.
 type Config struct {
 	Spawnbeat Spawnbeat                 `config:"spawnbeat"`
-	Name      string                    `config:"name"` // agent.name; the host name when empty
+	Name      string                    `config:"name"`      // agent.name; the host name when empty
+	MaxProcs  int                       `config:"max_procs"` // CPUs running Go code at once (GOMAXPROCS); 0: all
 	Output    Output                    `config:"output"`
 	Queue     pipeline.Config           `config:"queue"`
 	Setup     elasticsearch.SetupConfig `config:"setup"`
@@ -243,6 +244,9 @@ func (h *HTTP) validate() []error {
 // at the first failing section.)
 func (c *Config) Check() error {
 	errs := c.Spawnbeat.validate()
+	if c.MaxProcs < 0 {
+		errs = append(errs, &KeyError{Key: "max_procs", Err: fmt.Errorf("%d is negative", c.MaxProcs)})
+	}
 	errs = append(errs, c.Logging.validate()...)
 	errs = append(errs, c.HTTP.validate()...)
 	return errors.Join(errs...)

@@ -104,6 +104,7 @@ logging:
 output.file:
   number_of_files: 1
   pathh: /tmp
+max_procs: -1
 `
 	path := write(t, text)
 	_, err := Load(Source{File: path, Explicit: true, StrictPerms: true})
@@ -123,6 +124,7 @@ output.file:
 		path + ":10: logging.level:",
 		path + ":12: output.file.number_of_files",
 		path + ":13: output.file.pathh: unknown setting",
+		path + ":14: max_procs: -1 is negative",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q; got:\n%s", want, msg)

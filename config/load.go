@@ -259,6 +259,13 @@ func unpackSections(raw *ucfg.Config, cfg *Config, locate func(string, error) er
 		}
 		cfg.Name = name
 	}
+	if raw.HasField("max_procs") {
+		n, err := raw.Int("max_procs", -1, ucfgOptions...)
+		if err != nil {
+			errs = append(errs, locate("max_procs", err))
+		}
+		cfg.MaxProcs = int(n)
+	}
 	return errs
 }
 

@@ -32,6 +32,10 @@ func runBeat(cmd *cobra.Command, g *globals) error {
 	defer closeLog()
 	defer func() { _ = log.Sync() }()
 	log.Info("configuration loaded", zap.String("config", cfg.Source))
+	if n := cfg.MaxProcs; n > 0 {
+		runtime.GOMAXPROCS(n)
+		log.Info("max_procs set", zap.Int("max_procs", n))
+	}
 	if f := cfg.Output.File; f != nil && f.Enabled {
 		// The one line a newcomer needs: where the documents go.
 		fmt.Fprintf(cmd.ErrOrStderr(), "spawnbeat: writing events to %s/%s.ndjson\n", f.Path, f.Filename)
