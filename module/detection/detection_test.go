@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/spawnbeat/spawnbeat/module/detection/internal/corpus"
 	"github.com/spawnbeat/spawnbeat/module/detection/rules"
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
 )
@@ -374,4 +375,34 @@ func TestDetectorFollowsWatcher(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually("deleted rule gone", func() bool { return !matches("nc") })
+}
+
+// TestEvaluateRealUserExclusion runs the corpus rule that excludes the real
+// root user through user.Ext.real.id: a non-root user enumerating set-user-ID
+// files is an alert, root doing it is not.
+func TestEvaluateRealUserExclusion(t *testing.T) {
+	rule := filepath.Join(corpus.Dir(t), "discovery_suid_sguid_enumeration.toml")
+	d, err := New(load(t, rules.Options{Paths: []string{rule}, DisableBuiltin: true}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		realUser string
+		want     bool
+	}{
+		{"unprivileged user", "1000", true},
+		{"root", "0", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := execEvent("find", []string{"find", "/", "-perm", "-4000"}, "bash", []string{"bash"})
+			ev.Process.User = ecs.ID{ID: tt.realUser}
+			ev.Process.RealUser = ecs.ID{ID: tt.realUser}
+			ev.Process.RealGroup = ecs.ID{ID: tt.realUser}
+			if got := d.Evaluate(ev); got != tt.want {
+				t.Errorf("Evaluate with real user %s = %v, want %v", tt.realUser, got, tt.want)
+			}
+		})
+	}
 }

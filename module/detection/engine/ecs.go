@@ -155,6 +155,11 @@ func ecsFields() map[string]Field[*ecs.Event] {
 		"user.name":  func(e E) string { return e.Process.User.Name },
 		"group.id":   func(e E) string { return e.Process.Group.ID },
 		"group.name": func(e E) string { return e.Process.Group.Name },
+		// Elastic Defend's extension: the real ids beside the effective ones.
+		"user.Ext.real.id":    func(e E) string { return e.Process.RealUser.ID },
+		"user.Ext.real.name":  func(e E) string { return e.Process.RealUser.Name },
+		"group.Ext.real.id":   func(e E) string { return e.Process.RealGroup.ID },
+		"group.Ext.real.name": func(e E) string { return e.Process.RealGroup.Name },
 		// host.os.type is in almost every rule: read it in one step.
 		"host.os.type": func(e E) string {
 			if e.Host == nil {

@@ -56,6 +56,7 @@ func TestECSResolver(t *testing.T) {
 		"event.dataset": s("spawnbeat.process"), "event.module": s("spawnbeat"), "event.risk_score": n(73), "event.severity": n(73),
 		"data_stream.type": s("logs"), "data_stream.dataset": s("spawnbeat.process"), "data_stream.namespace": s("default"),
 		"user.id": s("0"), "user.name": s("root"), "group.id": s("0"), "group.name": s("root"),
+		"user.Ext.real.id": s("1000"), "user.Ext.real.name": s("u"), "group.Ext.real.id": s("1001"), "group.Ext.real.name": s("g"),
 		"host.name": s("n"), "host.hostname": s("hn"), "host.id": s("hid"), "host.architecture": s("x86_64"),
 		"host.ip": ss("10.0.0.1"), "host.mac": ss("02-00"), "host.os.type": s("linux"), "host.os.family": s("debian"),
 		"host.os.name": s("Debian"), "host.os.platform": s("debian"), "host.os.version": s("12"), "host.os.kernel": s("6.1"),

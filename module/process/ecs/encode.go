@@ -58,9 +58,11 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 
 	w.process(&e.Process)
 
-	// The effective user and group at the top level, as Elastic Defend does.
-	w.id("user", &e.Process.User)
-	w.id("group", &e.Process.Group)
+	// The effective user and group at the top level, as Elastic Defend
+	// does, with the real ones under Ext.real (Defend's extension, which
+	// Elastic's rules query).
+	w.idWithReal("user", &e.Process.User, &e.Process.RealUser)
+	w.idWithReal("group", &e.Process.Group, &e.Process.RealGroup)
 
 	m = w.open("data_stream")
 	w.str("type", DataStreamType)
@@ -222,6 +224,21 @@ func (w *writer) id(k string, id *ID) {
 	m := w.open(k)
 	w.str("id", id.ID)
 	w.str("name", id.Name)
+	w.close(m)
+}
+
+// idWithReal writes an effective id with the real one under Ext.real.
+func (w *writer) idWithReal(k string, effective, real *ID) {
+	if *real == (ID{}) {
+		w.id(k, effective)
+		return
+	}
+	m := w.open(k)
+	w.str("id", effective.ID)
+	w.str("name", effective.Name)
+	ext := w.open("Ext")
+	w.id("real", real)
+	w.close(ext)
 	w.close(m)
 }
 
