@@ -272,36 +272,22 @@ func (p *launcherProc) read(st *storm) {
 		case lineError:
 			p.err = fmt.Errorf("launcher %d: %s", pid, rest)
 		case lineLaunched:
-			f := strings.Fields(rest)
-			if len(f) != 3 {
+			v, ok := threeInts(rest)
+			if !ok {
 				bad(line)
 				continue
 			}
-			ok, err1 := strconv.Atoi(f[0])
-			failed, err2 := strconv.Atoi(f[1])
-			ns, err3 := strconv.ParseInt(f[2], 10, 64)
-			if errors.Join(err1, err2, err3) != nil {
-				bad(line)
-				continue
-			}
-			p.ok, p.failed = ok, failed
-			if ns != 0 {
-				p.last = time.Unix(0, ns)
+			p.ok, p.failed = int(v[0]), int(v[1])
+			if v[2] != 0 {
+				p.last = time.Unix(0, v[2])
 			}
 		case lineReaped:
-			f := strings.Fields(rest)
-			if len(f) != 3 {
+			v, ok := threeInts(rest)
+			if !ok {
 				bad(line)
 				continue
 			}
-			n, err1 := strconv.Atoi(f[0])
-			self, err2 := strconv.ParseInt(f[1], 10, 64)
-			children, err3 := strconv.ParseInt(f[2], 10, 64)
-			if errors.Join(err1, err2, err3) != nil {
-				bad(line)
-				continue
-			}
-			p.reaped, p.selfCPU, p.procCPU = n, time.Duration(self)*time.Microsecond, time.Duration(children)*time.Microsecond
+			p.reaped, p.selfCPU, p.procCPU = int(v[0]), time.Duration(v[1])*time.Microsecond, time.Duration(v[2])*time.Microsecond
 		default:
 			i, err1 := strconv.Atoi(word)
 			child, err2 := strconv.Atoi(rest)
@@ -313,4 +299,22 @@ func (p *launcherProc) read(st *storm) {
 			p.reported++
 		}
 	}
+}
+
+// threeInts parses the three decimal numbers of a "launched" or "reaped"
+// line.
+func threeInts(s string) ([3]int64, bool) {
+	var v [3]int64
+	f := strings.Fields(s)
+	if len(f) != len(v) {
+		return v, false
+	}
+	for i := range v {
+		n, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return v, false
+		}
+		v[i] = n
+	}
+	return v, true
 }
