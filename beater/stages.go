@@ -75,10 +75,12 @@ func (s *stages) process(ev *ecs.Event) {
 	// Encode into a reused buffer; the queue copies it.
 	s.scratch = ev.AppendJSON(s.scratch[:0])
 	if !s.queue.TryPut(pipeline.Event{ID: ev.Event.ID, Body: s.scratch}) {
-		// The queue counted why (full: dropped; closed: rejected); the log
-		// is sampled.
+		// The queue counted why (full: dropped; closed: rejected). The log
+		// is sampled; the queue's depth is read only for an entry written.
 		s.queueFailures.Add(1)
-		s.log.Warn("event not queued: the queue is full", zap.Int64("queue.events", s.queue.Stats().Events))
+		if ce := s.log.Check(zap.WarnLevel, "event not queued: the queue is full"); ce != nil {
+			ce.Write(zap.Int64("queue.events", s.queue.Stats().Events))
+		}
 		return
 	}
 	s.processed.Add(1)
