@@ -191,10 +191,9 @@ func (r *Reader) read(pid int, p *Process, status bool) error {
 	// str holds comm, then the cmdline bytes, then exe, then cwd; comm is
 	// copied out before buf is reused for status.
 	r.str = append(r.str[:0], comm...)
-	l := layout{comm: len(r.str)}
-	argStart := len(r.str)
+	l := layout{comm: len(r.str), argStart: len(r.str)}
 	r.str = append(r.str, cl.data...)
-	argEnd := len(r.str)
+	l.argEnd = len(r.str)
 
 	if p.IsZombie() {
 		// exe and cwd are unreadable once exit_mm and exit_fs have run,
@@ -205,14 +204,13 @@ func (r *Reader) read(pid int, p *Process, status bool) error {
 			p.Missing |= PartCmdline
 		}
 		p.ReadState = ReadZombie
-		if !status {
-			p.Missing |= PartStatus
-		} else if err := r.readStatus(pid, p); errors.Is(err, ErrGone) {
+		if err := r.statusIf(status, pid, p); errors.Is(err, ErrGone) {
 			p.ReadState = ReadExited // reaped since
 		} else if err != nil {
 			return err
 		}
-		r.finish(p, layout{comm: l.comm, argStart: argStart, argEnd: argEnd, exe: argEnd, cwd: argEnd}, cl)
+		l.exe, l.cwd = l.argEnd, l.argEnd
+		r.finish(p, l, cl)
 		return nil
 	}
 
@@ -262,15 +260,8 @@ func (r *Reader) read(pid int, p *Process, status bool) error {
 		state = ReadPartial
 	}
 	l.cwd = len(r.str)
-	l.argStart, l.argEnd = argStart, argEnd
 
-	if !status {
-		p.Missing |= PartStatus
-		err = nil
-	} else {
-		err = r.readStatus(pid, p)
-	}
-	switch {
+	switch err := r.statusIf(status, pid, p); {
 	case errors.Is(err, ErrGone):
 		// Reaped since: what was read stands, without credentials.
 		p.ReadState = ReadExited
@@ -286,6 +277,16 @@ func (r *Reader) read(pid int, p *Process, status bool) error {
 	p.ReadState = state
 	r.finish(p, l, cl)
 	return nil
+}
+
+// statusIf reads status when asked to (see readStatus), and otherwise
+// marks it missing.
+func (r *Reader) statusIf(read bool, pid int, p *Process) error {
+	if !read {
+		p.Missing |= PartStatus
+		return nil
+	}
+	return r.readStatus(pid, p)
 }
 
 // readStatus reads the credentials from status; when the process is gone
