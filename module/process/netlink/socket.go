@@ -147,8 +147,11 @@ func (s *socket) fill(fd uintptr) bool {
 	}
 	for {
 		// MSG_TRUNC makes netlink report the real length of a datagram
-		// larger than its slot (netlink(7)).
-		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd,
+		// larger than its slot (netlink(7)). MSG_DONTWAIT: the call never
+		// blocks, so it is raw, unannounced to the scheduler; an announced
+		// one wakes the runtime's sysmon thread, which costs more here than
+		// the read (see procfs's sys.go).
+		n, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, fd,
 			uintptr(unsafe.Pointer(&s.msgs[0])), readAhead, unix.MSG_TRUNC|unix.MSG_DONTWAIT, 0, 0)
 		switch errno {
 		case 0:

@@ -82,7 +82,7 @@ func (r *Reader) ReadStat(pid int, s *Stat) error {
 	if pid <= 0 {
 		return fmt.Errorf("read stat of %d: %w", pid, ErrBadPID)
 	}
-	b, _, err := readAt(unix.AT_FDCWD, r.pidPath(pid, "/stat"), r.buf, maxFileBytes)
+	b, _, err := readFile(r.pidPath(pid, "/stat"), r.buf, maxFileBytes, false)
 	r.buf = b[:0]
 	if err != nil {
 		return wrapRead(pid, "stat", err)
@@ -157,7 +157,7 @@ func (r *Reader) read(pid int, p *Process, status bool) error {
 	r.pidPath(pid, "/")
 	// cmdline first: of what a short-lived process loses at exit, its
 	// arguments matter most (rules match on them).
-	args, more, argsErr := readAt(unix.AT_FDCWD, r.file("cmdline"), r.args, r.maxArg)
+	args, more, argsErr := readFile(r.file("cmdline"), r.args, r.maxArg, true)
 	r.args = args[:0]
 	if isGone(argsErr) {
 		return wrapRead(pid, "cmdline", argsErr)
@@ -168,7 +168,7 @@ func (r *Reader) read(pid int, p *Process, status bool) error {
 		p.ArgsTruncated = more
 		p.ArgsRewritten = cl.rewritten
 	}
-	b, _, err := readAt(unix.AT_FDCWD, r.file("stat"), r.buf, maxFileBytes)
+	b, _, err := readFile(r.file("stat"), r.buf, maxFileBytes, false)
 	r.buf = b[:0]
 	if isGone(err) && cl.known {
 		// Reaped right after its arguments were read: keep them.
@@ -292,7 +292,7 @@ func (r *Reader) statusIf(read bool, pid int, p *Process) error {
 // readStatus reads the credentials from status; when the process is gone
 // it marks them missing and returns an error wrapping ErrGone.
 func (r *Reader) readStatus(pid int, p *Process) error {
-	b, more, err := readAt(unix.AT_FDCWD, r.file("status"), r.buf, maxFileBytes)
+	b, more, err := readFile(r.file("status"), r.buf, maxFileBytes, false)
 	r.buf = b[:0]
 	switch {
 	case isGone(err):
@@ -318,7 +318,7 @@ func (r *Reader) readStatus(pid int, p *Process) error {
 // also while still in do_exit) from a live process that withheld it
 // (ReadPartial).
 func (r *Reader) recheck() ReadState {
-	b, _, err := readAt(unix.AT_FDCWD, r.file("stat"), r.buf, maxFileBytes)
+	b, _, err := readFile(r.file("stat"), r.buf, maxFileBytes, false)
 	r.buf = b[:0]
 	if err != nil {
 		return ReadExited
@@ -356,7 +356,7 @@ func (r *Reader) finish(p *Process, l layout, cl cmdline) {
 // link buffer, growing it for long targets.
 func (r *Reader) readlink(name string) ([]byte, error) {
 	for {
-		n, err := readlinkat(unix.AT_FDCWD, r.file(name), r.link)
+		n, err := readlink(r.file(name), r.link)
 		if err != nil {
 			return nil, err
 		}

@@ -6,16 +6,31 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Raw *at system calls on NUL-terminated byte paths. unix.Openat and
-// unix.Readlinkat copy their string argument to the heap on every call; the
-// per-exec read path avoids that by building its paths in buffers the Reader
-// reuses (see Reader.cpath).
+// The per-exec read path's system calls, on NUL-terminated byte paths that
+// the Reader builds in buffers it reuses (unix.Openat and unix.Readlinkat
+// copy their string argument to the heap on every call).
+//
+// They are raw: they do not tell the Go scheduler that the thread is in the
+// kernel. A call that does wakes the runtime's monitor thread (sysmon) if
+// it sleeps, and sysmon then polls every 20 µs for a while; on the build
+// machines' VMs that wake-up and its context switches cost several times
+// the call itself, about a fifth of spawnbeat's CPU per exec. Opening,
+// closing and reading stat, status and the links return at once. Reading
+// cmdline does not always: it reads the process's memory under its mmap
+// lock, which can wait behind a page fault on a hung NFS or FUSE mount. So
+// that read is announced (mayWait): a raw call cannot be stopped for a
+// garbage collection, and a stuck one would stall the whole runtime rather
+// than capture alone.
 
-// openat opens the NUL-terminated path relative to dirfd read-only.
-func openat(dirfd int, path []byte, flags int) (int, error) {
+// atFDCWD is unix.AT_FDCWD as a variable: the negative constant does not
+// convert to uintptr.
+var atFDCWD = unix.AT_FDCWD
+
+// openFile opens the NUL-terminated path read-only.
+func openFile(path []byte) (int, error) {
 	for {
-		r, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(dirfd),
-			uintptr(unsafe.Pointer(&path[0])), uintptr(flags|unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
+		r, _, errno := unix.RawSyscall6(unix.SYS_OPENAT, uintptr(atFDCWD),
+			uintptr(unsafe.Pointer(&path[0])), uintptr(unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
 		if errno == unix.EINTR {
 			continue
 		}
@@ -26,10 +41,16 @@ func openat(dirfd int, path []byte, flags int) (int, error) {
 	}
 }
 
-// readlinkat reads the target of the NUL-terminated path relative to dirfd
-// into buf and returns its length.
-func readlinkat(dirfd int, path []byte, buf []byte) (int, error) {
-	r, _, errno := unix.Syscall6(unix.SYS_READLINKAT, uintptr(dirfd),
+// closeFile closes a read-only fd: nothing can be lost, so the error is not
+// looked at.
+func closeFile(fd int) {
+	unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
+}
+
+// readlink reads the target of the NUL-terminated path into buf and returns
+// its length.
+func readlink(path []byte, buf []byte) (int, error) {
+	r, _, errno := unix.RawSyscall6(unix.SYS_READLINKAT, uintptr(atFDCWD),
 		uintptr(unsafe.Pointer(&path[0])), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0)
 	if errno != 0 {
 		return 0, errno
@@ -37,16 +58,16 @@ func readlinkat(dirfd int, path []byte, buf []byte) (int, error) {
 	return int(r), nil
 }
 
-// readAt reads the file at the NUL-terminated path relative to dirfd into
-// buf[:0], growing it up to limit bytes. It returns the bytes read and
-// whether the file held more than limit bytes.
-func readAt(dirfd int, path []byte, buf []byte, limit int) ([]byte, bool, error) {
-	fd, err := openat(dirfd, path, 0)
+// readFile reads the file at the NUL-terminated path into buf[:0], growing
+// it up to limit bytes. It returns the bytes read and whether the file held
+// more than limit bytes. mayWait marks a read that can block (see above).
+func readFile(path []byte, buf []byte, limit int, mayWait bool) ([]byte, bool, error) {
+	fd, err := openFile(path)
 	if err != nil {
 		return buf[:0], false, err
 	}
-	b, more, err := readFD(fd, buf, limit)
-	_ = unix.Close(fd) // read-only: nothing to lose on close
+	b, more, err := readFD(fd, buf, limit, mayWait)
+	closeFile(fd)
 	return b, more, err
 }
 
@@ -57,7 +78,7 @@ func readAt(dirfd int, path []byte, buf []byte, limit int) ([]byte, bool, error)
 // goes (single_open seq_files for stat and status, get_mm_cmdline's loop
 // for cmdline; a setproctitle title is at most one page and returned
 // whole), as do regular files.
-func readFD(fd int, buf []byte, limit int) ([]byte, bool, error) {
+func readFD(fd int, buf []byte, limit int, mayWait bool) ([]byte, bool, error) {
 	b := buf[:0]
 	for {
 		if len(b) == cap(b) {
@@ -69,7 +90,7 @@ func readFD(fd int, buf []byte, limit int) ([]byte, bool, error) {
 			copy(nb, b)
 			b = nb
 		}
-		n, err := unix.Read(fd, b[len(b):cap(b)])
+		n, err := read(fd, b[len(b):cap(b)], mayWait)
 		if err == unix.EINTR {
 			continue
 		}
@@ -91,4 +112,18 @@ func readFD(fd int, buf []byte, limit int) ([]byte, bool, error) {
 			return b, false, nil
 		}
 	}
+}
+
+// read is read(2) into the non-empty p, announced to the scheduler only if
+// it mayWait.
+func read(fd int, p []byte, mayWait bool) (int, error) {
+	call := unix.RawSyscall
+	if mayWait {
+		call = unix.Syscall
+	}
+	r, _, errno := call(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), nil
 }
