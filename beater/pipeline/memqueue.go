@@ -13,11 +13,12 @@ import (
 // events handed out but not acknowledged yet, so the producer feels
 // backpressure while the output is stuck.
 //
-// Each slot keeps the buffer its last body was copied into and copies the
-// next one into it: once the ring has gone round, queueing allocates
-// nothing, and the documents' memory is never handed back to the kernel
-// and faulted in again (a page fault cost tens of microseconds on the
-// build machines' VMs, more than the encoding of a document).
+// Bodies are copied into buffers the queue keeps: an acknowledged event's
+// buffer goes on a free list, and the next event takes the one freed last.
+// So queueing allocates nothing once the queue has been as full as it gets,
+// and it touches only as much memory as it held at its fullest, not a
+// buffer for every slot of the ring: a page faulted in costs tens of
+// microseconds on the build machines' VMs, more than encoding a document.
 //
 // MemQueue is safe for concurrent use by any number of producers (Put,
 // TryPut) and one consumer (Get, Ack, Rewind); Stats and Close may be called
@@ -32,6 +33,7 @@ type MemQueue struct {
 	read   uint64  // next sequence Get hands out
 	tail   uint64  // next sequence Put writes
 	bytes  int64   // ID+Body bytes of head..tail
+	free   [][]byte // body buffers of acknowledged events, the last freed last
 	closed bool
 
 	closing chan struct{} // closed by Close
@@ -56,6 +58,7 @@ func NewMemQueue(cfg MemConfig, log *zap.Logger) (*MemQueue, error) {
 		log:     log.Named("memqueue"),
 		buf:     make([]Event, cfg.Events),
 		times:   make([]int64, cfg.Events),
+		free:    make([][]byte, 0, cfg.Events),
 		closing: make(chan struct{}),
 		room:    newRoomWait(),
 	}
@@ -107,26 +110,37 @@ func (q *MemQueue) TryPut(ev Event) bool {
 	return true
 }
 
-// keepBodyCap is the largest body buffer a slot keeps for the next event:
-// a hostile command line's document is not held for the ring's lifetime.
+// keepBodyCap is the largest body buffer the free list keeps: a hostile
+// command line's document is not held for the queue's lifetime.
 const keepBodyCap = 64 << 10
 
 // store appends a copy of ev and wakes a waiting Get if it can act now;
 // q.mu is held and there is room.
 func (q *MemQueue) store(ev Event) {
 	i := q.tail % uint64(len(q.buf))
-	body := q.buf[i].Body[:0]
-	if n := len(ev.Body); cap(body) < n || cap(body) > keepBodyCap {
-		// A quarter more than needed, so that the slot's next documents,
-		// of about the same size, fit without another allocation.
-		body = make([]byte, 0, n+n/4)
-	}
-	q.buf[i] = Event{ID: ev.ID, Body: append(body, ev.Body...)}
+	q.buf[i] = Event{ID: ev.ID, Body: append(q.buffer(len(ev.Body)), ev.Body...)}
 	q.times[i] = time.Now().UnixNano()
 	q.tail++
 	q.bytes += int64(len(ev.ID) + len(ev.Body))
 	q.eventsIn.Add(1)
 	q.wait.notify(q.tail - q.read)
+}
+
+// buffer returns an empty buffer for a body of n bytes: the one freed last
+// (its memory is the likeliest to be in cache), or a new one if that is too
+// small; q.mu is held.
+func (q *MemQueue) buffer(n int) []byte {
+	if k := len(q.free); k > 0 {
+		b := q.free[k-1]
+		q.free[k-1] = nil
+		q.free = q.free[:k-1]
+		if cap(b) >= n {
+			return b
+		}
+	}
+	// A quarter more than needed, so that the next documents, of about the
+	// same size, fit without another allocation.
+	return make([]byte, 0, n+n/4)
 }
 
 // readyState is the memory queue's readyFunc; q.mu is held.
@@ -180,8 +194,11 @@ func (q *MemQueue) Ack(b Batch) error {
 		return fmt.Errorf("ack batch at %d of %d events, oldest unacknowledged is %d: %w", b.seq, n, q.head, ErrAckOrder)
 	}
 	for s := q.head; s < q.head+n; s++ {
-		// The slot keeps its body buffer for the next event (store).
-		q.buf[s%uint64(len(q.buf))].ID = ""
+		ev := &q.buf[s%uint64(len(q.buf))]
+		if cap(ev.Body) <= keepBodyCap {
+			q.free = append(q.free, ev.Body[:0])
+		}
+		*ev = Event{}
 	}
 	q.head += n
 	q.bytes -= b.bytes
@@ -231,6 +248,7 @@ func (q *MemQueue) Close() error {
 	q.closed = true
 	lost := q.tail - q.head
 	clear(q.buf)
+	q.free = nil
 	q.head = q.tail
 	q.read = q.tail
 	q.bytes = 0

@@ -226,8 +226,8 @@ func TestMemQueueClose(t *testing.T) {
 }
 
 // TestMemQueueCopiesBodies checks that a producer may reuse its buffer at
-// once, and that once the ring has gone round, queueing allocates nothing:
-// each slot reuses its body buffer.
+// once, and that once the queue has been as full as it gets, queueing
+// allocates nothing: acknowledged bodies' buffers are reused.
 func TestMemQueueCopiesBodies(t *testing.T) {
 	q := newMem(t, 4)
 	buf := []byte(`{"n":0}`)
@@ -266,5 +266,30 @@ func TestMemQueueCopiesBodies(t *testing.T) {
 		}
 	}); allocs != 0 {
 		t.Errorf("TryPut, Get and Ack allocate %.1f times per event after the ring went round, want 0", allocs)
+	}
+}
+
+// TestMemQueueReusesLastFreed checks that a queue that never holds more
+// than one event keeps reusing one body buffer as its ring goes round,
+// rather than touching a buffer per slot: the memory it faults in follows
+// its depth, not its capacity.
+func TestMemQueueReusesLastFreed(t *testing.T) {
+	q := newMem(t, 64)
+	buffers := make(map[*byte]bool)
+	for i := range 200 {
+		if !q.TryPut(Event{ID: "id", Body: fmt.Appendf(nil, `{"n":%d}`, i%10)}) {
+			t.Fatal("TryPut refused")
+		}
+		b, err := q.Get(context.Background(), 1, 1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buffers[&b.Events[0].Body[:1][0]] = true
+		if err := q.Ack(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(buffers) != 1 {
+		t.Errorf("200 events queued one at a time used %d body buffers, want 1", len(buffers))
 	}
 }
