@@ -27,12 +27,12 @@ type MemQueue struct {
 	log *zap.Logger
 
 	mu     sync.Mutex
-	buf    []Event // ring; slot i holds sequence i % len(buf)
-	times  []int64 // put time (unix ns) per slot
-	head   uint64  // oldest unacknowledged sequence
-	read   uint64  // next sequence Get hands out
-	tail   uint64  // next sequence Put writes
-	bytes  int64   // ID+Body bytes of head..tail
+	buf    []Event  // ring; slot i holds sequence i % len(buf)
+	times  []int64  // put time (unix ns) per slot
+	head   uint64   // oldest unacknowledged sequence
+	read   uint64   // next sequence Get hands out
+	tail   uint64   // next sequence Put writes
+	bytes  int64    // ID+Body bytes of head..tail
 	free   [][]byte // body buffers of acknowledged events, the last freed last
 	closed bool
 
