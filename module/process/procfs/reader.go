@@ -115,20 +115,23 @@ func (r *Reader) ReadStat(pid int, s *Stat) error {
 // only reused after the kernel has cycled through every other one.
 // After an error p holds only the PID.
 func (r *Reader) Read(pid int, p *Process) error {
-	return r.readProcess(pid, p, true)
-}
-
-// ReadExec is Read without status: for a process that just exec'd, whose
-// credentials the caller knows from the kernel's events (a fork copies
-// them, and every change is announced). status is the costliest file to
-// read; p.Missing has PartStatus, and ReadStatus reads it when needed.
-func (r *Reader) ReadExec(pid int, p *Process) error {
 	return r.readProcess(pid, p, false)
 }
 
-func (r *Reader) readProcess(pid int, p *Process, status bool) error {
+// ReadExec is Read for a process that just exec'd. It skips status: the
+// caller knows the credentials from the kernel's events (a fork copies
+// them, and every change is announced), and status is the costliest file
+// to read; p.Missing has PartStatus, and ReadStatus reads it when needed.
+// And it reads cmdline with a raw system call (see sys.go): the exec has
+// just written the arguments to the new stack, so they are in memory, and
+// only the process's own loader holds its mmap lock, briefly.
+func (r *Reader) ReadExec(pid int, p *Process) error {
+	return r.readProcess(pid, p, true)
+}
+
+func (r *Reader) readProcess(pid int, p *Process, execd bool) error {
 	*p = Process{Stat: Stat{PID: pid}}
-	if err := r.read(pid, p, status); err != nil {
+	if err := r.read(pid, p, execd); err != nil {
 		*p = Process{Stat: Stat{PID: pid}}
 		return err
 	}
@@ -150,14 +153,14 @@ func (r *Reader) ReadStatus(pid int, p *Process) error {
 	return nil
 }
 
-func (r *Reader) read(pid int, p *Process, status bool) error {
+func (r *Reader) read(pid int, p *Process, execd bool) error {
 	if pid <= 0 {
 		return fmt.Errorf("read process %d: %w", pid, ErrBadPID)
 	}
 	r.pidPath(pid, "/")
 	// cmdline first: of what a short-lived process loses at exit, its
 	// arguments matter most (rules match on them).
-	args, more, argsErr := readFile(r.file("cmdline"), r.args, r.maxArg, true)
+	args, more, argsErr := readFile(r.file("cmdline"), r.args, r.maxArg, !execd)
 	r.args = args[:0]
 	if isGone(argsErr) {
 		return wrapRead(pid, "cmdline", argsErr)
@@ -204,7 +207,7 @@ func (r *Reader) read(pid int, p *Process, status bool) error {
 			p.Missing |= PartCmdline
 		}
 		p.ReadState = ReadZombie
-		if err := r.statusIf(status, pid, p); errors.Is(err, ErrGone) {
+		if err := r.statusIf(!execd, pid, p); errors.Is(err, ErrGone) {
 			p.ReadState = ReadExited // reaped since
 		} else if err != nil {
 			return err
@@ -261,7 +264,7 @@ func (r *Reader) read(pid int, p *Process, status bool) error {
 	}
 	l.cwd = len(r.str)
 
-	switch err := r.statusIf(status, pid, p); {
+	switch err := r.statusIf(!execd, pid, p); {
 	case errors.Is(err, ErrGone):
 		// Reaped since: what was read stands, without credentials.
 		p.ReadState = ReadExited

@@ -14,13 +14,15 @@ import (
 // kernel. A call that does wakes the runtime's monitor thread (sysmon) if
 // it sleeps, and sysmon then polls every 20 µs for a while; on the build
 // machines' VMs that wake-up and its context switches cost several times
-// the call itself, about a fifth of spawnbeat's CPU per exec. Opening,
-// closing and reading stat, status and the links return at once. Reading
-// cmdline does not always: it reads the process's memory under its mmap
-// lock, which can wait behind a page fault on a hung NFS or FUSE mount. So
-// that read is announced (mayWait): a raw call cannot be stopped for a
-// garbage collection, and a stuck one would stall the whole runtime rather
-// than capture alone.
+// the call itself: sysmon took a quarter of spawnbeat's CPU in an exec
+// storm. Opening, closing and reading stat, status and the links return at
+// once. Reading cmdline may not: it reads the process's memory under its
+// mmap lock, and may have to fault the arguments' pages in. A raw call
+// cannot be stopped for a garbage collection, so a stuck one would stall
+// the whole runtime rather than capture alone. So cmdline is read raw only
+// for a process that just exec'd (Reader.ReadExec), whose arguments the
+// exec has just written; the start-up scan and the poller, which read
+// long-running processes, announce it (mayWait).
 
 // atFDCWD is unix.AT_FDCWD as a variable: the negative constant does not
 // convert to uintptr.
