@@ -302,7 +302,7 @@ func TestIntegrationSubscribeFullSocket(t *testing.T) {
 	requireRoot(t)
 	openTest(t, Options{}) // a listener, so that the kernel sends events at all
 	execLoop(t)
-	sock, _, err := openSocket(4096, MaskDefault, false) // bound to the group: events queue up
+	sock, _, err := openSocket(4096, MaskDefault, false, true) // bound to the group: events queue up
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,5 +363,76 @@ func TestIntegrationLeadersOnly(t *testing.T) {
 	}
 	if f := leaders.Stats().Filtered; f != 0 {
 		t.Errorf("LeadersOnly filtered %d events in user space, want 0 (the kernel drops them)", f)
+	}
+}
+
+// TestIntegrationSideSocketOrder runs a storm from two shell loops and
+// checks what merging the exec socket with the side socket must keep: each
+// process's fork comes before its exec and its exec before its exit, every
+// exec arrives, and no deadline error reaches a caller that set none (the
+// side socket's tick is the Conn's own deadline).
+func TestIntegrationSideSocketOrder(t *testing.T) {
+	requireRoot(t)
+	c := openTest(t, Options{LeadersOnly: true})
+	if c.side == nil {
+		t.Fatal("fork, exec and exit selected, but no side socket")
+	}
+	const perLoop = 1500
+	marker := fmt.Sprintf("side-order-%d", os.Getpid())
+	storm := exec.Command("/bin/sh", "-c",
+		`for j in 1 2; do (i=0; while [ $i -lt $1 ]; do /bin/true "$2"; i=$((i+1)); done) & done; wait`,
+		"storm", fmt.Sprint(perLoop), marker)
+	if err := storm.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_ = storm.Wait()
+		time.Sleep(3 * sideTick) // the last exits wait for a tick at most
+		_ = c.Close()
+	}()
+	// state is what was last seen of each process of the storm's tree.
+	state := map[int]What{}
+	root := storm.Process.Pid
+	execs := 0
+	for {
+		events, err := c.Receive()
+		if errors.Is(err, ErrClosed) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Receive: %v (stats %+v)", err, c.Stats())
+		}
+		// As slow as the Source reading /proc: events queue on both
+		// sockets between two reads.
+		time.Sleep(time.Millisecond)
+		for _, e := range events {
+			switch e.What {
+			case WhatFork:
+				if _, ok := state[e.ParentTGID]; ok || e.ChildTGID == root {
+					state[e.ChildTGID] = WhatFork
+				}
+			case WhatExec:
+				if st, ok := state[e.TGID]; ok {
+					if st == WhatExit {
+						t.Errorf("pid %d: exec after its exit", e.TGID)
+					}
+					execs++
+					state[e.TGID] = WhatExec
+				}
+			case WhatExit:
+				if _, ok := state[e.TGID]; ok {
+					state[e.TGID] = WhatExit
+				}
+			}
+		}
+	}
+	// The two subshells fork without exec; each /bin/true forks and execs.
+	if want := 2 * perLoop; execs < want {
+		t.Errorf("%d execs of processes forked during the storm, want at least %d (stats %+v)", execs, want, c.Stats())
+	}
+	for pid, st := range state {
+		if st != WhatExit {
+			t.Errorf("pid %d: last event %v, want its exit", pid, st)
+		}
 	}
 }

@@ -66,9 +66,15 @@ type mmsghdr struct {
 }
 
 // openSocket creates the socket, sizes its receive buffer, attaches the
-// filter and binds it to the proc connector's multicast group.
-func openSocket(rcvbuf int, mask EventMask, leadersOnly bool) (s *socket, forced bool, err error) {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, NETLINK_CONNECTOR)
+// filter and binds it to the proc connector's multicast group. A polled
+// socket is on the runtime poller, so a recv can wait for it; one that is
+// not can only be read with wait false, and its datagrams wake no thread.
+func openSocket(rcvbuf int, mask EventMask, leadersOnly, polled bool) (s *socket, forced bool, err error) {
+	flags := unix.SOCK_DGRAM | unix.SOCK_CLOEXEC
+	if polled {
+		flags |= unix.SOCK_NONBLOCK
+	}
+	fd, err := unix.Socket(unix.AF_NETLINK, flags, NETLINK_CONNECTOR)
 	if err != nil {
 		return nil, false, fmt.Errorf("socket NETLINK_CONNECTOR: %w", classify(err))
 	}
@@ -93,7 +99,8 @@ func openSocket(rcvbuf int, mask EventMask, leadersOnly bool) (s *socket, forced
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: CN_IDX_PROC}); err != nil {
 		return nil, false, fmt.Errorf("bind proc connector group %d: %w", CN_IDX_PROC, classify(err))
 	}
-	// os.NewFile registers a non-blocking fd with the runtime poller.
+	// os.NewFile registers a non-blocking fd with the runtime poller, and
+	// leaves a blocking one off it (recv reads with MSG_DONTWAIT either way).
 	f := os.NewFile(uintptr(fd), "netlink-connector")
 	closeFD = false
 	rc, err := f.SyscallConn()
