@@ -369,13 +369,15 @@ func (c *Conn) Receive() ([]Event, error) {
 			return nil, err
 		}
 		// The execs queued while the side socket was read: those older than
-		// cutoff come before side events returned now. The last read may
-		// have found the socket empty, and that no longer holds.
-		c.sock.drained = false
-		if polled, err = c.gather(polled, c.src, false); err != nil {
-			return nil, err
+		// cutoff may come before side events returned now. The last read
+		// may have found the socket empty, and that no longer holds.
+		if len(side) > 0 {
+			c.sock.drained = false
+			if polled, err = c.gather(polled, c.src, false); err != nil {
+				return nil, err
+			}
+			c.events = polled
 		}
-		c.events = polled
 		c.behind = false
 		for _, evs := range [][]Event{polled, side} {
 			if len(evs) >= maxBatch {
