@@ -15,8 +15,9 @@
 //
 // The race with /proc: a short-lived process loses its cmdline and exe when
 // it exits (exit_mm), often within a millisecond of the exec. The Source
-// therefore reads every exec'd process of a batch before any other work,
-// and reads last those whose exit is already in the batch; what could not be
+// therefore reads each exec'd process the moment its exec event is decoded
+// (netlink's OnExec hook), before the rest of the socket is read and the
+// events are merged in order; what could not be
 // read is absent from the document and spawnbeat.read_state says why
 // ("zombie", "exited"), never guessed. TestIntegrationArgsShare measures the
 // share of /bin/true storms read completely.

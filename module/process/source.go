@@ -76,8 +76,8 @@ type Source struct {
 	doc     ecs.Event // the document being built and lent to the sink
 	seq     uint64
 	scratch procfs.Process
-	reads   []procfs.Process // the exec'd processes of one batch, in event order
-	late    []int            // indexes in reads of processes that exit in the same batch
+	arrived []arrival      // exec'd processes read by onExec, until handleBatch meets their exec
+	exec    procfs.Process // the exec'd process handleBatch hands to handle
 	pids    []int
 	live    []*cache.Entry // poll mode: the processes the last poll found
 	conn    atomic.Pointer[netlink.Conn]
@@ -205,7 +205,9 @@ func (s *Source) open() (*netlink.Conn, error) {
 		s.stats.mode.Store(ModePoll)
 		return nil, nil
 	}
-	conn, err := netlink.Open(netlink.Options{ReceiveBuffer: s.opts.ReceiveBuffer, Events: s.mask(), LeadersOnly: true}, s.log)
+	conn, err := netlink.Open(netlink.Options{
+		ReceiveBuffer: s.opts.ReceiveBuffer, Events: s.mask(), LeadersOnly: true, OnExec: s.onExec,
+	}, s.log)
 	switch {
 	case err == nil:
 		s.clock = conn.Clock()
@@ -273,52 +275,58 @@ func (s *Source) listen(ctx context.Context, conn *netlink.Conn) error {
 	}
 }
 
-// handleBatch applies a batch of kernel events in order, but reads every
-// exec'd process first: a short-lived process loses its cmdline, exe and
-// cwd when it exits (exit_mm), often within a millisecond of the exec, so
-// no table update, document build or hand-off may come before the reads.
-// Processes whose exit is already in the batch are read last: their
-// cmdline is gone in any case, and only stat and status remain to read.
+// arrival is an exec'd process read when its exec event came off the
+// socket, kept until the event is handled.
+type arrival struct {
+	pid int
+	at  uint64 // the exec event's kernel timestamp
+	p   procfs.Process
+}
+
+// maxArrived bounds arrived: an exec event whose batch an error cut short
+// is never handled, and its read must not stay forever.
+const maxArrived = 1024
+
+// onExec is the netlink Conn's OnExec: it reads the process that just
+// exec'd the moment its event is decoded. A short-lived process loses its
+// cmdline, exe and cwd when it exits (exit_mm), often within a millisecond
+// of the exec, so the read comes before the rest of the socket is read,
+// before the events are merged in order, and before any table update,
+// document build or hand-off.
+func (s *Source) onExec(e *netlink.Event) {
+	if len(s.arrived) == maxArrived {
+		s.arrived = slices.Delete(s.arrived, 0, 1)
+	}
+	s.arrived = append(s.arrived, arrival{pid: e.TGID, at: e.Timestamp, p: procfs.Process{Stat: procfs.Stat{PID: e.TGID}}})
+	a := &s.arrived[len(s.arrived)-1]
+	s.read(a.pid, &a.p)
+}
+
+// handleBatch applies a batch of kernel events in order.
 func (s *Source) handleBatch(evs []netlink.Event) {
-	s.reads = s.reads[:0]
-	s.late = s.late[:0]
-	for i := range evs {
-		if evs[i].What != netlink.WhatExec {
-			continue
-		}
-		k := len(s.reads)
-		s.reads = append(s.reads, procfs.Process{Stat: procfs.Stat{PID: evs[i].TGID}})
-		if exitsIn(evs[i+1:], evs[i].TGID) {
-			s.late = append(s.late, k)
-			continue
-		}
-		s.read(evs[i].TGID, &s.reads[k])
-	}
-	for _, k := range s.late {
-		s.read(s.reads[k].PID, &s.reads[k])
-	}
-	k := 0
 	for i := range evs {
 		var p *procfs.Process
 		if evs[i].What == netlink.WhatExec {
-			p = &s.reads[k]
-			k++
+			p = s.execd(&evs[i])
 		}
 		s.handle(&evs[i], p)
 	}
-	for i := range s.reads {
-		s.reads[i] = procfs.Process{} // let the strings go
-	}
+	s.exec = procfs.Process{} // let the strings go
 }
 
-// exitsIn reports whether evs hold the exit of process pid.
-func exitsIn(evs []netlink.Event, pid int) bool {
-	for i := range evs {
-		if evs[i].What == netlink.WhatExit && evs[i].TGID == pid && evs[i].PID == pid {
-			return true
+// execd returns the process of exec event e as onExec read it, or as read
+// now for an event that did not come through onExec (a test's).
+func (s *Source) execd(e *netlink.Event) *procfs.Process {
+	for k := range s.arrived {
+		if a := &s.arrived[k]; a.pid == e.TGID && a.at == e.Timestamp {
+			s.exec = a.p
+			s.arrived = slices.Delete(s.arrived, k, k+1)
+			return &s.exec
 		}
 	}
-	return false
+	s.exec = procfs.Process{Stat: procfs.Stat{PID: e.TGID}}
+	s.read(e.TGID, &s.exec)
+	return &s.exec
 }
 
 // handle applies one kernel event; for an exec, p is the process as read

@@ -252,30 +252,6 @@ func TestExitCode(t *testing.T) {
 	}
 }
 
-func TestExitsIn(t *testing.T) {
-	evs := []netlink.Event{
-		{What: netlink.WhatExec, PID: 7, TGID: 7},
-		{What: netlink.WhatExit, PID: 8, TGID: 7}, // a thread of 7
-		{What: netlink.WhatExit, PID: 9, TGID: 9},
-	}
-	tests := []struct {
-		name string
-		pid  int
-		want bool
-	}{
-		{name: "process exit", pid: 9, want: true},
-		{name: "only a thread exited", pid: 7, want: false},
-		{name: "absent", pid: 10, want: false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := exitsIn(evs, tt.pid); got != tt.want {
-				t.Errorf("exitsIn(%d) = %v, want %v", tt.pid, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestResync(t *testing.T) {
 	bash := fakeProc{pid: 1000, ppid: 1, comm: "bash", state: 'S', uid: 1000, gid: 100,
 		args: []string{"-bash"}, exe: "/usr/bin/bash", cwd: "/home/alice"}

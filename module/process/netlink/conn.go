@@ -77,6 +77,12 @@ type Options struct {
 	// kernel (and in user space for a replay): a process starts and ends
 	// with its leader, and threaded programs make many more of them.
 	LeadersOnly bool
+	// OnExec, if set, is called on the reading goroutine with each exec
+	// event the moment it is decoded, before Receive returns it in order
+	// with the others, which may take a read of the side socket or a later
+	// Receive: for work that races the process, such as reading its /proc
+	// entry before it exits.
+	OnExec func(*Event)
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -424,10 +430,7 @@ func (c *Conn) gather(dst []Event, src source, wait bool) ([]Event, error) {
 				c.lostPending = true // report it after the events already gathered
 				return dst, nil
 			}
-			if !wait && (errors.Is(err, unix.EAGAIN) || errors.Is(err, os.ErrDeadlineExceeded)) {
-				// Nothing more queued, or a deadline passed while reading
-				// what was: the events gathered are returned, and the next
-				// wait reports the deadline.
+			if !wait && errors.Is(err, unix.EAGAIN) {
 				return dst, nil
 			}
 			return dst, fmt.Errorf("receive: %w", err)
@@ -516,6 +519,9 @@ func (c *Conn) ingest(dst []Event, buf []byte, n int, from uint32) []Event {
 			continue
 		}
 		events[kept] = events[i]
+		if events[kept].What == WhatExec && c.opts.OnExec != nil {
+			c.opts.OnExec(&events[kept])
+		}
 		kept++
 	}
 	return events[:kept]

@@ -436,3 +436,41 @@ func TestIntegrationSideSocketOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestIntegrationReadPastDeadline checks what Receive relies on when it
+// reads the exec socket again after the side socket: a read that does not
+// wait returns what is queued even when the socket's deadline has passed
+// (the side socket's tick may pass between the two reads).
+func TestIntegrationReadPastDeadline(t *testing.T) {
+	requireRoot(t)
+	openTest(t, Options{}) // a listener, so that the kernel sends events at all
+	sock, _, err := openSocket(1<<20, MaskDefault, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sock.close() })
+	if _, err := runChild(t, "/bin/true"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sock.setReadDeadline(time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, datagramBuffer)
+	read := 0
+	for {
+		_, _, err := sock.recv(buf, false)
+		if errors.Is(err, unix.EAGAIN) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("read past the deadline after %d datagrams: %v", read, err)
+		}
+		read++
+	}
+	if read < 3 { // /bin/true's fork, exec and exit
+		t.Errorf("read %d datagrams past the deadline, want /bin/true's 3 at least", read)
+	}
+	if _, _, err := sock.recv(buf, true); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("a waiting read past the deadline: %v, want a deadline error", err)
+	}
+}

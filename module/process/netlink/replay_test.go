@@ -395,3 +395,40 @@ func TestOptions(t *testing.T) {
 		})
 	}
 }
+
+// TestReplayOnExec checks that OnExec sees every exec event Receive
+// returns, each before Receive returns it.
+func TestReplayOnExec(t *testing.T) {
+	f, err := os.Open(recordings(t)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var early []Event
+	c, err := NewReplay(f, Options{Events: MaskAll, OnExec: func(e *Event) { early = append(early, *e) }}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var execs []Event
+	for {
+		events, err := c.Receive()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil && !errors.Is(err, ErrLost) {
+			t.Fatalf("Receive: %v", err)
+		}
+		for _, e := range events {
+			if e.What != WhatExec {
+				continue
+			}
+			if len(early) <= len(execs) || early[len(execs)] != e {
+				t.Fatalf("exec %d (pid %d) returned before OnExec saw it", len(execs), e.TGID)
+			}
+			execs = append(execs, e)
+		}
+	}
+	if len(execs) == 0 || len(early) != len(execs) {
+		t.Errorf("OnExec saw %d exec events, Receive returned %d", len(early), len(execs))
+	}
+}

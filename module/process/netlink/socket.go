@@ -46,11 +46,12 @@ type socket struct {
 	ready   int  // slots filled by the last recvmmsg
 	drained bool // the last recvmmsg found the socket empty
 
-	// State of the current fill, kept here so that fillFn, bound once,
-	// needs no per-call closure allocation.
-	wait   bool
-	err    error
-	fillFn func(fd uintptr) bool
+	// State of the current fill, kept here so that fillFn and fillNow,
+	// bound once, need no per-call closure allocation.
+	wait    bool
+	err     error
+	fillFn  func(fd uintptr) bool
+	fillNow func(fd uintptr)
 }
 
 // readAhead is how many datagrams one recvmmsg may return: a storm queues
@@ -118,6 +119,7 @@ func openSocket(rcvbuf int, mask EventMask, leadersOnly, polled bool) (s *socket
 		h.SetIovlen(1)
 	}
 	s.fillFn = s.fill
+	s.fillNow = func(fd uintptr) { s.fill(fd) }
 	return s, forced, nil
 }
 
@@ -130,7 +132,16 @@ func (s *socket) recv(p []byte, wait bool) (int, uint32, error) {
 			return 0, 0, unix.EAGAIN
 		}
 		s.wait = wait
-		if err := s.rc.Read(s.fillFn); err != nil {
+		var err error
+		if wait {
+			err = s.rc.Read(s.fillFn)
+		} else {
+			// A read that does not wait needs no poller, and no deadline
+			// that passed meanwhile may cut it short: Conn.Receive relies
+			// on it to see everything queued.
+			err = s.rc.Control(s.fillNow)
+		}
+		if err != nil {
 			return 0, 0, err // the file was closed, or a deadline passed
 		}
 		if s.err != nil {
@@ -184,7 +195,7 @@ func (s *socket) discard() error {
 	s.next, s.ready, s.drained = 0, 0, false
 	for {
 		s.wait = false
-		if err := s.rc.Read(s.fillFn); err != nil {
+		if err := s.rc.Control(s.fillNow); err != nil {
 			return err
 		}
 		switch {
