@@ -54,12 +54,17 @@ const (
 	// PROC_CN_MCAST_LISTEN. The kernel answers synchronously, so the wait
 	// is only long when no answer comes at all.
 	ackTimeout = 2 * time.Second
-	// sideTick is how often Receive reads the side socket when no exec
-	// wakes it: the longest an exit or a fork waits to be returned. At the
-	// default buffer the side socket holds some 20,000 events, so a fork
-	// storm without execs would have to pass 200,000 a second to overflow
-	// it between two ticks.
-	sideTick = 100 * time.Millisecond
+	// sideTickMin and sideTickMax bound the tick at which Receive reads
+	// the side socket when no exec wakes it, which is the longest an exit
+	// or a fork waits to be returned. The tick doubles while it finds
+	// nothing, so that an idle agent wakes about once a second (each
+	// wake-up of a timer costs the Go runtime several context switches),
+	// and a tick that finds events brings it back to sideTickMin. At the
+	// default buffer the side socket holds some 20,000 events: a fork storm
+	// without execs overflows it between two ticks only past 20,000 events
+	// a second, and then loses them as counted losses (ErrLost).
+	sideTickMin = 100 * time.Millisecond
+	sideTickMax = time.Second
 )
 
 // Options configure Open and NewReplay. A plain value; Open copies it.
@@ -123,7 +128,8 @@ type counters struct {
 // Receive at once, because the process's /proc entry must be read before
 // it exits. The others (fork, exit, credential changes) queue on the side
 // socket, which wakes nobody: Receive reads it after every exec, and every
-// sideTick when no exec comes, and merges both by the kernel's timestamps.
+// tick when no exec comes (see sideTickMin), and merges both by the
+// kernel's timestamps.
 // Each wake-up costs a thread a context switch, and a process makes three
 // events; reading them in one wake-up saved a fifth of the CPU per exec.
 //
@@ -149,13 +155,14 @@ type Conn struct {
 	// Owned by the reading goroutine. The slices are allocated once;
 	// Receive returns events or merged, valid until the next Receive.
 	buf         []byte
-	events      []Event // from src
-	sideEvents  []Event // from side
-	merged      []Event // events and sideEvents in the kernel's order
-	carry       []Event // from src, not returned yet (see Receive)
-	sideCarry   []Event // from side, not returned yet
-	lostPending bool    // an ENOBUFS seen while a batch was being gathered
-	behind      bool    // the last Receive left datagrams queued (maxBatch)
+	events      []Event       // from src
+	sideEvents  []Event       // from side
+	merged      []Event       // events and sideEvents in the kernel's order
+	carry       []Event       // from src, not returned yet (see Receive)
+	sideCarry   []Event       // from side, not returned yet
+	lostPending bool          // an ENOBUFS seen while a batch was being gathered
+	behind      bool          // the last Receive left datagrams queued (maxBatch)
+	tickEvery   time.Duration // the side socket's tick, sideTickMin to sideTickMax
 	tickDue     time.Time
 	deadline    time.Time // the caller's (SetReadDeadline)
 	now         kernelNow
@@ -338,7 +345,8 @@ func (c *Conn) Receive() ([]Event, error) {
 		return nil, fmt.Errorf("receive: %w", ErrLost)
 	}
 	if c.side != nil && c.tickDue.IsZero() {
-		c.tickDue = time.Now().Add(sideTick)
+		c.tickEvery = sideTickMin
+		c.tickDue = time.Now().Add(c.tickEvery)
 		if err := c.armDeadline(); err != nil {
 			return nil, err
 		}
@@ -360,19 +368,23 @@ func (c *Conn) Receive() ([]Event, error) {
 		}
 		expired := err != nil
 		callerDue := expired && !c.deadline.IsZero() && !time.Now().Before(c.deadline)
-		if expired && !callerDue {
-			// The side socket's tick.
-			c.tickDue = time.Now().Add(sideTick)
-			if err := c.armDeadline(); err != nil {
-				return nil, err
-			}
-		}
 		cutoff := c.now.ns()
 		c.side.drained = false // not on the poller: only a read tells
 		side, err := c.gather(append(c.sideEvents[:0], c.sideCarry...), c.side, false)
 		c.sideEvents, c.sideCarry = side, c.sideCarry[:0]
 		if err != nil {
 			return nil, err
+		}
+		if expired && !callerDue {
+			// The side socket's tick.
+			c.tickEvery = min(2*c.tickEvery, sideTickMax)
+			if len(side) > 0 {
+				c.tickEvery = sideTickMin
+			}
+			c.tickDue = time.Now().Add(c.tickEvery)
+			if err := c.armDeadline(); err != nil {
+				return nil, err
+			}
 		}
 		// The execs queued while the side socket was read: those older than
 		// cutoff may come before side events returned now. The last read

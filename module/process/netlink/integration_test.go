@@ -387,7 +387,7 @@ func TestIntegrationSideSocketOrder(t *testing.T) {
 	}
 	go func() {
 		_ = storm.Wait()
-		time.Sleep(3 * sideTick) // the last exits wait for a tick at most
+		time.Sleep(sideTickMax + sideTickMin) // the last exits wait for a tick at most
 		_ = c.Close()
 	}()
 	// state is what was last seen of each process of the storm's tree.
