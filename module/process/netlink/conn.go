@@ -344,10 +344,24 @@ func (c *Conn) Receive() ([]Event, error) {
 		c.lostPending = false
 		return nil, fmt.Errorf("receive: %w", ErrLost)
 	}
-	if c.side != nil && c.tickDue.IsZero() {
-		c.tickEvery = sideTickMin
-		c.tickDue = time.Now().Add(c.tickEvery)
-		if err := c.armDeadline(); err != nil {
+	if c.side != nil {
+		return c.receiveMerged()
+	}
+	// One socket, or a replay: the events in the order read. carry holds
+	// what came before the subscription's acknowledgement.
+	evs, err := c.gather(append(c.events[:0], c.carry...), c.src, len(c.carry) == 0)
+	c.events, c.carry = evs, c.carry[:0]
+	if err != nil {
+		return nil, err
+	}
+	c.stats.events.Add(uint64(len(evs)))
+	return evs, nil
+}
+
+// receiveMerged is Receive with the side socket (see Conn).
+func (c *Conn) receiveMerged() ([]Event, error) {
+	if c.tickDue.IsZero() {
+		if err := c.nextTick(true); err != nil {
 			return nil, err
 		}
 	}
@@ -356,13 +370,6 @@ func (c *Conn) Receive() ([]Event, error) {
 		wait := len(c.carry) == 0 && len(c.sideCarry) == 0 && !c.behind
 		polled, err := c.gather(append(c.events[:0], c.carry...), c.src, wait)
 		c.events, c.carry = polled, c.carry[:0]
-		if c.side == nil {
-			if err != nil {
-				return nil, err
-			}
-			c.stats.events.Add(uint64(len(polled)))
-			return polled, nil
-		}
 		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			return nil, err
 		}
@@ -376,13 +383,7 @@ func (c *Conn) Receive() ([]Event, error) {
 			return nil, err
 		}
 		if expired && !callerDue {
-			// The side socket's tick.
-			c.tickEvery = min(2*c.tickEvery, sideTickMax)
-			if len(side) > 0 {
-				c.tickEvery = sideTickMin
-			}
-			c.tickDue = time.Now().Add(c.tickEvery)
-			if err := c.armDeadline(); err != nil {
+			if err := c.nextTick(len(side) > 0); err != nil {
 				return nil, err
 			}
 		}
@@ -406,18 +407,29 @@ func (c *Conn) Receive() ([]Event, error) {
 			}
 		}
 		c.merged, c.carry, c.sideCarry = mergeBefore(cutoff, polled, side, c.merged[:0], c.carry, c.sideCarry)
-		if len(c.merged) > 0 {
+		switch {
+		case len(c.merged) > 0:
 			c.stats.events.Add(uint64(len(c.merged)))
 			return c.merged, nil
-		}
-		if callerDue {
+		case callerDue:
 			return nil, fmt.Errorf("receive: %w", os.ErrDeadlineExceeded)
-		}
-		if c.lostPending {
+		case c.lostPending:
 			c.lostPending = false
 			return nil, fmt.Errorf("receive: %w", ErrLost)
 		}
 	}
+}
+
+// nextTick arms the side socket's next tick: sideTickMin after a tick that
+// found events, twice the last one (up to sideTickMax) after one that found
+// none.
+func (c *Conn) nextTick(found bool) error {
+	c.tickEvery = min(2*c.tickEvery, sideTickMax)
+	if found {
+		c.tickEvery = sideTickMin
+	}
+	c.tickDue = time.Now().Add(c.tickEvery)
+	return c.armDeadline()
 }
 
 // gather appends to dst the selected events of the datagrams queued on src,
