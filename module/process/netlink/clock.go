@@ -55,3 +55,21 @@ func (c *Clock) Time(monotonicNS uint64) time.Time {
 
 // Offset returns the current realtime-monotonic offset.
 func (c *Clock) Offset() time.Duration { return time.Duration(c.offset.Load()) }
+
+// kernelNow reads CLOCK_MONOTONIC, the clock of the events' timestamps
+// (ktime_get_ns), without a system call: Go's monotonic clock is
+// CLOCK_MONOTONIC read through the vDSO. The base is read before the Go
+// clock, so ns is behind the kernel's clock by the gap between the two
+// reads, never ahead: an early cutoff only holds events back a little.
+type kernelNow struct {
+	base   time.Time
+	baseNS uint64
+}
+
+func newKernelNow() kernelNow {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) // cannot fail for this clock
+	return kernelNow{baseNS: uint64(ts.Nano()), base: time.Now()}
+}
+
+func (k kernelNow) ns() uint64 { return k.baseNS + uint64(time.Since(k.base)) }
