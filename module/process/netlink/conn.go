@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"sync"
@@ -133,13 +134,16 @@ type counters struct {
 // a process makes three events; reading them in one wake-up cut the CPU
 // per exec by 10-20 % against forkstat's.
 //
-// The merge returns only events older than the moment the side socket was
-// read, and the polled socket is read again after it. An event is queued
-// after its timestamp is taken, and a process's events, or a fork and its
-// child's, are queued one after the other; so the events returned include
-// everything that came before them in those chains, such as the fork of
-// an exec'd process, or the exec of an exited one. Newer events wait for
-// the next Receive.
+// The merge returns only events older than the cutoff, the moment just
+// before the polled socket's last read (which found it drained); the side
+// socket is read after that read. An event is queued after its timestamp
+// is taken, and in a process's own events, or a fork and its child's, each
+// is queued before the next one's timestamp is taken. So whatever came
+// before a returned event in those chains was queued before the cutoff,
+// and both reads saw it: the fork of an exec'd process, the exec of an
+// exited one. Newer events wait for the next Receive: execs at once, the
+// others until the next exec or tick. One read of each socket per
+// wake-up, and the exec's /proc entry read before the side socket's.
 //
 // A Conn is used by one reading goroutine: Receive, SetReadDeadline.
 // Close, Stats and Clock are safe to call from any goroutine; Close wakes
@@ -165,7 +169,6 @@ type Conn struct {
 	tickEvery   time.Duration // the side socket's tick, sideTickMin to sideTickMax
 	tickDue     time.Time
 	deadline    time.Time // the caller's (SetReadDeadline)
-	now         kernelNow
 
 	seq       uint32 // cn_msg.seq and .ack of our requests
 	closed    atomic.Bool
@@ -280,7 +283,6 @@ func newConn(src source, opts Options, log *zap.Logger, clk *Clock) *Conn {
 		merged:     make([]Event, 0, 2*maxBatch+16),
 		carry:      make([]Event, 0, maxBatch+8),
 		sideCarry:  make([]Event, 0, maxBatch+8),
-		now:        newKernelNow(),
 	}
 }
 
@@ -366,8 +368,12 @@ func (c *Conn) receiveMerged() ([]Event, error) {
 		}
 	}
 	for {
-		// Wait on the polled socket only when nothing is at hand.
-		wait := len(c.carry) == 0 && len(c.sideCarry) == 0 && !c.behind
+		// Wait on the polled socket unless execs are at hand. Side events
+		// carried over wait for the next exec or tick, as do those queued
+		// after a side read.
+		wait := len(c.carry) == 0 && !c.behind
+		c.sock.drained = false // on the poller: only a read tells
+		c.sock.readAt = 0
 		polled, err := c.gather(append(c.events[:0], c.carry...), c.src, wait)
 		c.events, c.carry = polled, c.carry[:0]
 		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -375,7 +381,21 @@ func (c *Conn) receiveMerged() ([]Event, error) {
 		}
 		expired := err != nil
 		callerDue := expired && !c.deadline.IsZero() && !time.Now().Before(c.deadline)
-		cutoff := c.now.ns()
+		if expired {
+			// The last read was made before the wait: read again, so that
+			// the cutoff below is now.
+			c.sock.drained = false
+			if polled, err = c.gather(polled, c.src, false); err != nil {
+				return nil, err
+			}
+			c.events = polled
+		}
+		// The cutoff: the moment before the polled socket's last read,
+		// which found it drained (else it stopped at maxBatch, below).
+		cutoff := c.sock.readAt
+		if cutoff == 0 {
+			cutoff = math.MaxUint64 // no read: the batch came whole from carry and ring, at maxBatch
+		}
 		c.side.drained = false // not on the poller: only a read tells
 		side, err := c.gather(append(c.sideEvents[:0], c.sideCarry...), c.side, false)
 		c.sideEvents, c.sideCarry = side, c.sideCarry[:0]
@@ -386,16 +406,6 @@ func (c *Conn) receiveMerged() ([]Event, error) {
 			if err := c.nextTick(len(side) > 0); err != nil {
 				return nil, err
 			}
-		}
-		// The execs queued while the side socket was read: those older than
-		// cutoff may come before side events returned now. The last read
-		// may have found the socket empty, and that no longer holds.
-		if len(side) > 0 {
-			c.sock.drained = false
-			if polled, err = c.gather(polled, c.src, false); err != nil {
-				return nil, err
-			}
-			c.events = polled
 		}
 		c.behind = false
 		for _, evs := range [][]Event{polled, side} {

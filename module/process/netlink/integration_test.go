@@ -373,7 +373,10 @@ func TestIntegrationLeadersOnly(t *testing.T) {
 // side socket's tick is the Conn's own deadline).
 func TestIntegrationSideSocketOrder(t *testing.T) {
 	requireRoot(t)
-	c := openTest(t, Options{LeadersOnly: true})
+	// OnExec as slow as the Source reading /proc: other processes fork,
+	// exec and exit between the reads of the two sockets.
+	slow := func(*Event) { time.Sleep(time.Millisecond) }
+	c := openTest(t, Options{LeadersOnly: true, OnExec: slow})
 	if c.side == nil {
 		t.Fatal("fork, exec and exit selected, but no side socket")
 	}

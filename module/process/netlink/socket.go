@@ -42,9 +42,11 @@ type socket struct {
 	names   [readAhead]unix.RawSockaddrNetlink
 	iovs    [readAhead]unix.Iovec
 	msgs    [readAhead]mmsghdr
-	next    int  // first slot not handed out yet
-	ready   int  // slots filled by the last recvmmsg
-	drained bool // the last recvmmsg found the socket empty
+	next    int    // first slot not handed out yet
+	ready   int    // slots filled by the last recvmmsg
+	drained bool   // the last recvmmsg found the socket empty
+	readAt  uint64 // the kernel's clock just before the last recvmmsg
+	now     kernelNow
 
 	// State of the current fill, kept here so that fillFn and fillNow,
 	// bound once, need no per-call closure allocation.
@@ -109,7 +111,7 @@ func openSocket(rcvbuf int, mask EventMask, leadersOnly, polled bool) (s *socket
 		_ = f.Close()
 		return nil, false, fmt.Errorf("netlink socket raw conn: %w", err)
 	}
-	s = &socket{file: f, rc: rc}
+	s = &socket{file: f, rc: rc, now: newKernelNow()}
 	for i := range s.msgs {
 		s.iovs[i].Base = &s.slots[i][0]
 		s.iovs[i].SetLen(datagramBuffer)
@@ -164,6 +166,7 @@ func (s *socket) fill(fd uintptr) bool {
 		s.msgs[i].hdr.Flags = 0
 	}
 	for {
+		s.readAt = s.now.ns()
 		// MSG_TRUNC makes netlink report the real length of a datagram
 		// larger than its slot (netlink(7)). MSG_DONTWAIT: the call never
 		// blocks, so it is raw, unannounced to the scheduler; an announced
