@@ -30,8 +30,12 @@ func (s *Source) build(ev *ecs.Event, action, typ string, at time.Time, ent *cac
 	} else if ent.PPID > 0 {
 		p.Parent.PID = ent.PPID // known from the kernel or /proc, its image is not
 	}
-	s.leader(&p.SessionLeader, ent.Image.SID)
-	s.leader(&p.GroupLeader, ent.Image.PGID)
+	if leader, typ := s.table.EntryLeader(ent); leader != nil {
+		s.leader(&p.EntryLeader, ent, leader)
+		p.EntryLeader.EntryMetaType = typ.String()
+	}
+	s.leaderByPID(&p.SessionLeader, ent, ent.Image.SID)
+	s.leaderByPID(&p.GroupLeader, ent, ent.Image.PGID)
 	if action == ecs.ActionEnd {
 		p.End = ent.ExitAt
 		p.ExitCode, p.HasExitCode = ent.ExitCode, ent.HasExitCode
@@ -124,20 +128,27 @@ func (s *Source) commandLine(args []string) string {
 	return s.lastCommandLine
 }
 
-// leader fills a session or process-group leader from the table, for
-// Kibana's Session View; absent when the leader is unknown.
-func (s *Source) leader(dst *ecs.Leader, pid int) {
+// leaderByPID fills a session or process-group leader of ent from the
+// table, for Kibana's Session View; absent when the leader is unknown.
+func (s *Source) leaderByPID(dst *ecs.Leader, ent *cache.Entry, pid int) {
 	if pid <= 0 {
 		return
 	}
-	e, ok := s.table.Get(pid)
-	if !ok {
-		return
+	if e, ok := s.table.Get(pid); ok {
+		s.leader(dst, ent, e)
 	}
+}
+
+// leader fills dst with leader e of process ent.
+func (s *Source) leader(dst *ecs.Leader, ent, e *cache.Entry) {
 	dst.PID = e.PID
 	dst.EntityID = e.EntityID
 	dst.Name = e.Image.Name()
 	dst.Executable = e.Image.Exe
 	dst.Args = e.Image.Args
 	dst.Start = e.Start
+	dst.SameAsProcess = ecs.False
+	if e == ent {
+		dst.SameAsProcess = ecs.True
+	}
 }

@@ -79,6 +79,7 @@ type Source struct {
 	arrived []arrival      // exec'd processes read by onExec, until handleBatch meets their exec
 	exec    procfs.Process // the exec'd process handleBatch hands to handle
 	pids    []int
+	hits    []scanHit      // scanWith: what a scan found, before found sees it
 	live    []*cache.Entry // poll mode: the processes the last poll found
 	conn    atomic.Pointer[netlink.Conn]
 	started atomic.Bool // the start-up scan is done and events are being handled
@@ -444,9 +445,17 @@ const (
 	scanExeced                // a fork child the table knew runs another image now: its exec went unseen
 )
 
-// scanWith reads every user process of /proc into the table, calling found
-// for each, and marks the ones that vanished unnoticed as exited. It returns
-// how many processes were new to the table.
+// scanHit is one process a scan read.
+type scanHit struct {
+	ent  *cache.Entry
+	what scanned
+}
+
+// scanWith reads every user process of /proc into the table, then calls
+// found for each (by then the table holds its parent and leaders, which
+// /proc lists in pid order, not in the order they started), and marks the
+// ones that vanished unnoticed as exited. It returns how many processes
+// were new to the table.
 func (s *Source) scanWith(found func(ent *cache.Entry, what scanned, at time.Time)) (added int, err error) {
 	now := time.Now()
 	s.table.BeginScan(now)
@@ -477,8 +486,13 @@ func (s *Source) scanWith(found func(ent *cache.Entry, what scanned, at time.Tim
 			(ent.Image.Exe != forked.Exe || !slices.Equal(ent.Image.Args, forked.Args)):
 			what = scanExeced
 		}
-		found(ent, what, now)
+		s.hits = append(s.hits, scanHit{ent, what})
 	}
+	for i, h := range s.hits {
+		found(h.ent, h.what, now)
+		s.hits[i] = scanHit{} // drop the pointer
+	}
+	s.hits = s.hits[:0]
 	s.table.EndScan(time.Now())
 	return added, nil
 }

@@ -20,6 +20,8 @@ import (
 // fakeProc is one process of a fake /proc tree.
 type fakeProc struct {
 	pid, ppid int
+	sid       int    // session and process group; 0: ppid's
+	start     uint64 // start time in ticks; 0: 1000+pid
 	comm      string
 	state     byte
 	uid, gid  uint32
@@ -36,8 +38,16 @@ func writeProc(t testing.TB, root string, p fakeProc) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	sid := p.sid
+	if sid == 0 {
+		sid = p.ppid
+	}
+	start := p.start
+	if start == 0 {
+		start = 1000 + uint64(p.pid)
+	}
 	stat := fmt.Sprintf("%d (%s) %c %d %d %d 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 %d 0 0\n",
-		p.pid, p.comm, p.state, p.ppid, p.ppid, p.ppid, 1000+p.pid)
+		p.pid, p.comm, p.state, p.ppid, sid, sid, start)
 	status := fmt.Sprintf("Name:\t%s\nUid:\t%d\t%d\t%d\t%d\nGid:\t%d\t%d\t%d\t%d\n",
 		p.comm, p.uid, p.uid, p.uid, p.uid, p.gid, p.gid, p.gid, p.gid)
 	var cmdline string
@@ -103,7 +113,7 @@ func fakeSource(t testing.TB, procs ...fakeProc) *Source {
 }
 
 func TestHandleBatch(t *testing.T) {
-	bash := fakeProc{pid: 1000, ppid: 1, comm: "bash", state: 'S', uid: 1000, gid: 100,
+	bash := fakeProc{pid: 1000, ppid: 1, sid: 1000, comm: "bash", state: 'S', uid: 1000, gid: 100,
 		args: []string{"-bash"}, exe: "/usr/bin/bash", cwd: "/home/alice"}
 	python := fakeProc{pid: 1001, ppid: 1000, comm: "python3", state: 'S', uid: 1000, gid: 100,
 		args: []string{"python3", "-c", "import pty"}, exe: "/usr/bin/python3.11", cwd: "/tmp"}
@@ -112,7 +122,10 @@ func TestHandleBatch(t *testing.T) {
 	bashInfo := ecs.Info{PID: 1000, Name: "bash", Executable: "/usr/bin/bash", Args: []string{"-bash"},
 		CommandLine: "-bash", WorkingDirectory: "/home/alice",
 		User: alice, Group: users, RealUser: alice, RealGroup: users, Interactive: ecs.False}
-	leader := ecs.Leader{PID: 1000, Name: "bash", Executable: "/usr/bin/bash", Args: []string{"-bash"}}
+	leader := ecs.Leader{PID: 1000, Name: "bash", Executable: "/usr/bin/bash", Args: []string{"-bash"}, SameAsProcess: ecs.False}
+	// bash leads its session and was started by init: a service's entry.
+	entry := leader
+	entry.EntryMetaType = "init"
 
 	const t0 = uint64(5_000_000_000)
 	fork := func(child int) netlink.Event {
@@ -129,7 +142,7 @@ func TestHandleBatch(t *testing.T) {
 	doc := func(action, typ string, ts uint64, info ecs.Info, state string) ecs.Event {
 		return ecs.Event{
 			Event:     ecs.Meta{Kind: ecs.KindEvent, Type: typ, Action: action},
-			Process:   ecs.Process{Info: info, Parent: bashInfo, SessionLeader: leader, GroupLeader: leader},
+			Process:   ecs.Process{Info: info, Parent: bashInfo, EntryLeader: entry, SessionLeader: leader, GroupLeader: leader},
 			Namespace: "ns",
 			Spawnbeat: ecs.Extra{ReadState: state},
 			Timestamp: time.Unix(0, int64(ts)), // replaced by the clock's conversion below
@@ -138,6 +151,8 @@ func TestHandleBatch(t *testing.T) {
 	pyInfo := ecs.Info{PID: 1001, Name: "python3.11", Executable: "/usr/bin/python3.11",
 		Args: []string{"python3", "-c", "import pty"}, CommandLine: "python3 -c import pty", WorkingDirectory: "/tmp",
 		User: alice, Group: users, RealUser: alice, RealGroup: users, Interactive: ecs.False}
+	// Nothing read: no session or group, only the entry leader that the
+	// fork passed on.
 	noLeaders := func(ev ecs.Event) ecs.Event {
 		ev.Process.SessionLeader, ev.Process.GroupLeader = ecs.Leader{}, ecs.Leader{}
 		return ev
@@ -253,7 +268,7 @@ func TestExitCode(t *testing.T) {
 }
 
 func TestResync(t *testing.T) {
-	bash := fakeProc{pid: 1000, ppid: 1, comm: "bash", state: 'S', uid: 1000, gid: 100,
+	bash := fakeProc{pid: 1000, ppid: 1, sid: 1000, comm: "bash", state: 'S', uid: 1000, gid: 100,
 		args: []string{"-bash"}, exe: "/usr/bin/bash", cwd: "/home/alice"}
 	s := fakeSource(t, bash)
 	docs := collect(s)
@@ -293,11 +308,50 @@ func TestResync(t *testing.T) {
 	}
 }
 
+// TestScanExisting checks the start-up scan's documents when pids have
+// wrapped: /proc lists the child (pid 200) before its parent (3000), and
+// the child's document still has its parent and entry leader.
+func TestScanExisting(t *testing.T) {
+	sshd := fakeProc{pid: 3000, ppid: 1, sid: 3000, comm: "sshd", state: 'S',
+		args: []string{"sshd: alice"}, exe: "/usr/sbin/sshd", cwd: "/"}
+	shell := fakeProc{pid: 3001, ppid: 3000, sid: 3001, comm: "bash", state: 'S', uid: 1000, gid: 100,
+		args: []string{"-bash"}, exe: "/usr/bin/bash", cwd: "/home/alice"}
+	vim := fakeProc{pid: 200, ppid: 3001, sid: 3001, start: 5000, comm: "vim", state: 'S', uid: 1000, gid: 100,
+		args: []string{"vim"}, exe: "/usr/bin/vim", cwd: "/home/alice"}
+	s := fakeSource(t, sshd, shell, vim)
+	docs := collect(s)
+	s.scan(true)
+	type seen struct {
+		PID            int
+		Parent         string
+		Entry          int
+		EntryType      string
+		EntryIsProcess ecs.Tristate
+	}
+	var got []seen
+	for _, ev := range *docs {
+		if ev.Event.Action != ecs.ActionExisting {
+			t.Errorf("scan emitted %q, want only %q", ev.Event.Action, ecs.ActionExisting)
+		}
+		p := &ev.Process
+		got = append(got, seen{p.PID, p.Parent.Name, p.EntryLeader.PID, p.EntryLeader.EntryMetaType, p.EntryLeader.SameAsProcess})
+	}
+	want := []seen{
+		{PID: 200, Parent: "bash", Entry: 3001, EntryType: "sshd", EntryIsProcess: ecs.False},
+		{PID: 3000, Entry: 3000, EntryType: "init", EntryIsProcess: ecs.True}, // its parent, pid 1, is not in the fake /proc
+		{PID: 3001, Parent: "sshd", Entry: 3001, EntryType: "sshd", EntryIsProcess: ecs.True},
+	}
+	less := func(a, b seen) bool { return a.PID < b.PID }
+	if diff := cmp.Diff(want, got, cmpopts.SortSlices(less)); diff != "" {
+		t.Errorf("existing documents (-want +got):\n%s", diff)
+	}
+}
+
 // TestExecCredentials checks where an exec'd process's user and group come
 // from: the table (inherited at the fork, updated by the kernel's uid and
 // gid events), and status only for a process the table does not know.
 func TestExecCredentials(t *testing.T) {
-	bash := fakeProc{pid: 1000, ppid: 1, comm: "bash", state: 'S', uid: 1000, gid: 100,
+	bash := fakeProc{pid: 1000, ppid: 1, sid: 1000, comm: "bash", state: 'S', uid: 1000, gid: 100,
 		args: []string{"-bash"}, exe: "/usr/bin/bash", cwd: "/home/alice"}
 	child := fakeProc{pid: 1001, ppid: 1000, comm: "sudo", state: 'S', uid: 1000, gid: 100,
 		args: []string{"sudo", "id"}, exe: "/usr/bin/sudo", cwd: "/home/alice"}

@@ -252,6 +252,10 @@ func addLeader(m map[string]Field[*ecs.Event], prefix string, leader func(*ecs.E
 	add("pid", func(l *ecs.Leader) Value { return numberIf(l.PID != 0, float64(l.PID)) })
 	add("args_count", func(l *ecs.Leader) Value { return numberIf(l.Args != nil, float64(len(l.Args))) })
 	add("start", func(l *ecs.Leader) Value { return timeValue(l.Start) })
+	add("same_as_process", func(l *ecs.Leader) Value { return tristate(l.SameAsProcess) })
+	if prefix == "process.entry_leader." {
+		m[prefix+"entry_meta.type"] = stringField(func(e *ecs.Event) string { return leader(e).EntryMetaType })
+	}
 }
 
 // infoFields adds the string fields of the process and of its parent, each

@@ -138,11 +138,12 @@ type Entry struct {
 	ExitCode    int
 	HasExitCode bool // false when the exit was inferred from a scan
 
-	startExact bool   // StartTicks came from /proc
-	parent     *Entry // the parent's entry, kept after it leaves the table
-	removed    bool   // no longer in the table
-	seen       uint64 // scan generation that last saw it
-	prev, next *Entry // in the live or the exited list
+	startExact bool      // StartTicks came from /proc
+	parent     *Entry    // the parent's entry, kept after it leaves the table
+	entry      entryMemo // the entry leader, once EntryLeader has evaluated it
+	removed    bool      // no longer in the table
+	seen       uint64    // scan generation that last saw it
+	prev, next *Entry    // in the live or the exited list
 }
 
 // Removed reports whether the entry has left the table (expired, evicted
@@ -280,6 +281,7 @@ func (t *Table) Exec(p *procfs.Process, at time.Time) *Entry {
 		e.Image = ImageOf(p)
 		e.Source = SourceExec
 		e.ImageAt = at
+		e.entry = entryMemo{}
 		if p.PPID > 0 && e.parent == nil {
 			e.PPID = p.PPID
 		}
@@ -378,6 +380,7 @@ func (t *Table) Upsert(p *procfs.Process, at time.Time) (*Entry, bool) {
 			e.Image = ImageOf(p)
 			e.Source = SourceScan
 			e.ImageAt = at
+			e.entry = entryMemo{}
 		}
 		if e.parent == nil && p.PPID > 0 {
 			e.PPID = p.PPID

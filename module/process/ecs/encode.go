@@ -182,12 +182,17 @@ func (w *writer) info(i *Info) {
 		w.close(cm)
 		w.close(tm)
 	}
-	switch i.Interactive {
+	w.tristate("interactive", i.Interactive)
+}
+
+// tristate writes t as a boolean; nothing when it is unknown.
+func (w *writer) tristate(k string, t Tristate) {
+	switch t {
 	case True:
-		w.key("interactive")
+		w.key(k)
 		w.b = append(w.b, "true"...)
 	case False:
-		w.key("interactive")
+		w.key(k)
 		w.b = append(w.b, "false"...)
 	}
 }
@@ -203,6 +208,12 @@ func (w *writer) leader(k string, l *Leader) {
 	w.str("executable", l.Executable)
 	w.args(l.Args)
 	w.time("start", l.Start)
+	w.tristate("same_as_process", l.SameAsProcess)
+	if l.EntryMetaType != "" {
+		em := w.open("entry_meta")
+		w.str("type", l.EntryMetaType)
+		w.close(em)
+	}
 	w.close(m)
 }
 

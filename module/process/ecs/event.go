@@ -90,12 +90,14 @@ func (i *Info) ArgsCount() int { return len(i.Args) }
 
 // Leader is a process.{entry,session,group}_leader.* object for Kibana's Session View.
 type Leader struct {
-	PID        int
-	EntityID   string
-	Name       string
-	Executable string
-	Args       []string
-	Start      time.Time
+	PID           int
+	EntityID      string
+	Name          string
+	Executable    string
+	Args          []string
+	Start         time.Time
+	SameAsProcess Tristate // same_as_process: the leader is the document's process
+	EntryMetaType string   // entry_meta.type, on the entry leader only
 }
 
 // ID is a numeric user or group id with its resolved name, as ECS keywords.
