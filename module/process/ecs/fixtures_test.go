@@ -141,6 +141,8 @@ func leader(host string, pid int, name, exe string, args []string, ticks uint64)
 		Executable: exe,
 		Args:       args,
 		Start:      testTime().Add(-time.Hour),
+		// Not the document's process; a fixture that is sets True.
+		SameAsProcess: False,
 	}
 }
 
@@ -188,6 +190,7 @@ func goldenEvents() map[string]*Event {
 	sshd := leader(h, 812, "sshd", "/usr/sbin/sshd", []string{"sshd: alice [priv]"}, 5000)
 	sess := leader(h, 3900, "bash", "/usr/bin/bash", []string{"-bash"}, 870000)
 	grp := leader(h, 4100, "python3.11", "/usr/bin/python3.11", []string{"/usr/bin/python3", "-c", `import pty; pty.spawn("/bin/bash")`}, 881234)
+	sshd.EntryMetaType = "sshd"
 
 	events := map[string]*Event{}
 
@@ -227,6 +230,7 @@ func goldenEvents() map[string]*Event {
 	exec.Process.EntryLeader = sshd
 	exec.Process.SessionLeader = sess
 	exec.Process.GroupLeader = leader(h, 4200, "ls", "/usr/bin/ls", []string{"ls", "-la", "/var/log"}, 882000)
+	exec.Process.GroupLeader.SameAsProcess = True // ls leads its shell job
 	exec.AssignID()
 	events["exec"] = exec
 
@@ -358,6 +362,7 @@ func fullEvent(h string) *Event {
 	e.Process.Parent.TTY = TTY{Major: 136, Minor: 2, Valid: true}
 	e.Process.Parent.ArgsTruncated = true
 	e.Process.EntryLeader = leader(h, 812, "sshd", "/usr/sbin/sshd", []string{"sshd: alice [priv]"}, 5000)
+	e.Process.EntryLeader.EntryMetaType = "sshd"
 	e.Process.SessionLeader = leader(h, 3900, "bash", "/usr/bin/bash", []string{"-bash"}, 870000)
 	e.Process.GroupLeader = leader(h, 4100, "python3.11", "/usr/bin/python3.11", []string{"/usr/bin/python3"}, 881234)
 	e.Namespace = "full"
