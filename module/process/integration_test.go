@@ -153,6 +153,48 @@ func TestIntegrationExec(t *testing.T) {
 		checkInfo(t, "sleep's parent", &sleep.Process.Parent, sh)
 	})
 
+	t.Run("a new session", func(t *testing.T) {
+		m := marker("session")
+		cmd := exec.Command("/bin/sh", "-c", "sleep 0.05; exit 0", m)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		pid, _, err := run(t, cmd)
+		if err != nil {
+			t.Fatalf("sh: %v", err)
+		}
+		sh := c.wait(5*time.Second, "exec of sh", isAction(ecs.ActionExec, pid))
+		sleep := c.wait(5*time.Second, "exec of sleep", func(ev *ecs.Event) bool {
+			return ev.Event.Action == ecs.ActionExec && ev.Process.Parent.PID == pid && ev.Process.Name == "sleep"
+		})
+		for _, l := range []struct {
+			what string
+			got  ecs.Leader
+			same ecs.Tristate
+		}{
+			{"sh's session leader", sh.Process.SessionLeader, ecs.True},
+			{"sh's group leader", sh.Process.GroupLeader, ecs.True},
+			{"sleep's session leader", sleep.Process.SessionLeader, ecs.False},
+			{"sleep's group leader", sleep.Process.GroupLeader, ecs.False},
+		} {
+			if l.got.PID != pid || l.got.EntityID != sh.Process.EntityID || l.got.SameAsProcess != l.same {
+				t.Errorf("%s: pid %d, entity_id %q, same_as_process %v; want sh (%d, %q), %v",
+					l.what, l.got.PID, l.got.EntityID, l.got.SameAsProcess, pid, sh.Process.EntityID, l.same)
+			}
+		}
+		// sh leads a session that nothing names: its entry leader is the
+		// test's, through its parent, or sh itself, of unknown type.
+		entry := sh.Process.EntryLeader
+		if entry.PID == 0 || entry.EntityID == "" || entry.EntryMetaType == "" {
+			t.Fatalf("sh's entry leader %+v: want one, with a type", entry)
+		}
+		if self := entry.PID == pid; self != (entry.SameAsProcess == ecs.True) || self && entry.EntryMetaType != "unknown" {
+			t.Errorf("sh's entry leader: pid %d, same_as_process %v, type %q (sh is %d)", entry.PID, entry.SameAsProcess, entry.EntryMetaType, pid)
+		}
+		if got := sleep.Process.EntryLeader; got.EntityID != entry.EntityID || got.EntryMetaType != entry.EntryMetaType || got.SameAsProcess != ecs.False {
+			t.Errorf("sleep's entry leader %q (%q, same_as_process %v), want sh's %q (%q), false",
+				got.EntityID, got.EntryMetaType, got.SameAsProcess, entry.EntityID, entry.EntryMetaType)
+		}
+	})
+
 	t.Run("bash python3 sh chain", func(t *testing.T) {
 		mb, mp, ms := marker("bash"), marker("python"), marker("sh")
 		py := `import subprocess; subprocess.run(["/bin/sh", "-c", "sleep 0.05; exit 0", "` + ms + `"], check=True)`
