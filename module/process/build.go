@@ -115,17 +115,27 @@ func (s *Source) idString(id uint32) string {
 }
 
 // commandLine is process.command_line: args joined by spaces. The last
-// result is kept, since the children of one process (a shell loop, a
-// build) follow each other and share its args slice as their parent's.
+// two results are kept: a process's documents (exec, end) and its parent's
+// fields in them alternate, and the children of one process (a shell loop,
+// a build) share its args slice as their parent's.
 func (s *Source) commandLine(args []string) string {
 	if len(args) == 0 {
 		return ""
 	}
-	if len(args) == len(s.lastArgs) && &args[0] == &s.lastArgs[0] {
-		return s.lastCommandLine
+	for i := range s.cmdlines {
+		if c := &s.cmdlines[i]; len(args) == len(c.args) && &args[0] == &c.args[0] {
+			return c.line
+		}
 	}
-	s.lastArgs, s.lastCommandLine = args, strings.Join(args, " ")
-	return s.lastCommandLine
+	s.cmdlines[1] = s.cmdlines[0]
+	s.cmdlines[0] = joined{args, strings.Join(args, " ")}
+	return s.cmdlines[0].line
+}
+
+// joined is a command line and the args it was joined from.
+type joined struct {
+	args []string // shared with the table
+	line string
 }
 
 // leaderByPID fills a session or process-group leader of ent from the

@@ -84,9 +84,8 @@ type Source struct {
 	conn    atomic.Pointer[netlink.Conn]
 	started atomic.Bool // the start-up scan is done and events are being handled
 
-	ids             map[uint32]string // formatted user and group ids (build)
-	lastArgs        []string          // the args of the last command line built, shared with the table
-	lastCommandLine string
+	ids      map[uint32]string // formatted user and group ids (build)
+	cmdlines [2]joined         // the last command lines built, newest first
 
 	lastResync time.Time
 	warnLost   struct { // the sampled warning about lost events
