@@ -43,12 +43,12 @@ const (
 // Capture configures the sources.
 type Capture struct {
 	Mode          string        `config:"mode"`
-	ReceiveBuffer ByteSize      `config:"receive_buffer"` // proc connector socket buffer (SO_RCVBUFFORCE)
-	PollPeriod    time.Duration `config:"poll_period"`    // poll mode: time between /proc scans
-	ProcRoot      string        `config:"proc_root"`      // where the host's /proc is mounted
-	ScanExisting  bool          `config:"scan_existing"`  // emit "existing" documents at start
-	Actions       []string      `config:"actions"`        // document kinds to emit: exec, end, existing, fork
-	MaxArgsBytes  ByteSize      `config:"max_args_bytes"` // cap on a process's argument list
+	ReceiveBuffer ByteSize      `config:"receive_buffer"`  // proc connector socket buffer (SO_RCVBUFFORCE)
+	PollPeriod    time.Duration `config:"poll_period"`     // poll mode: time between /proc scans
+	ProcRoot      string        `config:"proc_root"`       // where the host's /proc is mounted
+	ScanExisting  bool          `config:"scan_existing"`   // emit "existing" documents at start
+	Actions       []string      `config:"actions,replace"` // document kinds to emit: exec, end, existing, fork
+	MaxArgsBytes  ByteSize      `config:"max_args_bytes"`  // cap on a process's argument list
 }
 
 // Cache configures the process table.
@@ -60,8 +60,8 @@ type Cache struct {
 // Detection configures the inline rules.
 type Detection struct {
 	Enabled bool     `config:"enabled"`
-	Builtin bool     `config:"builtin"` // the embedded rules
-	Rules   []string `config:"rules"`   // globs, files or directories of detection-rules TOML files
+	Builtin bool     `config:"builtin"`       // the embedded rules
+	Rules   []string `config:"rules,replace"` // globs, files or directories of detection-rules TOML files
 	Reload  Reload   `config:"reload"`
 }
 
@@ -91,7 +91,7 @@ type Logging struct {
 	ToStderr  bool         `config:"to_stderr"`
 	ToFiles   bool         `config:"to_files"`
 	JSON      bool         `config:"json"`
-	Selectors []string     `config:"selectors"` // debug selectors (logger names), "*" for all
+	Selectors []string     `config:"selectors,replace"` // debug selectors (logger names), "*" for all
 	Files     LoggingFiles `config:"files"`
 }
 

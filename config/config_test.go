@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -76,6 +77,32 @@ output.file.filename: fromfile
 	}
 	if l.Path.Logs != "/opt/sb/logs" {
 		t.Errorf("path.logs = %q", l.Path.Logs)
+	}
+}
+
+// TestOverrideReplacesList checks that a setting's list replaces the one
+// below it, not its first elements: merged element by element, [exec]
+// over three actions would have left end and existing in.
+func TestOverrideReplacesList(t *testing.T) {
+	l, err := load(t, `
+spawnbeat.capture.actions: [exec, end, existing]
+output.elasticsearch.hosts: ["http://a:9200", "http://b:9200"]
+`, "spawnbeat.capture.actions=[exec]", `output.elasticsearch.hosts=["http://c:9200"]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Spawnbeat.Capture.Actions; !slices.Equal(got, []string{"exec"}) {
+		t.Errorf("actions = %q, want [exec]", got)
+	}
+	if got := l.Output.Elasticsearch.Hosts; !slices.Equal(got, []string{"http://c:9200"}) {
+		t.Errorf("hosts = %q, want [http://c:9200]", got)
+	}
+	// And a file's list replaces the default's.
+	if l, err = load(t, "spawnbeat.capture.actions: [exec]\n"); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Spawnbeat.Capture.Actions; !slices.Equal(got, []string{"exec"}) {
+		t.Errorf("actions from the file = %q, want [exec]", got)
 	}
 }
 

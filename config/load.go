@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/elastic/go-ucfg"
@@ -88,7 +89,11 @@ func Load(src Source) (*Loaded, error) {
 			continue
 		}
 		fromFlags[key] = true
-		if err := raw.Merge(over, ucfgOptions...); err != nil {
+		// A list given with -E replaces the file's (the config structs'
+		// lists are tagged "replace" for the same reason): go-ucfg merges
+		// lists element by element, and [exec] over [exec, end, existing]
+		// would change nothing.
+		if err := raw.Merge(over, append(slices.Clip(ucfgOptions), ucfg.ReplaceArrValues)...); err != nil {
 			errs = append(errs, &KeyError{File: "-E", Key: key, Err: err})
 		}
 	}

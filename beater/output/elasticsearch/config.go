@@ -42,7 +42,7 @@ const (
 // A Config is a plain value: not safe for concurrent mutation, safe to read
 // from several goroutines once built.
 type Config struct {
-	Hosts    []string          `config:"hosts"`
+	Hosts    []string          `config:"hosts,replace"`
 	Protocol string            `config:"protocol"` // "http" or "https" for hosts written without a scheme
 	Path     string            `config:"path"`     // prefix for hosts written without a path
 	Headers  map[string]string `config:"headers"`
@@ -81,11 +81,11 @@ type Config struct {
 type SSLConfig struct {
 	// Enabled nil means "on when a host is https or ssl settings are given".
 	Enabled                *bool    `config:"enabled"`
-	CertificateAuthorities []string `config:"certificate_authorities"` // files or inline PEM
-	Certificate            string   `config:"certificate"`             // file or inline PEM
-	Key                    string   `config:"key"`                     // file or inline PEM
+	CertificateAuthorities []string `config:"certificate_authorities,replace"` // files or inline PEM
+	Certificate            string   `config:"certificate"`                     // file or inline PEM
+	Key                    string   `config:"key"`                             // file or inline PEM
 	VerificationMode       string   `config:"verification_mode"`
-	SupportedProtocols     []string `config:"supported_protocols"` // empty: TLSv1.2 and TLSv1.3
+	SupportedProtocols     []string `config:"supported_protocols,replace"` // empty: TLSv1.2 and TLSv1.3
 }
 
 // BackoffConfig is the backoff section: waits grow exponentially from Init
