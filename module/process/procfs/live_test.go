@@ -182,6 +182,11 @@ func TestReadLiveZombieAndGone(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+	// That read may have had the arguments before the exit: read again,
+	// now that it stays a zombie until reaped.
+	if err := r.Read(pid, &p); err != nil {
+		t.Fatalf("Read(%d) of a zombie: %v", pid, err)
+	}
 	if p.ReadState != ReadZombie || p.State != 'Z' || p.Args != nil || p.Exe != "" {
 		t.Errorf("unreaped child: state %v %q args %q exe %q; want zombie, Z, nil, empty", p.ReadState, p.State, p.Args, p.Exe)
 	}
