@@ -11,6 +11,10 @@
 // events. It is bounded: when full it evicts the oldest exited entry, else
 // the oldest entry, and counts it.
 //
+// It also tells each process's entry leader (EntryLeader): the process
+// through which its session was entered, and how (init, sshd, container…),
+// which Kibana's Session View and Elastic's container rules need.
+//
 // A Table belongs to one goroutine (the capture stage) and is not safe for
 // concurrent use; only Stats may be called from any goroutine.
 package cache
