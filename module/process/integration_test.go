@@ -727,3 +727,82 @@ func TestIntegrationCredentialChange(t *testing.T) {
 		t.Errorf("setpriv's user %q, want 0", setpriv.Process.User.ID)
 	}
 }
+
+// TestIntegrationContainerID plays a container runtime: a shell named runc
+// moves itself into a cgroup named as Docker names a container's, then
+// execs sleep, which must carry the container's id; a process it forks
+// after that inherits the id.
+func TestIntegrationContainerID(t *testing.T) {
+	requireRoot(t)
+	id := fmt.Sprintf("%016x", time.Now().UnixNano()) + strings.Repeat("5b", 24)
+	cg := containerCgroup(t, id)
+	c := startCapture(t, testOptions())
+
+	// The shell's executable is named runc, as runc init is.
+	runc := filepath.Join(t.TempDir(), "runc")
+	sh, err := os.ReadFile(resolve(t, "/bin/sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(runc, sh, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := marker("container")
+	// Like runc init, it sets up for a while before it execs: spawnbeat
+	// reads it as runc first.
+	script := `sleep 0.1; echo $$ > "$1/cgroup.procs" && exec /bin/sh -c 'sleep 0.05; exit 0' "$2"`
+	pid, _, err := run(t, exec.Command(runc, "-c", script, "runc", cg, m))
+	if err != nil {
+		t.Fatalf("runc: %v", err)
+	}
+	first := c.wait(5*time.Second, "exec of the container's sh", func(ev *ecs.Event) bool {
+		return ev.Event.Action == ecs.ActionExec && ev.Process.PID == pid && ev.Process.Name != "runc"
+	})
+	if first.Container.ID != id {
+		t.Errorf("the container's first process: container.id %q, want %q", first.Container.ID, id)
+	}
+	sleep := c.wait(5*time.Second, "exec of sleep in the container", func(ev *ecs.Event) bool {
+		return ev.Event.Action == ecs.ActionExec && ev.Process.Parent.PID == pid && slices.Equal(ev.Process.Args, []string{"sleep", "0.05"})
+	})
+	if sleep.Container.ID != id {
+		t.Errorf("its child: container.id %q, want %q (inherited)", sleep.Container.ID, id)
+	}
+	if d, ok := c.find(func(ev *ecs.Event) bool {
+		return ev.Event.Action == ecs.ActionExec && ev.Process.PID == pid && ev.Process.Name == "runc"
+	}); !ok || d.ev.Container.ID != "" {
+		t.Errorf("runc before it moved: found %v, container.id %q; want its document, without one", ok, d.ev.Container.ID)
+	}
+}
+
+// containerCgroup makes a cgroup named as Docker names container id's
+// (cgroup v2: docker-<id>.scope; v1: docker/<id> in the pids hierarchy)
+// and returns its directory; it is removed at the end of the test.
+func containerCgroup(t *testing.T, id string) string {
+	t.Helper()
+	dir := ""
+	switch {
+	case fileExists("/sys/fs/cgroup/cgroup.controllers"):
+		dir = filepath.Join("/sys/fs/cgroup", "docker-"+id+".scope")
+	case fileExists("/sys/fs/cgroup/pids/cgroup.procs"):
+		dir = filepath.Join("/sys/fs/cgroup/pids/docker", id)
+	default:
+		t.Fatal("no cgroup v2 hierarchy nor v1 pids hierarchy under /sys/fs/cgroup")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("make cgroup: %v", err)
+	}
+	t.Cleanup(func() {
+		// The processes moved in have exited; a cgroup is removed with rmdir.
+		deadline := time.Now().Add(5 * time.Second)
+		for os.Remove(dir) != nil && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		_ = os.Remove(filepath.Dir(dir)) // docker/, if it is empty
+	})
+	return dir
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

@@ -353,6 +353,7 @@ func (s *Source) handle(e *netlink.Event, p *procfs.Process) {
 		}
 	case netlink.WhatExec:
 		s.creds(p)
+		p.ContainerID = s.containerOf(p)
 		ent := s.table.Exec(p, at)
 		if s.opts.Exec && ent != nil {
 			s.emit(ecs.ActionExec, "start", at, ent)
@@ -469,6 +470,7 @@ func (s *Source) scanWith(found func(ent *cache.Entry, what scanned, at time.Tim
 		if err := s.rd.Read(pid, p); err != nil || p.IsKernelThread() {
 			continue // gone since the listing, unreadable, or a kernel thread
 		}
+		p.ContainerID, _ = s.rd.ContainerID(pid) // "" when gone since
 		old, _ := s.table.Get(pid)
 		var forked *cache.Image
 		if old != nil && old.Source == cache.SourceFork && old.Image.ReadState == procfs.ReadComplete {

@@ -27,6 +27,7 @@ type fakeProc struct {
 	uid, gid  uint32
 	args      []string // nil: empty cmdline (zombie)
 	exe, cwd  string   // "": no link (zombie)
+	cgroup    string   // /proc/PID/cgroup; "": the root cgroup
 }
 
 // writeProc writes p under root/proc as the kernel shows it: stat
@@ -54,7 +55,11 @@ func writeProc(t testing.TB, root string, p fakeProc) {
 	if p.args != nil {
 		cmdline = strings.Join(p.args, "\x00") + "\x00"
 	}
-	for name, body := range map[string]string{"stat": stat, "status": status, "cmdline": cmdline} {
+	cgroup := p.cgroup
+	if cgroup == "" {
+		cgroup = "0::/\n"
+	}
+	for name, body := range map[string]string{"stat": stat, "status": status, "cmdline": cmdline, "cgroup": cgroup} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +68,9 @@ func writeProc(t testing.TB, root string, p fakeProc) {
 		if target == "" {
 			continue
 		}
-		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+		link := filepath.Join(dir, name)
+		_ = os.Remove(link) // a process written again: its exec
+		if err := os.Symlink(target, link); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -344,6 +351,67 @@ func TestScanExisting(t *testing.T) {
 	less := func(a, b seen) bool { return a.PID < b.PID }
 	if diff := cmp.Diff(want, got, cmpopts.SortSlices(less)); diff != "" {
 		t.Errorf("existing documents (-want +got):\n%s", diff)
+	}
+}
+
+// TestContainerID checks container.id: read from the cgroups of a process
+// the scan finds and of one a container runtime was or forked, inherited
+// by the other exec'd processes from what they had at the fork.
+func TestContainerID(t *testing.T) {
+	id := strings.Repeat("0123456789abcdef", 4)
+	id2 := strings.Repeat("fedcba9876543210", 4)
+	inContainer := func(id string) string { return "0::/system.slice/docker-" + id + ".scope\n" }
+	shim := fakeProc{pid: 800, ppid: 1, sid: 800, comm: "containerd-shim", state: 'S',
+		args: []string{"containerd-shim-runc-v2"}, exe: "/usr/bin/containerd-shim-runc-v2", cwd: "/"}
+	nginx := fakeProc{pid: 900, ppid: 800, sid: 900, comm: "nginx", state: 'S',
+		args: []string{"nginx"}, exe: "/usr/sbin/nginx", cwd: "/", cgroup: inContainer(id)}
+	runc := fakeProc{pid: 950, ppid: 800, sid: 950, comm: "runc", state: 'S',
+		args: []string{"runc", "init"}, exe: "/usr/bin/runc", cwd: "/"}
+	bash := fakeProc{pid: 1000, ppid: 1, sid: 1000, comm: "bash", state: 'S',
+		args: []string{"-bash"}, exe: "/usr/bin/bash", cwd: "/"}
+	s := fakeSource(t, shim, nginx, runc, bash)
+	docs := collect(s)
+	s.scan(true)
+
+	root := filepath.Dir(s.fs.Root())
+	// nginx's worker: its cgroup file says nothing, and is not read.
+	writeProc(t, root, fakeProc{pid: 901, ppid: 900, sid: 900, comm: "nginx", state: 'S',
+		args: []string{"nginx: worker"}, exe: "/usr/sbin/nginx", cwd: "/"})
+	// runc init, moved into a new container, execs its entrypoint.
+	writeProc(t, root, fakeProc{pid: 950, ppid: 800, sid: 950, comm: "redis-server", state: 'S',
+		args: []string{"redis-server"}, exe: "/usr/bin/redis-server", cwd: "/", cgroup: inContainer(id2)})
+	// A host shell's child.
+	writeProc(t, root, fakeProc{pid: 1001, ppid: 1000, sid: 1000, comm: "ls", state: 'S',
+		args: []string{"ls"}, exe: "/usr/bin/ls", cwd: "/"})
+	const t0 = uint64(5_000_000_000)
+	s.handleBatch([]netlink.Event{
+		{What: netlink.WhatFork, Timestamp: t0, ParentPID: 900, ParentTGID: 900, ChildPID: 901, ChildTGID: 901},
+		{What: netlink.WhatExec, Timestamp: t0 + 1, PID: 901, TGID: 901},
+		{What: netlink.WhatExec, Timestamp: t0 + 2, PID: 950, TGID: 950},
+		{What: netlink.WhatFork, Timestamp: t0 + 3, ParentPID: 1000, ParentTGID: 1000, ChildPID: 1001, ChildTGID: 1001},
+		{What: netlink.WhatExec, Timestamp: t0 + 4, PID: 1001, TGID: 1001},
+	})
+	type seen struct {
+		Action    string
+		PID       int
+		Container string
+	}
+	var got []seen
+	for _, ev := range *docs {
+		got = append(got, seen{ev.Event.Action, ev.Process.PID, ev.Container.ID})
+	}
+	want := []seen{
+		{ecs.ActionExisting, 800, ""},
+		{ecs.ActionExisting, 900, id},
+		{ecs.ActionExisting, 950, ""},
+		{ecs.ActionExisting, 1000, ""},
+		{ecs.ActionExec, 901, id},
+		{ecs.ActionExec, 950, id2},
+		{ecs.ActionExec, 1001, ""},
+	}
+	less := func(a, b seen) bool { return a.Action < b.Action || a.Action == b.Action && a.PID < b.PID }
+	if diff := cmp.Diff(want, got, cmpopts.SortSlices(less)); diff != "" {
+		t.Errorf("documents (-want +got):\n%s", diff)
 	}
 }
 

@@ -160,6 +160,7 @@ func ecsFields() map[string]Field[*ecs.Event] {
 		"user.Ext.real.name":  func(e E) string { return e.Process.RealUser.Name },
 		"group.Ext.real.id":   func(e E) string { return e.Process.RealGroup.ID },
 		"group.Ext.real.name": func(e E) string { return e.Process.RealGroup.Name },
+		"container.id":        func(e E) string { return e.Container.ID },
 		// host.os.type is in almost every rule: read it in one step.
 		"host.os.type": func(e E) string {
 			if e.Host == nil {

@@ -27,6 +27,7 @@ func fullEvent() *ecs.Event {
 			OS: ecs.OS{Type: "linux", Family: "debian", Name: "Debian", Platform: "debian", Version: "12", Kernel: "6.1", Full: "Debian 12"}},
 		Agent:     &ecs.Agent{Type: "spawnbeat", Version: "0.1", ID: "aid", Name: "an", EphemeralID: "eid"},
 		Namespace: "default",
+		Container: ecs.Container{ID: "c0ffee"},
 		RiskScore: 73, Severity: 73, Message: "m",
 		Process: ecs.Process{
 			Info: ecs.Info{PID: 10, EntityID: "e10", Name: "bash", Executable: "/bin/bash", Args: []string{"bash", "-i"},
@@ -82,6 +83,7 @@ func TestECSResolver(t *testing.T) {
 		"process.entry_leader.start": missing, "process.entry_leader.same_as_process": engine.BoolValue(false),
 		"process.entry_leader.entry_meta.type": s("init"), "process.session_leader.same_as_process": missing,
 		"process.group_leader.same_as_process": engine.BoolValue(true),
+		"container.id":                         s("c0ffee"),
 		"process.session_leader.pid":           n(3), "process.session_leader.entity_id": s("e3"), "process.session_leader.name": missing,
 		"process.session_leader.executable": missing, "process.session_leader.args": missing, "process.session_leader.args_count": missing,
 		"process.session_leader.start": missing,
@@ -129,9 +131,9 @@ func TestECSResolver(t *testing.T) {
 		}
 	})
 	t.Run("unknown field", func(t *testing.T) {
-		g, filled := r.Field("container.id")
+		g, filled := r.Field("process.env_vars")
 		if filled || g.Get(full).Kind != engine.Missing {
-			t.Errorf("container.id: filled %v, value %v", filled, g.Get(full))
+			t.Errorf("process.env_vars: filled %v, value %v", filled, g.Get(full))
 		}
 	})
 	t.Run("categories", func(t *testing.T) {
@@ -254,7 +256,7 @@ func TestCompileErrors(t *testing.T) {
 }
 
 func TestProgramFields(t *testing.T) {
-	q, err := eql.Parse(`process where process.name == "a" and ?container.id != null and length(process.command_line) > 1 and process.name : "b"`)
+	q, err := eql.Parse(`process where process.name == "a" and ?process.env_vars != null and length(process.command_line) > 1 and process.name : "b"`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,10 +264,10 @@ func TestProgramFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"container.id", "process.command_line", "process.name"}, p.Fields()); diff != "" {
+	if diff := cmp.Diff([]string{"process.command_line", "process.env_vars", "process.name"}, p.Fields()); diff != "" {
 		t.Errorf("Fields (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"container.id"}, p.Unresolved()); diff != "" {
+	if diff := cmp.Diff([]string{"process.env_vars"}, p.Unresolved()); diff != "" {
 		t.Errorf("Unresolved (-want +got):\n%s", diff)
 	}
 	if p.Query() != q {

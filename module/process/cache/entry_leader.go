@@ -61,7 +61,11 @@ const (
 
 // containerRuntimes start containers' first processes; the names are
 // prefixes (containerd-shim-runc-v2).
-var containerRuntimes = []string{"containerd-shim", "runc", "conmon"}
+var containerRuntimes = []string{"containerd-shim", "runc", "crun", "conmon"}
+
+// IsContainerRuntime reports whether name (a process name) is a container
+// runtime's: it starts containers, moving its child into their cgroups.
+func IsContainerRuntime(name string) bool { return hasPrefix(name, containerRuntimes) }
 
 // plumbing are the executables of entry mechanisms themselves: a session
 // they lead is not told apart by its parent (a runc under a shim is no
@@ -143,7 +147,7 @@ func (t *Table) entryType(e, parent *Entry) EntryType {
 		return EntrySSM
 	case parentName == "sshd" && name != "sshd":
 		return EntrySSHD
-	case hasPrefix(parentName, containerRuntimes):
+	case IsContainerRuntime(parentName):
 		return EntryContainer
 	}
 	return EntryNone

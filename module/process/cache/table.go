@@ -89,6 +89,8 @@ type Image struct {
 	TTY       uint32 // tty_nr; procfs.TTYDevice splits it
 	SID, PGID int
 
+	ContainerID string // container.id: a fork inherits its parent's cgroups
+
 	// ReadState is how much of the image /proc gave (zero: nothing, for
 	// example a fork child of an unknown parent).
 	ReadState procfs.ReadState
@@ -103,7 +105,8 @@ func ImageOf(p *procfs.Process) Image {
 		UID: p.UID, EUID: p.EUID, SUID: p.SUID, FSUID: p.FSUID,
 		GID: p.GID, EGID: p.EGID, SGID: p.SGID, FSGID: p.FSGID,
 		TTY: p.TTY, SID: p.SID, PGID: p.PGID,
-		ReadState: p.ReadState,
+		ContainerID: p.ContainerID,
+		ReadState:   p.ReadState,
 	}
 }
 

@@ -57,6 +57,11 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	}
 
 	w.process(&e.Process)
+	if e.Container.ID != "" {
+		cm := w.open("container")
+		w.str("id", e.Container.ID)
+		w.close(cm)
+	}
 
 	// The effective user and group at the top level, as Elastic Defend
 	// does, with the real ones under Ext.real (Defend's extension, which

@@ -26,6 +26,7 @@ type Event struct {
 	Timestamp time.Time // @timestamp: the kernel's event time
 	Event     Meta
 	Process   Process
+	Container Container
 	Host      *Host  // read once at start, shared by every event
 	Agent     *Agent // likewise
 	Namespace string // data_stream.namespace
@@ -37,6 +38,11 @@ type Event struct {
 	Message   string
 
 	Spawnbeat Extra // non-ECS fields, declared in _meta/fields.yml
+}
+
+// Container is the container.* object: absent for a process outside any.
+type Container struct {
+	ID string // container.id: the runtime's 64-hex-digit id, from the process's cgroups
 }
 
 // Meta is the event.* object.

@@ -130,6 +130,10 @@ type Process struct {
 	ExeDeleted bool   // the executable was deleted (or replaced) after exec
 	Cwd        string // target of /proc/PID/cwd
 
+	// ContainerID is not read by Read: Reader.ContainerID reads it, for
+	// the callers that need it.
+	ContainerID string
+
 	ReadState ReadState
 	Missing   Parts // parts that could not be read
 }
