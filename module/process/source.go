@@ -470,8 +470,13 @@ func (s *Source) scanWith(found func(ent *cache.Entry, what scanned, at time.Tim
 		if err := s.rd.Read(pid, p); err != nil || p.IsKernelThread() {
 			continue // gone since the listing, unreadable, or a kernel thread
 		}
-		p.ContainerID, _ = s.rd.ContainerID(pid) // "" when gone since
 		old, _ := s.table.Get(pid)
+		if old != nil && !old.Exited && old.Image.ReadState != 0 && !cache.IsContainerRuntime(old.Image.Name()) &&
+			old.Image.Exe == p.Exe && slices.Equal(old.Image.Args, p.Args) {
+			p.ContainerID = old.Image.ContainerID // a poll, or a resync, meeting a process again (see containerOf)
+		} else {
+			p.ContainerID, _ = s.rd.ContainerID(pid) // "" when gone since
+		}
 		var forked *cache.Image
 		if old != nil && old.Source == cache.SourceFork && old.Image.ReadState == procfs.ReadComplete {
 			im := old.Image // the inherited image, before Upsert replaces it
