@@ -41,12 +41,8 @@ const containerIDLen = 64
 // It returns nil when no line names one.
 func containerIDOf(b []byte) []byte {
 	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
+		var line []byte
+		line, b = nextLine(b)
 		// The path follows the second colon; it may hold colons itself.
 		_, rest, ok := bytes.Cut(line, []byte{':'})
 		if !ok {

@@ -103,12 +103,8 @@ func (fs FS) BootTime() (time.Time, error) {
 		return time.Time{}, fmt.Errorf("read boot time %s: %w", name, err)
 	}
 	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
+		var line []byte
+		line, b = nextLine(b)
 		if v, ok := bytes.CutPrefix(line, []byte("btime ")); ok {
 			sec, ok := parseInt(bytes.TrimSpace(v))
 			if !ok || sec <= 0 {

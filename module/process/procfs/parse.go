@@ -102,12 +102,8 @@ func parseStatus(b []byte, c *Creds) error {
 		seenEff
 	)
 	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
+		var line []byte
+		line, b = nextLine(b)
 		colon := bytes.IndexByte(line, ':')
 		if colon < 0 {
 			continue
@@ -320,4 +316,12 @@ func parseHex(b []byte) (uint64, bool) {
 		v = v<<4 | uint64(d)
 	}
 	return v, true
+}
+
+// nextLine splits the first line off b, without its newline.
+func nextLine(b []byte) (line, rest []byte) {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		return b[:i], b[i+1:]
+	}
+	return b, nil
 }
