@@ -70,7 +70,7 @@ func IsContainerRuntime(name string) bool { return hasPrefix(name, containerRunt
 // plumbing are the executables of entry mechanisms themselves: a session
 // they lead is not told apart by its parent (a runc under a shim is no
 // container's entry).
-var plumbing = []string{"runc", "containerd-shim", "calico-node", "check-status", "conmon"}
+var plumbing = []string{"runc", "crun", "containerd-shim", "calico-node", "check-status", "conmon"}
 
 // EntryLeader returns the process through which e's session was entered,
 // and how, or nil and EntryNone. It decides as Auditbeat's
@@ -116,6 +116,8 @@ func (t *Table) evaluateEntry(e *Entry) (*Entry, EntryType) {
 			}
 		}
 	} else if parent != nil {
+		// Nothing read (gone before it): its session is unknown, so the
+		// entry its fork passed on.
 		if leader, typ := t.EntryLeader(parent); leader != nil {
 			return leader, typ
 		}
