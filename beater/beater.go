@@ -130,6 +130,7 @@ func (b *Beater) sourceOptions() process.Options {
 		Existing:      c.Has("existing"),
 		Fork:          c.Has("fork"),
 		MaxArgsBytes:  int(c.MaxArgsBytes),
+		EnvVars:       c.EnvVars,
 		CacheEntries:  b.cfg.Spawnbeat.Cache.MaxEntries,
 		ExitGrace:     b.cfg.Spawnbeat.Cache.ExitGrace,
 		Namespace:     b.cfg.Spawnbeat.Namespace,

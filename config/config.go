@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spawnbeat/spawnbeat/beater/output/console"
@@ -43,12 +44,13 @@ const (
 // Capture configures the sources.
 type Capture struct {
 	Mode          string        `config:"mode"`
-	ReceiveBuffer ByteSize      `config:"receive_buffer"`  // proc connector socket buffer (SO_RCVBUFFORCE)
-	PollPeriod    time.Duration `config:"poll_period"`     // poll mode: time between /proc scans
-	ProcRoot      string        `config:"proc_root"`       // where the host's /proc is mounted
-	ScanExisting  bool          `config:"scan_existing"`   // emit "existing" documents at start
-	Actions       []string      `config:"actions,replace"` // document kinds to emit: exec, end, existing, fork
-	MaxArgsBytes  ByteSize      `config:"max_args_bytes"`  // cap on a process's argument list
+	ReceiveBuffer ByteSize      `config:"receive_buffer"`   // proc connector socket buffer (SO_RCVBUFFORCE)
+	PollPeriod    time.Duration `config:"poll_period"`      // poll mode: time between /proc scans
+	ProcRoot      string        `config:"proc_root"`        // where the host's /proc is mounted
+	ScanExisting  bool          `config:"scan_existing"`    // emit "existing" documents at start
+	Actions       []string      `config:"actions,replace"`  // document kinds to emit: exec, end, existing, fork
+	MaxArgsBytes  ByteSize      `config:"max_args_bytes"`   // cap on a process's argument list
+	EnvVars       []string      `config:"env_vars,replace"` // environment variables reported in process.env_vars, by name
 }
 
 // Cache configures the process table.
@@ -125,6 +127,10 @@ type Pprof struct {
 	Enabled bool `config:"enabled"`
 }
 
+// maxEnvVars bounds spawnbeat.capture.env_vars: each name is looked up in
+// every exec'd process's environment.
+const maxEnvVars = 32
+
 // Actions that can be listed in spawnbeat.capture.actions.
 var knownActions = []string{"exec", "end", "existing", "fork"}
 
@@ -193,6 +199,14 @@ func (s *Spawnbeat) validate() []error {
 	for _, a := range c.Actions {
 		if !slices.Contains(knownActions, a) {
 			add("capture.actions", "%q is not one of %v", a, knownActions)
+		}
+	}
+	if len(c.EnvVars) > maxEnvVars {
+		add("capture.env_vars", "%d names, at most %d", len(c.EnvVars), maxEnvVars)
+	}
+	for _, name := range c.EnvVars {
+		if name == "" || strings.ContainsAny(name, "=\x00") {
+			add("capture.env_vars", "%q is not an environment variable name", name)
 		}
 	}
 	if c.MaxArgsBytes < 1024 || c.MaxArgsBytes > 4<<20 {

@@ -293,3 +293,22 @@ func TestMetaCopiesInSync(t *testing.T) {
 		}
 	}
 }
+
+func TestEnvVars(t *testing.T) {
+	l, err := load(t, "spawnbeat.capture.env_vars: [LD_PRELOAD, HISTFILE]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Spawnbeat.Capture.EnvVars; !slices.Equal(got, []string{"LD_PRELOAD", "HISTFILE"}) {
+		t.Errorf("env_vars = %q", got)
+	}
+	if l, err = load(t, "name: x\n"); err != nil || l.Spawnbeat.Capture.EnvVars != nil {
+		t.Errorf("default env_vars = %q (%v), want none", l.Spawnbeat.Capture.EnvVars, err)
+	}
+	_, err = load(t, "spawnbeat.capture.env_vars: [\"\", \"A=B\"]\n")
+	for _, want := range []string{`spawnbeat.capture.env_vars: "" is not an environment variable name`, `"A=B" is not`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want one containing %q", err, want)
+		}
+	}
+}

@@ -91,6 +91,7 @@ func (s *Source) info(dst *ecs.Info, e *cache.Entry) {
 	dst.ArgsTruncated = im.ArgsTruncated
 	dst.CommandLine = s.commandLine(im.Args)
 	dst.WorkingDirectory = im.Cwd
+	dst.EnvVars = im.EnvVars
 	dst.Start = e.Start
 	if im.ReadState == 0 {
 		return // nothing was read: no credentials, no terminal

@@ -806,3 +806,31 @@ func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
+
+// TestIntegrationEnvVars checks process.env_vars on real processes: the
+// variables configured, from a shell's environment and, inherited, from
+// its child's.
+func TestIntegrationEnvVars(t *testing.T) {
+	requireRoot(t)
+	opts := testOptions()
+	opts.EnvVars = []string{"HISTFILE", "LD_PRELOAD"}
+	c := startCapture(t, opts)
+	m := marker("env")
+	cmd := exec.Command("/bin/sh", "-c", "sleep 0.05; exit 0", m)
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HISTFILE=/dev/null", "SPAWNBEAT_OTHER=x"}
+	pid, _, err := run(t, cmd)
+	if err != nil {
+		t.Fatalf("sh: %v", err)
+	}
+	want := []string{"HISTFILE=/dev/null"}
+	sh := c.wait(5*time.Second, "exec of sh", isAction(ecs.ActionExec, pid))
+	if !slices.Equal(sh.Process.EnvVars, want) {
+		t.Errorf("sh: env_vars %q, want %q", sh.Process.EnvVars, want)
+	}
+	sleep := c.wait(5*time.Second, "exec of sleep", func(ev *ecs.Event) bool {
+		return ev.Event.Action == ecs.ActionExec && ev.Process.Parent.PID == pid && ev.Process.Name == "sleep"
+	})
+	if !slices.Equal(sleep.Process.EnvVars, want) || !slices.Equal(sleep.Process.Parent.EnvVars, want) {
+		t.Errorf("sleep: env_vars %q, parent's %q, want %q for both", sleep.Process.EnvVars, sleep.Process.Parent.EnvVars, want)
+	}
+}

@@ -37,6 +37,7 @@ type Options struct {
 	// Documents to emit.
 	Exec, End, Existing, Fork bool
 	MaxArgsBytes              int           // cap on the cmdline bytes kept (0: procfs.DefaultMaxArgBytes)
+	EnvVars                   []string      // environment variables reported in process.env_vars, by name; none: environ is not read
 	CacheEntries              int           // process table bound (0: cache.DefaultMaxEntries)
 	ExitGrace                 time.Duration // how long an exited process stays in the table (0: cache.DefaultGrace)
 	Namespace                 string        // data_stream.namespace
@@ -391,6 +392,9 @@ func (s *Source) read(pid int, p *procfs.Process) {
 		s.countRead(procfs.ReadExited)
 	default:
 		s.countRead(p.ReadState)
+		if len(s.opts.EnvVars) > 0 && p.ReadState != procfs.ReadZombie {
+			p.EnvVars, _ = s.rd.EnvVars(pid, s.opts.EnvVars, true) // none when gone since
+		}
 	}
 }
 
@@ -476,6 +480,9 @@ func (s *Source) scanWith(found func(ent *cache.Entry, what scanned, at time.Tim
 			p.ContainerID = old.Image.ContainerID // a poll, or a resync, meeting a process again (see containerOf)
 		} else {
 			p.ContainerID, _ = s.rd.ContainerID(pid) // "" when gone since
+		}
+		if len(s.opts.EnvVars) > 0 {
+			p.EnvVars, _ = s.rd.EnvVars(pid, s.opts.EnvVars, false)
 		}
 		var forked *cache.Image
 		if old != nil && old.Source == cache.SourceFork && old.Image.ReadState == procfs.ReadComplete {

@@ -28,6 +28,7 @@ type fakeProc struct {
 	args      []string // nil: empty cmdline (zombie)
 	exe, cwd  string   // "": no link (zombie)
 	cgroup    string   // /proc/PID/cgroup; "": the root cgroup
+	environ   []string // /proc/PID/environ
 }
 
 // writeProc writes p under root/proc as the kernel shows it: stat
@@ -59,7 +60,11 @@ func writeProc(t testing.TB, root string, p fakeProc) {
 	if cgroup == "" {
 		cgroup = "0::/\n"
 	}
-	for name, body := range map[string]string{"stat": stat, "status": status, "cmdline": cmdline, "cgroup": cgroup} {
+	var environ string
+	for _, kv := range p.environ {
+		environ += kv + "\x00"
+	}
+	for name, body := range map[string]string{"stat": stat, "status": status, "cmdline": cmdline, "cgroup": cgroup, "environ": environ} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -411,6 +416,38 @@ func TestContainerID(t *testing.T) {
 	}
 	less := func(a, b seen) bool { return a.Action < b.Action || a.Action == b.Action && a.PID < b.PID }
 	if diff := cmp.Diff(want, got, cmpopts.SortSlices(less)); diff != "" {
+		t.Errorf("documents (-want +got):\n%s", diff)
+	}
+}
+
+// TestEnvVars checks process.env_vars: only the variables configured, read
+// by the scan and at each exec.
+func TestEnvVars(t *testing.T) {
+	bash := fakeProc{pid: 1000, ppid: 1, sid: 1000, comm: "bash", state: 'S', args: []string{"-bash"},
+		exe: "/usr/bin/bash", cwd: "/", environ: []string{"PATH=/usr/bin", "HISTFILE=/dev/null"}}
+	s := fakeSource(t, bash)
+	s.opts.EnvVars = []string{"HISTFILE", "LD_PRELOAD"}
+	docs := collect(s)
+	s.scan(true)
+	writeProc(t, filepath.Dir(s.fs.Root()), fakeProc{pid: 1001, ppid: 1000, sid: 1000, comm: "true", state: 'S',
+		args: []string{"true"}, exe: "/usr/bin/true", cwd: "/", environ: []string{"LD_PRELOAD=/tmp/x.so", "PATH=/usr/bin"}})
+	s.handleBatch([]netlink.Event{
+		{What: netlink.WhatFork, Timestamp: 1, ParentPID: 1000, ParentTGID: 1000, ChildPID: 1001, ChildTGID: 1001},
+		{What: netlink.WhatExec, Timestamp: 2, PID: 1001, TGID: 1001},
+	})
+	type seen struct {
+		Action         string
+		Env, ParentEnv []string
+	}
+	var got []seen
+	for _, ev := range *docs {
+		got = append(got, seen{ev.Event.Action, ev.Process.EnvVars, ev.Process.Parent.EnvVars})
+	}
+	want := []seen{
+		{Action: ecs.ActionExisting, Env: []string{"HISTFILE=/dev/null"}},
+		{Action: ecs.ActionExec, Env: []string{"LD_PRELOAD=/tmp/x.so"}, ParentEnv: []string{"HISTFILE=/dev/null"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("documents (-want +got):\n%s", diff)
 	}
 }

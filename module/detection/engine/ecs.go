@@ -279,6 +279,7 @@ func infoFields(m map[string]Field[*ecs.Event]) {
 	m["process.real_group.id"] = stringField(func(e E) string { return e.Process.RealGroup.ID })
 	m["process.real_group.name"] = stringField(func(e E) string { return e.Process.RealGroup.Name })
 	m["process.args"] = stringsField(func(e E) []string { return e.Process.Args })
+	m["process.env_vars"] = stringsField(func(e E) []string { return e.Process.EnvVars })
 
 	m["process.parent.entity_id"] = stringField(func(e E) string { return parentString(e, e.Process.Parent.EntityID) })
 	m["process.parent.name"] = stringField(func(e E) string { return parentString(e, e.Process.Parent.Name) })

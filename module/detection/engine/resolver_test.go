@@ -31,7 +31,7 @@ func fullEvent() *ecs.Event {
 		RiskScore: 73, Severity: 73, Message: "m",
 		Process: ecs.Process{
 			Info: ecs.Info{PID: 10, EntityID: "e10", Name: "bash", Executable: "/bin/bash", Args: []string{"bash", "-i"},
-				CommandLine: "bash -i", WorkingDirectory: "/root", Start: ts,
+				CommandLine: "bash -i", WorkingDirectory: "/root", Start: ts, EnvVars: []string{"HISTFILE=/dev/null"},
 				User: ecs.ID{ID: "0", Name: "root"}, Group: ecs.ID{ID: "0", Name: "root"},
 				RealUser: ecs.ID{ID: "1000", Name: "u"}, RealGroup: ecs.ID{ID: "1001", Name: "g"},
 				TTY: ecs.TTY{Major: 136, Minor: 3, Valid: true}, Interactive: ecs.True},
@@ -83,8 +83,8 @@ func TestECSResolver(t *testing.T) {
 		"process.entry_leader.start": missing, "process.entry_leader.same_as_process": engine.BoolValue(false),
 		"process.entry_leader.entry_meta.type": s("init"), "process.session_leader.same_as_process": missing,
 		"process.group_leader.same_as_process": engine.BoolValue(true),
-		"container.id":                         s("c0ffee"),
-		"process.session_leader.pid":           n(3), "process.session_leader.entity_id": s("e3"), "process.session_leader.name": missing,
+		"container.id":                         s("c0ffee"), "process.env_vars": ss("HISTFILE=/dev/null"),
+		"process.session_leader.pid": n(3), "process.session_leader.entity_id": s("e3"), "process.session_leader.name": missing,
 		"process.session_leader.executable": missing, "process.session_leader.args": missing, "process.session_leader.args_count": missing,
 		"process.session_leader.start": missing,
 		"process.group_leader.pid":     n(10), "process.group_leader.executable": s("/bin/bash"), "process.group_leader.start": s(ts),
@@ -131,9 +131,9 @@ func TestECSResolver(t *testing.T) {
 		}
 	})
 	t.Run("unknown field", func(t *testing.T) {
-		g, filled := r.Field("process.env_vars")
+		g, filled := r.Field("process.previous.executable")
 		if filled || g.Get(full).Kind != engine.Missing {
-			t.Errorf("process.env_vars: filled %v, value %v", filled, g.Get(full))
+			t.Errorf("process.previous.executable: filled %v, value %v", filled, g.Get(full))
 		}
 	})
 	t.Run("categories", func(t *testing.T) {
@@ -256,7 +256,7 @@ func TestCompileErrors(t *testing.T) {
 }
 
 func TestProgramFields(t *testing.T) {
-	q, err := eql.Parse(`process where process.name == "a" and ?process.env_vars != null and length(process.command_line) > 1 and process.name : "b"`)
+	q, err := eql.Parse(`process where process.name == "a" and ?process.previous.executable != null and length(process.command_line) > 1 and process.name : "b"`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,10 +264,10 @@ func TestProgramFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"process.command_line", "process.env_vars", "process.name"}, p.Fields()); diff != "" {
+	if diff := cmp.Diff([]string{"process.command_line", "process.name", "process.previous.executable"}, p.Fields()); diff != "" {
 		t.Errorf("Fields (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"process.env_vars"}, p.Unresolved()); diff != "" {
+	if diff := cmp.Diff([]string{"process.previous.executable"}, p.Unresolved()); diff != "" {
 		t.Errorf("Unresolved (-want +got):\n%s", diff)
 	}
 	if p.Query() != q {

@@ -89,7 +89,8 @@ type Image struct {
 	TTY       uint32 // tty_nr; procfs.TTYDevice splits it
 	SID, PGID int
 
-	ContainerID string // container.id: a fork inherits its parent's cgroups
+	ContainerID string   // container.id: a fork inherits its parent's cgroups
+	EnvVars     []string // process.env_vars: the bindings asked for (Options.EnvVars)
 
 	// ReadState is how much of the image /proc gave (zero: nothing, for
 	// example a fork child of an unknown parent).
@@ -105,8 +106,8 @@ func ImageOf(p *procfs.Process) Image {
 		UID: p.UID, EUID: p.EUID, SUID: p.SUID, FSUID: p.FSUID,
 		GID: p.GID, EGID: p.EGID, SGID: p.SGID, FSGID: p.FSGID,
 		TTY: p.TTY, SID: p.SID, PGID: p.PGID,
-		ContainerID: p.ContainerID,
-		ReadState:   p.ReadState,
+		ContainerID: p.ContainerID, EnvVars: p.EnvVars,
+		ReadState: p.ReadState,
 	}
 }
 

@@ -173,6 +173,7 @@ func (w *writer) info(i *Info) {
 	w.str("command_line", i.CommandLine)
 	w.str("working_directory", i.WorkingDirectory)
 	w.time("start", i.Start)
+	w.strs("env_vars", i.EnvVars, false)
 	w.id("user", &i.User)
 	w.id("group", &i.Group)
 	w.id("real_user", &i.RealUser)

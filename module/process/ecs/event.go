@@ -79,6 +79,7 @@ type Info struct {
 	CommandLine      string   // args joined by spaces
 	WorkingDirectory string
 	Start            time.Time
+	EnvVars          []string // env_vars: "NAME=value", the variables configured only
 
 	User      ID // effective
 	Group     ID

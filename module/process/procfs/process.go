@@ -130,9 +130,10 @@ type Process struct {
 	ExeDeleted bool   // the executable was deleted (or replaced) after exec
 	Cwd        string // target of /proc/PID/cwd
 
-	// ContainerID is not read by Read: Reader.ContainerID reads it, for
-	// the callers that need it.
+	// ContainerID and EnvVars are not read by Read: Reader.ContainerID and
+	// Reader.EnvVars read them, for the callers that need them.
 	ContainerID string
+	EnvVars     []string // "NAME=value" bindings of the variables asked for
 
 	ReadState ReadState
 	Missing   Parts // parts that could not be read
