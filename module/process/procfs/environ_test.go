@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestPickEnv(t *testing.T) {
@@ -29,12 +30,22 @@ func TestEnvVarsLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	// Start returns when the exec has begun (the close-on-exec pipe
+	// closed), which is before the new stack holds the environment: wait
+	// for it, as spawnbeat does for the exec event, sent once it does.
+	want := []string{"HISTFILE=/dev/null"}
 	for _, execd := range []bool{false, true} {
-		got, err := r.EnvVars(cmd.Process.Pid, []string{"HISTFILE", "LD_PRELOAD"}, execd)
-		if err != nil {
-			t.Fatal(err)
+		var got []string
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			var err error
+			if got, err = r.EnvVars(cmd.Process.Pid, []string{"HISTFILE", "LD_PRELOAD"}, execd); err != nil {
+				t.Fatal(err)
+			}
+			if got != nil || time.Now().After(deadline) {
+				break
+			}
 		}
-		if want := []string{"HISTFILE=/dev/null"}; !slices.Equal(got, want) {
+		if !slices.Equal(got, want) {
 			t.Errorf("EnvVars (execd %v) = %q, want %q", execd, got, want)
 		}
 	}
