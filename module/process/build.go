@@ -45,26 +45,6 @@ func (s *Source) build(ev *ecs.Event, action, typ string, at time.Time, ent *cac
 	ev.AssignID()
 }
 
-// containerOf returns container.id for exec'd process p: the one it had
-// before the exec (a fork inherits its parent's cgroups), or read from its
-// cgroups when the table does not know it or when a container runtime ran
-// in it or forked it: runc and its kind move the container's first process
-// into the container's cgroups before it execs.
-func (s *Source) containerOf(p *procfs.Process) string {
-	e, known := s.table.Get(p.PID)
-	known = known && !e.Exited && e.Image.ReadState != 0
-	if known && !cache.IsContainerRuntime(e.Image.Name()) {
-		if parent, ok := s.table.Parent(e); !ok || !cache.IsContainerRuntime(parent.Image.Name()) {
-			return e.Image.ContainerID
-		}
-	}
-	id, err := s.rd.ContainerID(p.PID)
-	if err != nil && known {
-		return e.Image.ContainerID // exited since: what it had at the fork
-	}
-	return id
-}
-
 // readState is spawnbeat.read_state: how much of the process /proc showed.
 // An exec'd process with nothing read was gone before it could be read;
 // a fork child of an unknown parent has no state to report.

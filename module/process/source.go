@@ -398,6 +398,32 @@ func (s *Source) read(pid int, p *procfs.Process) {
 	}
 }
 
+// containerOf returns container.id for exec'd process p: the one it had
+// before the exec (a fork inherits its parent's cgroups), or read from its
+// cgroups when the table does not know it or when a container runtime ran
+// in it or forked it.
+func (s *Source) containerOf(p *procfs.Process) string {
+	e, _ := s.table.Get(p.PID)
+	if keepsContainer(e) {
+		if parent, ok := s.table.Parent(e); !ok || !cache.IsContainerRuntime(parent.Image.Name()) {
+			return e.Image.ContainerID
+		}
+	}
+	id, err := s.rd.ContainerID(p.PID)
+	if err != nil && e != nil && !e.Exited && e.Image.ReadState != 0 {
+		return e.Image.ContainerID // exited since: what it had at the fork
+	}
+	return id
+}
+
+// keepsContainer reports whether the container.id that the table holds for
+// e still stands: e is a live process whose image was read, and no
+// container runtime runs in it (runc and its kind move the container's
+// first process into the container's cgroups before it execs).
+func keepsContainer(e *cache.Entry) bool {
+	return e != nil && !e.Exited && e.Image.ReadState != 0 && !cache.IsContainerRuntime(e.Image.Name())
+}
+
 // creds fills in the credentials of an exec'd process, which read left
 // out: from the table — the parent's at the fork, updated by the uid and
 // gid events since, which the kernel sends before the exec event when the
@@ -475,9 +501,8 @@ func (s *Source) scanWith(found func(ent *cache.Entry, what scanned, at time.Tim
 			continue // gone since the listing, unreadable, or a kernel thread
 		}
 		old, _ := s.table.Get(pid)
-		if old != nil && !old.Exited && old.Image.ReadState != 0 && !cache.IsContainerRuntime(old.Image.Name()) &&
-			old.Image.Exe == p.Exe && slices.Equal(old.Image.Args, p.Args) {
-			p.ContainerID = old.Image.ContainerID // a poll, or a resync, meeting a process again (see containerOf)
+		if keepsContainer(old) && old.Image.Exe == p.Exe && slices.Equal(old.Image.Args, p.Args) {
+			p.ContainerID = old.Image.ContainerID // a poll, or a resync, meeting a process again
 		} else {
 			p.ContainerID, _ = s.rd.ContainerID(pid) // "" when gone since
 		}
