@@ -321,23 +321,31 @@ func TestIntegrationExec(t *testing.T) {
 			kill   bool
 			want   int
 		}{
-			{name: "exit 3", script: "sleep 0.02; exit 3", want: 3},
+			// sh waits for its stdin to close, which happens once its exec
+			// document is out: the /proc read saw it alive, however slow the
+			// machine, so the end document must carry its args.
+			{name: "exit 3", script: "read _; exit 3", want: 3},
 			{name: "SIGKILL", script: "sleep 10; exit 0", kill: true, want: 137},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				m := marker("exit")
 				cmd := exec.Command("/bin/sh", "-c", tt.script, m)
+				stdin, err := cmd.StdinPipe()
+				if err != nil {
+					t.Fatalf("stdin: %v", err)
+				}
 				if err := cmd.Start(); err != nil {
 					t.Fatalf("start: %v", err)
 				}
 				pid := cmd.Process.Pid
+				c.wait(5*time.Second, "exec of sh", isAction(ecs.ActionExec, pid))
 				if tt.kill {
-					c.wait(5*time.Second, "exec of sh", isAction(ecs.ActionExec, pid))
 					if err := cmd.Process.Kill(); err != nil {
 						t.Fatalf("kill: %v", err)
 					}
 				}
+				stdin.Close()
 				var ee *exec.ExitError
 				if err := cmd.Wait(); !errors.As(err, &ee) {
 					t.Fatalf("wait: %v, want an exit error", err)
