@@ -32,7 +32,8 @@ type stages struct {
 	output   pipeline.Output
 	loop     *pipeline.Loop
 
-	scratch []byte // the capture goroutine's encoding buffer
+	encoder ecs.Encoder // the capture goroutine's
+	scratch []byte      // the capture goroutine's encoding buffer
 
 	processed, queueFailures atomic.Uint64
 }
@@ -73,7 +74,7 @@ func (s *stages) process(ev *ecs.Event) {
 		s.detector.Evaluate(ev)
 	}
 	// Encode into a reused buffer; the queue copies it.
-	s.scratch = ev.AppendJSON(s.scratch[:0])
+	s.scratch = s.encoder.Append(s.scratch[:0], ev)
 	if !s.queue.TryPut(pipeline.Event{ID: ev.Event.ID, Body: s.scratch}) {
 		// The queue counted why (full: dropped; closed: rejected). The log
 		// is sampled; the queue's depth is read only for an entry written.

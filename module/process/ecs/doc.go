@@ -10,13 +10,15 @@
 // the declaration of every field the encoder writes from which the index
 // template is generated.
 //
-// Event.AppendJSON is the hot path: it appends a document to a caller-owned
+// Event.AppendJSON and Encoder.Append (which remembers the host and agent
+// objects) are the hot path: they append a document to a caller-owned
 // buffer with zero allocations when the buffer is reused (BenchmarkEncode,
-// TestEncodeZeroAllocs), and writes valid JSON for any input strings.
+// TestEncodeZeroAllocs), and write valid JSON for any input strings.
 //
 // An Event is owned by one stage at a time; it is not safe for concurrent use.
 // A Host, Agent or Rule is built once and shared read-only by every event;
-// once shared, nobody modifies it, so concurrent reads are safe.
+// once shared, nobody modifies it, so concurrent reads are safe (and an
+// Encoder's memo of the host and agent stays right).
 //
 // Golden documents live in testdata/golden; rewrite them and the
 // _meta/fields.yml copy with `go test ./module/process/ecs -update`.

@@ -32,28 +32,45 @@ const (
 // non-empty values, in rule order, when several did. threat.* fields are
 // always arrays of the distinct values across all matching rules' threats,
 // since a single rule may map to several techniques.
-func (e *Event) AppendJSON(dst []byte) []byte {
+func (e *Event) AppendJSON(dst []byte) []byte { return e.appendJSON(dst, nil) }
+
+// Encoder appends documents as AppendJSON does, but encodes the ecs, host
+// and agent objects, the same in every document of a run, only when an
+// event's Host or Agent is not the previous event's: a tenth of the
+// encoding time. The zero value is ready; an Encoder is owned by one
+// goroutine.
+type Encoder struct {
+	host  *Host  // of the memo; held, so that its address is not reused
+	agent *Agent // likewise
+	memo  []byte // ,"ecs":{…},"host":{…},"agent":{…}
+}
+
+// Append appends e as one JSON document to dst, like e.AppendJSON(dst).
+func (enc *Encoder) Append(dst []byte, e *Event) []byte { return e.appendJSON(dst, enc) }
+
+// constants returns the memo for e's host and agent.
+func (enc *Encoder) constants(e *Event) []byte {
+	if enc.memo == nil || enc.host != e.Host || enc.agent != e.Agent {
+		// Written after "{" so that the first key takes no comma; the memo
+		// starts with the one that follows the event object.
+		w := writer{b: append(enc.memo[:0], '{')}
+		w.constants(e.Host, e.Agent)
+		w.b[0] = ','
+		enc.host, enc.agent, enc.memo = e.Host, e.Agent, w.b
+	}
+	return enc.memo
+}
+
+func (e *Event) appendJSON(dst []byte, enc *Encoder) []byte {
 	w := writer{b: dst}
 	w.b = append(w.b, '{')
 
 	w.time("@timestamp", e.Timestamp)
-	w.meta(e)
-
-	m := w.open("ecs")
-	w.str("version", Version)
-	w.close(m)
-
-	if h := e.Host; h != nil {
-		w.host(h)
-	}
-	if a := e.Agent; a != nil {
-		m := w.open("agent")
-		w.str("type", a.Type)
-		w.str("version", a.Version)
-		w.str("id", a.ID)
-		w.str("name", a.Name)
-		w.str("ephemeral_id", a.EphemeralID)
-		w.close(m)
+	w.meta(e) // never empty: event.category is always written
+	if enc != nil {
+		w.b = append(w.b, enc.constants(e)...)
+	} else {
+		w.constants(e.Host, e.Agent)
 	}
 
 	w.process(&e.Process)
@@ -69,7 +86,7 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	w.idWithReal("user", &e.Process.User, &e.Process.RealUser)
 	w.idWithReal("group", &e.Process.Group, &e.Process.RealGroup)
 
-	m = w.open("data_stream")
+	m := w.open("data_stream")
 	w.str("type", DataStreamType)
 	w.str("dataset", Dataset)
 	ns := e.Namespace
@@ -123,6 +140,25 @@ func (w *writer) meta(e *Event) {
 	w.float("risk_score", e.RiskScore)
 	w.int("severity", e.Severity)
 	w.close(m)
+}
+
+// constants writes the ecs object and, when present, host and agent.
+func (w *writer) constants(h *Host, a *Agent) {
+	m := w.open("ecs")
+	w.str("version", Version)
+	w.close(m)
+	if h != nil {
+		w.host(h)
+	}
+	if a != nil {
+		m := w.open("agent")
+		w.str("type", a.Type)
+		w.str("version", a.Version)
+		w.str("id", a.ID)
+		w.str("name", a.Name)
+		w.str("ephemeral_id", a.EphemeralID)
+		w.close(m)
+	}
 }
 
 func (w *writer) host(h *Host) {
@@ -527,7 +563,7 @@ func (w *writer) time(k string, t time.Time) {
 	}
 	w.key(k)
 	w.b = append(w.b, '"')
-	w.b = t.UTC().AppendFormat(w.b, time.RFC3339Nano)
+	w.b = appendTime(w.b, t)
 	w.b = append(w.b, '"')
 }
 

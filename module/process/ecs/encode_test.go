@@ -222,6 +222,34 @@ func TestAppendJSONAppends(t *testing.T) {
 	}
 }
 
+// TestEncoder holds the Encoder to AppendJSON over every golden event, in
+// turn with other host and agent values, so that a memo kept from an
+// earlier event would show; and with none.
+func TestEncoder(t *testing.T) {
+	events := goldenEvents()
+	names := make([]string, 0, len(events))
+	for name := range events {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	other := &Host{Name: "other", OS: OS{Type: "linux"}}
+	otherAgent := &Agent{Type: AgentType, ID: "other"}
+	var enc Encoder
+	for _, name := range names {
+		for _, hosts := range []struct {
+			host  *Host
+			agent *Agent
+		}{{events[name].Host, events[name].Agent}, {other, events[name].Agent}, {other, otherAgent}, {nil, nil}, {events[name].Host, events[name].Agent}} {
+			e := *events[name]
+			e.Host, e.Agent = hosts.host, hosts.agent
+			want := e.AppendJSON(nil)
+			if diff := cmp.Diff(string(want), string(enc.Append([]byte("x"), &e)[1:])); diff != "" {
+				t.Fatalf("%s, host %p agent %p: Encoder (-AppendJSON +Encoder):\n%s", name, e.Host, e.Agent, diff)
+			}
+		}
+	}
+}
+
 func TestAppendString(t *testing.T) {
 	tests := []struct {
 		name, in, want string
@@ -281,6 +309,13 @@ func TestEncodeZeroAllocs(t *testing.T) {
 			if allocs != 0 {
 				t.Errorf("AppendJSON allocates %v times per event with a reused buffer, want 0", allocs)
 			}
+			var enc Encoder
+			allocs = testing.AllocsPerRun(100, func() {
+				buf = enc.Append(buf[:0], e)
+			})
+			if allocs != 0 {
+				t.Errorf("Encoder allocates %v times per event with a reused buffer, want 0", allocs)
+			}
 		})
 	}
 }
@@ -327,12 +362,13 @@ func BenchmarkEncode(b *testing.B) {
 	for _, name := range []string{"exec", "exec_alert_one_rule", "exec_alert_two_rules", "hostile"} {
 		b.Run(name, func(b *testing.B) {
 			e := events[name]
-			buf := e.AppendJSON(nil)
+			var enc Encoder // as the capture goroutine encodes
+			buf := enc.Append(nil, e)
 			b.SetBytes(int64(len(buf)))
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				buf = e.AppendJSON(buf[:0])
+				buf = enc.Append(buf[:0], e)
 			}
 		})
 	}
