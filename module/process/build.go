@@ -36,6 +36,12 @@ func (s *Source) build(ev *ecs.Event, action, typ string, at time.Time, ent *cac
 	}
 	s.leaderByPID(&p.SessionLeader, ent, ent.Image.SID)
 	s.leaderByPID(&p.GroupLeader, ent, ent.Image.PGID)
+	if action == ecs.ActionExec && len(ent.Previous) > 0 {
+		p.Previous = make([]ecs.Previous, len(ent.Previous))
+		for i, im := range ent.Previous {
+			p.Previous[i] = ecs.Previous{Executable: im.Exe, Args: im.Args}
+		}
+	}
 	if action == ecs.ActionEnd {
 		p.End = ent.ExitAt
 		p.ExitCode, p.HasExitCode = ent.ExitCode, ent.HasExitCode

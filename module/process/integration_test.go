@@ -151,6 +151,18 @@ func TestIntegrationExec(t *testing.T) {
 		})
 		checkInfo(t, "sleep", &sleep.Process.Info, want{name: "sleep", cwd: dir, args: []string{"sleep", "0.05"}})
 		checkInfo(t, "sleep's parent", &sleep.Process.Parent, sh)
+
+		// process.previous: the image each inherited at its fork.
+		for _, tt := range []struct {
+			name string
+			ev   *ecs.Event
+			want want
+		}{{"sh", ev, parent}, {"sleep", sleep, sh}} {
+			wantPrev := []ecs.Previous{{Executable: tt.want.exe, Args: tt.want.args}}
+			if diff := cmp.Diff(wantPrev, tt.ev.Process.Previous); diff != "" {
+				t.Errorf("%s: process.previous (-want +got):\n%s", tt.name, diff)
+			}
+		}
 	})
 
 	t.Run("a new session", func(t *testing.T) {

@@ -169,6 +169,10 @@ func TestHandleBatch(t *testing.T) {
 		ev.Process.SessionLeader, ev.Process.GroupLeader = ecs.Leader{}, ecs.Leader{}
 		return ev
 	}
+	withPrevious := func(ev ecs.Event, prev ...ecs.Previous) ecs.Event {
+		ev.Process.Previous = prev
+		return ev
+	}
 	withExit := func(ev ecs.Event, code int) ecs.Event {
 		ev.Process.ExitCode, ev.Process.HasExitCode = code, true
 		return ev
@@ -190,7 +194,8 @@ func TestHandleBatch(t *testing.T) {
 			name:   "gone before the read: nothing invented",
 			procs:  []fakeProc{bash},
 			events: []netlink.Event{fork(1002), execEv(1002)},
-			want:   []ecs.Event{noLeaders(doc(ecs.ActionExec, "start", t0+1000, ecs.Info{PID: 1002}, "exited"))},
+			want: []ecs.Event{withPrevious(noLeaders(doc(ecs.ActionExec, "start", t0+1000, ecs.Info{PID: 1002}, "exited")),
+				ecs.Previous{Executable: "/usr/bin/bash", Args: []string{"-bash"}})}, // the image its fork gave it
 		},
 		{
 			name:   "zombie: name from comm, credentials, no args",

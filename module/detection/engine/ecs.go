@@ -280,6 +280,7 @@ func infoFields(m map[string]Field[*ecs.Event]) {
 	m["process.real_group.name"] = stringField(func(e E) string { return e.Process.RealGroup.Name })
 	m["process.args"] = stringsField(func(e E) []string { return e.Process.Args })
 	m["process.env_vars"] = stringsField(func(e E) []string { return e.Process.EnvVars })
+	previousFields(m)
 
 	m["process.parent.entity_id"] = stringField(func(e E) string { return parentString(e, e.Process.Parent.EntityID) })
 	m["process.parent.name"] = stringField(func(e E) string { return parentString(e, e.Process.Parent.Name) })
@@ -300,4 +301,49 @@ func infoFields(m map[string]Field[*ecs.Event]) {
 		}
 		return e.Process.Parent.Args
 	})
+}
+
+// previousFields resolves process.previous.*, an array of objects: each
+// field is the values of all its elements, as Elasticsearch flattens them.
+// One element, the common case, is read without a copy.
+func previousFields(m map[string]Field[*ecs.Event]) {
+	m["process.previous.executable"] = Field[*ecs.Event]{Get: func(e *ecs.Event) Value {
+		ps := e.Process.Previous
+		if len(ps) == 1 {
+			return StringValue(ps[0].Executable)
+		}
+		var vs []string
+		for _, p := range ps {
+			if p.Executable != "" {
+				vs = append(vs, p.Executable)
+			}
+		}
+		return StringsValue(vs)
+	}}
+	m["process.previous.args"] = Field[*ecs.Event]{Get: func(e *ecs.Event) Value {
+		ps := e.Process.Previous
+		if len(ps) == 1 {
+			return StringsValue(ps[0].Args)
+		}
+		var vs []string
+		for _, p := range ps {
+			vs = append(vs, p.Args...)
+		}
+		return StringsValue(vs)
+	}}
+	m["process.previous.args_count"] = Field[*ecs.Event]{Get: func(e *ecs.Event) Value {
+		var ns []Value
+		for _, p := range e.Process.Previous {
+			if p.Args != nil {
+				ns = append(ns, NumberValue(float64(len(p.Args))))
+			}
+		}
+		switch len(ns) {
+		case 0:
+			return Value{}
+		case 1:
+			return ns[0]
+		}
+		return Value{Kind: List, List: ns}
+	}}
 }

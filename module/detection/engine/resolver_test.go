@@ -35,7 +35,11 @@ func fullEvent() *ecs.Event {
 				User: ecs.ID{ID: "0", Name: "root"}, Group: ecs.ID{ID: "0", Name: "root"},
 				RealUser: ecs.ID{ID: "1000", Name: "u"}, RealGroup: ecs.ID{ID: "1001", Name: "g"},
 				TTY: ecs.TTY{Major: 136, Minor: 3, Valid: true}, Interactive: ecs.True},
-			Parent:        ecs.Info{PID: 9, Name: "sshd", Args: []string{}, Interactive: ecs.False},
+			Parent: ecs.Info{PID: 9, Name: "sshd", Args: []string{}, Interactive: ecs.False},
+			Previous: []ecs.Previous{
+				{Executable: "/opt/zoom/zoom", Args: []string{"zoom", "--url"}},
+				{Executable: "/bin/sh", Args: []string{"sh", "-c", "x"}},
+			},
 			EntryLeader:   ecs.Leader{PID: 2, Name: "sshd", Args: []string{"sshd"}, SameAsProcess: ecs.False, EntryMetaType: "init"},
 			SessionLeader: ecs.Leader{PID: 3, EntityID: "e3"},
 			GroupLeader:   ecs.Leader{PID: 10, Executable: "/bin/bash", Start: ts, SameAsProcess: ecs.True},
@@ -84,7 +88,11 @@ func TestECSResolver(t *testing.T) {
 		"process.entry_leader.entry_meta.type": s("init"), "process.session_leader.same_as_process": missing,
 		"process.group_leader.same_as_process": engine.BoolValue(true),
 		"container.id":                         s("c0ffee"), "process.env_vars": ss("HISTFILE=/dev/null"),
-		"process.session_leader.pid": n(3), "process.session_leader.entity_id": s("e3"), "process.session_leader.name": missing,
+		// An array of objects: each field holds the values of every element.
+		"process.previous.executable": ss("/opt/zoom/zoom", "/bin/sh"),
+		"process.previous.args":       ss("zoom", "--url", "sh", "-c", "x"),
+		"process.previous.args_count": {Kind: engine.List, List: []engine.Value{n(2), n(3)}},
+		"process.session_leader.pid":  n(3), "process.session_leader.entity_id": s("e3"), "process.session_leader.name": missing,
 		"process.session_leader.executable": missing, "process.session_leader.args": missing, "process.session_leader.args_count": missing,
 		"process.session_leader.start": missing,
 		"process.group_leader.pid":     n(10), "process.group_leader.executable": s("/bin/bash"), "process.group_leader.start": s(ts),
@@ -130,10 +138,24 @@ func TestECSResolver(t *testing.T) {
 			t.Errorf("process.parent.name = %v, want missing", got)
 		}
 	})
+	t.Run("one previous image", func(t *testing.T) {
+		e := fullEvent()
+		e.Process.Previous = e.Process.Previous[:1]
+		for name, want := range map[string]engine.Value{
+			"process.previous.executable": s("/opt/zoom/zoom"),
+			"process.previous.args":       ss("zoom", "--url"),
+			"process.previous.args_count": n(2),
+		} {
+			g, _ := r.Field(name)
+			if diff := cmp.Diff(want, g.Get(e)); diff != "" {
+				t.Errorf("%s (-want +got):\n%s", name, diff)
+			}
+		}
+	})
 	t.Run("unknown field", func(t *testing.T) {
-		g, filled := r.Field("process.previous.executable")
+		g, filled := r.Field("container.security_context.privileged")
 		if filled || g.Get(full).Kind != engine.Missing {
-			t.Errorf("process.previous.executable: filled %v, value %v", filled, g.Get(full))
+			t.Errorf("container.security_context.privileged: filled %v, value %v", filled, g.Get(full))
 		}
 	})
 	t.Run("categories", func(t *testing.T) {
@@ -256,7 +278,7 @@ func TestCompileErrors(t *testing.T) {
 }
 
 func TestProgramFields(t *testing.T) {
-	q, err := eql.Parse(`process where process.name == "a" and ?process.previous.executable != null and length(process.command_line) > 1 and process.name : "b"`)
+	q, err := eql.Parse(`process where process.name == "a" and ?container.security_context.privileged != null and length(process.command_line) > 1 and process.name : "b"`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,10 +286,10 @@ func TestProgramFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"process.command_line", "process.name", "process.previous.executable"}, p.Fields()); diff != "" {
+	if diff := cmp.Diff([]string{"container.security_context.privileged", "process.command_line", "process.name"}, p.Fields()); diff != "" {
 		t.Errorf("Fields (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"process.previous.executable"}, p.Unresolved()); diff != "" {
+	if diff := cmp.Diff([]string{"container.security_context.privileged"}, p.Unresolved()); diff != "" {
 		t.Errorf("Unresolved (-want +got):\n%s", diff)
 	}
 	if p.Query() != q {

@@ -97,6 +97,16 @@ type Image struct {
 	ReadState procfs.ReadState
 }
 
+// PriorImage is one of a process's earlier images (Entry.Previous).
+type PriorImage struct {
+	Exe  string
+	Args []string
+}
+
+// maxPrevious bounds Entry.Previous: exec chains longer than a few images
+// are rare, and a document carries them all.
+const maxPrevious = 8
+
 // ImageOf returns the image of a process read from /proc. It shares p's
 // strings and Args, which procfs never modifies.
 func ImageOf(p *procfs.Process) Image {
@@ -136,6 +146,11 @@ type Entry struct {
 	Image   Image
 	Source  Source
 	ImageAt time.Time // when Image was learned
+	// Previous holds the images the process had before its execs, oldest
+	// first: the one inherited at its fork, then each exec's but the
+	// latest (process.previous). Only images the table knew count; at most
+	// maxPrevious, keeping the first.
+	Previous []PriorImage
 
 	Exited      bool
 	ExitAt      time.Time
@@ -282,6 +297,11 @@ func (t *Table) Exec(p *procfs.Process, at time.Time) *Entry {
 	// event of the same process is handled: still the same process.
 	if e != nil && (!e.Exited || !e.HasExitCode) && t.sameStart(e, p.StartTicks) {
 		t.setStart(e, p.StartTicks)
+		// An image learned after the exec (a scan that ran meanwhile) is
+		// already the new one, not a previous one.
+		if e.ImageAt.Before(at) && (e.Image.Exe != "" || e.Image.Args != nil) {
+			e.Previous = appendPrior(e.Previous, PriorImage{Exe: e.Image.Exe, Args: e.Image.Args})
+		}
 		e.Image = ImageOf(p)
 		e.Source = SourceExec
 		e.ImageAt = at
@@ -295,6 +315,15 @@ func (t *Table) Exec(p *procfs.Process, at time.Time) *Entry {
 		t.replace(e)
 	}
 	return t.add(p, SourceExec, at)
+}
+
+// appendPrior appends im to prev; a full prev loses its second image, so
+// that the first (usually the fork's) and the latest stay.
+func appendPrior(prev []PriorImage, im PriorImage) []PriorImage {
+	if len(prev) == maxPrevious {
+		prev = append(prev[:1], prev[2:]...)
+	}
+	return append(prev, im)
 }
 
 // SetUIDs records the real and effective user ids the kernel announced

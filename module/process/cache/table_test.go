@@ -626,3 +626,50 @@ func TestCredentials(t *testing.T) {
 		t.Error("an exited process still reports credentials")
 	}
 }
+
+// TestPrevious follows process.previous through a fork and execs: the
+// image inherited at the fork comes first, each exec adds the image it
+// replaced, an image read after the exec is not a previous one, an unknown
+// image is skipped, and a long chain keeps the first and the latest.
+func TestPrevious(t *testing.T) {
+	tab := newTable(Options{})
+	tab.Exec(proc(100, 1, 9000, "bash", "-bash"), at(9000))
+	child := tab.Fork(100, 200, at(10000))
+	if child.Previous != nil {
+		t.Fatalf("fork child's Previous = %v, want none before an exec", child.Previous)
+	}
+	tab.Exec(proc(200, 100, 10000, "zoom", "zoom", "--url"), at(10001))
+	tab.Exec(proc(200, 100, 10000, "sh", "sh", "-c", "x"), at(10002))
+	want := []PriorImage{{Exe: "/usr/bin/bash", Args: []string{"-bash"}}, {Exe: "/usr/bin/zoom", Args: []string{"zoom", "--url"}}}
+	if diff := cmp.Diff(want, child.Previous); diff != "" {
+		t.Errorf("after two execs (-want +got):\n%s", diff)
+	}
+
+	// A scan that read the new image before its exec event was handled.
+	tab.BeginScan(at(10004))
+	tab.Upsert(proc(200, 100, 10000, "python3", "python3"), at(10004))
+	tab.EndScan(at(10004))
+	tab.Exec(proc(200, 100, 10000, "python3", "python3"), at(10003))
+	if diff := cmp.Diff(want, child.Previous); diff != "" {
+		t.Errorf("exec already seen by a scan (-want +got):\n%s", diff)
+	}
+
+	// An exec whose /proc read found nothing leaves an unknown image.
+	gone := &procfs.Process{Stat: procfs.Stat{PID: 200, StartTicks: 10000}}
+	tab.Exec(gone, at(10005))
+	n := len(child.Previous)
+	tab.Exec(proc(200, 100, 10000, "ls", "ls"), at(10006))
+	if got := child.Previous[len(child.Previous)-1]; len(child.Previous) != n || got.Exe != "/usr/bin/python3" {
+		t.Errorf("after an unknown image: %d images, last %v; want %d, the last known (python3)", len(child.Previous), got, n)
+	}
+
+	for i := range 20 {
+		tab.Exec(proc(200, 100, 10000, "e"+strconv.Itoa(i)), at(10010+uint64(i)))
+	}
+	if len(child.Previous) != maxPrevious {
+		t.Fatalf("%d previous images, want at most %d", len(child.Previous), maxPrevious)
+	}
+	if first, last := child.Previous[0].Exe, child.Previous[maxPrevious-1].Exe; first != "/usr/bin/bash" || last != "/usr/bin/e18" {
+		t.Errorf("kept %s first and %s last, want the fork's bash and the latest replaced image, e18", first, last)
+	}
+}

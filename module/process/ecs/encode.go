@@ -194,6 +194,7 @@ func (w *writer) process(p *Process) {
 		w.info(&p.Parent)
 		w.close(pm)
 	}
+	w.previous(p.Previous)
 	w.leader("entry_leader", &p.EntryLeader)
 	w.leader("session_leader", &p.SessionLeader)
 	w.leader("group_leader", &p.GroupLeader)
@@ -237,6 +238,25 @@ func (w *writer) tristate(k string, t Tristate) {
 		w.key(k)
 		w.b = append(w.b, "false"...)
 	}
+}
+
+// previous writes process.previous, an array of objects, when not empty.
+func (w *writer) previous(ps []Previous) {
+	if len(ps) == 0 {
+		return
+	}
+	w.key("previous")
+	w.b = append(w.b, '[')
+	for i := range ps {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		w.b = append(w.b, '{')
+		w.str("executable", ps[i].Executable)
+		w.args(ps[i].Args)
+		w.b = append(w.b, '}')
+	}
+	w.b = append(w.b, ']')
 }
 
 func (w *writer) leader(k string, l *Leader) {

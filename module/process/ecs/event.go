@@ -64,6 +64,11 @@ type Process struct {
 	SessionLeader Leader // process.session_leader.*
 	GroupLeader   Leader // process.group_leader.*
 
+	// Previous is process.previous: the images the process had before
+	// this exec, oldest first, starting with the one inherited at its fork
+	// (exec documents only).
+	Previous []Previous
+
 	End         time.Time // process.end (action "end")
 	ExitCode    int       // process.exit_code, when HasExitCode
 	HasExitCode bool
@@ -105,6 +110,12 @@ type Leader struct {
 	Start         time.Time
 	SameAsProcess Tristate // same_as_process: the leader is the document's process
 	EntryMetaType string   // entry_meta.type, on the entry leader only
+}
+
+// Previous is one element of process.previous.
+type Previous struct {
+	Executable string
+	Args       []string // nil = unknown
 }
 
 // ID is a numeric user or group id with its resolved name, as ECS keywords.

@@ -227,6 +227,7 @@ func goldenEvents() map[string]*Event {
 		TTY:              TTY{Major: 136, Minor: 0, Valid: true},
 		Interactive:      True,
 	}
+	exec.Process.Previous = []Previous{{Executable: "/usr/bin/bash", Args: []string{"-bash"}}} // bash forked, the child exec'd ls
 	exec.Process.EntryLeader = sshd
 	exec.Process.SessionLeader = sess
 	exec.Process.GroupLeader = leader(h, 4200, "ls", "/usr/bin/ls", []string{"ls", "-la", "/var/log"}, 882000)
@@ -237,6 +238,7 @@ func goldenEvents() map[string]*Event {
 	one := baseEvent(ActionExec, "start", 1002)
 	one.Process.Info = bashChild(h)
 	one.Process.Parent = pythonParent(h)
+	one.Process.Previous = []Previous{{Executable: one.Process.Parent.Executable, Args: one.Process.Parent.Args}} // pty.spawn's fork
 	one.Process.EntryLeader = sshd
 	one.Process.SessionLeader = sess
 	one.Process.GroupLeader = grp
@@ -369,6 +371,12 @@ func fullEvent(h string) *Event {
 	e.Container.ID = "4e3b5f0c9d6a8e2f1b7c0a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f"
 	e.Process.EnvVars = []string{"HISTFILE=/dev/null"}
 	e.Process.Parent.EnvVars = []string{"LD_PRELOAD=/tmp/x.so"}
+	// Only exec documents carry it; here for the fields test. Two images:
+	// pty.spawn's fork, then an exec of sh before bash.
+	e.Process.Previous = []Previous{
+		{Executable: "/usr/bin/python3.11", Args: []string{"/usr/bin/python3"}},
+		{Executable: "/usr/bin/dash", Args: []string{"sh", "-c", "exec bash"}},
+	}
 	alert(e, pythonTTYRule(), customShellRule())
 	e.Spawnbeat.ReadState = "zombie"
 	e.AssignID()
