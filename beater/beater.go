@@ -90,6 +90,14 @@ func (b *Beater) Run(ctx context.Context) error {
 	defer out.Close()
 	b.setup(ctx)
 
+	if boost := b.cfg.Spawnbeat.Capture.PriorityBoost; boost > 0 {
+		// Not fatal, as in auditd: capture works at any priority.
+		if nice, err := boostPriority(boost); err != nil {
+			b.log.Warn("priority boost not applied", zap.Int("priority_boost", boost), zap.Error(err))
+		} else {
+			b.log.Info("priority boosted", zap.Int("priority_boost", boost), zap.Int("nice", nice))
+		}
+	}
 	src, err := process.New(b.sourceOptions(), host, agent, b.log)
 	if err != nil {
 		return err

@@ -51,6 +51,7 @@ type Capture struct {
 	Actions       []string      `config:"actions,replace"`  // document kinds to emit: exec, end, existing, fork
 	MaxArgsBytes  ByteSize      `config:"max_args_bytes"`   // cap on a process's argument list
 	EnvVars       []string      `config:"env_vars,replace"` // environment variables reported in process.env_vars, by name
+	PriorityBoost int           `config:"priority_boost"`   // nice decrement of every thread, as auditd's priority_boost
 }
 
 // Cache configures the process table.
@@ -208,6 +209,9 @@ func (s *Spawnbeat) validate() []error {
 		if name == "" || strings.ContainsAny(name, "=\x00") {
 			add("capture.env_vars", "%q is not an environment variable name", name)
 		}
+	}
+	if c.PriorityBoost < 0 || c.PriorityBoost > 20 {
+		add("capture.priority_boost", "%d is outside 0..20", c.PriorityBoost)
 	}
 	if c.MaxArgsBytes < 1024 || c.MaxArgsBytes > 4<<20 {
 		add("capture.max_args_bytes", "%d is outside 1KiB..4MiB", c.MaxArgsBytes)

@@ -124,6 +124,7 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
     mode: sometimes
     actions: [exec, spawn]
     poll_period: 1ms
+    priority_boost: 21
   cache:
     max_entries: 10
 logging:
@@ -147,11 +148,12 @@ max_procs: -1
 		path + ":4: spawnbeat.capture.mode: \"sometimes\" is not one of auto, netlink, poll",
 		path + ":5: spawnbeat.capture.actions: \"spawn\"",
 		path + ":6: spawnbeat.capture.poll_period:",
-		path + ":8: spawnbeat.cache.max_entries:",
-		path + ":10: logging.level:",
-		path + ":12: output.file.number_of_files",
-		path + ":13: output.file.pathh: unknown setting",
-		path + ":14: max_procs: -1 is negative",
+		path + ":7: spawnbeat.capture.priority_boost: 21 is outside 0..20",
+		path + ":9: spawnbeat.cache.max_entries:",
+		path + ":11: logging.level:",
+		path + ":13: output.file.number_of_files",
+		path + ":14: output.file.pathh: unknown setting",
+		path + ":15: max_procs: -1 is negative",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q; got:\n%s", want, msg)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -141,4 +143,48 @@ func TestE2EBadConfig(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "writable by group or others") {
 		t.Errorf("world-writable config: err = %v, output:\n%s", err, out)
 	}
+}
+
+// TestE2EPriorityBoost runs the agent with priority_boost 4: after it has
+// captured a process, every one of its threads (those the Go runtime
+// started since the boost too) runs 4 nice steps below the test.
+func TestE2EPriorityBoost(t *testing.T) {
+	requireRoot(t)
+	ownNice := niceOf(t, fmt.Sprintf("/proc/%d/stat", os.Getpid()))
+	want := max(ownNice-4, -20)
+	a := startAgent(t, fileConfig, "-E", "spawnbeat.capture.priority_boost=4")
+	a.waitLog(fmt.Sprintf(`"nice": %d`, want), 5*time.Second)
+	marker := fmt.Sprintf("e2e-boost-%d", time.Now().UnixNano())
+	if err := exec.Command("/bin/sh", "-c", "sleep 0.05", marker).Run(); err != nil {
+		t.Fatal(err)
+	}
+	a.waitDocs(1, 10*time.Second, hasArg(marker))
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", a.cmd.Process.Pid))
+	if err != nil || len(tasks) < 2 {
+		t.Fatalf("threads of the agent: %v (%v)", tasks, err)
+	}
+	for _, stat := range tasks {
+		if got := niceOf(t, stat); got != want {
+			t.Errorf("%s: nice %d, want %d (the test's %d, less 4)", stat, got, want, ownNice)
+		}
+	}
+	if err := a.stop(); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+}
+
+// niceOf reads the nice value from a stat file (proc(5): field 19).
+func niceOf(t *testing.T, stat string) int {
+	t.Helper()
+	b, err := os.ReadFile(stat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after comm, which may hold spaces, start after its last ")".
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	nice, err := strconv.Atoi(fields[19-3])
+	if err != nil {
+		t.Fatalf("%s: nice %q: %v", stat, fields[19-3], err)
+	}
+	return nice
 }

@@ -122,6 +122,7 @@ type agent struct {
 const agentConfig = `spawnbeat:
   capture:
     scan_existing: false
+    priority_boost: %d
 output.file:
   rotate_every_kb: 1048576
 logging.level: info
@@ -131,9 +132,9 @@ http.host: 127.0.0.1
 http.port: %d
 `
 
-// startAgent runs binary on a fresh home and returns once it logs that it
-// is capturing.
-func startAgent(ctx context.Context, binary, home string) (*agent, error) {
+// startAgent runs binary on a fresh home, with the given priority boost,
+// and returns once it logs that it is capturing.
+func startAgent(ctx context.Context, binary string, boost int, home string) (*agent, error) {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, fmt.Errorf("start spawnbeat: %w", err)
 	}
@@ -142,7 +143,7 @@ func startAgent(ctx context.Context, binary, home string) (*agent, error) {
 		return nil, fmt.Errorf("start spawnbeat: %w", err)
 	}
 	cfg := filepath.Join(home, "spawnbeat.yml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, agentConfig, port), 0o600); err != nil {
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, agentConfig, boost, port), 0o600); err != nil {
 		return nil, fmt.Errorf("start spawnbeat: %w", err)
 	}
 	cmd := exec.Command(binary, "-c", cfg, "-e", "--path.home", home)

@@ -20,6 +20,7 @@ var errProbe = errors.New("probe not seen")
 type bench struct {
 	ctx      context.Context
 	binary   string  // spawnbeat
+	boost    int     // its spawnbeat.capture.priority_boost
 	forkstat string  // forkstat's path; empty when it is not installed
 	tmp      string  // homes of the runs
 	runID    string  // in every marker, so runs never match each other's processes
@@ -130,7 +131,7 @@ type stormResult struct {
 func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 	res := stormResult{Kind: k.Name, Rate: rate, States: map[string]int{}}
 	home := filepath.Join(b.tmp, fmt.Sprintf("storm-%s-%d-%d", k.Tag, rate, rep))
-	a, err := startAgent(b.ctx, b.binary, home)
+	a, err := startAgent(b.ctx, b.binary, b.boost, home)
 	if err != nil {
 		return res, err
 	}
@@ -323,7 +324,7 @@ const attackCode = `import pty; pty.spawn("/bin/sh") # %s`
 func (b *bench) runAttacks(n, rep int) (attackResult, error) {
 	var res attackResult
 	home := filepath.Join(b.tmp, fmt.Sprintf("attacks-%d", rep))
-	a, err := startAgent(b.ctx, b.binary, home)
+	a, err := startAgent(b.ctx, b.binary, b.boost, home)
 	if err != nil {
 		return res, err
 	}

@@ -33,6 +33,7 @@ type options struct {
 	forkstat  string
 	keep      bool
 	launchers int
+	boost     int // spawnbeat.capture.priority_boost
 }
 
 // quick settings: a run of about a minute to check that everything works.
@@ -55,6 +56,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fl.StringVar(&o.spawnbeat, "spawnbeat", "", "a spawnbeat binary to measure; empty builds ./cmd/spawnbeat")
 	fl.StringVar(&o.forkstat, "forkstat", "forkstat", `forkstat to run side by side (a name on PATH or a path); "none" skips it`)
 	fl.BoolVar(&o.keep, "keep", false, "keep each run's home (spawnbeat's output and logs, forkstat's output)")
+	fl.IntVar(&o.boost, "priority-boost", 0, "spawnbeat.capture.priority_boost for spawnbeat (forkstat runs at the harness's priority)")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: go run ./tests/bench/capture [flags]   (as root)")
 		fl.PrintDefaults()
@@ -87,6 +89,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.n < 1 || o.reps < 1 || o.attacks < 0 || o.launchers < 1 {
 		return o, errors.New("-n, -reps and -launchers must be at least 1, -attacks at least 0")
+	}
+	if o.boost < 0 || o.boost > 20 {
+		return o, errors.New("-priority-boost must be within 0..20")
 	}
 	return o, nil
 }
@@ -156,7 +161,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	b := &bench{
-		ctx: ctx, binary: binary, forkstat: fsPath, tmp: tmp, n: o.n, keep: o.keep,
+		ctx: ctx, binary: binary, boost: o.boost, forkstat: fsPath, tmp: tmp, n: o.n, keep: o.keep,
 		runID:  strconv.FormatInt(time.Now().UnixNano()%1e9, 36),
 		probes: &direct{s: newStarter(devnull)}, fleet: fleet{exe: exe, count: o.launchers}, log: stderr,
 	}

@@ -134,8 +134,12 @@ func (r *report) write(w io.Writer) {
 	fmt.Fprintf(w, "\n### Capture benchmark (%s, %s)\n\n", r.start.UTC().Format("2006-01-02 15:04 MST"), r.machine())
 	fmt.Fprintf(w, "Load average at start %s, at end %s (the machine is shared; rates and CPU are rough, counts and ratios solid).  \n", r.load, loadavg())
 	fmt.Fprintf(w, "Command (as root): `%s`  \n", r.command())
-	fmt.Fprintf(w, "Settings: %d processes per storm from %d launcher processes, rates %s, medians of %d runs; %d pty.spawn attacks per run.\n\n",
-		r.opts.n, r.opts.launchers, rateList(r.opts.rates), r.opts.reps, r.opts.attacks)
+	boost := ""
+	if r.opts.boost > 0 {
+		boost = fmt.Sprintf("; spawnbeat with priority_boost %d (forkstat without)", r.opts.boost)
+	}
+	fmt.Fprintf(w, "Settings: %d processes per storm from %d launcher processes, rates %s, medians of %d runs; %d pty.spawn attacks per run%s.\n\n",
+		r.opts.n, r.opts.launchers, rateList(r.opts.rates), r.opts.reps, r.opts.attacks, boost)
 	if len(r.storms) > 0 {
 		r.writeStorms(w)
 	}
