@@ -698,8 +698,11 @@ func TestE2EElasticsearchFaults(t *testing.T) {
 	srv := startES(t, esserver.Options{})
 	port := freePort(t)
 	// Small batches make many bulk requests, so that every kind of fault
-	// is drawn within a few seconds.
-	a := startAgent(t, esConfig, esFlags(srv, port,
+	// is drawn within a few seconds. They also make delivery slow: a queue
+	// deep enough for a minute of the host's other execs (on a shared
+	// machine, someone's exec storm during this test filled the default
+	// 4,096) keeps "nothing dropped" about the faults, not the queue's size.
+	a := startAgent(t, esConfig, esFlags(srv, port, "queue.mem.events=65536",
 		"queue.mem.flush.min_events=20", "queue.mem.flush.timeout=100ms", "output.elasticsearch.bulk_max_size=25",
 		"output.elasticsearch.backoff.init=20ms", "output.elasticsearch.backoff.max=300ms")...)
 	logStatsOnFailure(t, port)
