@@ -47,8 +47,26 @@ func (s *Source) build(ev *ecs.Event, action, typ string, at time.Time, ent *cac
 		p.ExitCode, p.HasExitCode = ent.ExitCode, ent.HasExitCode
 	}
 	ev.Container.ID = ent.Image.ContainerID
+	if ev.Container.ID != "" {
+		ev.Container.Privileged = s.privileged(&ent.Image)
+	}
 	ev.Spawnbeat.ReadState = readState(ent)
 	ev.AssignID()
+}
+
+// privileged is container.security_context.privileged: whether the
+// bounding set of the image holds every capability init's holds, as
+// Docker's and Kubernetes' privileged containers keep it (an unprivileged
+// one gets 14 capabilities by default). Unknown when either set is.
+func (s *Source) privileged(im *cache.Image) ecs.Tristate {
+	host := s.hostCaps.CapBnd
+	switch {
+	case im.ReadState == 0 || !im.HasCapBnd || !s.hostCaps.HasCapBnd:
+		return ecs.Unknown
+	case im.CapBnd&host == host:
+		return ecs.True
+	}
+	return ecs.False
 }
 
 // readState is spawnbeat.read_state: how much of the process /proc showed.

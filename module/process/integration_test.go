@@ -778,19 +778,60 @@ func TestIntegrationContainerID(t *testing.T) {
 	first := c.wait(5*time.Second, "exec of the container's sh", func(ev *ecs.Event) bool {
 		return ev.Event.Action == ecs.ActionExec && ev.Process.PID == pid && ev.Process.Name != "runc"
 	})
-	if first.Container.ID != id {
-		t.Errorf("the container's first process: container.id %q, want %q", first.Container.ID, id)
+	// Run as root with the test's bounding set, which is init's: what a
+	// privileged container keeps.
+	if first.Container.ID != id || first.Container.Privileged != ecs.True {
+		t.Errorf("the container's first process: container.id %q, privileged %v; want %q, true", first.Container.ID, first.Container.Privileged, id)
 	}
 	sleep := c.wait(5*time.Second, "exec of sleep in the container", func(ev *ecs.Event) bool {
 		return ev.Event.Action == ecs.ActionExec && ev.Process.Parent.PID == pid && slices.Equal(ev.Process.Args, []string{"sleep", "0.05"})
 	})
-	if sleep.Container.ID != id {
-		t.Errorf("its child: container.id %q, want %q (inherited)", sleep.Container.ID, id)
+	if sleep.Container.ID != id || sleep.Container.Privileged != ecs.True {
+		t.Errorf("its child: container.id %q, privileged %v; want %q, true (inherited)", sleep.Container.ID, sleep.Container.Privileged, id)
 	}
 	if d, ok := c.find(func(ev *ecs.Event) bool {
 		return ev.Event.Action == ecs.ActionExec && ev.Process.PID == pid && ev.Process.Name == "runc"
 	}); !ok || d.ev.Container.ID != "" {
 		t.Errorf("runc before it moved: found %v, container.id %q; want its document, without one", ok, d.ev.Container.ID)
+	}
+}
+
+// TestIntegrationUnprivilegedContainer plays a runtime that empties the
+// capability bounding set before it execs the container's process, as runc
+// narrows it for a container that is not privileged: setpriv, named runc.
+func TestIntegrationUnprivilegedContainer(t *testing.T) {
+	requireRoot(t)
+	id := fmt.Sprintf("%016x", time.Now().UnixNano()) + strings.Repeat("6c", 24)
+	cg := containerCgroup(t, id)
+	c := startCapture(t, testOptions())
+
+	shRunc, setprivRunc := filepath.Join(t.TempDir(), "runc"), filepath.Join(t.TempDir(), "runc")
+	for dst, src := range map[string]string{shRunc: resolve(t, "/bin/sh"), setprivRunc: resolve(t, "/usr/bin/setpriv")} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := marker("unprivileged")
+	script := `sleep 0.1; echo $$ > "$1/cgroup.procs" && exec "$3" --bounding-set -all /bin/sh -c 'sleep 0.05; exit 0' "$2"`
+	pid, _, err := run(t, exec.Command(shRunc, "-c", script, "runc", cg, m, setprivRunc))
+	if err != nil {
+		t.Fatalf("runc: %v", err)
+	}
+	first := c.wait(5*time.Second, "exec of the container's sh", func(ev *ecs.Event) bool {
+		return ev.Event.Action == ecs.ActionExec && ev.Process.PID == pid && ev.Process.Name != "runc"
+	})
+	if first.Container.ID != id || first.Container.Privileged != ecs.False {
+		t.Errorf("the container's first process: container.id %q, privileged %v; want %q, false", first.Container.ID, first.Container.Privileged, id)
+	}
+	sleep := c.wait(5*time.Second, "exec of sleep in the container", func(ev *ecs.Event) bool {
+		return ev.Event.Action == ecs.ActionExec && ev.Process.Parent.PID == pid && slices.Equal(ev.Process.Args, []string{"sleep", "0.05"})
+	})
+	if sleep.Container.Privileged != ecs.False {
+		t.Errorf("its child: privileged %v, want false (inherited)", sleep.Container.Privileged)
 	}
 }
 

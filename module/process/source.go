@@ -72,6 +72,10 @@ type Source struct {
 	table *cache.Table
 	boot  time.Time
 	clock *netlink.Clock // nil in poll mode
+	// hostCaps is the capability bounding set of the host's init (pid 1
+	// under the proc root), which a privileged container's processes
+	// keep whole; HasCapBnd false when it could not be read.
+	hostCaps procfs.Creds
 
 	sink    Sink
 	doc     ecs.Event // the document being built and lent to the sink
@@ -145,6 +149,12 @@ func New(opts Options, host *ecs.Host, agent *ecs.Agent, log *zap.Logger) (*Sour
 		BootTime:   s.boot,
 		ClockTicks: fs.ClockTicks(),
 	})
+	if err := s.rd.ReadStatus(1, &s.scratch); err == nil && s.scratch.HasCapBnd {
+		s.hostCaps = s.scratch.Creds
+	} else {
+		s.log.Warn("cannot read the capability bounding set of init: container.security_context.privileged is left out",
+			zap.String("proc_root", opts.ProcRoot), zap.Error(err))
+	}
 	s.stats.mode.Store("")
 	return s, nil
 }
@@ -412,6 +422,12 @@ func (s *Source) containerOf(p *procfs.Process) string {
 	id, err := s.rd.ContainerID(p.PID)
 	if err != nil && e != nil && !e.Exited && e.Image.ReadState != 0 {
 		return e.Image.ContainerID // exited since: what it had at the fork
+	}
+	if id != "" {
+		// The runtime set the container's capability bounding set before
+		// the exec, too: read it (container.security_context.privileged).
+		// Gone since: the creds from the table stand.
+		_ = s.rd.ReadStatus(p.PID, p)
 	}
 	return id
 }

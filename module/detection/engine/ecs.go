@@ -195,6 +195,12 @@ func ecsFields() map[string]Field[*ecs.Event] {
 	for k, f := range str {
 		m[k] = stringField(f)
 	}
+	m["container.security_context.privileged"] = Field[E]{Get: func(e E) Value {
+		if e.Container.ID == "" {
+			return Value{} // as in the document: no container, no security context
+		}
+		return tristate(e.Container.Privileged)
+	}}
 	m["host.ip"] = stringsField(hostField(func(h *ecs.Host) []string { return h.IP }))
 	m["host.mac"] = stringsField(hostField(func(h *ecs.Host) []string { return h.MAC }))
 

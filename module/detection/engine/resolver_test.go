@@ -27,7 +27,7 @@ func fullEvent() *ecs.Event {
 			OS: ecs.OS{Type: "linux", Family: "debian", Name: "Debian", Platform: "debian", Version: "12", Kernel: "6.1", Full: "Debian 12"}},
 		Agent:     &ecs.Agent{Type: "spawnbeat", Version: "0.1", ID: "aid", Name: "an", EphemeralID: "eid"},
 		Namespace: "default",
-		Container: ecs.Container{ID: "c0ffee"},
+		Container: ecs.Container{ID: "c0ffee", Privileged: ecs.True},
 		RiskScore: 73, Severity: 73, Message: "m",
 		Process: ecs.Process{
 			Info: ecs.Info{PID: 10, EntityID: "e10", Name: "bash", Executable: "/bin/bash", Args: []string{"bash", "-i"},
@@ -88,6 +88,7 @@ func TestECSResolver(t *testing.T) {
 		"process.entry_leader.entry_meta.type": s("init"), "process.session_leader.same_as_process": missing,
 		"process.group_leader.same_as_process": engine.BoolValue(true),
 		"container.id":                         s("c0ffee"), "process.env_vars": ss("HISTFILE=/dev/null"),
+		"container.security_context.privileged": engine.BoolValue(true),
 		// An array of objects: each field holds the values of every element.
 		"process.previous.executable": ss("/opt/zoom/zoom", "/bin/sh"),
 		"process.previous.args":       ss("zoom", "--url", "sh", "-c", "x"),
@@ -153,9 +154,9 @@ func TestECSResolver(t *testing.T) {
 		}
 	})
 	t.Run("unknown field", func(t *testing.T) {
-		g, filled := r.Field("container.security_context.privileged")
+		g, filled := r.Field("process.Ext.load_module.taint_flags")
 		if filled || g.Get(full).Kind != engine.Missing {
-			t.Errorf("container.security_context.privileged: filled %v, value %v", filled, g.Get(full))
+			t.Errorf("process.Ext.load_module.taint_flags: filled %v, value %v", filled, g.Get(full))
 		}
 	})
 	t.Run("categories", func(t *testing.T) {
@@ -278,7 +279,7 @@ func TestCompileErrors(t *testing.T) {
 }
 
 func TestProgramFields(t *testing.T) {
-	q, err := eql.Parse(`process where process.name == "a" and ?container.security_context.privileged != null and length(process.command_line) > 1 and process.name : "b"`)
+	q, err := eql.Parse(`process where process.name == "a" and ?process.Ext.load_module.taint_flags != null and length(process.command_line) > 1 and process.name : "b"`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,10 +287,10 @@ func TestProgramFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"container.security_context.privileged", "process.command_line", "process.name"}, p.Fields()); diff != "" {
+	if diff := cmp.Diff([]string{"process.Ext.load_module.taint_flags", "process.command_line", "process.name"}, p.Fields()); diff != "" {
 		t.Errorf("Fields (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"container.security_context.privileged"}, p.Unresolved()); diff != "" {
+	if diff := cmp.Diff([]string{"process.Ext.load_module.taint_flags"}, p.Unresolved()); diff != "" {
 		t.Errorf("Unresolved (-want +got):\n%s", diff)
 	}
 	if p.Query() != q {

@@ -85,6 +85,8 @@ type Image struct {
 
 	UID, EUID, SUID, FSUID uint32
 	GID, EGID, SGID, FSGID uint32
+	CapBnd                 uint64 // capability bounding set, when HasCapBnd
+	HasCapBnd              bool
 
 	TTY       uint32 // tty_nr; procfs.TTYDevice splits it
 	SID, PGID int
@@ -115,6 +117,7 @@ func ImageOf(p *procfs.Process) Image {
 		Args: p.Args, ArgsTruncated: p.ArgsTruncated, Cwd: p.Cwd,
 		UID: p.UID, EUID: p.EUID, SUID: p.SUID, FSUID: p.FSUID,
 		GID: p.GID, EGID: p.EGID, SGID: p.SGID, FSGID: p.FSGID,
+		CapBnd: p.CapBnd, HasCapBnd: p.HasCapBnd,
 		TTY: p.TTY, SID: p.SID, PGID: p.PGID,
 		ContainerID: p.ContainerID, EnvVars: p.EnvVars,
 		ReadState: p.ReadState,
@@ -359,6 +362,7 @@ func (t *Table) Creds(pid int, c *procfs.Creds) bool {
 	im := &e.Image
 	c.UID, c.EUID, c.SUID, c.FSUID = im.UID, im.EUID, im.SUID, im.FSUID
 	c.GID, c.EGID, c.SGID, c.FSGID = im.GID, im.EGID, im.SGID, im.FSGID
+	c.CapBnd, c.HasCapBnd = im.CapBnd, im.HasCapBnd // kept across exec, unlike the other sets
 	return true
 }
 

@@ -77,6 +77,9 @@ func (e *Event) appendJSON(dst []byte, enc *Encoder) []byte {
 	if e.Container.ID != "" {
 		cm := w.open("container")
 		w.str("id", e.Container.ID)
+		sm := w.open("security_context")
+		w.tristate("privileged", e.Container.Privileged)
+		w.close(sm)
 		w.close(cm)
 	}
 

@@ -43,6 +43,11 @@ type Event struct {
 // Container is the container.* object: absent for a process outside any.
 type Container struct {
 	ID string // container.id: the runtime's 64-hex-digit id, from the process's cgroups
+	// Privileged is container.security_context.privileged: the process's
+	// capability bounding set holds every capability the host's init's
+	// does, as a privileged container's (--privileged) do; unknown when
+	// the set was never read.
+	Privileged Tristate
 }
 
 // Meta is the event.* object.

@@ -369,6 +369,7 @@ func fullEvent(h string) *Event {
 	e.Process.GroupLeader = leader(h, 4100, "python3.11", "/usr/bin/python3.11", []string{"/usr/bin/python3"}, 881234)
 	e.Namespace = "full"
 	e.Container.ID = "4e3b5f0c9d6a8e2f1b7c0a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f"
+	e.Container.Privileged = True
 	e.Process.EnvVars = []string{"HISTFILE=/dev/null"}
 	e.Process.Parent.EnvVars = []string{"LD_PRELOAD=/tmp/x.so"}
 	// Only exec documents carry it; here for the fields test. Two images:

@@ -63,7 +63,7 @@ func FuzzParseStatus(f *testing.F) {
 		if err := parseStatus([]byte(buf.String()), &again); err != nil {
 			t.Fatalf("re-parse %q: %v", buf.String(), err)
 		}
-		c.CapPrm, c.CapEff, c.HasCaps = 0, 0, false
+		c.CapPrm, c.CapEff, c.CapBnd, c.HasCaps, c.HasCapBnd = 0, 0, 0, false, false
 		if again != c {
 			t.Fatalf("round trip %+v, want %+v", again, c)
 		}

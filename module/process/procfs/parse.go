@@ -100,6 +100,7 @@ func parseStatus(b []byte, c *Creds) error {
 		seenGID
 		seenPrm
 		seenEff
+		seenBnd
 	)
 	for len(b) > 0 {
 		var line []byte
@@ -134,12 +135,20 @@ func parseStatus(b []byte, c *Creds) error {
 			}
 			c.CapEff = v
 			seen |= seenEff
+		case "CapBnd":
+			v, ok := parseHex(bytes.TrimSpace(val))
+			if !ok {
+				return fmt.Errorf("parse status: bad CapBnd line: %w", ErrMalformed)
+			}
+			c.CapBnd = v
+			seen |= seenBnd
 		}
 	}
 	if seen&(seenUID|seenGID) != seenUID|seenGID {
 		return fmt.Errorf("parse status: no Uid or Gid line: %w", ErrMalformed)
 	}
 	c.HasCaps = seen&(seenPrm|seenEff) == seenPrm|seenEff
+	c.HasCapBnd = seen&seenBnd != 0
 	return nil
 }
 

@@ -90,8 +90,13 @@ func TestParseStatus(t *testing.T) {
 	}{
 		{
 			name: "ids and capabilities",
-			in:   "Name:\tx\nUid:\t1\t2\t3\t4\nGid:\t5\t6\t7\t8\nGroups:\t5 27\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t00000000a80425fb\n",
-			want: Creds{UID: 1, EUID: 2, SUID: 3, FSUID: 4, GID: 5, EGID: 6, SGID: 7, FSGID: 8, CapPrm: 0x1ffffffffff, CapEff: 0xa80425fb, HasCaps: true},
+			in:   "Name:\tx\nUid:\t1\t2\t3\t4\nGid:\t5\t6\t7\t8\nGroups:\t5 27\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\n",
+			want: Creds{UID: 1, EUID: 2, SUID: 3, FSUID: 4, GID: 5, EGID: 6, SGID: 7, FSGID: 8, CapPrm: 0x1ffffffffff, CapEff: 0xa80425fb, CapBnd: 0xa80425fb, HasCaps: true, HasCapBnd: true},
+		},
+		{
+			name: "no bounding set line",
+			in:   "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nCapPrm:\tff\nCapEff:\tff\n",
+			want: Creds{CapPrm: 0xff, CapEff: 0xff, HasCaps: true},
 		},
 		{
 			name: "no capability lines, no final newline",
@@ -113,6 +118,7 @@ func TestParseStatus(t *testing.T) {
 		{name: "three uids", in: "Uid:\t0\t0\t0\nGid:\t0\t0\t0\t0\n", wantErr: true},
 		{name: "uid beyond 32 bits", in: "Uid:\t4294967296\t0\t0\t0\nGid:\t0\t0\t0\t0\n", wantErr: true},
 		{name: "bad capability", in: "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nCapEff:\txyz\n", wantErr: true},
+		{name: "bad bounding set", in: "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nCapBnd:\t-1\n", wantErr: true},
 		{name: "capability too long", in: "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nCapEff:\t00000000000000000\n", wantErr: true},
 	}
 	for _, tt := range tests {

@@ -51,7 +51,12 @@ type Creds struct {
 	UID, EUID, SUID, FSUID uint32 // real, effective, saved, file-system user ids
 	GID, EGID, SGID, FSGID uint32 // likewise for groups
 	CapPrm, CapEff         uint64 // permitted and effective capability sets
-	HasCaps                bool   // the capability lines were present
+	// CapBnd is the bounding set: what the process and its descendants can
+	// ever gain. Inherited at fork and kept across exec; a container
+	// runtime narrows it for an unprivileged container.
+	CapBnd    uint64
+	HasCaps   bool // the CapPrm and CapEff lines were present
+	HasCapBnd bool // the CapBnd line was present
 }
 
 // ReadState says how much of a process Read could read.

@@ -26,7 +26,7 @@ func fakeFS(t testing.TB) FS {
 }
 
 func rootCreds(caps uint64) Creds {
-	return Creds{CapPrm: caps, CapEff: caps, HasCaps: true}
+	return Creds{CapPrm: caps, CapEff: caps, CapBnd: caps, HasCaps: true, HasCapBnd: true}
 }
 
 func TestReadFake(t *testing.T) {
