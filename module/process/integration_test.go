@@ -759,14 +759,7 @@ func TestIntegrationContainerID(t *testing.T) {
 	c := startCapture(t, testOptions())
 
 	// The shell's executable is named runc, as runc init is.
-	runc := filepath.Join(t.TempDir(), "runc")
-	sh, err := os.ReadFile(resolve(t, "/bin/sh"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(runc, sh, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	runc := namedRunc(t, "/bin/sh")
 	m := marker("container")
 	// Like runc init, it sets up for a while before it execs: spawnbeat
 	// reads it as runc first.
@@ -805,16 +798,7 @@ func TestIntegrationUnprivilegedContainer(t *testing.T) {
 	cg := containerCgroup(t, id)
 	c := startCapture(t, testOptions())
 
-	shRunc, setprivRunc := filepath.Join(t.TempDir(), "runc"), filepath.Join(t.TempDir(), "runc")
-	for dst, src := range map[string]string{shRunc: resolve(t, "/bin/sh"), setprivRunc: resolve(t, "/usr/bin/setpriv")} {
-		b, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst, b, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	shRunc, setprivRunc := namedRunc(t, "/bin/sh"), namedRunc(t, "/usr/bin/setpriv")
 	m := marker("unprivileged")
 	script := `sleep 0.1; echo $$ > "$1/cgroup.procs" && exec "$3" --bounding-set -all /bin/sh -c 'sleep 0.05; exit 0' "$2"`
 	pid, _, err := run(t, exec.Command(shRunc, "-c", script, "runc", cg, m, setprivRunc))
@@ -833,6 +817,21 @@ func TestIntegrationUnprivilegedContainer(t *testing.T) {
 	if sleep.Container.Privileged != ecs.False {
 		t.Errorf("its child: privileged %v, want false (inherited)", sleep.Container.Privileged)
 	}
+}
+
+// namedRunc copies the executable at path to a file named runc in a
+// directory of its own, so that spawnbeat takes it for a container runtime.
+func namedRunc(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(resolve(t, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runc := filepath.Join(t.TempDir(), "runc")
+	if err := os.WriteFile(runc, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return runc
 }
 
 // containerCgroup makes a cgroup named as Docker names container id's

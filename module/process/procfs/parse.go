@@ -94,7 +94,10 @@ func parseStat(b []byte, s *Stat) ([]byte, error) {
 // /proc/PID/status into c. Uid and Gid are required; the capability lines
 // are optional (HasCaps says whether both were found).
 func parseStatus(b []byte, c *Creds) error {
-	var seen uint8
+	var (
+		seen uint8
+		err  error
+	)
 	const (
 		seenUID = 1 << iota
 		seenGID
@@ -122,25 +125,19 @@ func parseStatus(b []byte, c *Creds) error {
 			}
 			seen |= seenGID
 		case "CapPrm":
-			v, ok := parseHex(bytes.TrimSpace(val))
-			if !ok {
-				return fmt.Errorf("parse status: bad CapPrm line: %w", ErrMalformed)
+			if c.CapPrm, err = parseCapLine(key, val); err != nil {
+				return err
 			}
-			c.CapPrm = v
 			seen |= seenPrm
 		case "CapEff":
-			v, ok := parseHex(bytes.TrimSpace(val))
-			if !ok {
-				return fmt.Errorf("parse status: bad CapEff line: %w", ErrMalformed)
+			if c.CapEff, err = parseCapLine(key, val); err != nil {
+				return err
 			}
-			c.CapEff = v
 			seen |= seenEff
 		case "CapBnd":
-			v, ok := parseHex(bytes.TrimSpace(val))
-			if !ok {
-				return fmt.Errorf("parse status: bad CapBnd line: %w", ErrMalformed)
+			if c.CapBnd, err = parseCapLine(key, val); err != nil {
+				return err
 			}
-			c.CapBnd = v
 			seen |= seenBnd
 		}
 	}
@@ -150,6 +147,15 @@ func parseStatus(b []byte, c *Creds) error {
 	c.HasCaps = seen&(seenPrm|seenEff) == seenPrm|seenEff
 	c.HasCapBnd = seen&seenBnd != 0
 	return nil
+}
+
+// parseCapLine parses the hexadecimal set of a status line named key.
+func parseCapLine(key, val []byte) (uint64, error) {
+	v, ok := parseHex(bytes.TrimSpace(val))
+	if !ok {
+		return 0, fmt.Errorf("parse status: bad %s line: %w", key, ErrMalformed)
+	}
+	return v, nil
 }
 
 // parseIDs parses the four tab-separated ids (real, effective, saved, fs) of
