@@ -57,7 +57,8 @@ func (s *Source) build(ev *ecs.Event, action, typ string, at time.Time, ent *cac
 // privileged is container.security_context.privileged: whether the
 // bounding set of the image holds every capability init's holds, as
 // Docker's and Kubernetes' privileged containers keep it (an unprivileged
-// one gets 14 capabilities by default). Unknown when either set is.
+// one gets 14 capabilities by default). Unknown when either set is
+// unknown.
 func (s *Source) privileged(im *cache.Image) ecs.Tristate {
 	host := s.hostCaps.CapBnd
 	switch {
