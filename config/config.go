@@ -28,10 +28,13 @@ type Config struct {
 
 // Spawnbeat is the spawnbeat.* section: what is captured and how.
 type Spawnbeat struct {
-	Namespace string    `config:"namespace"` // data_stream.namespace
-	Capture   Capture   `config:"capture"`
-	Cache     Cache     `config:"cache"`
-	Detection Detection `config:"detection"`
+	Namespace string `config:"namespace"` // data_stream.namespace
+	// DropCapabilities narrows spawnbeat run to the capabilities capture
+	// needs, by re-executing itself with a narrower bounding set.
+	DropCapabilities bool      `config:"drop_capabilities"`
+	Capture          Capture   `config:"capture"`
+	Cache            Cache     `config:"cache"`
+	Detection        Detection `config:"detection"`
 }
 
 // Capture modes.
@@ -139,7 +142,8 @@ var knownActions = []string{"exec", "end", "existing", "fork"}
 func Default() Config {
 	return Config{
 		Spawnbeat: Spawnbeat{
-			Namespace: "default",
+			Namespace:        "default",
+			DropCapabilities: true,
 			Capture: Capture{
 				Mode:          ModeAuto,
 				ReceiveBuffer: 8 << 20,

@@ -188,3 +188,73 @@ func niceOf(t *testing.T, stat string) int {
 	}
 	return nice
 }
+
+// TestE2ECapabilities checks that spawnbeat run keeps only the
+// capabilities capture needs, in every thread, and still reads another
+// user's process whole (exe and cwd need CAP_SYS_PTRACE); and that
+// drop_capabilities: false keeps what it was given.
+func TestE2ECapabilities(t *testing.T) {
+	requireRoot(t)
+	const netAdmin, sysPtrace, dacReadSearch = 12, 19, 2
+	own := capsOf(t, fmt.Sprintf("/proc/%d/status", os.Getpid()), "CapBnd")
+	want := own & (1<<netAdmin | 1<<sysPtrace | 1<<dacReadSearch)
+
+	a := startAgent(t, fileConfig)
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", a.cmd.Process.Pid))
+	if err != nil || len(tasks) < 2 {
+		t.Fatalf("threads of the agent: %v (%v)", tasks, err)
+	}
+	for _, status := range tasks {
+		for _, set := range []string{"CapBnd", "CapPrm", "CapEff"} {
+			if got := capsOf(t, status, set); got != want {
+				t.Errorf("%s %s = %#x, want %#x", status, set, got, want)
+			}
+		}
+	}
+	marker := fmt.Sprintf("e2e-caps-%d", time.Now().UnixNano())
+	cmd := exec.Command("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/bin/sh", "-c", "sleep 0.1", marker)
+	cmd.Dir = "/tmp"
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	docs := a.waitDocs(1, 10*time.Second, func(d map[string]any) bool {
+		return hasArg(marker)(d) && str(d, "process.user.id") == "65534"
+	})
+	if len(docs) == 0 {
+		t.Fatal("no exec document of the process run as nobody")
+	}
+	if d := docs[0]; str(d, "process.executable") == "" || str(d, "process.working_directory") != "/tmp" {
+		t.Errorf("nobody's sh: executable %q, working_directory %q; want both read", str(d, "process.executable"), str(d, "process.working_directory"))
+	}
+	if err := a.stop(); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+
+	b := startAgent(t, fileConfig, "-E", "spawnbeat.drop_capabilities=false")
+	if got := capsOf(t, fmt.Sprintf("/proc/%d/status", b.cmd.Process.Pid), "CapEff"); got != capsOf(t, fmt.Sprintf("/proc/%d/status", os.Getpid()), "CapEff") {
+		t.Errorf("drop_capabilities false: CapEff %#x, want the test's own", got)
+	}
+	if err := b.stop(); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+}
+
+// capsOf reads one capability set (CapBnd, CapEff, …) from a status file.
+func capsOf(t *testing.T, status, set string) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, set+":"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				t.Fatalf("%s: %s %q", status, set, v)
+			}
+			return n
+		}
+	}
+	t.Fatalf("%s: no %s line", status, set)
+	return 0
+}

@@ -25,6 +25,12 @@ func runBeat(cmd *cobra.Command, g *globals) error {
 	if err != nil {
 		return err
 	}
+	// Before anything is logged or opened: on success this process image
+	// is replaced by one that starts over with fewer capabilities.
+	var narrowErr error
+	if cfg.Spawnbeat.DropCapabilities && reexecNarrowed != nil {
+		narrowErr = reexecNarrowed(keptCapabilities(cfg.Config))
+	}
 	log, closeLog, err := newLogger(cfg.Logging, cfg.Path.Logs, g.selectors, cmd.ErrOrStderr())
 	if err != nil {
 		return err
@@ -32,6 +38,11 @@ func runBeat(cmd *cobra.Command, g *globals) error {
 	defer closeLog()
 	defer func() { _ = log.Sync() }()
 	log.Info("configuration loaded", zap.String("config", cfg.Source))
+	if narrowErr != nil {
+		log.Warn("capabilities not dropped: running with all it was given", zap.Error(narrowErr))
+	} else if cfg.Spawnbeat.DropCapabilities {
+		log.Info("capabilities dropped", zap.String("bounding_set", boundingSet()))
+	}
 	if n := cfg.MaxProcs; n > 0 {
 		runtime.GOMAXPROCS(n)
 		log.Info("max_procs set", zap.Int("max_procs", n))

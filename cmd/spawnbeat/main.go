@@ -24,6 +24,7 @@ const (
 )
 
 func main() {
+	reexecNarrowed = narrowAndReexec
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/spawnbeat/spawnbeat/config"
+)
+
+// The capabilities spawnbeat keeps (include/uapi/linux/capability.h).
+const (
+	capDACReadSearch   = 2  // read any process's /proc files, rule and certificate files
+	capNetBindService  = 10 // a monitoring port below 1024
+	capNetAdmin        = 12 // the proc connector: subscribe, SO_RCVBUFFORCE
+	capSysPtrace       = 19 // /proc/PID/exe, cwd and environ of other users' processes
+	capSysNice         = 23 // priority_boost
+	capabilitiesToKeep = 1<<capDACReadSearch | 1<<capNetAdmin | 1<<capSysPtrace
+)
+
+// reexecNarrowed is set by main only (in-process tests never exec): it
+// narrows the capability bounding set to keep and re-executes spawnbeat.
+var reexecNarrowed func(keep uint64) error
+
+func init() {
+	// The bounding set is per thread, and an exec carries the calling
+	// thread's: the drop and the exec must run on one thread, the main one,
+	// which runs the commands.
+	runtime.LockOSThread()
+}
+
+// keptCapabilities is what spawnbeat run needs with cfg.
+func keptCapabilities(cfg *config.Config) uint64 {
+	keep := uint64(capabilitiesToKeep)
+	if cfg.Spawnbeat.Capture.PriorityBoost > 0 {
+		keep |= 1 << capSysNice
+	}
+	if cfg.HTTP.Enabled && cfg.HTTP.Port < 1024 {
+		keep |= 1 << capNetBindService
+	}
+	return keep
+}
+
+// excessCapabilities lists the capabilities in this thread's bounding set
+// that keep does not hold.
+func excessCapabilities(keep uint64) ([]int, error) {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return nil, fmt.Errorf("read cap_last_cap: %w", err)
+	}
+	last, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || last > 63 {
+		return nil, fmt.Errorf("cap_last_cap %q", b)
+	}
+	var excess []int
+	for c := 0; c <= last; c++ {
+		if keep&(1<<c) != 0 {
+			continue
+		}
+		in, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0)
+		if err != nil {
+			return nil, fmt.Errorf("read bounding set: %w", err)
+		}
+		if in == 1 {
+			excess = append(excess, c)
+		}
+	}
+	return excess, nil
+}
+
+// narrowAndReexec drops from the main thread's bounding set every
+// capability keep does not hold and executes spawnbeat again, with the same
+// pid and arguments. As root, an exec grants the bounding set as the
+// permitted and effective sets, so the new image holds only keep, in every
+// thread it starts. It returns only on failure.
+func narrowAndReexec(keep uint64) error {
+	excess, err := excessCapabilities(keep)
+	if err != nil || len(excess) == 0 {
+		return err
+	}
+	for _, c := range excess {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
+			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
+		}
+	}
+	// /proc/self/exe still names the binary if its file was replaced or
+	// removed since (go run's temporary binary, an upgrade).
+	if err := syscall.Exec("/proc/self/exe", os.Args, os.Environ()); err != nil {
+		return fmt.Errorf("re-execute with fewer capabilities: %w", err)
+	}
+	return nil
+}
+
+// boundingSet is the CapBnd line of this process's status, for the log.
+func boundingSet() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
