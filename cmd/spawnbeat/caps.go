@@ -27,13 +27,6 @@ const (
 // narrows the capability bounding set to keep and re-executes spawnbeat.
 var reexecNarrowed func(keep uint64) error
 
-func init() {
-	// The bounding set is per thread, and an exec carries the calling
-	// thread's: the drop and the exec must run on one thread, the main one,
-	// which runs the commands.
-	runtime.LockOSThread()
-}
-
 // keptCapabilities is what spawnbeat run needs with cfg.
 func keptCapabilities(cfg *config.Config) uint64 {
 	keep := uint64(capabilitiesToKeep)
@@ -73,12 +66,30 @@ func excessCapabilities(keep uint64) ([]int, error) {
 	return excess, nil
 }
 
-// narrowAndReexec drops from the main thread's bounding set every
-// capability keep does not hold and executes spawnbeat again, with the same
-// pid and arguments. As root, an exec grants the bounding set as the
-// permitted and effective sets, so the new image holds only keep, in every
-// thread it starts. It returns only on failure.
+// narrowAndReexec drops from this thread's bounding set every capability
+// keep does not hold and executes spawnbeat again, with the same pid and
+// arguments. As root, an exec grants the bounding set as the permitted and
+// effective sets, so the new image holds only keep, in every thread it
+// starts. It returns only when it did not exec: nothing to narrow, or a
+// failure.
 func narrowAndReexec(keep uint64) error {
+	// The bounding set is per thread and the exec carries the calling
+	// thread's: the drops and the exec must run on one thread. Unlocked on
+	// return, so that capture is not tied to it.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+
+	// Nothing to narrow when what this thread may use is within keep: the
+	// second image, or an unprivileged user given just those (file
+	// capabilities), who could not drop from the bounding set anyway.
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	if permitted := uint64(data[1].Permitted)<<32 | uint64(data[0].Permitted); permitted&^keep == 0 {
+		return nil
+	}
 	excess, err := excessCapabilities(keep)
 	if err != nil || len(excess) == 0 {
 		return err
@@ -96,14 +107,15 @@ func narrowAndReexec(keep uint64) error {
 	return nil
 }
 
-// boundingSet is the CapBnd line of this process's status, for the log.
-func boundingSet() string {
+// capabilitySet is a capability line (CapEff, CapBnd) of this process's
+// status, for the log.
+func capabilitySet(name string) string {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return "unknown"
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
 			return strings.TrimSpace(v)
 		}
 	}

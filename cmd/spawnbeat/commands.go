@@ -41,7 +41,8 @@ func runBeat(cmd *cobra.Command, g *globals) error {
 	if narrowErr != nil {
 		log.Warn("capabilities not dropped: running with all it was given", zap.Error(narrowErr))
 	} else if cfg.Spawnbeat.DropCapabilities {
-		log.Info("capabilities dropped", zap.String("bounding_set", boundingSet()))
+		log.Info("capabilities within what capture needs",
+			zap.String("effective", capabilitySet("CapEff")), zap.String("bounding", capabilitySet("CapBnd")))
 	}
 	if n := cfg.MaxProcs; n > 0 {
 		runtime.GOMAXPROCS(n)
