@@ -210,6 +210,9 @@ func TestE2ECapabilities(t *testing.T) {
 				t.Errorf("%s %s = %#x, want %#x", status, set, got, want)
 			}
 		}
+		if got := capsOf(t, status, "NoNewPrivs"); got != 1 {
+			t.Errorf("%s NoNewPrivs = %d, want 1", status, got)
+		}
 	}
 	marker := fmt.Sprintf("e2e-caps-%d", time.Now().UnixNano())
 	cmd := exec.Command("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/bin/sh", "-c", "sleep 0.1", marker)
@@ -239,7 +242,8 @@ func TestE2ECapabilities(t *testing.T) {
 	}
 }
 
-// capsOf reads one capability set (CapBnd, CapEff, …) from a status file.
+// capsOf reads one capability set (CapBnd, CapEff, …), or another
+// hexadecimal or one-digit line (NoNewPrivs), from a status file.
 func capsOf(t *testing.T, status, set string) uint64 {
 	t.Helper()
 	b, err := os.ReadFile(status)

@@ -99,6 +99,12 @@ func narrowAndReexec(keep uint64) error {
 			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
 		}
 	}
+	// spawnbeat runs no program: no exec of the new image (if it were made
+	// to run one) may gain privileges either, set-user-ID or file
+	// capabilities. Like the bounding set, inherited by every thread.
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("set no_new_privs: %w", err)
+	}
 	// /proc/self/exe still names the binary if its file was replaced or
 	// removed since (go run's temporary binary, an upgrade).
 	if err := syscall.Exec("/proc/self/exe", os.Args, os.Environ()); err != nil {
