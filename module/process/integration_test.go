@@ -750,72 +750,57 @@ func TestIntegrationCredentialChange(t *testing.T) {
 
 // TestIntegrationContainerID plays a container runtime: a shell named runc
 // moves itself into a cgroup named as Docker names a container's, then
-// execs sleep, which must carry the container's id; a process it forks
-// after that inherits the id.
+// execs the container's sh, which must carry the container's id; a process
+// it forks after that inherits it. Run as root with the test's bounding
+// set, which is init's, the container is privileged. For one that is not,
+// the shell execs setpriv, also named runc, which empties the bounding set
+// before it execs sh, as runc narrows it for an unprivileged container.
 func TestIntegrationContainerID(t *testing.T) {
 	requireRoot(t)
-	id := fmt.Sprintf("%016x", time.Now().UnixNano()) + strings.Repeat("5b", 24)
-	cg := containerCgroup(t, id)
 	c := startCapture(t, testOptions())
-
-	// The shell's executable is named runc, as runc init is.
-	runc := namedRunc(t, "/bin/sh")
-	m := marker("container")
-	// Like runc init, it sets up for a while before it execs: spawnbeat
-	// reads it as runc first.
-	script := `sleep 0.1; echo $$ > "$1/cgroup.procs" && exec /bin/sh -c 'sleep 0.05; exit 0' "$2"`
-	pid, _, err := run(t, exec.Command(runc, "-c", script, "runc", cg, m))
-	if err != nil {
-		t.Fatalf("runc: %v", err)
+	shRunc := namedRunc(t, "/bin/sh")
+	tests := []struct {
+		name           string
+		via            []string // what the shell execs sh through
+		wantPrivileged ecs.Tristate
+	}{
+		{name: "privileged", wantPrivileged: ecs.True},
+		{name: "unprivileged", via: []string{namedRunc(t, "/usr/bin/setpriv"), "--bounding-set", "-all"}, wantPrivileged: ecs.False},
 	}
-	first := c.wait(5*time.Second, "exec of the container's sh", func(ev *ecs.Event) bool {
-		return ev.Event.Action == ecs.ActionExec && ev.Process.PID == pid && ev.Process.Name != "runc"
-	})
-	// Run as root with the test's bounding set, which is init's: what a
-	// privileged container keeps.
-	if first.Container.ID != id || first.Container.Privileged != ecs.True {
-		t.Errorf("the container's first process: container.id %q, privileged %v; want %q, true", first.Container.ID, first.Container.Privileged, id)
-	}
-	sleep := c.wait(5*time.Second, "exec of sleep in the container", func(ev *ecs.Event) bool {
-		return ev.Event.Action == ecs.ActionExec && ev.Process.Parent.PID == pid && slices.Equal(ev.Process.Args, []string{"sleep", "0.05"})
-	})
-	if sleep.Container.ID != id || sleep.Container.Privileged != ecs.True {
-		t.Errorf("its child: container.id %q, privileged %v; want %q, true (inherited)", sleep.Container.ID, sleep.Container.Privileged, id)
-	}
-	if d, ok := c.find(func(ev *ecs.Event) bool {
-		return ev.Event.Action == ecs.ActionExec && ev.Process.PID == pid && ev.Process.Name == "runc"
-	}); !ok || d.ev.Container.ID != "" {
-		t.Errorf("runc before it moved: found %v, container.id %q; want its document, without one", ok, d.ev.Container.ID)
-	}
-}
-
-// TestIntegrationUnprivilegedContainer plays a runtime that empties the
-// capability bounding set before it execs the container's process, as runc
-// narrows it for a container that is not privileged: setpriv, named runc.
-func TestIntegrationUnprivilegedContainer(t *testing.T) {
-	requireRoot(t)
-	id := fmt.Sprintf("%016x", time.Now().UnixNano()) + strings.Repeat("6c", 24)
-	cg := containerCgroup(t, id)
-	c := startCapture(t, testOptions())
-
-	shRunc, setprivRunc := namedRunc(t, "/bin/sh"), namedRunc(t, "/usr/bin/setpriv")
-	m := marker("unprivileged")
-	script := `sleep 0.1; echo $$ > "$1/cgroup.procs" && exec "$3" --bounding-set -all /bin/sh -c 'sleep 0.05; exit 0' "$2"`
-	pid, _, err := run(t, exec.Command(shRunc, "-c", script, "runc", cg, m, setprivRunc))
-	if err != nil {
-		t.Fatalf("runc: %v", err)
-	}
-	first := c.wait(5*time.Second, "exec of the container's sh", func(ev *ecs.Event) bool {
-		return ev.Event.Action == ecs.ActionExec && ev.Process.PID == pid && ev.Process.Name != "runc"
-	})
-	if first.Container.ID != id || first.Container.Privileged != ecs.False {
-		t.Errorf("the container's first process: container.id %q, privileged %v; want %q, false", first.Container.ID, first.Container.Privileged, id)
-	}
-	sleep := c.wait(5*time.Second, "exec of sleep in the container", func(ev *ecs.Event) bool {
-		return ev.Event.Action == ecs.ActionExec && ev.Process.Parent.PID == pid && slices.Equal(ev.Process.Args, []string{"sleep", "0.05"})
-	})
-	if sleep.Container.Privileged != ecs.False {
-		t.Errorf("its child: privileged %v, want false (inherited)", sleep.Container.Privileged)
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := fmt.Sprintf("%016x", time.Now().UnixNano()) + strings.Repeat(fmt.Sprintf("%02x", 0x5b+i), 24)
+			cg := containerCgroup(t, id)
+			m := marker("container")
+			// Like runc init, it sets up for a while before it execs:
+			// spawnbeat reads it as runc first.
+			script := `sleep 0.1; cg=$1; m=$2; shift 2; echo $$ > "$cg/cgroup.procs" && exec "$@" /bin/sh -c 'sleep 0.05; exit 0' "$m"`
+			pid, _, err := run(t, exec.Command(shRunc, append([]string{"-c", script, "runc", cg, m}, tt.via...)...))
+			if err != nil {
+				t.Fatalf("runc: %v", err)
+			}
+			first := c.wait(5*time.Second, "exec of the container's sh", func(ev *ecs.Event) bool {
+				return ev.Event.Action == ecs.ActionExec && ev.Process.PID == pid && ev.Process.Name != "runc"
+			})
+			if first.Container.ID != id || first.Container.Privileged != tt.wantPrivileged {
+				t.Errorf("the container's first process: container.id %q, privileged %v; want %q, %v",
+					first.Container.ID, first.Container.Privileged, id, tt.wantPrivileged)
+			}
+			sleep := c.wait(5*time.Second, "exec of sleep in the container", func(ev *ecs.Event) bool {
+				return ev.Event.Action == ecs.ActionExec && ev.Process.Parent.PID == pid && slices.Equal(ev.Process.Args, []string{"sleep", "0.05"})
+			})
+			if sleep.Container.ID != id || sleep.Container.Privileged != tt.wantPrivileged {
+				t.Errorf("its child: container.id %q, privileged %v; want %q, %v (inherited)",
+					sleep.Container.ID, sleep.Container.Privileged, id, tt.wantPrivileged)
+			}
+			if d, ok := c.find(func(ev *ecs.Event) bool {
+				// The shell's own exec (setpriv, also runc, comes after the move).
+				return ev.Event.Action == ecs.ActionExec && ev.Process.PID == pid && ev.Process.Name == "runc" &&
+					len(ev.Process.Args) > 1 && ev.Process.Args[1] == "-c"
+			}); !ok || d.ev.Container.ID != "" {
+				t.Errorf("the shell named runc, before it moved: found %v, container.id %q; want its document, without one", ok, d.ev.Container.ID)
+			}
+		})
 	}
 }
 
