@@ -720,10 +720,21 @@ func TestIntegrationCredentialChange(t *testing.T) {
 	if err != nil {
 		t.Fatalf("setpriv: %v", err)
 	}
-	ev := c.wait(5*time.Second, "exec of sh", func(ev *ecs.Event) bool {
-		a := ev.Process.Args
-		return ev.Event.Action == ecs.ActionExec && ev.Process.PID == pid && len(a) == 4 && a[0] == "/bin/sh" && a[3] == m
+	// setpriv execs sh microseconds after its own exec, so the read for
+	// setpriv's exec event may already find sh's image. Tell the two
+	// documents apart by order, not by what /proc showed: once sh has
+	// forked sleep, both are out, setpriv's first.
+	c.wait(5*time.Second, "exec of sleep", func(ev *ecs.Event) bool {
+		return ev.Event.Action == ecs.ActionExec && ev.Process.Parent.PID == pid && ev.Process.Name == "sleep"
 	})
+	execs := c.all(func(ev *ecs.Event) bool { return ev.Event.Action == ecs.ActionExec && ev.Process.PID == pid })
+	if len(execs) != 2 {
+		t.Fatalf("%d exec documents of pid %d, want 2 (setpriv, then sh)", len(execs), pid)
+	}
+	setpriv, ev := &execs[0].ev, &execs[1].ev
+	if a := ev.Process.Args; len(a) != 4 || a[0] != "/bin/sh" || a[3] != m {
+		t.Errorf("sh's args %q, want /bin/sh -c … %s", a, m)
+	}
 	nobody := ecs.ID{ID: "65534", Name: "nobody"}
 	if u, err := user.LookupId("65534"); err != nil || u.Username != "nobody" {
 		nobody.Name = "" // a host without the usual nobody entry
@@ -739,10 +750,8 @@ func TestIntegrationCredentialChange(t *testing.T) {
 	if ev.Process.Group.ID != "65534" || ev.Process.RealGroup.ID != "65534" {
 		t.Errorf("sh's groups: effective %q, real %q, want 65534", ev.Process.Group.ID, ev.Process.RealGroup.ID)
 	}
-	// setpriv itself ran as root: its exec document says so.
-	setpriv := c.wait(5*time.Second, "exec of setpriv", func(ev *ecs.Event) bool {
-		return ev.Event.Action == ecs.ActionExec && ev.Process.PID == pid && ev.Process.Name == "setpriv"
-	})
+	// setpriv itself ran as root: its exec document says so, whichever
+	// image /proc showed for it.
 	if setpriv.Process.User.ID != "0" {
 		t.Errorf("setpriv's user %q, want 0", setpriv.Process.User.ID)
 	}
