@@ -888,3 +888,65 @@ func TestIntegrationEnvVars(t *testing.T) {
 		t.Errorf("sleep: env_vars %q, parent's %q, want %q for both", sleep.Process.EnvVars, sleep.Process.Parent.EnvVars, want)
 	}
 }
+
+// TestIntegrationTerminal checks process.tty where the table could take a
+// terminal for none (Source.settle): python3 gains a controlling terminal
+// after its image was read without one, then starts sh, which inherits
+// it. Either python3 led its session at its exec, so may gain a terminal
+// later, or it calls setsid after, so sh's session is not the one its
+// image recorded. Both times sh's exec document names the terminal.
+func TestIntegrationTerminal(t *testing.T) {
+	requireRoot(t)
+	c := startCapture(t, testOptions())
+	dash, python3 := filepath.Base(resolve(t, "/bin/sh")), filepath.Base(resolve(t, "/usr/bin/python3"))
+	// python3 leads a session (setsid unless it does), makes a pty's slave
+	// its controlling terminal, prints its device numbers and runs sh.
+	const py = `import os, sys, fcntl, termios, subprocess
+if os.getsid(0) != os.getpid(): os.setsid()
+_, s = os.openpty()
+fcntl.ioctl(s, termios.TIOCSCTTY, 0)
+dev = os.fstat(s).st_rdev
+print(os.major(dev), os.minor(dev), flush=True)
+subprocess.run(["/bin/sh", "-c", "sleep 0.05; :", sys.argv[1]], check=True)`
+	for _, tt := range []struct {
+		name   string
+		argv   func(m string) []string
+		leader string // who leads python3's session at its exec
+	}{
+		{"setsid before the exec", func(m string) []string {
+			return []string{"/usr/bin/python3", "-c", py, m}
+		}, python3},
+		{"setsid after the exec", func(m string) []string {
+			return []string{"/bin/sh", "-c", `/usr/bin/python3 -c "$0" "$1"; :`, py, m}
+		}, dash},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := marker("tty")
+			argv := tt.argv(m)
+			cmd := exec.Command(argv[0], argv[1:]...)
+			// A session of its own, without the test's terminal if it has one.
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("%s: %v", tt.name, err)
+			}
+			var want ecs.TTY
+			if _, err := fmt.Sscan(string(out), &want.Major, &want.Minor); err != nil {
+				t.Fatalf("python3 printed %q: %v", out, err)
+			}
+			want.Valid = true
+			sh := c.wait(5*time.Second, "exec of python3's sh", func(ev *ecs.Event) bool {
+				a := ev.Process.Args
+				return ev.Event.Action == ecs.ActionExec && len(a) == 4 && a[2] == "sleep 0.05; :" && a[3] == m
+			})
+			python := c.wait(5*time.Second, "exec of python3", isAction(ecs.ActionExec, sh.Process.Parent.PID))
+			if python.Process.TTY.Valid || python.Process.SessionLeader.Name != tt.leader {
+				t.Errorf("python3 at its exec: tty %+v, session leader %q; want none, %s",
+					python.Process.TTY, python.Process.SessionLeader.Name, tt.leader)
+			}
+			if sh.Process.TTY != want {
+				t.Errorf("sh's tty %+v, want the pty %+v", sh.Process.TTY, want)
+			}
+		})
+	}
+}

@@ -93,7 +93,11 @@ type Source struct {
 	cmdlines [2]joined         // the last command lines built, newest first
 
 	lastResync time.Time
-	warnLost   struct { // the sampled warning about lost events
+	// lost says the kernel dropped events that no resync has made up for
+	// yet: a missed exit and fork may leave the table an entry of an
+	// earlier process with the same PID (settle).
+	lost     bool
+	warnLost struct { // the sampled warning about lost events
 		at             time.Time
 		resyncs, added int
 	}
@@ -251,6 +255,7 @@ func (s *Source) listen(ctx context.Context, conn *netlink.Conn) error {
 		switch {
 		case errors.Is(err, netlink.ErrLost):
 			resyncPending = true
+			s.lost = true
 		case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil:
 			// The wait for a spaced-out resync is over.
 		case err != nil && ctx.Err() != nil:
@@ -363,6 +368,7 @@ func (s *Source) handle(e *netlink.Event, p *procfs.Process) {
 			s.table.SetGIDs(e.TGID, e.RGID, e.EGID)
 		}
 	case netlink.WhatExec:
+		s.settle(p)
 		s.creds(p)
 		p.ContainerID = s.containerOf(p)
 		ent := s.table.Exec(p, at)
@@ -438,6 +444,29 @@ func (s *Source) containerOf(p *procfs.Process) string {
 // first process into the container's cgroups before it execs).
 func keepsContainer(e *cache.Entry) bool {
 	return e != nil && !e.Exited && e.Image.ReadState != 0 && !cache.IsContainerRuntime(e.Image.Name())
+}
+
+// settle completes the stat part of an exec'd process that read left out
+// (procfs.PartStat): its start and parent, which the table keeps from the
+// fork, and its terminal, which the table may vouch for (KnowsNoTTY).
+// Otherwise, or while lost events may have left the table a stale entry
+// for a reused PID, stat is read now, microseconds after the rest: a
+// zombie still shows it.
+func (s *Source) settle(p *procfs.Process) {
+	if p.Missing&procfs.PartStat == 0 || p.ReadState == 0 {
+		return
+	}
+	if e, ok := s.table.Get(p.PID); ok && !s.lost && s.table.KnowsNoTTY(e, p.SID) {
+		p.Missing &^= procfs.PartStat
+		return
+	}
+	read := p.Stat
+	if err := s.rd.ReadStat(p.PID, &p.Stat); err != nil {
+		// Reaped since: the table's start and parent, if it has them.
+		p.Stat = read
+		return
+	}
+	p.Missing &^= procfs.PartStat
 }
 
 // creds fills in the credentials of an exec'd process, which read left
@@ -583,6 +612,7 @@ func (s *Source) resync() {
 	})
 	s.stats.resyncAdded.Add(uint64(added))
 	s.stats.resyncExecs.Add(uint64(execs))
+	s.lost = false
 	s.lastResync = time.Now()
 	s.warnLost.resyncs++
 	s.warnLost.added += added

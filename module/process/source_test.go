@@ -15,12 +15,14 @@ import (
 
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
 	"github.com/spawnbeat/spawnbeat/module/process/netlink"
+	"github.com/spawnbeat/spawnbeat/module/process/procfs"
 )
 
 // fakeProc is one process of a fake /proc tree.
 type fakeProc struct {
 	pid, ppid int
 	sid       int    // session and process group; 0: ppid's
+	tty       uint32 // tty_nr
 	start     uint64 // start time in ticks; 0: 1000+pid
 	comm      string
 	state     byte
@@ -48,8 +50,8 @@ func writeProc(t testing.TB, root string, p fakeProc) {
 	if start == 0 {
 		start = 1000 + uint64(p.pid)
 	}
-	stat := fmt.Sprintf("%d (%s) %c %d %d %d 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 %d 0 0\n",
-		p.pid, p.comm, p.state, p.ppid, sid, sid, start)
+	stat := fmt.Sprintf("%d (%s) %c %d %d %d %d -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 %d 0 0\n",
+		p.pid, p.comm, p.state, p.ppid, sid, sid, p.tty, start)
 	status := fmt.Sprintf("Name:\t%s\nUid:\t%d\t%d\t%d\t%d\nGid:\t%d\t%d\t%d\t%d\n",
 		p.comm, p.uid, p.uid, p.uid, p.uid, p.gid, p.gid, p.gid, p.gid)
 	var cmdline string
@@ -301,7 +303,11 @@ func TestResync(t *testing.T) {
 		args: []string{"python3"}, exe: "/usr/bin/python3.11", cwd: "/tmp"})
 	writeProc(t, root, fakeProc{pid: 1003, ppid: 1000, comm: "sh", state: 'S', uid: 1000, gid: 100,
 		args: []string{"sh", "-c", "x"}, exe: "/usr/bin/dash", cwd: "/tmp"})
+	s.lost = true // as listen marks an ENOBUFS
 	s.resync()
+	if s.lost {
+		t.Error("the table still counts as stale after the resync: stat read at every exec from now on")
+	}
 	type seen struct {
 		Action, Name, Parent string
 		PID                  int
@@ -531,6 +537,58 @@ func TestExecCredentials(t *testing.T) {
 			}
 			if diff := cmp.Diff([]ids{tt.want}, got); diff != "" {
 				t.Errorf("exec document ids (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestSettle checks how an exec'd process read without stat gets its
+// start, parent and terminal: from the table when it vouches for them,
+// else from stat, read late.
+func TestSettle(t *testing.T) {
+	const pts1 = 136<<8 | 1
+	shell := fakeProc{pid: 3000, ppid: 1, sid: 300, comm: "bash", state: 'S', args: []string{"bash"}, exe: "/bin/bash", cwd: "/"}
+	// The fake tree shows the child with a terminal: whoever reads stat
+	// sees it; a vouched-for image says none, as the table knows.
+	child := fakeProc{pid: 4000, ppid: 3000, sid: 300, tty: pts1, comm: "sleep", state: 'S', args: []string{"sleep", "1"}, exe: "/bin/sleep", cwd: "/"}
+	// read is a process as ReadExec reads it without stat.
+	read := func(pid int) *procfs.Process {
+		return &procfs.Process{
+			Stat: procfs.Stat{PID: pid, PGID: pid, SID: 300}, Args: []string{"sleep", "1"}, Exe: "/bin/sleep", Cwd: "/",
+			ReadState: procfs.ReadComplete, Missing: procfs.PartStat | procfs.PartStatus,
+		}
+	}
+	tests := []struct {
+		name     string
+		forked   bool // the table saw the child's fork
+		lost     bool // events were lost, no resync since
+		pid      int
+		wantTTY  uint32
+		wantPPID int  // 0: left to the table
+		wantStat bool // PartStat cleared
+	}{
+		{name: "forked child of a shell without terminal: the table vouches", forked: true, pid: 4000, wantStat: true},
+		{name: "events lost since: stat read", forked: true, lost: true, pid: 4000, wantTTY: pts1, wantPPID: 3000, wantStat: true},
+		{name: "fork not seen: stat read", pid: 4000, wantTTY: pts1, wantPPID: 3000, wantStat: true},
+		{name: "reaped before stat: unknown", pid: 4001},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := fakeSource(t, shell)
+			s.scan(false) // the shell
+			if tt.forked {
+				s.table.Fork(3000, 4000, time.Now())
+			}
+			writeProc(t, filepath.Dir(s.opts.ProcRoot), child)
+			s.lost = tt.lost
+			p := read(tt.pid)
+			s.settle(p)
+			if p.TTY != tt.wantTTY || p.PPID != tt.wantPPID || (p.Missing&procfs.PartStat == 0) != tt.wantStat {
+				t.Errorf("tty %#x, ppid %d, stat settled %v; want %#x, %d, %v",
+					p.TTY, p.PPID, p.Missing&procfs.PartStat == 0, tt.wantTTY, tt.wantPPID, tt.wantStat)
+			}
+			if p.PID != tt.pid || p.PGID == 0 || p.SID != 300 {
+				t.Errorf("pid %d pgid %d sid %d: lost what the read had", p.PID, p.PGID, p.SID)
 			}
 		})
 	}

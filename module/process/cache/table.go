@@ -90,6 +90,10 @@ type Image struct {
 
 	TTY       uint32 // tty_nr; procfs.TTYDevice splits it
 	SID, PGID int
+	// TTYUnsure says TTY may not be the terminal the process has: stat was
+	// not read, or the image was inherited from a session leader, which
+	// may have gained a terminal after its image was read (see KnowsNoTTY).
+	TTYUnsure bool
 
 	ContainerID string   // container.id: a fork inherits its parent's cgroups
 	EnvVars     []string // process.env_vars: the bindings asked for (Options.EnvVars)
@@ -118,7 +122,7 @@ func ImageOf(p *procfs.Process) Image {
 		UID: p.UID, EUID: p.EUID, SUID: p.SUID, FSUID: p.FSUID,
 		GID: p.GID, EGID: p.EGID, SGID: p.SGID, FSGID: p.FSGID,
 		CapBnd: p.CapBnd, HasCapBnd: p.HasCapBnd,
-		TTY: p.TTY, SID: p.SID, PGID: p.PGID,
+		TTY: p.TTY, SID: p.SID, PGID: p.PGID, TTYUnsure: p.Missing&procfs.PartStat != 0,
 		ContainerID: p.ContainerID, EnvVars: p.EnvVars,
 		ReadState: p.ReadState,
 	}
@@ -281,6 +285,9 @@ func (t *Table) Fork(parentPID, childPID int, at time.Time) *Entry {
 	}
 	if parent != nil {
 		e.Image = parent.Image
+		if parent.PID == parent.Image.SID {
+			e.Image.TTYUnsure = true
+		}
 	}
 	e.EntityID = t.entityID(childPID, ticks, at)
 	t.insert(e)
@@ -318,6 +325,23 @@ func (t *Table) Exec(p *procfs.Process, at time.Time) *Entry {
 		t.replace(e)
 	}
 	return t.add(p, SourceExec, at)
+}
+
+// KnowsNoTTY reports whether e, the entry of a live process that getsid
+// now puts in session sid, vouches that the process has no controlling
+// terminal, so that stat need not be read to learn it. Any process can
+// lose its terminal unannounced (TIOCNOTTY, a hang-up), so only "none"
+// can be vouched for. Only a session leader gains one (TIOCSCTTY, or
+// opening a terminal without O_NOCTTY), and a process leads a session
+// only after its own setsid. So the image must say none for sure (read
+// from stat, or vouched for at its exec, and not inherited from a leader:
+// TTYUnsure), the process must not lead its session, and the session must
+// still be the image's: otherwise the process, or its parent before the
+// fork, called setsid since the image was read.
+func (t *Table) KnowsNoTTY(e *Entry, sid int) bool {
+	im := &e.Image
+	return !e.Exited && im.ReadState != 0 && !im.TTYUnsure && im.TTY == 0 &&
+		sid == im.SID && sid != e.PID
 }
 
 // appendPrior appends im to prev; a full prev loses its second image, so

@@ -673,3 +673,82 @@ func TestPrevious(t *testing.T) {
 		t.Errorf("kept %s first and %s last, want the fork's bash and the latest replaced image, e18", first, last)
 	}
 }
+
+// TestKnowsNoTTY checks when the table vouches that a process has no
+// controlling terminal, so that stat need not be read at its exec.
+func TestKnowsNoTTY(t *testing.T) {
+	const pts0 = 136<<8 | 0 // /dev/pts/0
+	// member is a process of session sid, read from /proc with stat.
+	member := func(pid, sid int, tty uint32) *procfs.Process {
+		p := proc(pid, 1, 5000, "bash")
+		p.SID, p.TTY = sid, tty
+		return p
+	}
+	tests := []struct {
+		name string
+		// build returns the entry asked about and the session getsid gives.
+		build func(tab *Table) (*Entry, int)
+		want  bool
+	}{
+		{"fork of a process without terminal", func(tab *Table) (*Entry, int) {
+			tab.Upsert(member(100, 50, 0), t0)
+			return tab.Fork(100, 101, t0), 50
+		}, true},
+		{"the parent has a terminal, which it may have lost since", func(tab *Table) (*Entry, int) {
+			tab.Upsert(member(100, 50, pts0), t0)
+			return tab.Fork(100, 101, t0), 50
+		}, false},
+		{"the child leads a session of its own (setsid)", func(tab *Table) (*Entry, int) {
+			tab.Upsert(member(100, 50, 0), t0)
+			return tab.Fork(100, 101, t0), 101
+		}, false},
+		{"the parent called setsid after its image was read", func(tab *Table) (*Entry, int) {
+			tab.Upsert(member(100, 50, 0), t0)
+			return tab.Fork(100, 101, t0), 100
+		}, false},
+		{"the parent leads its session and may have gained a terminal", func(tab *Table) (*Entry, int) {
+			tab.Upsert(member(100, 100, 0), t0)
+			return tab.Fork(100, 101, t0), 100
+		}, false},
+		{"a grandchild of a leader through a fork that did not exec", func(tab *Table) (*Entry, int) {
+			tab.Upsert(member(100, 100, 0), t0)
+			tab.Fork(100, 101, t0)
+			return tab.Fork(101, 102, t0), 100
+		}, false},
+		{"a fork of a process whose exec the table vouched for", func(tab *Table) (*Entry, int) {
+			tab.Upsert(member(100, 50, 0), t0)
+			tab.Fork(100, 101, t0)
+			p := proc(101, 0, 0, "python3")
+			p.SID = 50
+			tab.Exec(p, t0.Add(time.Millisecond))
+			return tab.Fork(101, 102, t0.Add(2*time.Millisecond)), 50
+		}, true},
+		{"an exec'd image whose stat could not be read", func(tab *Table) (*Entry, int) {
+			tab.Upsert(member(100, 50, 0), t0)
+			tab.Fork(100, 101, t0)
+			p := proc(101, 0, 0, "python3")
+			p.SID, p.Missing = 50, procfs.PartStat
+			return tab.Exec(p, t0.Add(time.Millisecond)), 50
+		}, false},
+		{"a fork of an unknown parent", func(tab *Table) (*Entry, int) {
+			return tab.Fork(100, 101, t0), 50
+		}, false},
+		{"an exited process", func(tab *Table) (*Entry, int) {
+			tab.Upsert(member(100, 50, 0), t0)
+			tab.Fork(100, 101, t0)
+			return tab.Exit(101, 0, t0.Add(time.Millisecond)), 50
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tab := newTable(Options{})
+			e, sid := tt.build(tab)
+			if e == nil {
+				t.Fatal("no entry")
+			}
+			if got := tab.KnowsNoTTY(e, sid); got != tt.want {
+				t.Errorf("KnowsNoTTY = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -42,6 +43,10 @@ var (
 type FS struct {
 	root string
 	hz   uint64
+	// live says the root is the proc of this process's PID namespace: its
+	// PIDs are the ones system calls take (getpgid, getsid). False for a
+	// test tree, or a host's /proc mounted in a container of its own.
+	live bool
 }
 
 // NewFS returns the proc file system at root ("" means DefaultRoot). The
@@ -57,7 +62,15 @@ func NewFS(root string) (FS, error) {
 	if !fi.IsDir() {
 		return FS{}, fmt.Errorf("open proc root %s: %w", root, ErrNotDir)
 	}
-	return FS{root: filepath.Clean(root), hz: clockTicks()}, nil
+	root = filepath.Clean(root)
+	return FS{root: root, hz: clockTicks(), live: ownsPIDs(root)}, nil
+}
+
+// ownsPIDs reports whether the proc file system at root numbers processes
+// as this process's PID namespace does: its self link names our PID.
+func ownsPIDs(root string) bool {
+	self, err := os.Readlink(filepath.Join(root, "self"))
+	return err == nil && self == strconv.Itoa(os.Getpid())
 }
 
 // clockTicks returns AT_CLKTCK from this process's auxiliary vector, or

@@ -8,10 +8,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 )
 
 // startChild starts path with argv (argv[0] as given) in dir and stops it
@@ -338,4 +340,99 @@ func BenchmarkProcReadOSBaseline(b *testing.B) {
 			}
 		}
 	}
+}
+
+// TestReadExec checks which path ReadExec takes: without stat for a live
+// process of our PID namespace, with it for an exiting one or under a
+// root that numbers processes otherwise (a test tree).
+func TestReadExec(t *testing.T) {
+	t.Run("test tree: stat read", func(t *testing.T) {
+		fs := fakeFS(t)
+		if fs.live {
+			t.Fatal("the test tree is taken for our PID namespace's proc")
+		}
+		r := fs.NewReader(0)
+		var full, got Process
+		if err := r.Read(2739, &full); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.ReadExec(2739, &got); err != nil {
+			t.Fatal(err)
+		}
+		full.Creds, full.Missing = Creds{}, PartStatus
+		if diff := cmp.Diff(full, got); diff != "" {
+			t.Errorf("ReadExec mismatch with Read less status (-want +got):\n%s", diff)
+		}
+	})
+
+	r := liveReader(t, 0)
+	if !r.fs.live {
+		t.Fatal("/proc is not taken for our PID namespace's proc")
+	}
+	sh, err := filepath.EvalSymlinks("/bin/sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv := []string{"sh", "-c", "sleep 30; :", "read-exec"}
+	cmd := &exec.Cmd{Path: "/bin/sh", Args: argv, Dir: dir, SysProcAttr: &syscall.SysProcAttr{Setpgid: true}}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	sid, err := unix.Getsid(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("live: stat left to the caller", func(t *testing.T) {
+		var p Process
+		deadline := time.Now().Add(5 * time.Second)
+		for { // until the child has exec'd sh (mid-execve, exe shows before argv)
+			if err := r.ReadExec(pid, &p); err != nil {
+				t.Fatalf("ReadExec(%d): %v", pid, err)
+			}
+			if (p.Exe == sh && p.ReadState == ReadComplete) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		want := Process{
+			Stat:      Stat{PID: pid, PGID: pid, SID: sid},
+			Args:      argv,
+			Exe:       sh,
+			Cwd:       dir,
+			ReadState: ReadComplete,
+			Missing:   PartStat | PartStatus,
+		}
+		if diff := cmp.Diff(want, p); diff != "" {
+			t.Errorf("ReadExec(%d) mismatch (-want +got):\n%s", pid, diff)
+		}
+	})
+
+	t.Run("zombie: stat read", func(t *testing.T) {
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		var s Stat
+		deadline := time.Now().Add(5 * time.Second)
+		for r.ReadStat(pid, &s) == nil && s.State != 'Z' && time.Now().Before(deadline) {
+			time.Sleep(2 * time.Millisecond)
+		}
+		var p Process
+		if err := r.ReadExec(pid, &p); err != nil {
+			t.Fatalf("ReadExec(%d) of a zombie: %v", pid, err)
+		}
+		if p.ReadState != ReadZombie || p.Missing&PartStat != 0 || p.PPID != os.Getpid() || p.PGID != pid || p.Comm != "sh" {
+			t.Errorf("zombie: state %v, missing %b, ppid %d, pgid %d, comm %q; want zombie, stat read, %d, %d, sh",
+				p.ReadState, p.Missing, p.PPID, p.PGID, p.Comm, os.Getpid(), pid)
+		}
+	})
 }

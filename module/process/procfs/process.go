@@ -108,6 +108,9 @@ const (
 	PartCmdline
 	PartExe
 	PartCwd
+	// PartStat: stat was not read. Stat then holds only PID, and PGID and
+	// SID when ReadExec asked the kernel for them (see ReadExec).
+	PartStat
 )
 
 // Process is what Read reads about one process. Its strings and Args never

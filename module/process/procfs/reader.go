@@ -125,6 +125,14 @@ func (r *Reader) Read(pid int, p *Process) error {
 // And it reads cmdline with a raw system call (see sys.go): the exec has
 // just written the arguments to the new stack, so they are in memory, and
 // only the process's own loader holds its mmap lock, briefly.
+//
+// When the FS numbers processes as our PID namespace does, and cmdline,
+// exe and cwd are all there (the process is alive), it skips stat too:
+// opening and formatting it costs as much as cmdline. getpgid and getsid
+// give PGID and SID, exact and cheap; the start, the parent and the
+// terminal are what the caller's process table knows from the fork, and
+// ReadStat reads them when it does not. p.Missing then has PartStat. A
+// process found exiting takes Read's path, stat included.
 func (r *Reader) ReadExec(pid int, p *Process) error {
 	return r.readProcess(pid, p, true)
 }
@@ -171,11 +179,14 @@ func (r *Reader) read(pid int, p *Process, execd bool) error {
 		p.ArgsTruncated = more
 		p.ArgsRewritten = cl.rewritten
 	}
+	if execd && cl.known && r.fs.live && r.readLive(pid, p, cl) {
+		return nil
+	}
 	b, _, err := readFile(r.file("stat"), r.buf, maxFileBytes, false)
 	r.buf = b[:0]
 	if isGone(err) && cl.known {
 		// Reaped right after its arguments were read: keep them.
-		p.Missing |= PartStatus | PartExe | PartCwd
+		p.Missing |= PartStat | PartStatus | PartExe | PartCwd
 		p.ReadState = ReadExited
 		r.str = append(r.str[:0], cl.data...)
 		r.finish(p, layout{argEnd: len(r.str), exe: len(r.str), cwd: len(r.str)}, cl)
@@ -280,6 +291,42 @@ func (r *Reader) read(pid int, p *Process, execd bool) error {
 	p.ReadState = state
 	r.finish(p, l, cl)
 	return nil
+}
+
+// readLive ends ReadExec's read of a live process without stat (see
+// ReadExec): exe, cwd, then the process group and session. It reports
+// false, having set nothing in p, when one is missing; the caller then
+// reads stat, which tells an exiting process from a part withheld.
+func (r *Reader) readLive(pid int, p *Process, cl cmdline) bool {
+	r.str = append(r.str[:0], cl.data...)
+	l := layout{argEnd: len(r.str)}
+	exe, err := r.readlink("exe")
+	if err != nil {
+		return false
+	}
+	exe, deleted := bytes.CutSuffix(exe, []byte(deletedSuffix))
+	r.str = append(r.str, exe...)
+	l.exe = len(r.str)
+	cwd, err := r.readlink("cwd")
+	if err != nil {
+		return false
+	}
+	r.str = append(r.str, cwd...)
+	l.cwd = len(r.str)
+	pgid, err := getpgid(pid)
+	if err != nil {
+		return false
+	}
+	sid, err := getsid(pid)
+	if err != nil {
+		return false
+	}
+	p.PGID, p.SID = pgid, sid
+	p.ExeDeleted = deleted
+	p.Missing |= PartStat | PartStatus
+	p.ReadState = ReadComplete
+	r.finish(p, l, cl)
+	return true
 }
 
 // statusIf reads status when asked to (see readStatus), and otherwise

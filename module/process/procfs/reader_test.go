@@ -134,7 +134,7 @@ func TestReadFake(t *testing.T) {
 				Stat:      Stat{PID: 90008},
 				Args:      []string{"sleep", "300"},
 				ReadState: ReadExited,
-				Missing:   PartStatus | PartExe | PartCwd,
+				Missing:   PartStat | PartStatus | PartExe | PartCwd,
 			},
 		},
 		{

@@ -15,8 +15,8 @@ import (
 // it sleeps, and sysmon then polls every 20 µs for a while; on the build
 // machines' VMs that wake-up and its context switches cost several times
 // the call itself: sysmon took a quarter of spawnbeat's CPU in an exec
-// storm. Opening, closing and reading stat, status and the links return at
-// once. Reading cmdline may not: it reads the process's memory under its
+// storm. Opening, closing and reading stat, status and the links, getpgid
+// and getsid return at once. Reading cmdline may not: it reads the process's memory under its
 // mmap lock, and may have to fault the arguments' pages in. A raw call
 // cannot be stopped for a garbage collection, so a stuck one would stall
 // the whole runtime rather than capture alone. So cmdline is read raw only
@@ -124,6 +124,19 @@ func read(fd int, p []byte, mayWait bool) (int, error) {
 		call = unix.Syscall
 	}
 	r, _, errno := call(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), nil
+}
+
+// getpgid and getsid return the process group and the session of process
+// pid of our PID namespace, as the kernel holds them now.
+func getpgid(pid int) (int, error) { return idOf(unix.SYS_GETPGID, pid) }
+func getsid(pid int) (int, error)  { return idOf(unix.SYS_GETSID, pid) }
+
+func idOf(call uintptr, pid int) (int, error) {
+	r, _, errno := unix.RawSyscall(call, uintptr(pid), 0, 0)
 	if errno != 0 {
 		return 0, errno
 	}
