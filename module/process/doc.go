@@ -22,6 +22,12 @@
 // ("zombie", "exited"), never guessed. TestIntegrationArgsShare measures the
 // share of /bin/true storms read completely.
 //
+// What the table knows is not read again: an exec'd process's credentials
+// (its fork's, kept right by the uid and gid events) and, for a live one
+// whose fork it saw, its start and parent, and its terminal when the table
+// can vouch that there is none (cache.Table.KnowsNoTTY). stat is then not
+// read at all (Source.settle); that halves the files opened per exec.
+//
 // A Source is run by one goroutine, which owns the table, the /proc reader
 // and the netlink socket; Stats may be read from any goroutine.
 package process

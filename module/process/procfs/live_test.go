@@ -277,6 +277,16 @@ func TestIntegrationReadAll(t *testing.T) {
 
 // BenchmarkProcRead reads a live child's stat, status, cmdline, exe and cwd.
 func BenchmarkProcRead(b *testing.B) {
+	benchmarkRead(b, (*Reader).Read, 0)
+}
+
+// BenchmarkReadExec reads a live child as an exec event has it read:
+// cmdline, exe, cwd, getpgid and getsid.
+func BenchmarkReadExec(b *testing.B) {
+	benchmarkRead(b, (*Reader).ReadExec, PartStat|PartStatus)
+}
+
+func benchmarkRead(b *testing.B, read func(*Reader, int, *Process) error, missing Parts) {
 	r := liveReader(b, 0)
 	cmd := startChild(b, "/bin/sh", "/tmp", "sh", "-c", "sleep 600; :", "value with spaces")
 	pid := cmd.Process.Pid
@@ -293,12 +303,12 @@ func BenchmarkProcRead(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if err := r.Read(pid, &p); err != nil {
+		if err := read(r, pid, &p); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if p.ReadState != ReadComplete {
-		b.Fatalf("state %v", p.ReadState)
+	if p.ReadState != ReadComplete || p.Missing != missing {
+		b.Fatalf("state %v, missing %b; want complete, %b", p.ReadState, p.Missing, missing)
 	}
 }
 
