@@ -121,8 +121,7 @@ type agent struct {
 // scan, the monitoring endpoint on loopback.
 const agentConfig = `spawnbeat:
   capture:
-    scan_existing: false
-    priority_boost: %d
+    scan_existing: false%s
 output.file:
   rotate_every_kb: 1048576
 logging.level: info
@@ -132,9 +131,9 @@ http.host: 127.0.0.1
 http.port: %d
 `
 
-// startAgent runs binary on a fresh home, with the given priority boost,
-// and returns once it logs that it is capturing.
-func startAgent(ctx context.Context, binary string, boost int, home string) (*agent, error) {
+// startAgent runs binary, called name in messages, on a fresh home, with
+// the given priority boost, and returns once it logs that it is capturing.
+func startAgent(ctx context.Context, name, binary string, boost int, home string) (*agent, error) {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, fmt.Errorf("start spawnbeat: %w", err)
 	}
@@ -143,12 +142,16 @@ func startAgent(ctx context.Context, binary string, boost int, home string) (*ag
 		return nil, fmt.Errorf("start spawnbeat: %w", err)
 	}
 	cfg := filepath.Join(home, "spawnbeat.yml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, agentConfig, boost, port), 0o600); err != nil {
+	boostSetting := "" // unset unless asked for: a baseline build may predate the option
+	if boost > 0 {
+		boostSetting = fmt.Sprintf("\n    priority_boost: %d", boost)
+	}
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, agentConfig, boostSetting, port), 0o600); err != nil {
 		return nil, fmt.Errorf("start spawnbeat: %w", err)
 	}
 	cmd := exec.Command(binary, "-c", cfg, "-e", "--path.home", home)
 	cmd.Dir = home
-	c, err := startChild("spawnbeat", cmd)
+	c, err := startChild(name, cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +161,7 @@ func startAgent(ctx context.Context, binary string, boost int, home string) (*ag
 	for !strings.Contains(c.logs.String(), readyLog) {
 		if a.exited() || ctx.Err() != nil || time.Now().After(deadline) {
 			_ = a.stop(5 * time.Second)
-			return nil, fmt.Errorf("start spawnbeat (exit %v): %w; its log:\n%s", a.exit, errNotStarted, tail(c.logs.String(), 2000))
+			return nil, fmt.Errorf("start %s (exit %v): %w; its log:\n%s", name, a.exit, errNotStarted, tail(c.logs.String(), 2000))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

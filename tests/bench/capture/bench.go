@@ -20,7 +20,8 @@ var errProbe = errors.New("probe not seen")
 type bench struct {
 	ctx      context.Context
 	binary   string  // spawnbeat
-	boost    int     // its spawnbeat.capture.priority_boost
+	baseline string  // another spawnbeat run side by side on the storms; empty for none
+	boost    int     // spawnbeat.capture.priority_boost of both
 	forkstat string  // forkstat's path; empty when it is not installed
 	tmp      string  // homes of the runs
 	runID    string  // in every marker, so runs never match each other's processes
@@ -123,6 +124,11 @@ type stormResult struct {
 	FSSeen   int  // storm processes forkstat printed an exec line for
 	FSFull   int  // … with the full command line
 	FS       usage
+
+	Baseline      bool // the baseline spawnbeat ran side by side
+	BaselineFirst bool // … and was started first
+	BaseFull      int  // storm processes it wrote with their full args
+	Base          usage
 }
 
 // runStorm measures one storm: a fresh spawnbeat (and forkstat), a probe
@@ -131,12 +137,35 @@ type stormResult struct {
 func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 	res := stormResult{Kind: k.Name, Rate: rate, States: map[string]int{}}
 	home := filepath.Join(b.tmp, fmt.Sprintf("storm-%s-%d-%d", k.Tag, rate, rep))
-	a, err := startAgent(b.ctx, b.binary, b.boost, home)
+	// The baseline starts first on even runs: whichever subscribed last
+	// hears of an exec first, so alternating evens out the advantage.
+	var base *agent
+	startBase := func() (err error) {
+		base, err = startAgent(b.ctx, "baseline spawnbeat", b.baseline, b.boost, home+"-baseline")
+		return err
+	}
+	res.Baseline, res.BaselineFirst = b.baseline != "", b.baseline != "" && rep%2 == 0
+	if res.BaselineFirst {
+		if err := startBase(); err != nil {
+			return res, err
+		}
+		defer func() { _ = base.stop(30 * time.Second) }()
+	}
+	a, err := startAgent(b.ctx, "spawnbeat", b.binary, b.boost, home)
 	if err != nil {
 		return res, err
 	}
 	defer func() { _ = a.stop(30 * time.Second) }()
+	if res.Baseline && !res.BaselineFirst {
+		if err := startBase(); err != nil {
+			return res, err
+		}
+		defer func() { _ = base.stop(30 * time.Second) }()
+	}
 	tools := []seer{a}
+	if base != nil {
+		tools = append(tools, base)
+	}
 	var fs *forkstat
 	if b.forkstat != "" {
 		fs, err = startForkstat(b.forkstat, home)
@@ -156,9 +185,14 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 	if err != nil {
 		return res, err
 	}
-	var fs0 time.Duration
+	var fs0, base0 time.Duration
 	if fs != nil {
 		if fs0, err = cpuTime(fs.pid()); err != nil {
+			return res, err
+		}
+	}
+	if base != nil {
+		if base0, err = cpuTime(base.pid()); err != nil {
 			return res, err
 		}
 	}
@@ -189,6 +223,11 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 			return res, err
 		}
 	}
+	if base != nil {
+		if res.Base, err = measure(base.pid(), base0); err != nil {
+			return res, err
+		}
+	}
 	stats, err := a.stats(b.ctx)
 	if err != nil {
 		return res, err
@@ -199,6 +238,11 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 	}
 	if fs != nil {
 		_ = fs.stop(5 * time.Second) // forkstat's exit status on SIGTERM says nothing
+	}
+	if base != nil {
+		if err := base.stop(30 * time.Second); err != nil {
+			b.logf("%s-baseline: the baseline spawnbeat did not exit cleanly after SIGTERM: %v", home, err)
+		}
 	}
 
 	byPid := make(map[int]int, b.n)
@@ -215,8 +259,17 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 			return res, err
 		}
 	}
+	if base != nil {
+		var br stormResult
+		br.States = map[string]int{}
+		if err := countAgent(base, k, m, st, byPid, ready, end, &br); err != nil {
+			return res, err
+		}
+		res.BaseFull = br.Full
+	}
 	if !b.keep {
 		_ = os.RemoveAll(home)
+		_ = os.RemoveAll(home + "-baseline")
 	}
 	return res, nil
 }
@@ -324,7 +377,7 @@ const attackCode = `import pty; pty.spawn("/bin/sh") # %s`
 func (b *bench) runAttacks(n, rep int) (attackResult, error) {
 	var res attackResult
 	home := filepath.Join(b.tmp, fmt.Sprintf("attacks-%d", rep))
-	a, err := startAgent(b.ctx, b.binary, b.boost, home)
+	a, err := startAgent(b.ctx, "spawnbeat", b.binary, b.boost, home)
 	if err != nil {
 		return res, err
 	}

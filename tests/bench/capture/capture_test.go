@@ -318,3 +318,23 @@ func TestCeiling(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteBaseline checks the side-by-side table: each run's CPU ratio
+// to the baseline and their median.
+func TestWriteBaseline(t *testing.T) {
+	run := func(cpu, baseCPU time.Duration, full, baseFull int) stormResult {
+		return stormResult{Kind: "/bin/true", Rate: 500, Launched: 1000, Full: full,
+			Agent: usage{CPU: cpu}, Baseline: true, Base: usage{CPU: baseCPU}, BaseFull: baseFull}
+	}
+	r := report{opts: options{baseline: "/tmp/old-spawnbeat"}, storms: []stormResult{
+		run(270*time.Millisecond, 300*time.Millisecond, 990, 980),
+		run(330*time.Millisecond, 300*time.Millisecond, 992, 984),
+		run(285*time.Millisecond, 300*time.Millisecond, 994, 982),
+	}}
+	var out strings.Builder
+	r.writeBaseline(&out)
+	want := "| /bin/true | 500/s | 0.90, 1.10, 0.95 | 0.95 | 99.2 % | 98.2 % |"
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("baseline table:\n%s\nwant the row %s", out.String(), want)
+	}
+}

@@ -1,6 +1,6 @@
 // Command capture is spawnbeat's rerunnable capture benchmark.
 //
-//	go run ./tests/bench/capture [-n 2000] [-rate 500,0] [-reps 3] [-attacks 100] [-quick]
+//	go run ./tests/bench/capture [-n 2000] [-rate 500,0] [-reps 3] [-attacks 100] [-quick] [-baseline OLD]
 //
 // It owns nothing but itself: it builds spawnbeat, runs it as root on a
 // temporary home with the file output, launches exec storms of short-lived
@@ -14,6 +14,11 @@
 // pty.spawn attacks one after another and reports the detection latency
 // (event.created − @timestamp of each alert document) and whether every
 // attack produced exactly one alert.
+//
+// With -baseline, another spawnbeat binary (an older build) runs side by
+// side on every storm, and the report gives each run's CPU ratio of the
+// two: the load of a shared machine moves both alike, so the ratio shows
+// what a change did better than two separate runs do.
 //
 // Every measurement is repeated (-reps) and the table shows medians. The
 // harness asserts nothing about timings; it exits non-zero only when it

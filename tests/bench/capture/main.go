@@ -30,6 +30,7 @@ type options struct {
 	reps      int
 	attacks   int
 	spawnbeat string
+	baseline  string // another spawnbeat to run side by side
 	forkstat  string
 	keep      bool
 	launchers int
@@ -54,6 +55,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fl.IntVar(&o.attacks, "attacks", 100, "pty.spawn attacks per run for the detection latency; 0 skips them")
 	quick := fl.Bool("quick", false, fmt.Sprintf("a fast run: -n %d -reps %d -attacks %d unless given", quickN, quickReps, quickAttacks))
 	fl.StringVar(&o.spawnbeat, "spawnbeat", "", "a spawnbeat binary to measure; empty builds ./cmd/spawnbeat")
+	fl.StringVar(&o.baseline, "baseline", "", "another spawnbeat binary (an older build, say) to run side by side on every storm; the report gives spawnbeat's CPU as a ratio to it")
 	fl.StringVar(&o.forkstat, "forkstat", "forkstat", `forkstat to run side by side (a name on PATH or a path); "none" skips it`)
 	fl.BoolVar(&o.keep, "keep", false, "keep each run's home (spawnbeat's output and logs, forkstat's output)")
 	fl.IntVar(&o.boost, "priority-boost", 0, "spawnbeat.capture.priority_boost for spawnbeat (forkstat runs at the harness's priority)")
@@ -141,6 +143,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	if o.baseline != "" {
+		if _, err := os.Stat(o.baseline); err != nil {
+			fmt.Fprintln(stderr, "capture: -baseline:", err)
+			return 2
+		}
+	}
 	fsPath := ""
 	if o.forkstat != "none" {
 		if fsPath, err = exec.LookPath(o.forkstat); err != nil {
@@ -161,7 +169,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	b := &bench{
-		ctx: ctx, binary: binary, boost: o.boost, forkstat: fsPath, tmp: tmp, n: o.n, keep: o.keep,
+		ctx: ctx, binary: binary, baseline: o.baseline, boost: o.boost, forkstat: fsPath, tmp: tmp, n: o.n, keep: o.keep,
 		runID:  strconv.FormatInt(time.Now().UnixNano()%1e9, 36),
 		probes: &direct{s: newStarter(devnull)}, fleet: fleet{exe: exe, count: o.launchers}, log: stderr,
 	}

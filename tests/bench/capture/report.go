@@ -142,6 +142,9 @@ func (r *report) write(w io.Writer) {
 		r.opts.n, r.opts.launchers, rateList(r.opts.rates), r.opts.reps, r.opts.attacks, boost)
 	if len(r.storms) > 0 {
 		r.writeStorms(w)
+		if r.opts.baseline != "" {
+			r.writeBaseline(w)
+		}
 	}
 	if len(r.attacks) > 0 {
 		r.writeAttacks(w)
@@ -246,6 +249,32 @@ func (r *report) writeStorms(w io.Writer) {
 		"Other execs: exec documents of unrelated processes in the same window (the machine is shared; both tools pay for them).")
 	if !r.forkstat {
 		fmt.Fprintln(w, "\nforkstat was not installed: spawnbeat only.")
+	}
+	fmt.Fprintln(w)
+}
+
+// writeBaseline compares spawnbeat with the baseline build that ran side
+// by side on the same storms: each run's CPU ratio, as the load moves
+// both alike, and the median.
+func (r *report) writeBaseline(w io.Writer) {
+	fmt.Fprintf(w, "Against the baseline `%s`, run side by side on the same storms (started first on even runs, second on odd ones):\n\n", r.opts.baseline)
+	fmt.Fprintln(w, "| storm | rate | spawnbeat CPU / baseline CPU, each run | median | spawnbeat full args | baseline full args |")
+	fmt.Fprintln(w, "|---|---|---|--:|--:|--:|")
+	for _, g := range r.groups() {
+		var runs []string
+		var ratios []float64
+		for _, x := range g {
+			if x.Base.CPU <= 0 {
+				continue
+			}
+			ratio := float64(x.Agent.CPU) / float64(x.Base.CPU)
+			ratios = append(ratios, ratio)
+			runs = append(runs, fmt.Sprintf("%.2f", ratio))
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %.2f | %.1f %% | %.1f %% |\n", g[0].Kind, rateName(g[0].Rate),
+			strings.Join(runs, ", "), median(ratios),
+			of(g, func(x stormResult) float64 { return pct(x.Full, x.Launched) }),
+			of(g, func(x stormResult) float64 { return pct(x.BaseFull, x.Launched) }))
 	}
 	fmt.Fprintln(w)
 }
