@@ -125,10 +125,11 @@ type stormResult struct {
 	FSFull   int  // … with the full command line
 	FS       usage
 
-	Baseline      bool // the baseline spawnbeat ran side by side
-	BaselineFirst bool // … and was started first
-	BaseFull      int  // storm processes it wrote with their full args
-	Base          usage
+	Baseline bool // the baseline spawnbeat ran side by side
+	BaseFull int  // storm processes it wrote with their full args
+	Base     usage
+
+	HeardFirst string // the tool that subscribed last, which the kernel tells first
 }
 
 // runStorm measures one storm: a fresh spawnbeat (and forkstat), a probe
@@ -137,42 +138,59 @@ type stormResult struct {
 func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 	res := stormResult{Kind: k.Name, Rate: rate, States: map[string]int{}}
 	home := filepath.Join(b.tmp, fmt.Sprintf("storm-%s-%d-%d", k.Tag, rate, rep))
-	// The baseline starts first on even runs: whichever subscribed last
-	// hears of an exec first, so alternating evens out the advantage.
-	var base *agent
-	startBase := func() (err error) {
-		base, err = startAgent(b.ctx, "baseline spawnbeat", b.baseline, b.boost, home+"-baseline")
-		return err
-	}
-	res.Baseline, res.BaselineFirst = b.baseline != "", b.baseline != "" && rep%2 == 0
-	if res.BaselineFirst {
-		if err := startBase(); err != nil {
-			return res, err
-		}
-		defer func() { _ = base.stop(30 * time.Second) }()
-	}
-	a, err := startAgent(b.ctx, "spawnbeat", b.binary, b.boost, home)
-	if err != nil {
+	if err := os.MkdirAll(home, 0o700); err != nil {
 		return res, err
 	}
-	defer func() { _ = a.stop(30 * time.Second) }()
-	if res.Baseline && !res.BaselineFirst {
-		if err := startBase(); err != nil {
+	// The kernel tells the listener that subscribed last of each exec
+	// first: a head start in the race with a short-lived process's exit.
+	// The tools take turns at subscribing last, run by run.
+	var (
+		a, base *agent
+		fs      *forkstat
+	)
+	defer func() {
+		for _, c := range []*agent{a, base} {
+			if c != nil {
+				_ = c.stop(30 * time.Second)
+			}
+		}
+		if fs != nil {
+			_ = fs.stop(5 * time.Second)
+		}
+	}()
+	type starter struct {
+		name  string
+		start func() error
+	}
+	starts := []starter{{"spawnbeat", func() (err error) {
+		a, err = startAgent(b.ctx, "spawnbeat", b.binary, b.boost, home)
+		return err
+	}}}
+	if b.baseline != "" {
+		starts = append(starts, starter{"baseline", func() (err error) {
+			base, err = startAgent(b.ctx, "baseline spawnbeat", b.baseline, b.boost, home+"-baseline")
+			return err
+		}})
+	}
+	if b.forkstat != "" {
+		starts = append(starts, starter{"forkstat", func() (err error) {
+			fs, err = startForkstat(b.forkstat, home)
+			return err
+		}})
+	}
+	for i := range starts {
+		st := starts[(i+rep)%len(starts)]
+		if err := st.start(); err != nil {
 			return res, err
 		}
-		defer func() { _ = base.stop(30 * time.Second) }()
+		res.HeardFirst = st.name
 	}
 	tools := []seer{a}
 	if base != nil {
 		tools = append(tools, base)
+		res.Baseline = true
 	}
-	var fs *forkstat
-	if b.forkstat != "" {
-		fs, err = startForkstat(b.forkstat, home)
-		if err != nil {
-			return res, err
-		}
-		defer func() { _ = fs.stop(5 * time.Second) }()
+	if fs != nil {
 		tools = append(tools, fs)
 		res.Forkstat = true
 	}

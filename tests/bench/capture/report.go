@@ -151,6 +151,23 @@ func (r *report) write(w io.Writer) {
 	}
 }
 
+// heardFirst counts the runs in which each tool subscribed last.
+func (r *report) heardFirst() string {
+	var names []string
+	count := map[string]int{}
+	for _, x := range r.groups()[0] { // every storm took the same turns
+		if count[x.HeardFirst] == 0 {
+			names = append(names, x.HeardFirst)
+		}
+		count[x.HeardFirst]++
+	}
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s last in %d", n, count[n])
+	}
+	return strings.Join(parts, ", ")
+}
+
 func rateList(rates []int) string {
 	s := make([]string, len(rates))
 	for i, v := range rates {
@@ -246,6 +263,8 @@ func (r *report) writeStorms(w io.Writer) {
 		"forkstat seen / full args: storm processes it printed an exec line for / with the full command line. "+
 		"CPU: utime+stime from /proc/PID/stat from just before the storm until both tools had reported a probe launched after it. "+
 		"RSS: VmHWM / VmRSS at that point; each storm runs a fresh spawnbeat and forkstat. "+
+		"The kernel tells the listener that subscribed last of each exec first, a head start in the race with a short-lived process's exit: "+
+		"the tools take turns at subscribing last, run by run ("+r.heardFirst()+"). "+
 		"Other execs: exec documents of unrelated processes in the same window (the machine is shared; both tools pay for them).")
 	if !r.forkstat {
 		fmt.Fprintln(w, "\nforkstat was not installed: spawnbeat only.")
@@ -257,7 +276,7 @@ func (r *report) writeStorms(w io.Writer) {
 // by side on the same storms: each run's CPU ratio, as the load moves
 // both alike, and the median.
 func (r *report) writeBaseline(w io.Writer) {
-	fmt.Fprintf(w, "Against the baseline `%s`, run side by side on the same storms (started first on even runs, second on odd ones):\n\n", r.opts.baseline)
+	fmt.Fprintf(w, "Against the baseline `%s`, run side by side on the same storms:\n\n", r.opts.baseline)
 	fmt.Fprintln(w, "| storm | rate | spawnbeat CPU / baseline CPU, each run | median | spawnbeat full args | baseline full args |")
 	fmt.Fprintln(w, "|---|---|---|--:|--:|--:|")
 	for _, g := range r.groups() {
