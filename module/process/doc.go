@@ -25,7 +25,7 @@
 // What the table knows is not read again: an exec'd process's credentials
 // (its fork's, kept right by the uid and gid events) and, for a live one
 // whose fork it saw, its start and parent, and its terminal when the table
-// can vouch that there is none (cache.Table.KnowsNoTTY). stat is then not
+// can vouch that there is none (cache.Entry.KnowsNoTTY). stat is then not
 // read at all (Source.settle); that halves the files opened per exec.
 //
 // A Source is run by one goroutine, which owns the table, the /proc reader

@@ -448,7 +448,7 @@ func keepsContainer(e *cache.Entry) bool {
 
 // settle completes the stat part of an exec'd process that read left out
 // (procfs.PartStat): its start and parent, which the table keeps from the
-// fork, and its terminal, which the table may vouch for (KnowsNoTTY).
+// fork, and its terminal, which the entry may vouch for (KnowsNoTTY).
 // Otherwise, or while lost events may have left the table a stale entry
 // for a reused PID, stat is read now, microseconds after the rest: a
 // zombie still shows it.
@@ -456,7 +456,7 @@ func (s *Source) settle(p *procfs.Process) {
 	if p.Missing&procfs.PartStat == 0 || p.ReadState == 0 {
 		return
 	}
-	if e, ok := s.table.Get(p.PID); ok && !s.lost && s.table.KnowsNoTTY(e, p.SID) {
+	if e, ok := s.table.Get(p.PID); ok && !s.lost && e.KnowsNoTTY(p.SID) {
 		p.Missing &^= procfs.PartStat
 		return
 	}

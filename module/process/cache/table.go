@@ -176,6 +176,23 @@ type Entry struct {
 // or replaced by a new process with the same PID).
 func (e *Entry) Removed() bool { return e.removed }
 
+// KnowsNoTTY reports whether e, the entry of a live process that getsid
+// now puts in session sid, vouches that the process has no controlling
+// terminal, so that stat need not be read to learn it. Any process can
+// lose its terminal unannounced (TIOCNOTTY, a hang-up), so only "none"
+// can be vouched for. Only a session leader gains one (TIOCSCTTY, or
+// opening a terminal without O_NOCTTY), and a process leads a session
+// only after its own setsid. So the image must say none for sure (read
+// from stat, or vouched for at its exec, and not inherited from a leader:
+// TTYUnsure), the process must not lead its session, and the session must
+// still be the image's: otherwise the process, or its parent before the
+// fork, called setsid since the image was read.
+func (e *Entry) KnowsNoTTY(sid int) bool {
+	im := &e.Image
+	return !e.Exited && im.ReadState != 0 && !im.TTYUnsure && im.TTY == 0 &&
+		sid == im.SID && sid != e.PID
+}
+
 // Stats are the table's counters, a snapshot value.
 type Stats struct {
 	Entries     uint64 // entries in the table now
@@ -325,23 +342,6 @@ func (t *Table) Exec(p *procfs.Process, at time.Time) *Entry {
 		t.replace(e)
 	}
 	return t.add(p, SourceExec, at)
-}
-
-// KnowsNoTTY reports whether e, the entry of a live process that getsid
-// now puts in session sid, vouches that the process has no controlling
-// terminal, so that stat need not be read to learn it. Any process can
-// lose its terminal unannounced (TIOCNOTTY, a hang-up), so only "none"
-// can be vouched for. Only a session leader gains one (TIOCSCTTY, or
-// opening a terminal without O_NOCTTY), and a process leads a session
-// only after its own setsid. So the image must say none for sure (read
-// from stat, or vouched for at its exec, and not inherited from a leader:
-// TTYUnsure), the process must not lead its session, and the session must
-// still be the image's: otherwise the process, or its parent before the
-// fork, called setsid since the image was read.
-func (t *Table) KnowsNoTTY(e *Entry, sid int) bool {
-	im := &e.Image
-	return !e.Exited && im.ReadState != 0 && !im.TTYUnsure && im.TTY == 0 &&
-		sid == im.SID && sid != e.PID
 }
 
 // appendPrior appends im to prev; a full prev loses its second image, so

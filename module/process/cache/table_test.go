@@ -746,7 +746,7 @@ func TestKnowsNoTTY(t *testing.T) {
 			if e == nil {
 				t.Fatal("no entry")
 			}
-			if got := tab.KnowsNoTTY(e, sid); got != tt.want {
+			if got := e.KnowsNoTTY(sid); got != tt.want {
 				t.Errorf("KnowsNoTTY = %v, want %v", got, tt.want)
 			}
 		})
