@@ -165,6 +165,7 @@ type Entry struct {
 	HasExitCode bool // false when the exit was inferred from a scan
 
 	startExact bool      // StartTicks came from /proc
+	forked     bool      // Start is the time of the fork event
 	parent     *Entry    // the parent's entry, kept after it leaves the table
 	entry      entryMemo // the entry leader, once EntryLeader has evaluated it
 	removed    bool      // no longer in the table
@@ -296,7 +297,7 @@ func (t *Table) Fork(parentPID, childPID int, at time.Time) *Entry {
 	ticks := t.ticksAt(at)
 	e := &Entry{
 		PID: childPID, PPID: parentPID,
-		StartTicks: ticks, Start: at,
+		StartTicks: ticks, Start: at, forked: true,
 		Source: SourceFork, ImageAt: at,
 		parent: parent,
 	}
@@ -589,13 +590,15 @@ func (t *Table) sameStart(e *Entry, ticks uint64) bool {
 }
 
 // setStart adopts the exact start ticks /proc read for e. The entity id is
-// kept: it must not change during a process's life.
+// kept: it must not change during a process's life. So is a start taken
+// from the fork event, which is finer than a clock tick and already in
+// the process's documents.
 func (t *Table) setStart(e *Entry, ticks uint64) {
 	if ticks == 0 || e.startExact {
 		return
 	}
 	e.StartTicks, e.startExact = ticks, true
-	if !t.opts.BootTime.IsZero() {
+	if !t.opts.BootTime.IsZero() && !e.forked {
 		e.Start = t.startTime(ticks)
 	}
 }

@@ -752,3 +752,28 @@ func TestKnowsNoTTY(t *testing.T) {
 		})
 	}
 }
+
+// TestStartKept checks that process.start does not move during a
+// process's life once documents carry it: a fork event's time stays when
+// /proc's clock ticks arrive, while a start that was only a guess (the
+// exec's time, for a process whose fork was not seen) takes the ticks.
+func TestStartKept(t *testing.T) {
+	tab := newTable(Options{})
+	tab.Upsert(proc(100, 1, 5000, "bash"), t0)
+	forkAt := at(10000).Add(3 * time.Millisecond) // between two ticks
+	e := tab.Fork(100, 101, forkAt)
+	id := e.EntityID
+	tab.Exec(proc(101, 100, 10000, "sleep"), forkAt.Add(time.Millisecond))
+	if !e.Start.Equal(forkAt) || e.StartTicks != 10000 || e.EntityID != id {
+		t.Errorf("forked: start %v, ticks %d, id %q; want the fork's %v, 10000, %q", e.Start, e.StartTicks, e.EntityID, forkAt, id)
+	}
+
+	guess := at(20000).Add(5 * time.Millisecond)
+	p := proc(200, 100, 0, "sh") // stat unread: no ticks
+	g := tab.Exec(p, guess)
+	id = g.EntityID
+	tab.Upsert(proc(200, 100, 20000, "sh"), guess.Add(time.Second))
+	if !g.Start.Equal(at(20000)) || g.EntityID != id {
+		t.Errorf("guessed: start %v, id %q; want the ticks' %v, %q", g.Start, g.EntityID, at(20000), id)
+	}
+}
