@@ -163,6 +163,22 @@ func TestIntegrationExec(t *testing.T) {
 				t.Errorf("%s: process.previous (-want +got):\n%s", tt.name, diff)
 			}
 		}
+
+		// process.start and entity_id are the process's, the same in
+		// every document about it.
+		for _, tt := range []struct {
+			name string
+			exec *ecs.Event
+		}{{"sh", ev}, {"sleep", sleep}} {
+			end := c.wait(5*time.Second, "end of "+tt.name, isAction(ecs.ActionEnd, tt.exec.Process.PID))
+			if !end.Process.Start.Equal(tt.exec.Process.Start) || end.Process.EntityID != tt.exec.Process.EntityID {
+				t.Errorf("%s: end document's start %v, entity_id %q; the exec document's %v, %q",
+					tt.name, end.Process.Start, end.Process.EntityID, tt.exec.Process.Start, tt.exec.Process.EntityID)
+			}
+			if tt.exec.Process.Start.IsZero() || tt.exec.Process.Start.After(tt.exec.Timestamp) {
+				t.Errorf("%s: process.start %v, exec at %v: want a start before the exec", tt.name, tt.exec.Process.Start, tt.exec.Timestamp)
+			}
+		}
 	})
 
 	t.Run("a new session", func(t *testing.T) {
