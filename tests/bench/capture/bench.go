@@ -125,8 +125,7 @@ type stormResult struct {
 	FSFull   int  // … with the full command line
 	FS       usage
 
-	Baseline bool // the baseline spawnbeat ran side by side
-	BaseFull int  // storm processes it wrote with their full args
+	BaseFull int // storm processes the baseline spawnbeat wrote with their full args
 	Base     usage
 
 	HeardFirst string // the tool that subscribed last, which the kernel tells first
@@ -188,7 +187,6 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 	tools := []seer{a}
 	if base != nil {
 		tools = append(tools, base)
-		res.Baseline = true
 	}
 	if fs != nil {
 		tools = append(tools, fs)

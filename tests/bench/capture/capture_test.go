@@ -324,7 +324,7 @@ func TestCeiling(t *testing.T) {
 func TestWriteBaseline(t *testing.T) {
 	run := func(cpu, baseCPU time.Duration, full, baseFull int) stormResult {
 		return stormResult{Kind: "/bin/true", Rate: 500, Launched: 1000, Full: full,
-			Agent: usage{CPU: cpu}, Baseline: true, Base: usage{CPU: baseCPU}, BaseFull: baseFull}
+			Agent: usage{CPU: cpu}, Base: usage{CPU: baseCPU}, BaseFull: baseFull}
 	}
 	r := report{opts: options{baseline: "/tmp/old-spawnbeat"}, storms: []stormResult{
 		run(270*time.Millisecond, 300*time.Millisecond, 990, 980),
