@@ -1,0 +1,149 @@
+package execargs
+
+import (
+	"bytes"
+	"encoding/binary"
+	"testing"
+)
+
+// rec builds a record as the program writes it.
+func rec(tgid uint32, time uint64, args string, full int, errno int32) []byte {
+	b := make([]byte, headerLen, headerLen+len(args))
+	binary.NativeEndian.PutUint64(b[offTime:], time)
+	binary.NativeEndian.PutUint32(b[offTGID:], tgid)
+	binary.NativeEndian.PutUint32(b[offLen:], uint32(full))
+	binary.NativeEndian.PutUint32(b[offErr:], uint32(errno))
+	if errno == 0 {
+		b = append(b, args...)
+	}
+	return b
+}
+
+func newTestTap(recs ...[]byte) *Tap {
+	t := &Tap{}
+	for _, r := range recs {
+		t.keep(r)
+	}
+	t.ring = &ring{cons: make([]byte, 8), prod: make([]byte, 8)} // empty
+	t.keepFn = t.keep
+	return t
+}
+
+func TestTake(t *testing.T) {
+	tap := newTestTap(
+		rec(10, 100, "sh\x00-c\x00x\x00", 8, 0),
+		rec(11, 105, "a\x00", 2, 0),
+		rec(10, 110, "ls\x00", 3, 0), // 10 exec'd again
+		rec(12, 120, "", 50, -14),    // the copy failed (EFAULT)
+		rec(13, 130, "long\x00", 40000, 0),
+	)
+	check := func(tgid int, at uint64, want string, wantCut, wantOK bool) {
+		t.Helper()
+		got, cut, ok := tap.Take(tgid, at)
+		if ok != wantOK || cut != wantCut || !bytes.Equal(got, []byte(want)) {
+			t.Errorf("Take(%d, %d) = %q, %v, %v; want %q, %v, %v", tgid, at, got, cut, ok, want, wantCut, wantOK)
+		}
+	}
+	check(10, 101, "sh\x00-c\x00x\x00", false, true) // the first exec's event
+	check(11, 104, "", false, false)                 // a record after the event is not its own
+	check(11, 106, "a\x00", false, true)
+	check(10, 111, "ls\x00", false, true)
+	check(12, 121, "", false, false) // no bytes: /proc is read instead
+	check(13, 131, "long\x00", true, true)
+	check(14, 140, "", false, false) // no record at all
+	if want := (Stats{Taken: 4, Cut: 1, Missed: 3}); tap.Stats() != want {
+		t.Errorf("Stats = %+v, want %+v", tap.Stats(), want)
+	}
+}
+
+// TestTakeSkipsEarlierExec: when an exec event was lost, the next exec of
+// the same process takes its own record, and the earlier one is dropped.
+func TestTakeSkipsEarlierExec(t *testing.T) {
+	tap := newTestTap(
+		rec(10, 100, "first\x00", 6, 0),
+		rec(10, 200, "second\x00", 7, 0),
+	)
+	if got, _, _ := tap.Take(10, 201); string(got) != "second\x00" {
+		t.Fatalf("Take = %q, want the later exec's", got)
+	}
+	if _, _, ok := tap.Take(10, 300); ok {
+		t.Error("the earlier exec's record was left to be taken")
+	}
+	tap.compact()
+	if len(tap.pending) != 0 || len(tap.arena) != 0 {
+		t.Errorf("left %d records, %d bytes", len(tap.pending), len(tap.arena))
+	}
+}
+
+// TestTakeExpires: a record whose event never comes is given up, and the
+// bytes of those left are kept intact when others are dropped.
+func TestTakeExpires(t *testing.T) {
+	tap := newTestTap(
+		rec(10, 100, "lost\x00", 5, 0),
+		rec(11, 200, "kept\x00", 5, 0),
+		rec(12, 300, "taken\x00", 6, 0),
+	)
+	if _, _, ok := tap.Take(12, 301); !ok {
+		t.Fatal("not taken")
+	}
+	if _, _, ok := tap.Take(99, 100+expireAfter+1); ok {
+		t.Fatal("took another process's record")
+	}
+	if got, _, ok := tap.Take(11, 100+expireAfter+2); !ok || string(got) != "kept\x00" {
+		t.Errorf("Take = %q, %v; want the record still pending", got, ok)
+	}
+	if st := tap.Stats(); st.Expired != 1 {
+		t.Errorf("Expired = %d, want 1", st.Expired)
+	}
+}
+
+// TestKeepBounded: records nobody claims do not pile up.
+func TestKeepBounded(t *testing.T) {
+	tap := newTestTap()
+	for i := range maxPending + 10 {
+		tap.keep(rec(uint32(i+1), uint64(i), "x\x00", 2, 0))
+	}
+	if len(tap.pending) > maxPending {
+		t.Errorf("%d pending records, bound %d", len(tap.pending), maxPending)
+	}
+	if got, _, ok := tap.Take(maxPending+10, maxPending+10); !ok || string(got) != "x\x00" {
+		t.Errorf("the newest record: %q, %v", got, ok)
+	}
+	if st := tap.Stats(); st.Expired < 10 {
+		t.Errorf("Expired = %d, want at least 10", st.Expired)
+	}
+}
+
+// TestRingEach reads records laid out as the kernel lays them: 8-byte
+// headers, 8-byte alignment, a discarded record, one that wraps (the data
+// is mapped twice), and one still being written, which stops the read.
+func TestRingEach(t *testing.T) {
+	const size = 128
+	var mem [size]byte
+	write := func(pos uint64, b []byte) {
+		for i, c := range b {
+			mem[(pos+uint64(i))%size] = c
+		}
+	}
+	put := func(pos uint64, n uint32, payload string) {
+		write(pos, binary.NativeEndian.AppendUint32(nil, n))
+		write(pos+ringHeader, []byte(payload))
+	}
+	// Start near the end so that the third record wraps.
+	put(88, 3, "abc")                // 88..104
+	put(104, ringDiscard|5, "xxxxx") // 104..120
+	put(120, 12, "wrapping-rec")     // 120..140: its bytes wrap at 128
+	put(144, ringBusy|4, "busy")     // not committed yet
+	r := &ring{cons: make([]byte, 8), prod: make([]byte, 8), mask: size - 1}
+	r.data = append(mem[:], mem[:]...) // mapped twice
+	binary.NativeEndian.PutUint64(r.cons, 88)
+	binary.NativeEndian.PutUint64(r.prod, 160)
+	var got []string
+	r.each(func(rec []byte) { got = append(got, string(rec)) })
+	if len(got) != 2 || got[0] != "abc" || got[1] != "wrapping-rec" {
+		t.Errorf("records %q, want abc and wrapping-rec", got)
+	}
+	if pos := binary.NativeEndian.Uint64(r.cons); pos != 144 {
+		t.Errorf("consumer position %d, want 144 (stopped at the busy record)", pos)
+	}
+}

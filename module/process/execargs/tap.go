@@ -1,0 +1,211 @@
+package execargs
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+)
+
+// ringSize is the ring buffer's data size, a power of two of pages. The
+// ring is emptied at every exec event; 4 MiB holds some 20,000 records of
+// a typical command line, and at least 127 of the longest.
+const ringSize = 4 << 20
+
+// maxPending bounds the records read from the ring that no exec event
+// has claimed yet; expireAfter is how much older than the exec event at
+// hand a record may be before it is given up (its event was lost). Its
+// own event comes microseconds after it.
+const (
+	maxPending  = 4096
+	expireAfter = 5e9 // ns
+)
+
+// Tap is the loaded program and the records it wrote. Take is called by
+// one goroutine; Stats by any.
+type Tap struct {
+	scratch, ringMap *ebpf.Map
+	prog             *ebpf.Program
+	link             link.Link
+	ring             *ring
+	keepFn           func(rec []byte)
+
+	pending []record // read from the ring, not yet claimed
+	arena   []byte   // their argument bytes
+
+	taken, cut, missed, expired atomic.Uint64
+}
+
+// record is one exec's record, its bytes in Tap.arena.
+type record struct {
+	time   uint64
+	tgid   uint32
+	full   uint32 // the argument block's length in the process
+	off, n int    // the bytes copied; n is 0 when the copy failed
+	done   bool   // claimed or expired: dropped at the next Take
+}
+
+// Stats are a Tap's counters.
+type Stats struct {
+	Taken   uint64 // exec events paired with their record
+	Cut     uint64 // of those, argument lists longer than a record holds (/proc is read for the rest)
+	Missed  uint64 // exec events without a usable record (a full ring, or a failed copy)
+	Expired uint64 // records no exec event claimed (the kernel dropped the event)
+}
+
+// Open loads the program and attaches it. The error says what the kernel
+// or the process lacks.
+func Open() (*Tap, error) {
+	o, err := kernelOffsets()
+	if err != nil {
+		return nil, err
+	}
+	t := &Tap{}
+	if err := t.load(o); err != nil {
+		_ = t.Close()
+		return nil, err
+	}
+	t.keepFn = t.keep
+	return t, nil
+}
+
+func (t *Tap) load(o offsets) error {
+	var err error
+	t.scratch, err = ebpf.NewMap(&ebpf.MapSpec{
+		Name: "spawnbeat_rec", Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: recordMax, MaxEntries: 1,
+	})
+	if err != nil {
+		return fmt.Errorf("create the scratch map: %w", err)
+	}
+	t.ringMap, err = ebpf.NewMap(&ebpf.MapSpec{Name: "spawnbeat_ring", Type: ebpf.RingBuf, MaxEntries: ringSize})
+	if err != nil {
+		return fmt.Errorf("create the ring buffer: %w", err)
+	}
+	t.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name:         "spawnbeat_exec",
+		Type:         ebpf.RawTracepoint,
+		Instructions: program(o, t.scratch, t.ringMap),
+		License:      "Dual BSD/GPL", // the probe_read helpers are GPL-only
+	})
+	if err != nil {
+		return fmt.Errorf("load the exec program: %w", err)
+	}
+	t.link, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: "sched_process_exec", Program: t.prog})
+	if err != nil {
+		return fmt.Errorf("attach to sched_process_exec: %w", err)
+	}
+	t.ring, err = mapRing(t.ringMap.FD(), ringSize)
+	return err
+}
+
+// Take returns the argument list of the exec of process tgid that the
+// proc connector reported at kernel time at: the NUL-terminated
+// arguments, valid until the next Take, and whether the list was longer
+// than the record (then only its start is there). ok is false when there
+// is no usable record for it.
+func (t *Tap) Take(tgid int, at uint64) (args []byte, cut, ok bool) {
+	t.compact()
+	t.ring.each(t.keepFn)
+	best := -1
+	for i := range t.pending {
+		r := &t.pending[i]
+		switch {
+		case r.done:
+		case r.time+expireAfter < at:
+			r.done = true
+			t.expired.Add(1)
+		case r.tgid == uint32(tgid) && r.time <= at:
+			// The latest exec of tgid up to at is this event's; an
+			// earlier one's event is past (handled, or lost).
+			if best >= 0 {
+				t.pending[best].done = true
+			}
+			best = i
+		}
+	}
+	if best < 0 {
+		t.missed.Add(1)
+		return nil, false, false
+	}
+	r := &t.pending[best]
+	r.done = true
+	if r.n == 0 {
+		t.missed.Add(1)
+		return nil, false, false
+	}
+	t.taken.Add(1)
+	cut = int(r.full) > r.n
+	if cut {
+		t.cut.Add(1)
+	}
+	return t.arena[r.off : r.off+r.n], cut, true
+}
+
+// keep copies a record out of the ring into pending.
+func (t *Tap) keep(rec []byte) {
+	if len(rec) < headerLen {
+		return
+	}
+	if len(t.pending) == maxPending {
+		t.pending[0].done = true // the oldest: its event is surely lost
+		t.expired.Add(1)
+		t.compact()
+	}
+	r := record{
+		time: order.Uint64(rec[offTime:]),
+		tgid: order.Uint32(rec[offTGID:]),
+		full: order.Uint32(rec[offLen:]),
+		off:  len(t.arena),
+	}
+	if int32(order.Uint32(rec[offErr:])) == 0 {
+		r.n = len(rec) - headerLen
+		t.arena = append(t.arena, rec[headerLen:]...)
+	}
+	t.pending = append(t.pending, r)
+}
+
+// compact drops the records that are done, and their bytes.
+func (t *Tap) compact() {
+	kept, end := t.pending[:0], 0
+	for _, r := range t.pending {
+		if r.done {
+			continue
+		}
+		// Records are in arena order: moving each to the end of the
+		// kept ones never overwrites a later one.
+		copy(t.arena[end:], t.arena[r.off:r.off+r.n])
+		r.off = end
+		end += r.n
+		kept = append(kept, r)
+	}
+	t.pending = kept
+	t.arena = t.arena[:end]
+}
+
+// Stats returns a snapshot of the counters.
+func (t *Tap) Stats() Stats {
+	return Stats{Taken: t.taken.Load(), Cut: t.cut.Load(), Missed: t.missed.Load(), Expired: t.expired.Load()}
+}
+
+// Close detaches the program and frees the ring.
+func (t *Tap) Close() error {
+	var errs []error
+	if t.ring != nil {
+		errs = append(errs, t.ring.close())
+	}
+	if t.link != nil {
+		errs = append(errs, t.link.Close())
+	}
+	if t.prog != nil {
+		errs = append(errs, t.prog.Close())
+	}
+	if t.ringMap != nil {
+		errs = append(errs, t.ringMap.Close())
+	}
+	if t.scratch != nil {
+		errs = append(errs, t.scratch.Close())
+	}
+	return errors.Join(errs...)
+}
