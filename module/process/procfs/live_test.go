@@ -446,3 +446,61 @@ func TestReadExec(t *testing.T) {
 		}
 	})
 }
+
+// TestReadExecArgv: arguments taken at the exec stand for cmdline when
+// whole, and stand in for it, cut, only when it is gone.
+func TestReadExecArgv(t *testing.T) {
+	r := liveReader(t, 1024)
+	cmd := exec.Command("/bin/sh", "-c", "sleep 30; :", "read-exec-argv")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	live := []string{"/bin/sh", "-c", "sleep 30; :", "read-exec-argv"}
+	deadline := time.Now().Add(5 * time.Second)
+	for { // until the child has exec'd sh
+		var p Process
+		if err := r.ReadExec(pid, &p); err == nil && slices.Equal(p.Args, live) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	long := []byte(strings.Repeat("y", 2000) + "\x00")
+	read := func(argv Argv) Process {
+		t.Helper()
+		var p Process
+		if err := r.ReadExecArgv(pid, &p, argv); err != nil {
+			t.Fatalf("ReadExecArgv(%d, %q): %v", pid, argv.Data, err)
+		}
+		return p
+	}
+	check := func(what string, p Process, args []string, truncated bool, state ReadState) {
+		t.Helper()
+		if !slices.Equal(p.Args, args) || p.ArgsTruncated != truncated || p.ReadState != state {
+			t.Errorf("%s: args %.40q (truncated %v), state %v; want %.40q (%v), %v",
+				what, p.Args, p.ArgsTruncated, p.ReadState, args, truncated, state)
+		}
+	}
+
+	// Different from the live cmdline, to show which one was used.
+	check("whole, live", read(Argv{Data: []byte("exec\x00time\x00")}), []string{"exec", "time"}, false, ReadComplete)
+	check("cut, live", read(Argv{Data: []byte("exec\x00ti"), Cut: true}), live, false, ReadComplete)
+	check("whole, past the cap", read(Argv{Data: long}), []string{strings.Repeat("y", 1024)}, true, ReadComplete)
+
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	var s Stat
+	for r.ReadStat(pid, &s) == nil && s.State != 'Z' && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	check("whole, zombie", read(Argv{Data: []byte("exec\x00time\x00")}), []string{"exec", "time"}, false, ReadZombie)
+	check("cut, zombie", read(Argv{Data: []byte("exec\x00ti"), Cut: true}), []string{"exec", "ti"}, true, ReadZombie)
+
+	_ = cmd.Wait() // reaped
+	check("whole, reaped", read(Argv{Data: []byte("exec\x00time\x00")}), []string{"exec", "time"}, false, ReadExited)
+}

@@ -115,7 +115,7 @@ func (r *Reader) ReadStat(pid int, s *Stat) error {
 // only reused after the kernel has cycled through every other one.
 // After an error p holds only the PID.
 func (r *Reader) Read(pid int, p *Process) error {
-	return r.readProcess(pid, p, false)
+	return r.readProcess(pid, p, false, nil)
 }
 
 // ReadExec is Read for a process that just exec'd. It skips status: the
@@ -134,12 +134,29 @@ func (r *Reader) Read(pid int, p *Process) error {
 // ReadStat reads them when it does not. p.Missing then has PartStat. A
 // process found exiting takes Read's path, stat included.
 func (r *Reader) ReadExec(pid int, p *Process) error {
-	return r.readProcess(pid, p, true)
+	return r.readProcess(pid, p, true, nil)
 }
 
-func (r *Reader) readProcess(pid int, p *Process, execd bool) error {
+// Argv is an exec'd process's argument list as the kernel held it at the
+// exec (module/process/execargs): NUL-terminated arguments, and whether
+// the list went on past them.
+type Argv struct {
+	Data []byte
+	Cut  bool
+}
+
+// ReadExecArgv is ReadExec for a process whose arguments were taken at its
+// exec, before it could exit: a whole list stands for cmdline, which is
+// then not read; a cut one stands in only when cmdline is gone. It is read
+// like any cmdline: at most the Reader's cap, and the exec's argv exactly,
+// as no later rewrite of the process's title has touched it.
+func (r *Reader) ReadExecArgv(pid int, p *Process, argv Argv) error {
+	return r.readProcess(pid, p, true, &argv)
+}
+
+func (r *Reader) readProcess(pid int, p *Process, execd bool, argv *Argv) error {
 	*p = Process{Stat: Stat{PID: pid}}
-	if err := r.read(pid, p, execd); err != nil {
+	if err := r.read(pid, p, execd, argv); err != nil {
 		*p = Process{Stat: Stat{PID: pid}}
 		return err
 	}
@@ -161,15 +178,14 @@ func (r *Reader) ReadStatus(pid int, p *Process) error {
 	return nil
 }
 
-func (r *Reader) read(pid int, p *Process, execd bool) error {
+func (r *Reader) read(pid int, p *Process, execd bool, argv *Argv) error {
 	if pid <= 0 {
 		return fmt.Errorf("read process %d: %w", pid, ErrBadPID)
 	}
 	r.pidPath(pid, "/")
 	// cmdline first: of what a short-lived process loses at exit, its
 	// arguments matter most (rules match on them).
-	args, more, argsErr := readFile(r.file("cmdline"), r.args, r.maxArg, !execd)
-	r.args = args[:0]
+	args, more, argsErr := r.cmdline(argv, execd)
 	if isGone(argsErr) {
 		return wrapRead(pid, "cmdline", argsErr)
 	}
@@ -291,6 +307,21 @@ func (r *Reader) read(pid int, p *Process, execd bool) error {
 	p.ReadState = state
 	r.finish(p, l, cl)
 	return nil
+}
+
+// cmdline returns the process's argument bytes, and whether there were
+// more than the cap: the exec's own when whole (see ReadExecArgv), else
+// cmdline's, else, when cmdline is gone or empty, the exec's cut ones.
+func (r *Reader) cmdline(argv *Argv, execd bool) ([]byte, bool, error) {
+	if argv != nil && !argv.Cut {
+		return argv.Data[:min(len(argv.Data), r.maxArg)], len(argv.Data) > r.maxArg, nil
+	}
+	args, more, err := readFile(r.file("cmdline"), r.args, r.maxArg, !execd)
+	r.args = args[:0]
+	if argv != nil && len(argv.Data) > 0 && (err != nil || len(args) == 0) {
+		return argv.Data[:min(len(argv.Data), r.maxArg)], true, nil
+	}
+	return args, more, err
 }
 
 // readLive ends ReadExec's read of a live process without stat (see
