@@ -129,6 +129,7 @@ func (b *Beater) sourceOptions() process.Options {
 	c := b.cfg.Spawnbeat.Capture
 	return process.Options{
 		Mode:          c.Mode,
+		ExecArgs:      c.ExecArgs,
 		ReceiveBuffer: int(c.ReceiveBuffer),
 		PollPeriod:    c.PollPeriod,
 		ProcRoot:      c.ProcRoot,

@@ -44,9 +44,17 @@ const (
 	ModePoll    = "poll"    // poll /proc only
 )
 
+// Where exec'd processes' arguments come from (capture.exec_args).
+const (
+	ExecArgsAuto   = "auto"   // taken in the kernel at each exec (BPF) where it allows, else /proc
+	ExecArgsKernel = "kernel" // taken in the kernel; fail to start when it cannot be
+	ExecArgsProc   = "proc"   // read from /proc after each exec event
+)
+
 // Capture configures the sources.
 type Capture struct {
 	Mode          string        `config:"mode"`
+	ExecArgs      string        `config:"exec_args"`        // where exec'd processes' arguments come from
 	ReceiveBuffer ByteSize      `config:"receive_buffer"`   // proc connector socket buffer (SO_RCVBUFFORCE)
 	PollPeriod    time.Duration `config:"poll_period"`      // poll mode: time between /proc scans
 	ProcRoot      string        `config:"proc_root"`        // where the host's /proc is mounted
@@ -146,6 +154,7 @@ func Default() Config {
 			DropCapabilities: true,
 			Capture: Capture{
 				Mode:          ModeAuto,
+				ExecArgs:      ExecArgsAuto,
 				ReceiveBuffer: 8 << 20,
 				PollPeriod:    time.Second,
 				ProcRoot:      "/proc",
@@ -191,6 +200,11 @@ func (s *Spawnbeat) validate() []error {
 	case ModeAuto, ModeNetlink, ModePoll:
 	default:
 		add("capture.mode", "%q is not one of auto, netlink, poll", c.Mode)
+	}
+	switch c.ExecArgs {
+	case ExecArgsAuto, ExecArgsKernel, ExecArgsProc:
+	default:
+		add("capture.exec_args", "%q is not one of auto, kernel, proc", c.ExecArgs)
 	}
 	if c.ReceiveBuffer < 64<<10 || c.ReceiveBuffer > 1<<30 {
 		add("capture.receive_buffer", "%d is outside 64KiB..1GiB", c.ReceiveBuffer)

@@ -125,6 +125,7 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
     actions: [exec, spawn]
     poll_period: 1ms
     priority_boost: 21
+    exec_args: bpf
   cache:
     max_entries: 10
 logging:
@@ -149,11 +150,12 @@ max_procs: -1
 		path + ":5: spawnbeat.capture.actions: \"spawn\"",
 		path + ":6: spawnbeat.capture.poll_period:",
 		path + ":7: spawnbeat.capture.priority_boost: 21 is outside 0..20",
-		path + ":9: spawnbeat.cache.max_entries:",
-		path + ":11: logging.level:",
-		path + ":13: output.file.number_of_files",
-		path + ":14: output.file.pathh: unknown setting",
-		path + ":15: max_procs: -1 is negative",
+		path + ":8: spawnbeat.capture.exec_args: \"bpf\" is not one of auto, kernel, proc",
+		path + ":10: spawnbeat.cache.max_entries:",
+		path + ":12: logging.level:",
+		path + ":14: output.file.number_of_files",
+		path + ":15: output.file.pathh: unknown setting",
+		path + ":16: max_procs: -1 is negative",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q; got:\n%s", want, msg)

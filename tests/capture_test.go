@@ -191,15 +191,17 @@ func niceOf(t *testing.T, stat string) int {
 
 // TestE2ECapabilities checks that spawnbeat run keeps only the
 // capabilities capture needs, in every thread, and still reads another
-// user's process whole (exe and cwd need CAP_SYS_PTRACE); and that
+// user's process whole (exe and cwd need CAP_SYS_PTRACE) and takes
+// arguments in the kernel (CAP_BPF, CAP_PERFMON); and that
 // drop_capabilities: false keeps what it was given.
 func TestE2ECapabilities(t *testing.T) {
 	requireRoot(t)
-	const netAdmin, sysPtrace, dacReadSearch = 12, 19, 2
+	const netAdmin, sysPtrace, dacReadSearch, perfmon, bpf = 12, 19, 2, 38, 39
 	own := capsOf(t, fmt.Sprintf("/proc/%d/status", os.Getpid()), "CapBnd")
-	want := own & (1<<netAdmin | 1<<sysPtrace | 1<<dacReadSearch)
+	want := own & (1<<netAdmin | 1<<sysPtrace | 1<<dacReadSearch | 1<<perfmon | 1<<bpf)
 
 	a := startAgent(t, fileConfig)
+	a.waitLog("arguments in the kernel at each exec", 10*time.Second)
 	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", a.cmd.Process.Pid))
 	if err != nil || len(tasks) < 2 {
 		t.Fatalf("threads of the agent: %v (%v)", tasks, err)

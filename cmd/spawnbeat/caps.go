@@ -20,6 +20,8 @@ const (
 	capNetAdmin        = 12 // the proc connector: subscribe, SO_RCVBUFFORCE
 	capSysPtrace       = 19 // /proc/PID/exe, cwd and environ of other users' processes
 	capSysNice         = 23 // priority_boost
+	capPerfmon         = 38 // exec_args: a tracing BPF program, reading kernel memory
+	capBPF             = 39 // exec_args: BPF maps and programs
 	capabilitiesToKeep = 1<<capDACReadSearch | 1<<capNetAdmin | 1<<capSysPtrace
 )
 
@@ -30,8 +32,12 @@ var reexecNarrowed func(keep uint64) error
 // keptCapabilities is what spawnbeat run needs with cfg.
 func keptCapabilities(cfg *config.Config) uint64 {
 	keep := uint64(capabilitiesToKeep)
-	if cfg.Spawnbeat.Capture.PriorityBoost > 0 {
+	c := cfg.Spawnbeat.Capture
+	if c.PriorityBoost > 0 {
 		keep |= 1 << capSysNice
+	}
+	if c.ExecArgs != config.ExecArgsProc && c.Mode != config.ModePoll {
+		keep |= 1<<capPerfmon | 1<<capBPF
 	}
 	if cfg.HTTP.Enabled && cfg.HTTP.Port < 1024 {
 		keep |= 1 << capNetBindService

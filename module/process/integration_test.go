@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
+	"github.com/spawnbeat/spawnbeat/module/process/execargs"
 )
 
 // want is what a test expects of one process in a document; empty fields
@@ -654,22 +655,34 @@ func shStorm(t *testing.T, n, launchers int, m string) []int {
 	return pids
 }
 
-// TestIntegrationArgsShare measures the share of short-lived processes
-// (/bin/true, which lives well under a millisecond) whose arguments the
-// Source read completely: the race with /proc. It fails only when
-// processes go missing or the share falls below SPAWNBEAT_MIN_SHARE
-// (percent, default 40: the host is shared and noisy); the figure is
-// logged. SPAWNBEAT_STORM_N (default 2000) processes come from 2 /bin/sh
-// loops, or with SPAWNBEAT_STORM_LAUNCHER=go from 2 goroutines of the test
-// calling fork/exec and wait4 as fast as they can. The latter understates
-// the share at GOMAXPROCS=2: ForkExec's vfork holds a P in a raw syscall
-// until the child execs, so two launchers can starve the Source's
-// goroutine; with GOMAXPROCS=4 it matches the /bin/sh launchers' figure.
+// TestIntegrationArgsShare runs a storm of short-lived processes
+// (/bin/true, which lives well under a millisecond) and counts those whose
+// exec document has their arguments.
+//
+// Taken in the kernel at the exec (exec_args kernel), every one must: a
+// process's exit cannot race that copy. Read from /proc (exec_args proc),
+// the read races the exit: the test fails only when processes go missing
+// or the share read completely falls below SPAWNBEAT_MIN_SHARE (percent,
+// default 40: the host is shared and noisy); the figure is logged.
+//
+// SPAWNBEAT_STORM_N (default 2000) processes come from 2 /bin/sh loops, or
+// with SPAWNBEAT_STORM_LAUNCHER=go from 2 goroutines of the test calling
+// fork/exec and wait4 as fast as they can. The latter understates the
+// share at GOMAXPROCS=2: ForkExec's vfork holds a P in a raw syscall until
+// the child execs, so two launchers can starve the Source's goroutine;
+// with GOMAXPROCS=4 it matches the /bin/sh launchers' figure.
 func TestIntegrationArgsShare(t *testing.T) {
 	requireRoot(t)
+	for _, from := range []string{ArgsKernel, ArgsProc} {
+		t.Run(from, func(t *testing.T) { argsShare(t, from) })
+	}
+}
+
+func argsShare(t *testing.T, from string) {
 	opts := testOptions()
 	opts.Existing = false
 	opts.End = false
+	opts.ExecArgs = from
 	c := startCapture(t, opts)
 	n := envInt("SPAWNBEAT_STORM_N", 2000) / 2 * 2
 	m := marker("share")
@@ -700,26 +713,41 @@ func TestIntegrationArgsShare(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	states := map[string]int{}
-	complete := 0
+	complete, withArgs := 0, 0
 	for _, d := range docs {
 		states[d.ev.Spawnbeat.ReadState]++
+		full := slices.Equal(d.ev.Process.Args, []string{"/bin/true", m})
+		if full {
+			withArgs++
+		}
 		if d.ev.Spawnbeat.ReadState == "complete" {
 			complete++
-			if !slices.Equal(d.ev.Process.Args, []string{"/bin/true", m}) {
+			if !full {
 				t.Errorf("pid %d: complete but args %q", d.ev.Process.PID, d.ev.Process.Args)
 			}
 		}
 	}
 	after := c.src.Stats()
+	lost := after.Kernel.Lost - before.Kernel.Lost
 	share := 100 * float64(complete) / float64(n)
-	t.Logf("%d /bin/true in %v (%.0f/s): %d exec documents, complete %.1f%%, states %v; kernel lost %d",
-		n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), len(docs), share, states,
-		after.Kernel.Lost-before.Kernel.Lost)
-	if after.Kernel.Lost == before.Kernel.Lost && len(docs) != n {
+	t.Logf("%d /bin/true in %v (%.0f/s): %d exec documents, %d with their args, complete %.1f%%, states %v; kernel lost %d; exec_args %+v",
+		n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), len(docs), withArgs, share, states,
+		lost, after.ExecArgs)
+	if lost == 0 && len(docs) != n {
 		t.Errorf("%d exec documents for %d processes without a kernel loss", len(docs), n)
 	}
-	if min := float64(envInt("SPAWNBEAT_MIN_SHARE", 40)); share < min {
-		t.Errorf("complete share %.1f%% < %.0f%%", share, min)
+	switch from {
+	case ArgsKernel:
+		if missed := after.ExecArgs.Missed - before.ExecArgs.Missed; lost == 0 && (withArgs != n || missed != 0) {
+			t.Errorf("%d of %d exec documents have their arguments (the tap missed %d); want all", withArgs, n, missed)
+		}
+	case ArgsProc:
+		if after.ExecArgs != (execargs.Stats{}) {
+			t.Errorf("exec_args proc: the tap counted %+v", after.ExecArgs)
+		}
+		if min := float64(envInt("SPAWNBEAT_MIN_SHARE", 40)); share < min {
+			t.Errorf("complete share %.1f%% < %.0f%%", share, min)
+		}
 	}
 }
 

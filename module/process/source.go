@@ -16,6 +16,7 @@ import (
 
 	"github.com/spawnbeat/spawnbeat/module/process/cache"
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
+	"github.com/spawnbeat/spawnbeat/module/process/execargs"
 	"github.com/spawnbeat/spawnbeat/module/process/netlink"
 	"github.com/spawnbeat/spawnbeat/module/process/procfs"
 )
@@ -27,9 +28,17 @@ const (
 	ModePoll    = "poll"
 )
 
+// Where an exec'd process's arguments come from (spawnbeat.capture.exec_args).
+const (
+	ArgsAuto   = "auto"   // taken in the kernel at the exec where it allows (execargs), else /proc
+	ArgsKernel = "kernel" // taken in the kernel at the exec; fail to start when it cannot be
+	ArgsProc   = "proc"   // read from /proc after the exec event
+)
+
 // Options configure a Source. A plain value; New copies it.
 type Options struct {
 	Mode          string        // ModeAuto, ModeNetlink or ModePoll
+	ExecArgs      string        // ArgsAuto ("" too), ArgsKernel or ArgsProc
 	ReceiveBuffer int           // proc connector socket buffer in bytes (0: netlink.DefaultReceiveBuffer)
 	PollPeriod    time.Duration // poll mode: time between /proc scans
 	ProcRoot      string        // where /proc is mounted ("": /proc); etc/passwd and etc/group are read beside it
@@ -87,6 +96,8 @@ type Source struct {
 	hits    []scanHit      // scanWith: what a scan found, before found sees it
 	live    []*cache.Entry // poll mode: the processes the last poll found
 	conn    atomic.Pointer[netlink.Conn]
+	tap     atomic.Pointer[execargs.Tap] // nil: arguments are read from /proc
+	argv    procfs.Argv                  // what the tap took for the exec at hand
 	started atomic.Bool // the start-up scan is done and events are being handled
 
 	ids      map[uint32]string // formatted user and group ids (build)
@@ -121,7 +132,8 @@ type Stats struct {
 	ReadErrors  uint64 // /proc reads that failed other than by the process exiting
 	// How much of each exec'd process /proc still showed (spawnbeat.read_state).
 	ReadComplete, ReadZombie, ReadExited, ReadPartial uint64
-	Kernel                                            netlink.Stats // the proc connector's own counters (lost = ENOBUFS)
+	Kernel                                            netlink.Stats  // the proc connector's own counters (lost = ENOBUFS)
+	ExecArgs                                          execargs.Stats // arguments taken in the kernel at the exec (zero when read from /proc)
 	Table                                             cache.Stats
 }
 
@@ -193,6 +205,7 @@ func (s *Source) Run(ctx context.Context, sink Sink) error {
 	if err != nil {
 		return err
 	}
+	defer s.closeTap()
 	if conn == nil {
 		s.pollScan()
 		s.started.Store(true)
@@ -220,6 +233,10 @@ func (s *Source) open() (*netlink.Conn, error) {
 		s.stats.mode.Store(ModePoll)
 		return nil, nil
 	}
+	// The tap first, so that every exec the connector reports has its record.
+	if err := s.openTap(); err != nil {
+		return nil, err
+	}
 	conn, err := netlink.Open(netlink.Options{
 		ReceiveBuffer: s.opts.ReceiveBuffer, Events: s.mask(), LeadersOnly: true, OnExec: s.onExec,
 	}, s.log)
@@ -231,12 +248,44 @@ func (s *Source) open() (*netlink.Conn, error) {
 		s.stats.mode.Store(ModeNetlink)
 		return conn, nil
 	case s.opts.Mode == ModeAuto && (errors.Is(err, netlink.ErrUnsupported) || errors.Is(err, netlink.ErrPermission)):
+		s.closeTap() // polling has no exec events to pair it with
 		s.log.Warn("the proc connector cannot be used; polling /proc instead: processes that live shorter than the poll period are missed",
 			zap.Error(err), zap.Duration("poll_period", s.opts.PollPeriod))
 		s.stats.mode.Store(ModePoll)
 		return nil, nil
 	}
+	s.closeTap()
 	return nil, fmt.Errorf("open the proc connector: %w", err)
+}
+
+func (s *Source) closeTap() {
+	if t := s.tap.Swap(nil); t != nil {
+		if err := t.Close(); err != nil {
+			s.log.Warn("close the exec argument tap", zap.Error(err))
+		}
+	}
+}
+
+// openTap loads the program that takes each exec's arguments in the
+// kernel, unless the arguments are to be read from /proc. In auto, a
+// kernel that does not allow it leaves /proc alone, and the log says why.
+func (s *Source) openTap() error {
+	if s.opts.ExecArgs == ArgsProc {
+		s.log.Info("reading exec'd processes' arguments from /proc, as configured")
+		return nil
+	}
+	t, err := execargs.Open()
+	switch {
+	case err == nil:
+		s.tap.Store(t)
+		s.log.Info("taking exec'd processes' arguments in the kernel at each exec (BPF on sched_process_exec)")
+		return nil
+	case s.opts.ExecArgs == ArgsKernel:
+		return fmt.Errorf("take exec arguments in the kernel: %w", err)
+	}
+	s.log.Warn("exec arguments cannot be taken in the kernel; reading them from /proc after each exec event, which misses those of processes that exit within a millisecond or so",
+		zap.Error(err))
+	return nil
 }
 
 func (s *Source) mask() netlink.EventMask {
@@ -315,7 +364,21 @@ func (s *Source) onExec(e *netlink.Event) {
 	}
 	s.arrived = append(s.arrived, arrival{pid: e.TGID, at: e.Timestamp, p: procfs.Process{Stat: procfs.Stat{PID: e.TGID}}})
 	a := &s.arrived[len(s.arrived)-1]
-	s.read(a.pid, &a.p)
+	s.read(a.pid, &a.p, s.argvOf(e))
+}
+
+// argvOf returns the arguments the tap took at exec e, or nil.
+func (s *Source) argvOf(e *netlink.Event) *procfs.Argv {
+	t := s.tap.Load()
+	if t == nil {
+		return nil
+	}
+	data, cut, ok := t.Take(e.TGID, e.Timestamp)
+	if !ok {
+		return nil
+	}
+	s.argv = procfs.Argv{Data: data, Cut: cut}
+	return &s.argv
 }
 
 // handleBatch applies a batch of kernel events in order.
@@ -341,7 +404,7 @@ func (s *Source) execd(e *netlink.Event) *procfs.Process {
 		}
 	}
 	s.exec = procfs.Process{Stat: procfs.Stat{PID: e.TGID}}
-	s.read(e.TGID, &s.exec)
+	s.read(e.TGID, &s.exec, s.argvOf(e))
 	return &s.exec
 }
 
@@ -396,9 +459,15 @@ func exitCode(ws unix.WaitStatus) int {
 }
 
 // read reads the process that just exec'd into p, without its
-// credentials (see creds), and counts how much /proc still showed.
-func (s *Source) read(pid int, p *procfs.Process) {
-	err := s.rd.ReadExec(pid, p)
+// credentials (see creds), and counts how much /proc still showed. argv,
+// if not nil, is its arguments as taken at the exec.
+func (s *Source) read(pid int, p *procfs.Process, argv *procfs.Argv) {
+	var err error
+	if argv != nil {
+		err = s.rd.ReadExecArgv(pid, p, *argv)
+	} else {
+		err = s.rd.ReadExec(pid, p)
+	}
 	switch {
 	case errors.Is(err, procfs.ErrGone):
 		s.countRead(procfs.ReadExited)
@@ -707,6 +776,9 @@ func (s *Source) Stats() Stats {
 	}
 	if c := s.conn.Load(); c != nil {
 		st.Kernel = c.Stats()
+	}
+	if t := s.tap.Load(); t != nil {
+		st.ExecArgs = t.Stats()
 	}
 	return st
 }
