@@ -98,7 +98,7 @@ type Source struct {
 	conn    atomic.Pointer[netlink.Conn]
 	tap     atomic.Pointer[execargs.Tap] // nil: arguments are read from /proc
 	argv    procfs.Argv                  // what the tap took for the exec at hand
-	started atomic.Bool // the start-up scan is done and events are being handled
+	started atomic.Bool                  // the start-up scan is done and events are being handled
 
 	ids      map[uint32]string // formatted user and group ids (build)
 	cmdlines [2]joined         // the last command lines built, newest first

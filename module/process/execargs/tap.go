@@ -3,6 +3,7 @@ package execargs
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/cilium/ebpf"
@@ -36,6 +37,7 @@ type Tap struct {
 	arena   []byte   // their argument bytes
 
 	taken, cut, missed, expired atomic.Uint64
+	mu                          sync.Mutex // Close against Stats' read of prog
 }
 
 // record is one exec's record, its bytes in Tap.arena.
@@ -53,6 +55,10 @@ type Stats struct {
 	Cut     uint64 // of those, argument lists longer than a record holds (/proc is read for the rest)
 	Missed  uint64 // exec events without a usable record (a full ring, or a failed copy)
 	Expired uint64 // records no exec event claimed (the kernel dropped the event)
+	// The program's run time (ns) and runs, charged to the exec'ing
+	// processes: counted by the kernel only while the sysctl
+	// kernel.bpf_stats_enabled is 1 (it costs a clock read per run).
+	ProgramNS, ProgramRuns uint64
 }
 
 // Open loads the program and attaches it. The error says what the kernel
@@ -186,11 +192,21 @@ func (t *Tap) compact() {
 
 // Stats returns a snapshot of the counters.
 func (t *Tap) Stats() Stats {
-	return Stats{Taken: t.taken.Load(), Cut: t.cut.Load(), Missed: t.missed.Load(), Expired: t.expired.Load()}
+	st := Stats{Taken: t.taken.Load(), Cut: t.cut.Load(), Missed: t.missed.Load(), Expired: t.expired.Load()}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.prog != nil {
+		if ps, err := t.prog.Stats(); err == nil {
+			st.ProgramNS, st.ProgramRuns = uint64(ps.Runtime), ps.RunCount
+		}
+	}
+	return st
 }
 
 // Close detaches the program and frees the ring.
 func (t *Tap) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	var errs []error
 	if t.ring != nil {
 		errs = append(errs, t.ring.close())
@@ -200,6 +216,7 @@ func (t *Tap) Close() error {
 	}
 	if t.prog != nil {
 		errs = append(errs, t.prog.Close())
+		t.prog = nil
 	}
 	if t.ringMap != nil {
 		errs = append(errs, t.ringMap.Close())

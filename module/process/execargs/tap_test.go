@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -120,4 +121,25 @@ func TestTapTimes(t *testing.T) {
 		t.Error("the record was not taken")
 	}
 	time.Sleep(10 * time.Millisecond)
+}
+
+// TestTapProgramStats: while the kernel counts BPF run time, Stats has
+// the program's, the cost the exec'ing processes pay.
+func TestTapProgramStats(t *testing.T) {
+	tap := openTap(t)
+	on, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
+	if err != nil {
+		t.Fatalf("enable BPF run-time stats: %v", err)
+	}
+	defer on.Close()
+	for range 10 {
+		if err := exec.Command("/bin/true").Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := tap.Stats()
+	if st.ProgramRuns < 10 || st.ProgramNS == 0 {
+		t.Errorf("program runs %d, %d ns; want at least 10 runs and some time", st.ProgramRuns, st.ProgramNS)
+	}
+	t.Logf("%d runs, %d ns each", st.ProgramRuns, st.ProgramNS/max(st.ProgramRuns, 1))
 }

@@ -131,9 +131,27 @@ http.host: 127.0.0.1
 http.port: %d
 `
 
+// capture settings beyond agentConfig's, each written only when asked for:
+// a baseline build may predate the option.
+type settings struct {
+	boost    int    // priority_boost; 0 leaves it unset
+	execArgs string // exec_args; "" leaves it unset
+}
+
+func (s settings) yaml() string {
+	var b strings.Builder
+	if s.boost > 0 {
+		fmt.Fprintf(&b, "\n    priority_boost: %d", s.boost)
+	}
+	if s.execArgs != "" {
+		fmt.Fprintf(&b, "\n    exec_args: %s", s.execArgs)
+	}
+	return b.String()
+}
+
 // startAgent runs binary, called name in messages, on a fresh home, with
-// the given priority boost, and returns once it logs that it is capturing.
-func startAgent(ctx context.Context, name, binary string, boost int, home string) (*agent, error) {
+// the given settings, and returns once it logs that it is capturing.
+func startAgent(ctx context.Context, name, binary string, set settings, home string) (*agent, error) {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, fmt.Errorf("start spawnbeat: %w", err)
 	}
@@ -142,11 +160,7 @@ func startAgent(ctx context.Context, name, binary string, boost int, home string
 		return nil, fmt.Errorf("start spawnbeat: %w", err)
 	}
 	cfg := filepath.Join(home, "spawnbeat.yml")
-	boostSetting := "" // unset unless asked for: a baseline build may predate the option
-	if boost > 0 {
-		boostSetting = fmt.Sprintf("\n    priority_boost: %d", boost)
-	}
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, agentConfig, boostSetting, port), 0o600); err != nil {
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, agentConfig, set.yaml(), port), 0o600); err != nil {
 		return nil, fmt.Errorf("start spawnbeat: %w", err)
 	}
 	cmd := exec.Command(binary, "-c", cfg, "-e", "--path.home", home)
@@ -189,6 +203,9 @@ type agentStats struct {
 	Capture struct {
 		Kernel struct {
 			Lost uint64 // ENOBUFS reported by the socket
+		}
+		ExecArgs struct {
+			ProgramNS uint64 // the BPF program's run time, while the kernel counts it
 		}
 	} `json:"capture"`
 	Queue struct {

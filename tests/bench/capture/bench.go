@@ -19,16 +19,17 @@ var errProbe = errors.New("probe not seen")
 // bench runs the measurements. It is not safe for concurrent use.
 type bench struct {
 	ctx      context.Context
-	binary   string  // spawnbeat
-	baseline string  // another spawnbeat run side by side on the storms; empty for none
-	boost    int     // spawnbeat.capture.priority_boost of both
-	forkstat string  // forkstat's path; empty when it is not installed
-	tmp      string  // homes of the runs
-	runID    string  // in every marker, so runs never match each other's processes
-	n        int     // processes per storm
-	keep     bool    // keep each run's home (output file, logs)
-	probes   *direct // starts the probe processes
-	fleet    fleet   // starts the storms' processes
+	binary   string   // spawnbeat
+	baseline string   // another spawnbeat run side by side on the storms; empty for none
+	set      settings // spawnbeat's capture settings
+	baseSet  settings // the baseline's
+	forkstat string   // forkstat's path; empty when it is not installed
+	tmp      string   // homes of the runs
+	runID    string   // in every marker, so runs never match each other's processes
+	n        int      // processes per storm
+	keep     bool     // keep each run's home (output file, logs)
+	probes   *direct  // starts the probe processes
+	fleet    fleet    // starts the storms' processes
 	log      io.Writer
 	probeSeq int
 }
@@ -115,18 +116,19 @@ type stormResult struct {
 	Full       int // … whose process.args are exactly the argv launched
 	ParentFull int // … whose process.parent.args are exactly the launcher's argv
 	States     map[string]int
-	Other      int    // exec documents of other processes between the probes: background noise
-	Lost       uint64 // capture.Kernel.Lost: ENOBUFS
-	Dropped    uint64 // queue.dropped + queue.rejected
-	Agent      usage
+	Other      int           // exec documents of other processes between the probes: background noise
+	Lost       uint64        // capture.Kernel.Lost: ENOBUFS
+	Dropped    uint64        // queue.dropped + queue.rejected
+	Agent      usage         // CPU includes AgentBPF
+	AgentBPF   time.Duration // the run time of spawnbeat's BPF program, in the exec'ing processes
 
 	Forkstat bool // forkstat ran side by side
 	FSSeen   int  // storm processes forkstat printed an exec line for
 	FSFull   int  // … with the full command line
 	FS       usage
 
-	BaseFull int // storm processes the baseline spawnbeat wrote with their full args
-	Base     usage
+	BaseFull int   // storm processes the baseline spawnbeat wrote with their full args
+	Base     usage // CPU includes its BPF program's
 
 	HeardFirst string // the tool that subscribed last, which the kernel tells first
 }
@@ -162,12 +164,12 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 		start func() error
 	}
 	starts := []starter{{"spawnbeat", func() (err error) {
-		a, err = startAgent(b.ctx, "spawnbeat", b.binary, b.boost, home)
+		a, err = startAgent(b.ctx, "spawnbeat", b.binary, b.set, home)
 		return err
 	}}}
 	if b.baseline != "" {
 		starts = append(starts, starter{"baseline", func() (err error) {
-			base, err = startAgent(b.ctx, "baseline spawnbeat", b.baseline, b.boost, home+"-baseline")
+			base, err = startAgent(b.ctx, "baseline spawnbeat", b.baseline, b.baseSet, home+"-baseline")
 			return err
 		}})
 	}
@@ -201,7 +203,11 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 	if err != nil {
 		return res, err
 	}
-	var fs0, base0 time.Duration
+	bpf0, err := programTime(b.ctx, a)
+	if err != nil {
+		return res, err
+	}
+	var fs0, base0, baseBPF0 time.Duration
 	if fs != nil {
 		if fs0, err = cpuTime(fs.pid()); err != nil {
 			return res, err
@@ -209,6 +215,9 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 	}
 	if base != nil {
 		if base0, err = cpuTime(base.pid()); err != nil {
+			return res, err
+		}
+		if baseBPF0, err = programTime(b.ctx, base); err != nil {
 			return res, err
 		}
 	}
@@ -243,11 +252,18 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 		if res.Base, err = measure(base.pid(), base0); err != nil {
 			return res, err
 		}
+		bpf, err := programTime(b.ctx, base)
+		if err != nil {
+			return res, err
+		}
+		res.Base.CPU += bpf - baseBPF0
 	}
 	stats, err := a.stats(b.ctx)
 	if err != nil {
 		return res, err
 	}
+	res.AgentBPF = time.Duration(stats.Capture.ExecArgs.ProgramNS) - bpf0
+	res.Agent.CPU += res.AgentBPF
 	res.Lost, res.Dropped = stats.Capture.Kernel.Lost, stats.Queue.Dropped+stats.Queue.Rejected
 	if err := a.stop(30 * time.Second); err != nil {
 		b.logf("%s: spawnbeat did not exit cleanly after SIGTERM: %v", home, err)
@@ -288,6 +304,14 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 		_ = os.RemoveAll(home + "-baseline")
 	}
 	return res, nil
+}
+
+// programTime is the run time of a's BPF program so far, as its stats
+// report it (zero for a build without one, or while the kernel does not
+// count it).
+func programTime(ctx context.Context, a *agent) (time.Duration, error) {
+	st, err := a.stats(ctx)
+	return time.Duration(st.Capture.ExecArgs.ProgramNS), err
 }
 
 // measure returns the CPU used since cpu0 and the memory of pid now.
@@ -393,7 +417,7 @@ const attackCode = `import pty; pty.spawn("/bin/sh") # %s`
 func (b *bench) runAttacks(n, rep int) (attackResult, error) {
 	var res attackResult
 	home := filepath.Join(b.tmp, fmt.Sprintf("attacks-%d", rep))
-	a, err := startAgent(b.ctx, "spawnbeat", b.binary, b.boost, home)
+	a, err := startAgent(b.ctx, "spawnbeat", b.binary, b.set, home)
 	if err != nil {
 		return res, err
 	}

@@ -138,6 +138,12 @@ func (r *report) write(w io.Writer) {
 	if r.opts.boost > 0 {
 		boost = fmt.Sprintf("; spawnbeat with priority_boost %d (forkstat without)", r.opts.boost)
 	}
+	if r.opts.execArgs != "" {
+		boost += "; spawnbeat with exec_args " + r.opts.execArgs
+	}
+	if r.opts.baseArgs != "" {
+		boost += "; the baseline with exec_args " + r.opts.baseArgs
+	}
 	fmt.Fprintf(w, "Settings: %d processes per storm from %d launcher processes, rates %s, medians of %d runs; %d pty.spawn attacks per run%s.\n\n",
 		r.opts.n, r.opts.launchers, rateList(r.opts.rates), r.opts.reps, r.opts.attacks, boost)
 	if len(r.storms) > 0 {
@@ -202,8 +208,8 @@ func (r *report) writeStorms(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Cost (medians; CPU per 1,000 processes launched, and per 1,000 of all execs in the window, the shared machine's own included):")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| storm | rate | other execs | spawnbeat CPU ms / 1k launched | / 1k all execs | spawnbeat RSS peak / steady MiB | forkstat CPU ms / 1k launched | / 1k all execs | forkstat RSS peak / steady MiB |")
-	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "| storm | rate | other execs | spawnbeat CPU ms / 1k launched | of which its BPF program | / 1k all execs | spawnbeat RSS peak / steady MiB | forkstat CPU ms / 1k launched | / 1k all execs | forkstat RSS peak / steady MiB |")
+	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, g := range groups {
 		s := g[0]
 		fsCPU, fsAll, fsMem := "—", "—", "—"
@@ -213,10 +219,11 @@ func (r *report) writeStorms(w io.Writer) {
 			fsMem = fmt.Sprintf("%.1f / %.1f", of(g, func(x stormResult) float64 { return mib(x.FS.Mem.PeakKiB) }),
 				of(g, func(x stormResult) float64 { return mib(x.FS.Mem.NowKiB) }))
 		}
-		fmt.Fprintf(w, "| %s | %s | %.0f | %.0f | %.0f | %.1f / %.1f | %s | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %s | %.0f | %.0f | %.1f | %.0f | %.1f / %.1f | %s | %s | %s |\n",
 			s.Kind, rateName(s.Rate),
 			of(g, func(x stormResult) float64 { return float64(x.Other) }),
 			of(g, func(x stormResult) float64 { return perK(x.Agent.CPU, x.Launched) }),
+			of(g, func(x stormResult) float64 { return perK(x.AgentBPF, x.Launched) }),
 			of(g, func(x stormResult) float64 { return perK(x.Agent.CPU, x.Launched+x.Other) }),
 			of(g, func(x stormResult) float64 { return mib(x.Agent.Mem.PeakKiB) }),
 			of(g, func(x stormResult) float64 { return mib(x.Agent.Mem.NowKiB) }),
@@ -261,7 +268,8 @@ func (r *report) writeStorms(w io.Writer) {
 		"Full args: process.args exactly as launched; parent args: process.parent.args exactly the argv of the launcher process that started it. "+
 		"Lost: the kernel's ENOBUFS count (capture.Kernel.Lost in /stats); dropped: documents the queue refused (queue.dropped + queue.rejected). "+
 		"forkstat seen / full args: storm processes it printed an exec line for / with the full command line. "+
-		"CPU: utime+stime from /proc/PID/stat from just before the storm until both tools had reported a probe launched after it. "+
+		"CPU: utime+stime from /proc/PID/stat from just before the storm until both tools had reported a probe launched after it; "+
+		"spawnbeat's adds the run time of its BPF program (exec_args), which the kernel charges to the exec'ing processes and counts while the harness runs (kernel.bpf_stats_enabled). "+
 		"RSS: VmHWM / VmRSS at that point; each storm runs a fresh spawnbeat and forkstat. "+
 		"The kernel tells the listener that subscribed last of each exec first, a head start in the race with a short-lived process's exit: "+
 		"the tools take turns at subscribing last, run by run ("+r.heardFirst()+"). "+
