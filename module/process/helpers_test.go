@@ -59,6 +59,7 @@ type capture struct {
 func testOptions() Options {
 	return Options{
 		Mode:         ModeNetlink,
+		ExecArgs:     ArgsKernel, // the tap must load where the tests run (CI too)
 		PollPeriod:   time.Second,
 		ProcRoot:     "/proc",
 		ScanExisting: true,

@@ -435,11 +435,11 @@ func shortLivedTrue(t *testing.T, c *capture, parent want, states map[string]int
 		checkUser(t, &ev.Process.Info)
 	case "zombie", "exited":
 		// Gone before /proc was read in full: nothing that was not read.
-		// What was read before the exit is the real thing: the cmdline
-		// may be read just before exit_mm and the exe then be gone; the
-		// cwd outlives both (exit_fs comes after exit_mm).
+		// What was read before the exit is the real thing: the exe may be
+		// gone; the cwd outlives it (exit_fs comes after exit_mm). The
+		// arguments were taken at the exec.
 		p := &ev.Process.Info
-		if p.Args != nil && !slices.Equal(p.Args, []string{"/bin/true", m}) ||
+		if !slices.Equal(p.Args, []string{"/bin/true", m}) ||
 			p.CommandLine != "" && p.CommandLine != "/bin/true "+m ||
 			p.Executable != "" && p.Executable != resolve(t, "/bin/true") {
 			t.Errorf("read_state %s with args %#v, executable %q, command_line %q: want the real ones or none",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -275,6 +276,9 @@ func (s *Source) openTap() error {
 		return nil
 	}
 	t, err := execargs.Open()
+	// Open parsed the kernel's BTF: some 5 MiB of heap, garbage now, that
+	// the runtime would otherwise keep for a long while.
+	debug.FreeOSMemory()
 	switch {
 	case err == nil:
 		s.tap.Store(t)

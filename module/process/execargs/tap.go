@@ -11,9 +11,11 @@ import (
 )
 
 // ringSize is the ring buffer's data size, a power of two of pages. The
-// ring is emptied at every exec event; 4 MiB holds some 20,000 records of
-// a typical command line, and at least 127 of the longest.
-const ringSize = 4 << 20
+// ring is emptied at every exec event; 1 MiB holds some 5,000 records of a
+// typical command line (seconds of the fastest exec storm), and at least
+// 31 of the longest. Its pages are mapped in twice, so they count twice
+// in spawnbeat's RSS.
+const ringSize = 1 << 20
 
 // maxPending bounds the records read from the ring that no exec event
 // has claimed yet; expireAfter is how much older than the exec event at
