@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -336,5 +337,21 @@ func TestWriteBaseline(t *testing.T) {
 	want := "| /bin/true | 500/s | 0.90, 1.10, 0.95 | 0.95 | 99.2 % | 98.2 % |"
 	if !strings.Contains(out.String(), want) {
 		t.Errorf("baseline table:\n%s\nwant the row %s", out.String(), want)
+	}
+}
+
+// TestExit0 runs the hand-made static program: it must exec and exit 0,
+// or the exit0 storm measures failures.
+func TestExit0(t *testing.T) {
+	prog, err := exit0()
+	if err != nil {
+		t.Skip(err) // no program for this architecture
+	}
+	path := filepath.Join(t.TempDir(), "exit0")
+	if err := os.WriteFile(path, prog, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(path, "some", "args").CombinedOutput(); err != nil || len(out) != 0 {
+		t.Fatalf("exit0: %v, output %q", err, out)
 	}
 }

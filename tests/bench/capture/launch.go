@@ -34,13 +34,16 @@ type kind struct {
 }
 
 // stormKinds are the storms: a process that exits at once (its /proc entry is
-// often gone before anyone reads it) and one that lives ≥ 5 ms. The marker
-// is always a whole argument; "; exit 0" keeps dash from exec'ing sleep in
-// place of itself, so the sh process keeps its own argv while it lives.
+// often gone before anyone reads it), one that lives ≥ 5 ms, and exit0, a
+// static program that exits at once and is the cheapest to exec (the
+// highest rate the machine reaches; see exit0). The marker is always a
+// whole argument; "; exit 0" keeps dash from exec'ing sleep in place of
+// itself, so the sh process keeps its own argv while it lives.
 func stormKinds() []kind {
 	return []kind{
 		{Name: "/bin/true", Tag: "true", argv: func(m string) []string { return []string{"/bin/true", m} }},
 		{Name: "sh -c 'sleep 0.005'", Tag: "sh", argv: func(m string) []string { return []string{"/bin/sh", "-c", "sleep 0.005; exit 0", m} }},
+		{Name: "exit0 (static)", Tag: "exit0", argv: func(m string) []string { return []string{exit0Path(), m} }},
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,6 +31,7 @@ func main() {
 type options struct {
 	n         int
 	rates     []int
+	kinds     []kind // the storms to run
 	reps      int
 	attacks   int
 	spawnbeat string
@@ -55,6 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fl.SetOutput(stderr)
 	fl.IntVar(&o.n, "n", 2000, "processes per storm")
 	rates := fl.String("rate", "500,1000,0", "launch rates per second, comma-separated; 0 is as fast as the launchers can fork+exec")
+	storms := fl.String("storms", "true,sh,exit0", "the storms to run, comma-separated: true (/bin/true), sh (sh -c 'sleep 0.005'), exit0 (a static program that only exits)")
 	fl.IntVar(&o.launchers, "launchers", defaultLaunchers, "launcher processes that start each storm's processes")
 	fl.IntVar(&o.reps, "reps", 3, "runs of each measurement; the table shows medians")
 	fl.IntVar(&o.attacks, "attacks", 100, "pty.spawn attacks per run for the detection latency; 0 skips them")
@@ -95,6 +98,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("-rate %q: want rates ≥ 0 separated by commas", *rates)
 		}
 		o.rates = append(o.rates, v)
+	}
+	for _, tag := range strings.Split(*storms, ",") {
+		i := slices.IndexFunc(stormKinds(), func(k kind) bool { return k.Tag == strings.TrimSpace(tag) })
+		if i < 0 {
+			return o, fmt.Errorf("-storms %q: want some of true, sh, exit0", *storms)
+		}
+		o.kinds = append(o.kinds, stormKinds()[i])
 	}
 	if o.n < 1 || o.reps < 1 || o.attacks < 0 || o.launchers < 1 {
 		return o, errors.New("-n, -reps and -launchers must be at least 1, -attacks at least 0")
@@ -171,6 +181,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fsPath = ""
 		}
 	}
+	if err := writeExit0(); err != nil {
+		fmt.Fprintln(stderr, "capture:", err)
+		return 1
+	}
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		fmt.Fprintln(stderr, "capture:", err)
@@ -194,7 +208,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	rep := report{opts: o, args: args, forkstat: fsPath != "", root: root, start: time.Now(), load: loadavg()}
 	status := 0
 	for r := 1; r <= o.reps; r++ {
-		for _, k := range stormKinds() {
+		for _, k := range o.kinds {
 			for _, rate := range o.rates {
 				b.logf("run %d/%d: %s storm at %s", r, o.reps, k.Name, rateName(rate))
 				res, err := b.runStorm(k, rate, r)
