@@ -713,12 +713,15 @@ func argsShare(t *testing.T, from string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	states := map[string]int{}
-	complete, withArgs := 0, 0
+	complete, withArgs, named := 0, 0, 0
 	for _, d := range docs {
 		states[d.ev.Spawnbeat.ReadState]++
 		full := slices.Equal(d.ev.Process.Args, []string{"/bin/true", m})
 		if full {
 			withArgs++
+		}
+		if d.ev.Process.Name == "true" {
+			named++
 		}
 		if d.ev.Spawnbeat.ReadState == "complete" {
 			complete++
@@ -740,6 +743,11 @@ func argsShare(t *testing.T, from string) {
 	case ArgsKernel:
 		if missed := after.ExecArgs.Missed - before.ExecArgs.Missed; lost == 0 && (withArgs != n || missed != 0) {
 			t.Errorf("%d of %d exec documents have their arguments (the tap missed %d); want all", withArgs, n, missed)
+		}
+		// The name is the executable's, or the comm the exec set when the
+		// process was gone before /proc was read.
+		if lost == 0 && named != n {
+			t.Errorf("%d of %d exec documents are named true; want all", named, n)
 		}
 	case ArgsProc:
 		if after.ExecArgs != (execargs.Stats{}) {

@@ -377,11 +377,11 @@ func (s *Source) argvOf(e *netlink.Event) *procfs.Argv {
 	if t == nil {
 		return nil
 	}
-	data, cut, ok := t.Take(e.TGID, e.Timestamp)
+	ex, ok := t.Take(e.TGID, e.Timestamp)
 	if !ok {
 		return nil
 	}
-	s.argv = procfs.Argv{Data: data, Cut: cut}
+	s.argv = procfs.Argv{Data: ex.Args, Cut: ex.Cut, Comm: ex.Comm}
 	return &s.argv
 }
 

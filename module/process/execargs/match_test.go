@@ -9,6 +9,7 @@ import (
 // rec builds a record as the program writes it.
 func rec(tgid uint32, time uint64, args string, full int, errno int32) []byte {
 	b := make([]byte, headerLen, headerLen+len(args))
+	copy(b[offComm:], "comm")
 	binary.NativeEndian.PutUint64(b[offTime:], time)
 	binary.NativeEndian.PutUint32(b[offTGID:], tgid)
 	binary.NativeEndian.PutUint32(b[offLen:], uint32(full))
@@ -39,9 +40,9 @@ func TestTake(t *testing.T) {
 	)
 	check := func(tgid int, at uint64, want string, wantCut, wantOK bool) {
 		t.Helper()
-		got, cut, ok := tap.Take(tgid, at)
-		if ok != wantOK || cut != wantCut || !bytes.Equal(got, []byte(want)) {
-			t.Errorf("Take(%d, %d) = %q, %v, %v; want %q, %v, %v", tgid, at, got, cut, ok, want, wantCut, wantOK)
+		ex, ok := tap.Take(tgid, at)
+		if ok != wantOK || ex.Cut != wantCut || !bytes.Equal(ex.Args, []byte(want)) || ok && string(ex.Comm) != "comm" {
+			t.Errorf("Take(%d, %d) = %q (comm %q), %v, %v; want %q (comm), %v, %v", tgid, at, ex.Args, ex.Comm, ex.Cut, ok, want, wantCut, wantOK)
 		}
 	}
 	check(10, 101, "sh\x00-c\x00x\x00", false, true) // the first exec's event
@@ -63,10 +64,10 @@ func TestTakeSkipsEarlierExec(t *testing.T) {
 		rec(10, 100, "first\x00", 6, 0),
 		rec(10, 200, "second\x00", 7, 0),
 	)
-	if got, _, _ := tap.Take(10, 201); string(got) != "second\x00" {
-		t.Fatalf("Take = %q, want the later exec's", got)
+	if ex, _ := tap.Take(10, 201); string(ex.Args) != "second\x00" {
+		t.Fatalf("Take = %q, want the later exec's", ex.Args)
 	}
-	if _, _, ok := tap.Take(10, 300); ok {
+	if _, ok := tap.Take(10, 300); ok {
 		t.Error("the earlier exec's record was left to be taken")
 	}
 	tap.compact()
@@ -83,14 +84,14 @@ func TestTakeExpires(t *testing.T) {
 		rec(11, 200, "kept\x00", 5, 0),
 		rec(12, 300, "taken\x00", 6, 0),
 	)
-	if _, _, ok := tap.Take(12, 301); !ok {
+	if _, ok := tap.Take(12, 301); !ok {
 		t.Fatal("not taken")
 	}
-	if _, _, ok := tap.Take(99, 100+expireAfter+1); ok {
+	if _, ok := tap.Take(99, 100+expireAfter+1); ok {
 		t.Fatal("took another process's record")
 	}
-	if got, _, ok := tap.Take(11, 100+expireAfter+2); !ok || string(got) != "kept\x00" {
-		t.Errorf("Take = %q, %v; want the record still pending", got, ok)
+	if ex, ok := tap.Take(11, 100+expireAfter+2); !ok || string(ex.Args) != "kept\x00" {
+		t.Errorf("Take = %q, %v; want the record still pending", ex.Args, ok)
 	}
 	if st := tap.Stats(); st.Expired != 1 {
 		t.Errorf("Expired = %d, want 1", st.Expired)
@@ -106,8 +107,8 @@ func TestKeepBounded(t *testing.T) {
 	if len(tap.pending) > maxPending {
 		t.Errorf("%d pending records, bound %d", len(tap.pending), maxPending)
 	}
-	if got, _, ok := tap.Take(maxPending+10, maxPending+10); !ok || string(got) != "x\x00" {
-		t.Errorf("the newest record: %q, %v", got, ok)
+	if ex, ok := tap.Take(maxPending+10, maxPending+10); !ok || string(ex.Args) != "x\x00" {
+		t.Errorf("the newest record: %q, %v", ex.Args, ok)
 	}
 	if st := tap.Stats(); st.Expired < 10 {
 		t.Errorf("Expired = %d, want at least 10", st.Expired)
@@ -145,5 +146,28 @@ func TestRingEach(t *testing.T) {
 	}
 	if pos := binary.NativeEndian.Uint64(r.cons); pos != 144 {
 		t.Errorf("consumer position %d, want 144 (stopped at the busy record)", pos)
+	}
+}
+
+// BenchmarkTake pairs exec events with records as a storm does: a batch of
+// records is read from the ring, then each event takes its own. The ring
+// here is empty; keep stands for its read (a copy of each record).
+func BenchmarkTake(b *testing.B) {
+	const batch = 8
+	recs := make([][]byte, batch)
+	for i := range recs {
+		recs[i] = rec(uint32(1000+i), uint64(i), "/bin/true\x00spawnbeat-bench-marker-000123\x00", 40, 0)
+	}
+	tap := newTestTap()
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, r := range recs {
+			tap.keep(r)
+		}
+		for i := range batch {
+			if _, ok := tap.Take(1000+i, batch); !ok {
+				b.Fatal("not taken")
+			}
+		}
 	}
 }

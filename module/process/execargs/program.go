@@ -16,7 +16,9 @@ const (
 	offTGID   = 8  // u32: the process
 	offLen    = 12 // u32: the argument block's length in the process
 	offErr    = 16 // s32: bpf_probe_read_user's result; not 0: no bytes follow
-	headerLen = 24
+	offComm   = 24 // [16]byte: the new comm (the file's name, cut to 15 bytes), NUL-padded
+	commLen   = 16 // TASK_COMM_LEN
+	headerLen = offComm + commLen
 
 	// recordMax is the largest record: the per-CPU scratch buffer it is
 	// built in (a per-CPU array value may be at most 32 KiB). Argument
@@ -106,6 +108,7 @@ func find(t btf.Type, name string) (uint32, bool) {
 //	rec = scratch[this CPU]
 //	rec->time = bpf_ktime_get_ns()
 //	rec->tgid = bpf_get_current_pid_tgid() >> 32
+//	bpf_get_current_comm(rec->comm, 16)
 //	mm = current->mm; start = mm->arg_start; len = mm->arg_end - start
 //	rec->len = len
 //	n = min(len, argsMax)
@@ -141,6 +144,10 @@ func program(o offsets, scratch, ring *ebpf.Map) asm.Instructions {
 		asm.FnGetCurrentPidTgid.Call(),
 		asm.RSh.Imm(asm.R0, 32),
 		asm.StoreMem(rec, offTGID, asm.R0, asm.Word),
+		asm.Mov.Reg(asm.R1, rec),
+		asm.Add.Imm(asm.R1, offComm),
+		asm.Mov.Imm(asm.R2, commLen),
+		asm.FnGetCurrentComm.Call(),
 
 		// mm = current->mm, read onto the stack at fp-16
 		asm.FnGetCurrentTask.Call(),

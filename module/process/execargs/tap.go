@@ -1,6 +1,7 @@
 package execargs
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -42,13 +43,22 @@ type Tap struct {
 	mu                          sync.Mutex // Close against Stats' read of prog
 }
 
-// record is one exec's record, its bytes in Tap.arena.
+// record is one exec's record, its bytes in Tap.arena: the comm, then
+// the arguments copied.
 type record struct {
 	time   uint64
 	tgid   uint32
 	full   uint32 // the argument block's length in the process
-	off, n int    // the bytes copied; n is 0 when the copy failed
+	off, n int    // comm and the bytes copied; n is commLen when the copy failed
 	done   bool   // claimed or expired: dropped at the next Take
+}
+
+// Exec is what a record says of an exec: its arguments, NUL-terminated,
+// whether the list went on past them, and the process's comm.
+type Exec struct {
+	Args []byte
+	Cut  bool
+	Comm []byte
 }
 
 // Stats are a Tap's counters.
@@ -108,12 +118,10 @@ func (t *Tap) load(o offsets) error {
 	return err
 }
 
-// Take returns the argument list of the exec of process tgid that the
-// proc connector reported at kernel time at: the NUL-terminated
-// arguments, valid until the next Take, and whether the list was longer
-// than the record (then only its start is there). ok is false when there
-// is no usable record for it.
-func (t *Tap) Take(tgid int, at uint64) (args []byte, cut, ok bool) {
+// Take returns what the record of the exec of process tgid that the proc
+// connector reported at kernel time at says, valid until the next Take.
+// ok is false when there is no usable record for it.
+func (t *Tap) Take(tgid int, at uint64) (ex Exec, ok bool) {
 	t.compact()
 	t.ring.each(t.keepFn)
 	best := -1
@@ -135,20 +143,24 @@ func (t *Tap) Take(tgid int, at uint64) (args []byte, cut, ok bool) {
 	}
 	if best < 0 {
 		t.missed.Add(1)
-		return nil, false, false
+		return Exec{}, false
 	}
 	r := &t.pending[best]
 	r.done = true
-	if r.n == 0 {
+	if r.n == commLen {
 		t.missed.Add(1)
-		return nil, false, false
+		return Exec{}, false
 	}
 	t.taken.Add(1)
-	cut = int(r.full) > r.n
-	if cut {
+	comm := t.arena[r.off : r.off+commLen]
+	if i := bytes.IndexByte(comm, 0); i >= 0 {
+		comm = comm[:i]
+	}
+	ex = Exec{Args: t.arena[r.off+commLen : r.off+r.n], Cut: int(r.full) > r.n-commLen, Comm: comm}
+	if ex.Cut {
 		t.cut.Add(1)
 	}
-	return t.arena[r.off : r.off+r.n], cut, true
+	return ex, true
 }
 
 // keep copies a record out of the ring into pending.
@@ -166,9 +178,11 @@ func (t *Tap) keep(rec []byte) {
 		tgid: order.Uint32(rec[offTGID:]),
 		full: order.Uint32(rec[offLen:]),
 		off:  len(t.arena),
+		n:    commLen,
 	}
+	t.arena = append(t.arena, rec[offComm:headerLen]...)
 	if int32(order.Uint32(rec[offErr:])) == 0 {
-		r.n = len(rec) - headerLen
+		r.n += len(rec) - headerLen
 		t.arena = append(t.arena, rec[headerLen:]...)
 	}
 	t.pending = append(t.pending, r)

@@ -75,16 +75,16 @@ func TestTapShortLived(t *testing.T) {
 	}
 	at := monotonic(t)
 	for _, r := range runs {
-		got, cut, ok := tap.Take(r.pid, at)
-		if !ok || cut || !bytes.Equal(got, cmdline(r.args...)) {
-			t.Errorf("Take(%d) = %q, cut %v, ok %v; want %q", r.pid, got, cut, ok, cmdline(r.args...))
+		ex, ok := tap.Take(r.pid, at)
+		if !ok || ex.Cut || !bytes.Equal(ex.Args, cmdline(r.args...)) || string(ex.Comm) != "true" {
+			t.Errorf("Take(%d) = %q (comm %q), cut %v, ok %v; want %q (true)", r.pid, ex.Args, ex.Comm, ex.Cut, ok, cmdline(r.args...))
 		}
 	}
 	if st := tap.Stats(); st.Taken != 50 || st.Missed != 0 || st.Cut != 0 {
 		t.Errorf("Stats = %+v, want 50 taken", st)
 	}
 	// Taken once: a second Take of the same exec finds nothing.
-	if _, _, ok := tap.Take(runs[0].pid, at); ok {
+	if _, ok := tap.Take(runs[0].pid, at); ok {
 		t.Error("a record was taken twice")
 	}
 }
@@ -98,10 +98,10 @@ func TestTapCut(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
 	}
-	got, cut, ok := tap.Take(cmd.Process.Pid, monotonic(t))
+	ex, ok := tap.Take(cmd.Process.Pid, monotonic(t))
 	want := cmdline(args...)
-	if !ok || !cut || len(got) != argsMax || !bytes.Equal(got, want[:argsMax]) {
-		t.Fatalf("Take = %d bytes, cut %v, ok %v; want the first %d of %d, cut", len(got), cut, ok, argsMax, len(want))
+	if !ok || !ex.Cut || len(ex.Args) != argsMax || !bytes.Equal(ex.Args, want[:argsMax]) {
+		t.Fatalf("Take = %d bytes, cut %v, ok %v; want the first %d of %d, cut", len(ex.Args), ex.Cut, ok, argsMax, len(want))
 	}
 }
 
@@ -114,10 +114,10 @@ func TestTapTimes(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok := tap.Take(cmd.Process.Pid, before); ok {
+	if _, ok := tap.Take(cmd.Process.Pid, before); ok {
 		t.Error("a record dated after the event was taken")
 	}
-	if _, _, ok := tap.Take(cmd.Process.Pid, monotonic(t)); !ok {
+	if _, ok := tap.Take(cmd.Process.Pid, monotonic(t)); !ok {
 		t.Error("the record was not taken")
 	}
 	time.Sleep(10 * time.Millisecond)

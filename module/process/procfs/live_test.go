@@ -478,18 +478,19 @@ func TestReadExecArgv(t *testing.T) {
 		}
 		return p
 	}
-	check := func(what string, p Process, args []string, truncated bool, state ReadState) {
+	check := func(what string, p Process, args []string, truncated bool, state ReadState, comm string) {
 		t.Helper()
-		if !slices.Equal(p.Args, args) || p.ArgsTruncated != truncated || p.ReadState != state {
-			t.Errorf("%s: args %.40q (truncated %v), state %v; want %.40q (%v), %v",
-				what, p.Args, p.ArgsTruncated, p.ReadState, args, truncated, state)
+		if !slices.Equal(p.Args, args) || p.ArgsTruncated != truncated || p.ReadState != state || p.Comm != comm {
+			t.Errorf("%s: args %.40q (truncated %v), state %v, comm %q; want %.40q (%v), %v, %q",
+				what, p.Args, p.ArgsTruncated, p.ReadState, p.Comm, args, truncated, state, comm)
 		}
 	}
 
-	// Different from the live cmdline, to show which one was used.
-	check("whole, live", read(Argv{Data: []byte("exec\x00time\x00")}), []string{"exec", "time"}, false, ReadComplete)
-	check("cut, live", read(Argv{Data: []byte("exec\x00ti"), Cut: true}), live, false, ReadComplete)
-	check("whole, past the cap", read(Argv{Data: long}), []string{strings.Repeat("y", 1024)}, true, ReadComplete)
+	// Different from the live cmdline and comm, to show which were used.
+	whole := Argv{Data: []byte("exec\x00time\x00"), Comm: []byte("execcomm")}
+	check("whole, live", read(whole), []string{"exec", "time"}, false, ReadComplete, "execcomm")
+	check("cut, live", read(Argv{Data: []byte("exec\x00ti"), Cut: true}), live, false, ReadComplete, "")
+	check("whole, past the cap", read(Argv{Data: long}), []string{strings.Repeat("y", 1024)}, true, ReadComplete, "")
 
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -498,9 +499,9 @@ func TestReadExecArgv(t *testing.T) {
 	for r.ReadStat(pid, &s) == nil && s.State != 'Z' && time.Now().Before(deadline) {
 		time.Sleep(2 * time.Millisecond)
 	}
-	check("whole, zombie", read(Argv{Data: []byte("exec\x00time\x00")}), []string{"exec", "time"}, false, ReadZombie)
-	check("cut, zombie", read(Argv{Data: []byte("exec\x00ti"), Cut: true}), []string{"exec", "ti"}, true, ReadZombie)
+	check("whole, zombie", read(whole), []string{"exec", "time"}, false, ReadZombie, "sh") // stat's comm
+	check("cut, zombie", read(Argv{Data: []byte("exec\x00ti"), Cut: true}), []string{"exec", "ti"}, true, ReadZombie, "sh")
 
 	_ = cmd.Wait() // reaped
-	check("whole, reaped", read(Argv{Data: []byte("exec\x00time\x00")}), []string{"exec", "time"}, false, ReadExited)
+	check("whole, reaped", read(whole), []string{"exec", "time"}, false, ReadExited, "execcomm")
 }

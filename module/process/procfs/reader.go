@@ -139,10 +139,12 @@ func (r *Reader) ReadExec(pid int, p *Process) error {
 
 // Argv is an exec'd process's argument list as the kernel held it at the
 // exec (module/process/execargs): NUL-terminated arguments, and whether
-// the list went on past them.
+// the list went on past them; and its comm then (the file's name, cut to
+// 15 bytes), which stands for stat's when stat is not read.
 type Argv struct {
 	Data []byte
 	Cut  bool
+	Comm []byte
 }
 
 // ReadExecArgv is ReadExec for a process whose arguments were taken at its
@@ -195,7 +197,11 @@ func (r *Reader) read(pid int, p *Process, execd bool, argv *Argv) error {
 		p.ArgsTruncated = more
 		p.ArgsRewritten = cl.rewritten
 	}
-	if execd && cl.known && r.fs.live && r.readLive(pid, p, cl) {
+	var comm []byte // the exec's, until stat says otherwise
+	if argv != nil {
+		comm = argv.Comm
+	}
+	if execd && cl.known && r.fs.live && r.readLive(pid, p, comm, cl) {
 		return nil
 	}
 	b, _, err := readFile(r.file("stat"), r.buf, maxFileBytes, false)
@@ -204,14 +210,15 @@ func (r *Reader) read(pid int, p *Process, execd bool, argv *Argv) error {
 		// Reaped right after its arguments were read: keep them.
 		p.Missing |= PartStat | PartStatus | PartExe | PartCwd
 		p.ReadState = ReadExited
-		r.str = append(r.str[:0], cl.data...)
-		r.finish(p, layout{argEnd: len(r.str), exe: len(r.str), cwd: len(r.str)}, cl)
+		l := r.startStr(comm, cl)
+		l.exe, l.cwd = l.argEnd, l.argEnd
+		r.finish(p, l, cl)
 		return nil
 	}
 	if err != nil {
 		return wrapRead(pid, "stat", err)
 	}
-	comm, err := parseStat(b, &p.Stat)
+	comm, err = parseStat(b, &p.Stat)
 	if err != nil {
 		return fmt.Errorf("read process %d: %w", pid, err)
 	}
@@ -220,10 +227,7 @@ func (r *Reader) read(pid int, p *Process, execd bool, argv *Argv) error {
 	}
 	// str holds comm, then the cmdline bytes, then exe, then cwd; comm is
 	// copied out before buf is reused for status.
-	r.str = append(r.str[:0], comm...)
-	l := layout{comm: len(r.str), argStart: len(r.str)}
-	r.str = append(r.str, cl.data...)
-	l.argEnd = len(r.str)
+	l := r.startStr(comm, cl)
 
 	if p.IsZombie() {
 		// exe and cwd are unreadable once exit_mm and exit_fs have run,
@@ -328,9 +332,8 @@ func (r *Reader) cmdline(argv *Argv, execd bool) ([]byte, bool, error) {
 // ReadExec): exe, cwd, then the process group and session. It reports
 // false, having set nothing in p, when one is missing; the caller then
 // reads stat, which tells an exiting process from a part withheld.
-func (r *Reader) readLive(pid int, p *Process, cl cmdline) bool {
-	r.str = append(r.str[:0], cl.data...)
-	l := layout{argEnd: len(r.str)}
+func (r *Reader) readLive(pid int, p *Process, comm []byte, cl cmdline) bool {
+	l := r.startStr(comm, cl)
 	exe, err := r.readlink("exe")
 	if err != nil {
 		return false
@@ -358,6 +361,16 @@ func (r *Reader) readLive(pid int, p *Process, cl cmdline) bool {
 	p.ReadState = ReadComplete
 	r.finish(p, l, cl)
 	return true
+}
+
+// startStr starts Reader.str with comm and the cmdline bytes, and returns
+// their layout.
+func (r *Reader) startStr(comm []byte, cl cmdline) layout {
+	r.str = append(r.str[:0], comm...)
+	l := layout{comm: len(r.str), argStart: len(r.str)}
+	r.str = append(r.str, cl.data...)
+	l.argEnd = len(r.str)
+	return l
 }
 
 // statusIf reads status when asked to (see readStatus), and otherwise
