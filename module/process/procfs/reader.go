@@ -331,12 +331,13 @@ func (r *Reader) cmdline(argv *Argv, execd bool) ([]byte, bool, error) {
 // readLive ends ReadExec's read of a live process without stat (see
 // ReadExec): exe, cwd, then the process group and session. It reports
 // false, having set nothing in p, when one is missing; the caller then
-// reads stat, which tells an exiting process from a part withheld.
+// reads stat, which tells an exiting process from a part withheld. A
+// process found exiting whose comm the exec gave is readExiting's.
 func (r *Reader) readLive(pid int, p *Process, comm []byte, cl cmdline) bool {
 	l := r.startStr(comm, cl)
 	exe, err := r.readlink("exe")
 	if err != nil {
-		return false
+		return isGone(err) && len(comm) > 0 && r.readExiting(pid, p, l, cl)
 	}
 	exe, deleted := bytes.CutSuffix(exe, []byte(deletedSuffix))
 	r.str = append(r.str, exe...)
@@ -359,6 +360,27 @@ func (r *Reader) readLive(pid int, p *Process, comm []byte, cl cmdline) bool {
 	p.ExeDeleted = deleted
 	p.Missing |= PartStat | PartStatus
 	p.ReadState = ReadComplete
+	r.finish(p, l, cl)
+	return true
+}
+
+// readExiting ends readLive's read of a process whose exe link is gone:
+// its memory is (exit_mm), so it is exiting, a zombie or reaped, and its
+// cwd goes next. Stat would be read only for the comm, which the exec
+// gave, and to tell a zombie from a reaped process, which getpgid tells
+// too: only a reaped one has no process group. The start, the parent and
+// the terminal are the caller's to complete, as for a live process
+// (PartStat).
+func (r *Reader) readExiting(pid int, p *Process, l layout, cl cmdline) bool {
+	p.Missing |= PartStat | PartStatus | PartExe | PartCwd
+	p.ReadState = ReadExited
+	if pgid, err := getpgid(pid); err == nil {
+		if sid, err := getsid(pid); err == nil {
+			p.PGID, p.SID = pgid, sid
+			p.ReadState = ReadZombie // or still in do_exit, as recheck says too
+		}
+	}
+	l.exe, l.cwd = l.argEnd, l.argEnd
 	r.finish(p, l, cl)
 	return true
 }
