@@ -14,13 +14,16 @@
 // encoding and queueing; it must not block).
 //
 // The race with /proc: a short-lived process loses its cmdline and exe when
-// it exits (exit_mm), often within a millisecond of the exec. The Source
-// therefore reads each exec'd process the moment its exec event is decoded
-// (netlink's OnExec hook), before the rest of the socket is read and the
-// events are merged in order; what could not be
-// read is absent from the document and spawnbeat.read_state says why
-// ("zombie", "exited"), never guessed. TestIntegrationArgsShare measures the
-// share of /bin/true storms read completely.
+// it exits (exit_mm), often within a millisecond of the exec. Its arguments
+// and comm are therefore taken in the kernel at the exec where BPF allows
+// it (module/process/execargs; spawnbeat.capture.exec_args), and the Source
+// reads the rest of each exec'd process the moment its exec event is
+// decoded (netlink's OnExec hook), before the rest of the socket is read
+// and the events are merged in order; what could not be read is absent
+// from the document and spawnbeat.read_state says why ("zombie",
+// "exited"), never guessed. TestIntegrationArgsShare checks that a /bin/true
+// storm has every process's arguments with the tap, and measures the share
+// read completely without it.
 //
 // What the table knows is not read again: an exec'd process's credentials
 // (its fork's, kept right by the uid and gid events) and, for a live one
