@@ -3,6 +3,7 @@ package execargs
 import (
 	"bytes"
 	"encoding/binary"
+	"strings"
 	"testing"
 )
 
@@ -112,6 +113,18 @@ func TestKeepBounded(t *testing.T) {
 	}
 	if st := tap.Stats(); st.Expired < 10 {
 		t.Errorf("Expired = %d, want at least 10", st.Expired)
+	}
+
+	// Long command lines: bounded by their bytes.
+	long := strings.Repeat("y", argsMax)
+	for i := range 500 {
+		tap.keep(rec(uint32(i+1), uint64(i), long, argsMax, 0))
+		if len(tap.arena) > maxPendingBytes {
+			t.Fatalf("%d pending bytes after %d long records, bound %d", len(tap.arena), i+1, maxPendingBytes)
+		}
+	}
+	if ex, ok := tap.Take(500, 500); !ok || len(ex.Args) != argsMax {
+		t.Errorf("the newest long record: %d bytes, %v", len(ex.Args), ok)
 	}
 }
 

@@ -18,13 +18,16 @@ import (
 // in spawnbeat's RSS.
 const ringSize = 1 << 20
 
-// maxPending bounds the records read from the ring that no exec event
-// has claimed yet; expireAfter is how much older than the exec event at
-// hand a record may be before it is given up (its event was lost). Its
-// own event comes microseconds after it.
+// maxPending and maxPendingBytes bound the records read from the ring
+// that no exec event has claimed yet, and their bytes (a storm of long
+// command lines while the kernel drops exec events); expireAfter is how
+// much older than the exec event at hand a record may be before it is
+// given up (its event was lost). Its own event comes microseconds after
+// it.
 const (
-	maxPending  = 4096
-	expireAfter = 5e9 // ns
+	maxPending      = 4096
+	maxPendingBytes = 4 << 20
+	expireAfter     = 5e9 // ns
 )
 
 // Tap is the loaded program and the records it wrote. Take is called by
@@ -168,9 +171,11 @@ func (t *Tap) keep(rec []byte) {
 	if len(rec) < headerLen {
 		return
 	}
-	if len(t.pending) == maxPending {
-		t.pending[0].done = true // the oldest: its event is surely lost
-		t.expired.Add(1)
+	for len(t.pending) > 0 && (len(t.pending) >= maxPending || len(t.arena)+len(rec) > maxPendingBytes) {
+		if !t.pending[0].done { // the oldest: its event is surely lost
+			t.pending[0].done = true
+			t.expired.Add(1)
+		}
 		t.compact()
 	}
 	r := record{
