@@ -184,3 +184,19 @@ func BenchmarkTake(b *testing.B) {
 		}
 	}
 }
+
+// FuzzKeep feeds records of any bytes (a kernel that wrote another
+// layout) through keep and Take: nothing may panic, and what Take returns
+// stays within the record.
+func FuzzKeep(f *testing.F) {
+	f.Add(rec(10, 100, "sh\x00-c\x00x\x00", 8, 0), 10, uint64(101))
+	f.Add(rec(10, 100, "", 50, -14), 10, uint64(101))
+	f.Add([]byte{1, 2, 3}, 0, uint64(0))
+	f.Fuzz(func(t *testing.T, b []byte, tgid int, at uint64) {
+		tap := newTestTap(b, b)
+		ex, ok := tap.Take(tgid, at)
+		if ok && (len(ex.Args) > len(b) || len(ex.Comm) > commLen) {
+			t.Fatalf("Take returned %d args bytes and %d comm bytes from a %d-byte record", len(ex.Args), len(ex.Comm), len(b))
+		}
+	})
+}
