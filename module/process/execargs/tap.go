@@ -40,7 +40,7 @@ type Tap struct {
 	keepFn           func(rec []byte)
 
 	pending []record // read from the ring, not yet claimed
-	arena   []byte   // their argument bytes
+	arena   []byte   // their bytes: comm, then the arguments
 
 	taken, cut, missed, expired atomic.Uint64
 	mu                          sync.Mutex // Close against Stats' read of prog
