@@ -151,7 +151,9 @@ type Argv struct {
 // exec, before it could exit: a whole list stands for cmdline, which is
 // then not read; a cut one stands in only when cmdline is gone. It is read
 // like any cmdline: at most the Reader's cap, and the exec's argv exactly,
-// as no later rewrite of the process's title has touched it.
+// as no later rewrite of the process's title has touched it. With the
+// exec's comm, a process found exiting is not read further: getpgid tells
+// a zombie from a reaped one (readExiting).
 func (r *Reader) ReadExecArgv(pid int, p *Process, argv Argv) error {
 	return r.readProcess(pid, p, true, &argv)
 }
