@@ -129,7 +129,7 @@ func program(o offsets, scratch, ring *ebpf.Map) asm.Instructions {
 		n     = asm.R7 // bytes copied
 		size  = asm.R9 // arg_end - arg_start
 	)
-	return asm.Instructions{
+	p := asm.Instructions{
 		// rec = bpf_map_lookup_elem(scratch, &key{0})
 		asm.StoreImm(asm.R10, -4, 0, asm.Word),
 		asm.LoadMapPtr(asm.R1, scratch.FD()),
@@ -149,23 +149,12 @@ func program(o offsets, scratch, ring *ebpf.Map) asm.Instructions {
 		asm.Mov.Imm(asm.R2, commLen),
 		asm.FnGetCurrentComm.Call(),
 
-		// mm = current->mm, read onto the stack at fp-16
 		asm.FnGetCurrentTask.Call(),
-		asm.Mov.Reg(asm.R3, asm.R0),
-		asm.Add.Imm(asm.R3, int32(o.taskMM)),
-		asm.Mov.Reg(asm.R1, asm.R10),
-		asm.Add.Imm(asm.R1, -16),
-		asm.Mov.Imm(asm.R2, 8),
-		asm.FnProbeReadKernel.Call(),
-		asm.JNE.Imm(asm.R0, 0, "out"),
-		// arg_start and arg_end, read onto the stack at fp-32
-		asm.LoadMem(asm.R3, asm.R10, -16, asm.DWord),
-		asm.Add.Imm(asm.R3, int32(o.mmArgStart)),
-		asm.Mov.Reg(asm.R1, asm.R10),
-		asm.Add.Imm(asm.R1, -32),
-		asm.Mov.Imm(asm.R2, 16),
-		asm.FnProbeReadKernel.Call(),
-		asm.JNE.Imm(asm.R0, 0, "out"),
+	}
+	p = append(p, readKernel(-16, 8, asm.R0, o.taskMM)...) // mm = current->mm
+	p = append(p, asm.LoadMem(asm.R0, asm.R10, -16, asm.DWord))
+	p = append(p, readKernel(-32, 16, asm.R0, o.mmArgStart)...) // arg_start, arg_end
+	return append(p,
 		asm.LoadMem(start, asm.R10, -32, asm.DWord),
 		asm.LoadMem(size, asm.R10, -32+int16(o.mmArgEndDiff), asm.DWord),
 		asm.Sub.Reg(size, start),
@@ -193,5 +182,19 @@ func program(o offsets, scratch, ring *ebpf.Map) asm.Instructions {
 
 		asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
 		asm.Return(),
+	)
+}
+
+// readKernel is bpf_probe_read_kernel(fp+at, size, src+off) onto the
+// stack; the program ends (at "out") when it fails.
+func readKernel(at int16, size int32, src asm.Register, off uint32) asm.Instructions {
+	return asm.Instructions{
+		asm.Mov.Reg(asm.R3, src),
+		asm.Add.Imm(asm.R3, int32(off)),
+		asm.Mov.Reg(asm.R1, asm.R10),
+		asm.Add.Imm(asm.R1, int32(at)),
+		asm.Mov.Imm(asm.R2, size),
+		asm.FnProbeReadKernel.Call(),
+		asm.JNE.Imm(asm.R0, 0, "out"),
 	}
 }
