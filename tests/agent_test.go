@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -70,12 +71,20 @@ func startAgent(t *testing.T, cfg string, args ...string) *agent {
 // so that a second agent can run on the first one's path.data.
 func startAgentAt(t *testing.T, dir, cfg string, args ...string) *agent {
 	t.Helper()
+	return startAgentUnder(t, nil, dir, cfg, args...)
+}
+
+// startAgentUnder is startAgentAt with spawnbeat run by the command
+// wrapper (setpriv, say), which is given spawnbeat's command line.
+func startAgentUnder(t *testing.T, wrapper []string, dir, cfg string, args ...string) *agent {
+	t.Helper()
 	cfgPath := filepath.Join(dir, "spawnbeat.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	a := &agent{t: t, dir: dir, out: filepath.Join(dir, "data", "spawnbeat.ndjson"), stderr: &bytes.Buffer{}, done: make(chan error, 1)}
-	a.cmd = exec.Command(binary, append([]string{"-c", cfgPath, "-e", "--path.home", dir}, args...)...)
+	argv := append(slices.Clone(wrapper), binary, "-c", cfgPath, "-e", "--path.home", dir)
+	a.cmd = exec.Command(argv[0], append(argv[1:], args...)...)
 	a.cmd.Stderr = &lockedWriter{w: a.stderr}
 	if err := a.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package tests
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -263,4 +264,38 @@ func capsOf(t *testing.T, status, set string) uint64 {
 	}
 	t.Fatalf("%s: no %s line", status, set)
 	return 0
+}
+
+// TestE2EExecArgsWithoutBPF: where the kernel will not load the argument
+// tap (here: no CAP_BPF, CAP_PERFMON or CAP_SYS_ADMIN in the bounding set),
+// exec_args auto says why and captures from /proc, and exec_args kernel
+// refuses to start, saying why.
+func TestE2EExecArgsWithoutBPF(t *testing.T) {
+	requireRoot(t)
+	noBPF := []string{"/usr/bin/setpriv", "--bounding-set", "-bpf,-perfmon,-sys_admin"}
+
+	a := startAgentUnder(t, noBPF, t.TempDir(), fileConfig)
+	a.waitLog("exec arguments cannot be taken in the kernel", 5*time.Second)
+	marker := fmt.Sprintf("e2e-nobpf-%d", time.Now().UnixNano())
+	if err := exec.Command("/bin/sh", "-c", "sleep 0.05", marker).Run(); err != nil {
+		t.Fatal(err)
+	}
+	a.waitDocs(1, 10*time.Second, hasArg(marker))
+	if err := a.stop(); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "spawnbeat.yml")
+	if err := os.WriteFile(path, []byte(fileConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // should it start after all
+	defer cancel()
+	cmd := exec.CommandContext(ctx, noBPF[0], append(noBPF[1:], binary, "-c", path, "-e", "--path.home", dir,
+		"-E", "spawnbeat.capture.exec_args=kernel")...)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "take exec arguments in the kernel") || !strings.Contains(string(out), "needs CAP_BPF") {
+		t.Errorf("exec_args kernel without BPF: %v, want a failure saying why; output:\n%s", err, out)
+	}
 }

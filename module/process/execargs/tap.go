@@ -9,6 +9,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 )
 
 // ringSize is the ring buffer's data size, a power of two of pages. The
@@ -86,6 +87,11 @@ func Open() (*Tap, error) {
 	t := &Tap{}
 	if err := t.load(o); err != nil {
 		_ = t.Close()
+		if errors.Is(err, unix.EPERM) {
+			// cilium/ebpf's own hint blames RLIMIT_MEMLOCK, which memory
+			// cgroups replaced in 5.11; a capability is what lacks.
+			err = fmt.Errorf("%w; loading it needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)", err)
+		}
 		return nil, err
 	}
 	t.keepFn = t.keep
