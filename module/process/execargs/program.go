@@ -33,9 +33,8 @@ const bpfRBNoWakeup = 1
 
 // offsets are the kernel struct offsets the program reads through.
 type offsets struct {
-	taskMM       uint32 // task_struct.mm
-	mmArgStart   uint32 // mm_struct.arg_start; arg_end follows it
-	mmArgEndDiff uint32 // offset of arg_end minus that of arg_start
+	taskMM     uint32 // task_struct.mm
+	mmArgStart uint32 // mm_struct.arg_start; arg_end follows it (kernelOffsets checks)
 }
 
 // kernelOffsets finds the offsets in the running kernel's BTF.
@@ -62,7 +61,7 @@ func kernelOffsets() (offsets, error) {
 		// The program reads both with one 16-byte copy.
 		return offsets{}, fmt.Errorf("kernel BTF: mm_struct.arg_end at %d, not right after arg_start at %d", end, start)
 	}
-	o.mmArgStart, o.mmArgEndDiff = start, end-start
+	o.mmArgStart = start
 	return o, nil
 }
 
@@ -156,7 +155,7 @@ func program(o offsets, scratch, ring *ebpf.Map) asm.Instructions {
 	p = append(p, readKernel(-32, 16, asm.R0, o.mmArgStart)...) // arg_start, arg_end
 	return append(p,
 		asm.LoadMem(start, asm.R10, -32, asm.DWord),
-		asm.LoadMem(size, asm.R10, -32+int16(o.mmArgEndDiff), asm.DWord),
+		asm.LoadMem(size, asm.R10, -32+8, asm.DWord),
 		asm.Sub.Reg(size, start),
 		asm.StoreMem(rec, offLen, size, asm.Word),
 

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -120,7 +119,6 @@ func TestTapTimes(t *testing.T) {
 	if _, ok := tap.Take(cmd.Process.Pid, monotonic(t)); !ok {
 		t.Error("the record was not taken")
 	}
-	time.Sleep(10 * time.Millisecond)
 }
 
 // TestTapProgramStats: while the kernel counts BPF run time, Stats has
