@@ -712,9 +712,20 @@ func argsShare(t *testing.T, from string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	trueExe, err := filepath.EvalSymlinks("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
 	states := map[string]int{}
-	complete, withArgs, named := 0, 0, 0
+	complete, withArgs, named, located := 0, 0, 0, 0
 	for _, d := range docs {
+		if d.ev.Process.Executable == trueExe && d.ev.Process.WorkingDirectory == wd {
+			located++
+		}
 		states[d.ev.Spawnbeat.ReadState]++
 		full := slices.Equal(d.ev.Process.Args, []string{"/bin/true", m})
 		if full {
@@ -748,6 +759,11 @@ func argsShare(t *testing.T, from string) {
 		// process was gone before /proc was read.
 		if lost == 0 && named != n {
 			t.Errorf("%d of %d exec documents are named true; want all", named, n)
+		}
+		// The executable and the working directory are the exec's, and
+		// the read is complete: /proc was not needed.
+		if lost == 0 && (located != n || complete != n) {
+			t.Errorf("%d of %d exec documents have executable %s and working directory %s, %d are complete; want all", located, n, trueExe, wd, complete)
 		}
 	case ArgsProc:
 		if after.ExecArgs != (execargs.Stats{}) {

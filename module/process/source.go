@@ -98,7 +98,7 @@ type Source struct {
 	live    []*cache.Entry // poll mode: the processes the last poll found
 	conn    atomic.Pointer[netlink.Conn]
 	tap     atomic.Pointer[execargs.Tap] // nil: arguments are read from /proc
-	argv    procfs.Argv                  // what the tap took for the exec at hand
+	atExec  procfs.AtExec                // what the tap took for the exec at hand
 	started atomic.Bool                  // the start-up scan is done and events are being handled
 
 	ids      map[uint32]string // formatted user and group ids (build)
@@ -368,11 +368,11 @@ func (s *Source) onExec(e *netlink.Event) {
 	}
 	s.arrived = append(s.arrived, arrival{pid: e.TGID, at: e.Timestamp, p: procfs.Process{Stat: procfs.Stat{PID: e.TGID}}})
 	a := &s.arrived[len(s.arrived)-1]
-	s.read(a.pid, &a.p, s.argvOf(e))
+	s.read(a.pid, &a.p, s.atExecOf(e))
 }
 
-// argvOf returns the arguments the tap took at exec e, or nil.
-func (s *Source) argvOf(e *netlink.Event) *procfs.Argv {
+// atExecOf returns what the tap took at exec e, or nil.
+func (s *Source) atExecOf(e *netlink.Event) *procfs.AtExec {
 	t := s.tap.Load()
 	if t == nil {
 		return nil
@@ -381,8 +381,8 @@ func (s *Source) argvOf(e *netlink.Event) *procfs.Argv {
 	if !ok {
 		return nil
 	}
-	s.argv = procfs.Argv{Data: ex.Args, Cut: ex.Cut, Comm: ex.Comm}
-	return &s.argv
+	s.atExec = procfs.AtExec{Args: ex.Args, Cut: ex.Cut, Comm: ex.Comm, Exe: ex.Exe, Cwd: ex.Cwd, IDs: ex.IDs, PGID: ex.PGID, SID: ex.SID}
+	return &s.atExec
 }
 
 // handleBatch applies a batch of kernel events in order.
@@ -408,7 +408,7 @@ func (s *Source) execd(e *netlink.Event) *procfs.Process {
 		}
 	}
 	s.exec = procfs.Process{Stat: procfs.Stat{PID: e.TGID}}
-	s.read(e.TGID, &s.exec, s.argvOf(e))
+	s.read(e.TGID, &s.exec, s.atExecOf(e))
 	return &s.exec
 }
 
@@ -463,12 +463,12 @@ func exitCode(ws unix.WaitStatus) int {
 }
 
 // read reads the process that just exec'd into p, without its
-// credentials (see creds), and counts how much /proc still showed. argv,
-// if not nil, is its arguments as taken at the exec.
-func (s *Source) read(pid int, p *procfs.Process, argv *procfs.Argv) {
+// credentials (see creds), and counts how much /proc still showed. at,
+// if not nil, is what the tap took at the exec.
+func (s *Source) read(pid int, p *procfs.Process, at *procfs.AtExec) {
 	var err error
-	if argv != nil {
-		err = s.rd.ReadExecArgv(pid, p, *argv)
+	if at != nil {
+		err = s.rd.ReadExecAt(pid, p, *at)
 	} else {
 		err = s.rd.ReadExec(pid, p)
 	}

@@ -41,28 +41,39 @@ type Tap struct {
 	keepFn           func(rec []byte)
 
 	pending []record // read from the ring, not yet claimed
-	arena   []byte   // their bytes: comm, then the arguments
+	arena   []byte   // their bytes: comm, paths, then the arguments
+	paths   []byte   // the paths of the last Take, joined
 
 	taken, cut, missed, expired atomic.Uint64
 	mu                          sync.Mutex // Close against Stats' read of prog
 }
 
-// record is one exec's record, its bytes in Tap.arena: the comm, then
-// the arguments copied.
+// record is one exec's record, its bytes in Tap.arena: the comm, the
+// paths' components, then the arguments copied.
 type record struct {
-	time   uint64
-	tgid   uint32
-	full   uint32 // the argument block's length in the process
-	off, n int    // comm and the bytes copied; n is commLen when the copy failed
-	done   bool   // claimed or expired: dropped at the next Take
+	time        uint64
+	tgid        uint32
+	full        uint32 // the argument block's length in the process
+	pgid, sid   uint32
+	flags       uint32
+	exeN, pathN int  // the exe's bytes, and the exe's and cwd's, after the comm
+	off, n      int  // the record's bytes in the arena
+	copied      bool // the arguments were copied
+	done        bool // claimed or expired: dropped at the next Take
 }
 
 // Exec is what a record says of an exec: its arguments, NUL-terminated,
-// whether the list went on past them, and the process's comm.
+// whether the list went on past them, the process's comm, and, where the
+// kernel could tell them, its executable's path, its working directory,
+// its process group and its session.
 type Exec struct {
-	Args []byte
-	Cut  bool
-	Comm []byte
+	Args     []byte
+	Cut      bool
+	Comm     []byte
+	Exe, Cwd []byte // nil when not known
+	IDs      bool   // PGID and SID are known
+	PGID     int
+	SID      int
 }
 
 // Stats are a Tap's counters.
@@ -156,20 +167,47 @@ func (t *Tap) Take(tgid int, at uint64) (ex Exec, ok bool) {
 	}
 	r := &t.pending[best]
 	r.done = true
-	if r.n == commLen {
+	if !r.copied {
 		t.missed.Add(1)
 		return Exec{}, false
 	}
 	t.taken.Add(1)
-	comm := t.arena[r.off : r.off+commLen]
+	b := t.arena[r.off : r.off+r.n]
+	comm := b[:commLen]
 	if i := bytes.IndexByte(comm, 0); i >= 0 {
 		comm = comm[:i]
 	}
-	ex = Exec{Args: t.arena[r.off+commLen : r.off+r.n], Cut: int(r.full) > r.n-commLen, Comm: comm}
+	ex = Exec{Args: b[commLen+r.pathN:], Comm: comm, IDs: r.flags&flagIDs != 0, PGID: int(r.pgid), SID: int(r.sid)}
+	ex.Cut = int(r.full) > len(ex.Args)
 	if ex.Cut {
 		t.cut.Add(1)
 	}
+	t.paths = t.paths[:0]
+	if r.flags&flagExe != 0 {
+		ex.Exe, t.paths = joinPath(t.paths, b[commLen:commLen+r.exeN])
+	}
+	if r.flags&flagCwd != 0 {
+		ex.Cwd, t.paths = joinPath(t.paths, b[commLen+r.exeN:commLen+r.pathN])
+	}
 	return ex, true
+}
+
+// joinPath appends to buf the path whose components comps holds from the
+// last to the first, each NUL-terminated, and returns it and buf. No
+// components is the root.
+func joinPath(buf, comps []byte) (path, grown []byte) {
+	start := len(buf)
+	if len(comps) == 0 {
+		buf = append(buf, '/')
+	}
+	for len(comps) > 0 {
+		comps = comps[:len(comps)-1] // the last NUL
+		i := bytes.LastIndexByte(comps, 0) + 1
+		buf = append(buf, '/')
+		buf = append(buf, comps[i:]...)
+		comps = comps[:i]
+	}
+	return buf[start:len(buf):len(buf)], buf
 }
 
 // keep copies a record out of the ring into pending.
@@ -185,17 +223,26 @@ func (t *Tap) keep(rec []byte) {
 		t.compact()
 	}
 	r := record{
-		time: order.Uint64(rec[offTime:]),
-		tgid: order.Uint32(rec[offTGID:]),
-		full: order.Uint32(rec[offLen:]),
-		off:  len(t.arena),
-		n:    commLen,
+		time:  order.Uint64(rec[offTime:]),
+		tgid:  order.Uint32(rec[offTGID:]),
+		full:  order.Uint32(rec[offLen:]),
+		pgid:  order.Uint32(rec[offPGID:]),
+		sid:   order.Uint32(rec[offSID:]),
+		flags: order.Uint32(rec[offFlags:]),
+		exeN:  int(order.Uint32(rec[offExeN:])),
+		pathN: int(order.Uint32(rec[offPathsN:])),
+		off:   len(t.arena),
 	}
-	t.arena = append(t.arena, rec[offComm:headerLen]...)
-	if int32(order.Uint32(rec[offErr:])) == 0 {
-		r.n += len(rec) - headerLen
-		t.arena = append(t.arena, rec[headerLen:]...)
+	if r.exeN > r.pathN || r.pathN > len(rec)-headerLen {
+		return // not the program's
 	}
+	r.copied = int32(order.Uint32(rec[offErr:])) == 0
+	end := headerLen + r.pathN // the comm and the paths, without arguments unless copied
+	if r.copied {
+		end = len(rec)
+	}
+	t.arena = append(t.arena, rec[offComm:end]...)
+	r.n = len(t.arena) - r.off
 	t.pending = append(t.pending, r)
 }
 

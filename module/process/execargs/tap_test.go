@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -140,4 +142,62 @@ func TestTapProgramStats(t *testing.T) {
 		t.Errorf("program runs %d, %d ns; want at least 10 runs and some time", st.ProgramRuns, st.ProgramNS)
 	}
 	t.Logf("%d runs, %d ns each", st.ProgramRuns, st.ProgramNS/max(st.ProgramRuns, 1))
+}
+
+// TestTapImage: the record has the executable's path and the working
+// directory as /proc/PID/exe and cwd show them (symbolic links resolved, a
+// mount crossed), and the process group and session, as getpgid and
+// getsid do; a deleted executable has no path (/proc says "(deleted)").
+func TestTapImage(t *testing.T) {
+	tap := openTap(t)
+	dir := filepath.Join(t.TempDir(), "a dir", "ünï")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sh, err := filepath.EvalSymlinks("/bin/sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A copy of true on another file system (tmpfs), and one deleted.
+	shm, err := os.MkdirTemp("/dev/shm", "execargs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(shm) })
+	mounted := filepath.Join(shm, "true copy")
+	deleted := filepath.Join(shm, "deleted")
+	for _, p := range []string{mounted, deleted} {
+		if err := exec.Command("cp", "/bin/true", p).Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sid, err := unix.Getsid(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	run := func(cmd *exec.Cmd) Exec {
+		t.Helper()
+		cmd.Dir = dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Run(); err != nil {
+			t.Fatal(err)
+		}
+		ex, ok := tap.Take(cmd.Process.Pid, monotonic(t))
+		if !ok || !ex.IDs || ex.PGID != cmd.Process.Pid || ex.SID != sid || string(ex.Cwd) != dir {
+			t.Errorf("%s: ok %v, ids %v %d %d, cwd %q; want %d %d, %q", cmd.Path, ok, ex.IDs, ex.PGID, ex.SID, ex.Cwd, cmd.Process.Pid, sid, dir)
+		}
+		return ex
+	}
+	if ex := run(exec.Command("/bin/sh", "-c", "exit 0")); string(ex.Exe) != sh {
+		t.Errorf("exe %q, want %q", ex.Exe, sh)
+	}
+	if ex := run(exec.Command(mounted)); string(ex.Exe) != mounted {
+		t.Errorf("exe %q, want %q", ex.Exe, mounted)
+	}
+	// Deleted while it runs: sh unlinks it, then execs it from /proc.
+	script := "exec 3<\"$1\"; rm \"$1\"; exec /proc/self/fd/3"
+	if ex := run(exec.Command("/bin/sh", "-c", script, "sh", deleted)); ex.Exe != nil {
+		t.Errorf("exe of a deleted file %q, want none", ex.Exe)
+	}
 }

@@ -447,9 +447,9 @@ func TestReadExec(t *testing.T) {
 	})
 }
 
-// TestReadExecArgv: arguments taken at the exec stand for cmdline when
+// TestReadExecAt: arguments taken at the exec stand for cmdline when
 // whole, and stand in for it, cut, only when it is gone.
-func TestReadExecArgv(t *testing.T) {
+func TestReadExecAt(t *testing.T) {
 	r := liveReader(t, 1024)
 	cmd := exec.Command("/bin/sh", "-c", "sleep 30; :", "read-exec-argv")
 	if err := cmd.Start(); err != nil {
@@ -470,11 +470,11 @@ func TestReadExecArgv(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	long := []byte(strings.Repeat("y", 2000) + "\x00")
-	read := func(argv Argv) Process {
+	read := func(at AtExec) Process {
 		t.Helper()
 		var p Process
-		if err := r.ReadExecArgv(pid, &p, argv); err != nil {
-			t.Fatalf("ReadExecArgv(%d, %q): %v", pid, argv.Data, err)
+		if err := r.ReadExecAt(pid, &p, at); err != nil {
+			t.Fatalf("ReadExecAt(%d, %q): %v", pid, at.Args, err)
 		}
 		return p
 	}
@@ -487,10 +487,10 @@ func TestReadExecArgv(t *testing.T) {
 	}
 
 	// Different from the live cmdline and comm, to show which were used.
-	whole := Argv{Data: []byte("exec\x00time\x00"), Comm: []byte("execcomm")}
+	whole := AtExec{Args: []byte("exec\x00time\x00"), Comm: []byte("execcomm")}
 	check("whole, live", read(whole), []string{"exec", "time"}, false, ReadComplete, "execcomm")
-	check("cut, live", read(Argv{Data: []byte("exec\x00ti"), Cut: true}), live, false, ReadComplete, "")
-	check("whole, past the cap", read(Argv{Data: long}), []string{strings.Repeat("y", 1024)}, true, ReadComplete, "")
+	check("cut, live", read(AtExec{Args: []byte("exec\x00ti"), Cut: true}), live, false, ReadComplete, "")
+	check("whole, past the cap", read(AtExec{Args: long}), []string{strings.Repeat("y", 1024)}, true, ReadComplete, "")
 
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -510,8 +510,24 @@ func TestReadExecArgv(t *testing.T) {
 	if z.PGID != pgid || z.SID != sid || z.Missing&PartStat == 0 {
 		t.Errorf("whole, zombie: pgid %d, sid %d, missing %b; want %d, %d, stat not read", z.PGID, z.SID, z.Missing, pgid, sid)
 	}
-	check("cut, zombie", read(Argv{Data: []byte("exec\x00ti"), Cut: true}), []string{"exec", "ti"}, true, ReadZombie, "sh")
+	check("cut, zombie", read(AtExec{Args: []byte("exec\x00ti"), Cut: true}), []string{"exec", "ti"}, true, ReadZombie, "sh")
 
 	_ = cmd.Wait() // reaped
 	check("whole, reaped", read(whole), []string{"exec", "time"}, false, ReadExited, "execcomm")
+
+	// With the exec's exe, cwd, group and session too, nothing is read:
+	// the image is the exec's, complete, though the process is gone.
+	image := whole
+	image.Exe, image.Cwd, image.IDs, image.PGID, image.SID = []byte("/exec/exe"), []byte("/exec/cwd"), true, 7, 8
+	p := read(image)
+	check("image, reaped", p, []string{"exec", "time"}, false, ReadComplete, "execcomm")
+	if p.Exe != "/exec/exe" || p.Cwd != "/exec/cwd" || p.PGID != 7 || p.SID != 8 || p.Missing != PartStat|PartStatus {
+		t.Errorf("image, reaped: exe %q, cwd %q, pgid %d, sid %d, missing %b; want the exec's, stat and status missing", p.Exe, p.Cwd, p.PGID, p.SID, p.Missing)
+	}
+	// A cut list needs cmdline, which is gone: the image still stands.
+	image.Args, image.Cut = []byte("exec\x00ti"), true
+	check("image, cut, reaped", read(image), []string{"exec", "ti"}, true, ReadComplete, "execcomm")
+	// Without the session, /proc is read as before.
+	image.Cut, image.IDs = false, false
+	check("image without ids, reaped", read(image), []string{"exec", "ti"}, false, ReadExited, "execcomm")
 }

@@ -137,30 +137,43 @@ func (r *Reader) ReadExec(pid int, p *Process) error {
 	return r.readProcess(pid, p, true, nil)
 }
 
-// Argv is an exec'd process's argument list as the kernel held it at the
-// exec (module/process/execargs): NUL-terminated arguments, and whether
-// the list went on past them; and its comm then (the file's name, cut to
-// 15 bytes), which stands for stat's when stat is not read.
-type Argv struct {
-	Data []byte
-	Cut  bool
-	Comm []byte
+// AtExec is what the kernel held of an exec'd process at its exec
+// (module/process/execargs): its argument list (NUL-terminated arguments,
+// and whether the list went on past them), its comm then (the file's
+// name, cut to 15 bytes), and, where the kernel could tell them, the
+// executable's path, the working directory, the process group and the
+// session.
+type AtExec struct {
+	Args     []byte
+	Cut      bool
+	Comm     []byte
+	Exe, Cwd []byte // nil when not known
+	IDs      bool   // PGID and SID are known
+	PGID     int
+	SID      int
 }
 
-// ReadExecArgv is ReadExec for a process whose arguments were taken at its
-// exec, before it could exit: a whole list stands for cmdline, which is
+// whole reports whether a has all that ReadExec reads of a live process,
+// arguments aside.
+func (a *AtExec) whole() bool { return a.Exe != nil && a.Cwd != nil && a.IDs }
+
+// ReadExecAt is ReadExec for a process whose image was taken at its exec,
+// before it could exit. A whole argument list stands for cmdline, which is
 // then not read; a cut one stands in only when cmdline is gone. It is read
 // like any cmdline: at most the Reader's cap, and the exec's argv exactly,
-// as no later rewrite of the process's title has touched it. With the
-// exec's comm, a process found exiting is not read further: getpgid tells
-// a zombie from a reaped one (readExiting).
-func (r *Reader) ReadExecArgv(pid int, p *Process, argv Argv) error {
-	return r.readProcess(pid, p, true, &argv)
+// as no later rewrite of the process's title has touched it. The exec's
+// comm stands for stat's when stat is not read. With the exec's exe, cwd,
+// process group and session too, /proc is not read at all (for a whole
+// argument list): the process is read complete, as it was at the exec,
+// even if it is gone since. Otherwise a process found exiting is not read
+// further: getpgid tells a zombie from a reaped one (readExiting).
+func (r *Reader) ReadExecAt(pid int, p *Process, at AtExec) error {
+	return r.readProcess(pid, p, true, &at)
 }
 
-func (r *Reader) readProcess(pid int, p *Process, execd bool, argv *Argv) error {
+func (r *Reader) readProcess(pid int, p *Process, execd bool, at *AtExec) error {
 	*p = Process{Stat: Stat{PID: pid}}
-	if err := r.read(pid, p, execd, argv); err != nil {
+	if err := r.read(pid, p, execd, at); err != nil {
 		*p = Process{Stat: Stat{PID: pid}}
 		return err
 	}
@@ -182,14 +195,14 @@ func (r *Reader) ReadStatus(pid int, p *Process) error {
 	return nil
 }
 
-func (r *Reader) read(pid int, p *Process, execd bool, argv *Argv) error {
+func (r *Reader) read(pid int, p *Process, execd bool, at *AtExec) error {
 	if pid <= 0 {
 		return fmt.Errorf("read process %d: %w", pid, ErrBadPID)
 	}
 	r.pidPath(pid, "/")
 	// cmdline first: of what a short-lived process loses at exit, its
 	// arguments matter most (rules match on them).
-	args, more, argsErr := r.cmdline(argv, execd)
+	args, more, argsErr := r.cmdline(at, execd)
 	if isGone(argsErr) {
 		return wrapRead(pid, "cmdline", argsErr)
 	}
@@ -200,8 +213,12 @@ func (r *Reader) read(pid int, p *Process, execd bool, argv *Argv) error {
 		p.ArgsRewritten = cl.rewritten
 	}
 	var comm []byte // the exec's, until stat says otherwise
-	if argv != nil {
-		comm = argv.Comm
+	if at != nil {
+		comm = at.Comm
+		if cl.known && at.whole() {
+			r.fromExec(p, at, cl)
+			return nil
+		}
 	}
 	if execd && cl.known && r.fs.live && r.readLive(pid, p, comm, cl) {
 		return nil
@@ -316,18 +333,32 @@ func (r *Reader) read(pid int, p *Process, execd bool, argv *Argv) error {
 }
 
 // cmdline returns the process's argument bytes, and whether there were
-// more than the cap: the exec's own when whole (see ReadExecArgv), else
+// more than the cap: the exec's own when whole (see ReadExecAt), else
 // cmdline's, else, when cmdline is gone or empty, the exec's cut ones.
-func (r *Reader) cmdline(argv *Argv, execd bool) ([]byte, bool, error) {
-	if argv != nil && !argv.Cut {
-		return argv.Data[:min(len(argv.Data), r.maxArg)], len(argv.Data) > r.maxArg, nil
+func (r *Reader) cmdline(at *AtExec, execd bool) ([]byte, bool, error) {
+	if at != nil && !at.Cut {
+		return at.Args[:min(len(at.Args), r.maxArg)], len(at.Args) > r.maxArg, nil
 	}
 	args, more, err := readFile(r.file("cmdline"), r.args, r.maxArg, !execd)
 	r.args = args[:0]
-	if argv != nil && len(argv.Data) > 0 && (err != nil || len(args) == 0) {
-		return argv.Data[:min(len(argv.Data), r.maxArg)], true, nil
+	if at != nil && len(at.Args) > 0 && (err != nil || len(args) == 0) {
+		return at.Args[:min(len(at.Args), r.maxArg)], true, nil
 	}
 	return args, more, err
+}
+
+// fromExec ends the read of a process whose whole image the exec gave:
+// stat and status are left to the caller, as for readLive.
+func (r *Reader) fromExec(p *Process, at *AtExec, cl cmdline) {
+	l := r.startStr(at.Comm, cl)
+	r.str = append(r.str, at.Exe...)
+	l.exe = len(r.str)
+	r.str = append(r.str, at.Cwd...)
+	l.cwd = len(r.str)
+	p.PGID, p.SID = at.PGID, at.SID
+	p.Missing |= PartStat | PartStatus
+	p.ReadState = ReadComplete
+	r.finish(p, l, cl)
 }
 
 // readLive ends ReadExec's read of a live process without stat (see
