@@ -44,7 +44,8 @@ const (
 	ModePoll    = "poll"    // poll /proc only
 )
 
-// Where exec'd processes' arguments come from (capture.exec_args).
+// Where exec'd processes' images (arguments, executable, working directory,
+// process group and session) come from (capture.exec_args).
 const (
 	ExecArgsAuto   = "auto"   // taken in the kernel at each exec (BPF) where it allows, else /proc
 	ExecArgsKernel = "kernel" // taken in the kernel; fail to start when it cannot be
@@ -54,7 +55,7 @@ const (
 // Capture configures the sources.
 type Capture struct {
 	Mode          string        `config:"mode"`
-	ExecArgs      string        `config:"exec_args"`        // where exec'd processes' arguments come from
+	ExecArgs      string        `config:"exec_args"`        // where exec'd processes' images come from
 	ReceiveBuffer ByteSize      `config:"receive_buffer"`   // proc connector socket buffer (SO_RCVBUFFORCE)
 	PollPeriod    time.Duration `config:"poll_period"`      // poll mode: time between /proc scans
 	ProcRoot      string        `config:"proc_root"`        // where the host's /proc is mounted

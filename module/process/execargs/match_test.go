@@ -21,6 +21,33 @@ func rec(tgid uint32, time uint64, args string, full int, errno int32) []byte {
 	return b
 }
 
+// imaged adds to record r the exe and cwd components given (nil: not
+// found), and the process group and session.
+func imaged(r []byte, exe, cwd []string, pgid, sid uint32) []byte {
+	args := append([]byte(nil), r[headerLen:]...)
+	r = r[:headerLen]
+	flags := uint32(flagIDs)
+	for _, p := range []struct {
+		comps []string
+		flag  uint32
+	}{{exe, flagExe}, {cwd, flagCwd}} {
+		if p.comps != nil {
+			flags |= p.flag
+			for _, c := range p.comps {
+				r = append(r, c+"\x00"...)
+			}
+		}
+		if p.flag == flagExe {
+			binary.NativeEndian.PutUint32(r[offExeN:], uint32(len(r)-headerLen))
+		}
+	}
+	binary.NativeEndian.PutUint32(r[offPathsN:], uint32(len(r)-headerLen))
+	binary.NativeEndian.PutUint32(r[offFlags:], flags)
+	binary.NativeEndian.PutUint32(r[offPGID:], pgid)
+	binary.NativeEndian.PutUint32(r[offSID:], sid)
+	return append(r, args...)
+}
+
 func newTestTap(recs ...[]byte) *Tap {
 	t := &Tap{}
 	for _, r := range recs {
@@ -55,6 +82,23 @@ func TestTake(t *testing.T) {
 	check(14, 140, "", false, false) // no record at all
 	if want := (Stats{Taken: 4, Cut: 1, Missed: 3}); tap.Stats() != want {
 		t.Errorf("Stats = %+v, want %+v", tap.Stats(), want)
+	}
+}
+
+// TestTakeImage: the paths' components, last first, are joined into
+// paths; a path not found is nil, the root has no components.
+func TestTakeImage(t *testing.T) {
+	tap := newTestTap(
+		imaged(rec(10, 100, "true\x00x\x00", 7, 0), []string{"true", "bin", "usr"}, []string{"b c", "a"}, 10, 3),
+		imaged(rec(11, 100, "sh\x00", 3, 0), nil, []string{}, 1, 1),
+	)
+	ex, ok := tap.Take(10, 101)
+	if !ok || string(ex.Exe) != "/usr/bin/true" || string(ex.Cwd) != "/a/b c" || !ex.IDs || ex.PGID != 10 || ex.SID != 3 || string(ex.Args) != "true\x00x\x00" {
+		t.Errorf("Take(10) = exe %q, cwd %q, ids %v %d %d, args %q", ex.Exe, ex.Cwd, ex.IDs, ex.PGID, ex.SID, ex.Args)
+	}
+	ex, ok = tap.Take(11, 101)
+	if !ok || ex.Exe != nil || string(ex.Cwd) != "/" || string(ex.Args) != "sh\x00" {
+		t.Errorf("Take(11) = exe %q, cwd %q, args %q; want no exe, cwd /", ex.Exe, ex.Cwd, ex.Args)
 	}
 }
 
@@ -169,7 +213,8 @@ func BenchmarkTake(b *testing.B) {
 	const batch = 8
 	recs := make([][]byte, batch)
 	for i := range recs {
-		recs[i] = rec(uint32(1000+i), uint64(i), "/bin/true\x00spawnbeat-bench-marker-000123\x00", 40, 0)
+		recs[i] = imaged(rec(uint32(1000+i), uint64(i), "/bin/true\x00spawnbeat-bench-marker-000123\x00", 40, 0),
+			[]string{"true", "bin", "usr"}, []string{"spawnbeat", "work"}, 1000, 1)
 	}
 	tap := newTestTap()
 	b.ReportAllocs()
@@ -191,12 +236,14 @@ func BenchmarkTake(b *testing.B) {
 func FuzzKeep(f *testing.F) {
 	f.Add(rec(10, 100, "sh\x00-c\x00x\x00", 8, 0), 10, uint64(101))
 	f.Add(rec(10, 100, "", 50, -14), 10, uint64(101))
+	f.Add(imaged(rec(10, 100, "sh\x00", 3, 0), []string{"sh", "bin"}, []string{}, 1, 1), 10, uint64(101))
 	f.Add([]byte{1, 2, 3}, 0, uint64(0))
 	f.Fuzz(func(t *testing.T, b []byte, tgid int, at uint64) {
 		tap := newTestTap(b, b)
 		ex, ok := tap.Take(tgid, at)
-		if ok && (len(ex.Args) > len(b) || len(ex.Comm) > commLen) {
-			t.Fatalf("Take returned %d args bytes and %d comm bytes from a %d-byte record", len(ex.Args), len(ex.Comm), len(b))
+		if ok && (len(ex.Args) > len(b) || len(ex.Comm) > commLen || len(ex.Exe)+len(ex.Cwd) > len(b)+2) {
+			t.Fatalf("Take returned %d args bytes, %d comm bytes and %d path bytes from a %d-byte record",
+				len(ex.Args), len(ex.Comm), len(ex.Exe)+len(ex.Cwd), len(b))
 		}
 	})
 }

@@ -411,8 +411,9 @@ func walk(name string, flag uint32, o offsets, rec asm.Register) asm.Instruction
 		asm.LoadMem(d, asm.R10, -16, asm.DWord),
 		asm.Ja.Label(loop),
 	)
-	p = append(p, setFlag(rec, flag)...)
-	p[len(p)-3] = p[len(p)-3].WithSymbol(found)
+	set := setFlag(rec, flag)
+	set[0] = set[0].WithSymbol(found)
+	p = append(p, set...)
 	if flag == flagExe {
 		p = append(p,
 			asm.LoadMem(asm.R1, rec, offPathsN, asm.Word),
@@ -427,7 +428,7 @@ func walk(name string, flag uint32, o offsets, rec asm.Register) asm.Instruction
 	)
 }
 
-// setFlag sets flag in the record's flags (three instructions).
+// setFlag sets flag in the record's flags.
 func setFlag(rec asm.Register, flag uint32) asm.Instructions {
 	return asm.Instructions{
 		asm.LoadMem(asm.R1, rec, offFlags, asm.Word),

@@ -65,7 +65,9 @@ type ReadState uint8
 // Read states. The zero value means nothing was read.
 const (
 	// ReadComplete: stat, status, cmdline, exe and cwd were read (a kernel
-	// thread has no cmdline and no exe; that is still complete).
+	// thread has no cmdline and no exe; that is still complete), less what
+	// Missing says the caller is to complete; or, for ReadExecAt, the
+	// exec gave them.
 	ReadComplete ReadState = iota + 1
 	// ReadZombie: the process has exited but is not reaped, or was in the
 	// middle of exiting (PF_EXITING) when a part was found missing: its
