@@ -153,9 +153,9 @@ type AtExec struct {
 	SID      int
 }
 
-// whole reports whether a has all that ReadExec reads of a live process,
+// complete reports whether a has all that ReadExec reads of a live process,
 // arguments aside.
-func (a *AtExec) whole() bool { return a.Exe != nil && a.Cwd != nil && a.IDs }
+func (a *AtExec) complete() bool { return a.Exe != nil && a.Cwd != nil && a.IDs }
 
 // ReadExecAt is ReadExec for a process whose image was taken at its exec,
 // before it could exit. A whole argument list stands for cmdline, which is
@@ -215,7 +215,7 @@ func (r *Reader) read(pid int, p *Process, execd bool, at *AtExec) error {
 	var comm []byte // the exec's, until stat says otherwise
 	if at != nil {
 		comm = at.Comm
-		if cl.known && at.whole() {
+		if cl.known && at.complete() {
 			r.fromExec(p, at, cl)
 			return nil
 		}
