@@ -157,9 +157,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "capture:", err)
 		return 1
 	}
-	binary := o.spawnbeat
+	binary, built := o.spawnbeat, "binary "+o.spawnbeat
 	if binary == "" {
-		binary = filepath.Join(tmp, "spawnbeat")
+		binary, built = filepath.Join(tmp, "spawnbeat"), "at "+treeCommit(root)
 		fmt.Fprintln(stderr, "capture: building spawnbeat")
 		build := exec.CommandContext(ctx, "go", "build", "-o", binary, "./cmd/spawnbeat")
 		build.Dir, build.Stdout, build.Stderr = root, stderr, stderr
@@ -205,7 +205,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		probes:  &direct{s: newStarter(devnull)}, fleet: fleet{exe: exe, count: o.launchers}, log: stderr,
 	}
 	defer b.probes.wait()
-	rep := report{opts: o, args: args, forkstat: fsPath != "", root: root, start: time.Now(), load: loadavg()}
+	rep := report{opts: o, args: args, forkstat: fsPath != "", built: built, start: time.Now(), load: loadavg()}
 	status := 0
 	for r := 1; r <= o.reps; r++ {
 		for _, k := range o.kinds {

@@ -17,7 +17,7 @@ type report struct {
 	opts     options
 	args     []string
 	forkstat bool
-	root     string
+	built    string // what spawnbeat was built from: "at <commit>", or the binary given
 	start    time.Time
 	load     string // load average at the start
 	storms   []stormResult
@@ -101,15 +101,21 @@ func (r *report) machine() string {
 	if raw, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		kernel = strings.TrimSpace(string(raw))
 	}
+	return fmt.Sprintf("Linux %s %s, %d CPUs, spawnbeat %s", kernel, runtime.GOARCH, runtime.NumCPU(), r.built)
+}
+
+// treeCommit describes the working tree at root as it is now, when the
+// harness builds spawnbeat from it: HEAD's commit, and whether the tree
+// differs from it.
+func treeCommit(root string) string {
 	commit := "?"
-	if out, err := exec.Command("git", "-C", r.root, "rev-parse", "--short", "HEAD").Output(); err == nil {
+	if out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output(); err == nil {
 		commit = strings.TrimSpace(string(out))
 	}
-	// The binary is built from the working tree, which may differ from HEAD.
-	if out, err := exec.Command("git", "-C", r.root, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(out) > 0 {
+	if out, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(out) > 0 {
 		commit += " with uncommitted changes"
 	}
-	return fmt.Sprintf("Linux %s %s, %d CPUs, spawnbeat at %s", kernel, runtime.GOARCH, runtime.NumCPU(), commit)
+	return commit
 }
 
 // groups splits the storm results by storm and rate, in the order run.
