@@ -210,7 +210,7 @@ func find(t btf.Type, name string) (btf.Member, uint32, bool) {
 //	rec->flags = rec->exe_n = rec->paths_n = 0
 //	task = current; mm = task->mm
 //	rec->pgid, rec->sid = task->signal->pids[PGID, SID]->numbers[0].nr; flags |= IDS
-//	walk(&mm->exe_file->f_path, EXE)   (unless the file is unhashed: deleted)
+//	walk(&mm->exe_file->f_path, EXE)
 //	walk(&task->fs->pwd, CWD)
 //	start = mm->arg_start; len = mm->arg_end - start
 //	rec->len = len
@@ -283,18 +283,12 @@ func program(o offsets, scratch, ring *ebpf.Map) asm.Instructions {
 	}
 	p = append(p, setFlag(rec, flagIDs)...)
 
-	// The exe: mm->exe_file->f_path, as /proc/PID/exe shows it, unless its
-	// dentry is unhashed (deleted: /proc says so, the walk could not).
+	// The exe: mm->exe_file->f_path, as /proc/PID/exe shows it.
 	p = append(p, asm.LoadMem(asm.R1, asm.R10, fpMM, asm.DWord).WithSymbol("exe"))
 	p = append(p, readKernel(-16, 8, asm.R1, o.mmExeFile, "cwd")...)
 	p = append(p, asm.LoadMem(asm.R1, asm.R10, -16, asm.DWord))
 	p = append(p, readKernel(-32, 16, asm.R1, o.fileDentry-8, "cwd")...) // mnt, dentry
 	p = append(p, asm.LoadMem(asm.R8, asm.R10, -24, asm.DWord))
-	p = append(p, readKernel(-16, 8, asm.R8, o.dentryUnhashed, "cwd")...)
-	p = append(p,
-		asm.LoadMem(asm.R1, asm.R10, -16, asm.DWord),
-		asm.JEq.Imm(asm.R1, 0, "cwd"),
-	)
 	p = append(p, walk("exe", flagExe, o, rec)...)
 
 	// The working directory: task->fs->pwd.
@@ -351,7 +345,8 @@ func program(o offsets, scratch, ring *ebpf.Map) asm.Instructions {
 // tree. Done, it sets flag (and, for the exe, exe_n). A walk that cannot
 // finish (a read fails, a dentry that is its own parent but no mount's
 // root, too many components, or too long) takes back the components it
-// added. Each iteration reloads the cursor from the record, where the
+// added. So does a deleted file or directory (d_unlinked: unhashed, and
+// not a root), whose path /proc shows with " (deleted)". Each iteration reloads the cursor from the record, where the
 // verifier does not track its value: the states of two ways through an
 // iteration are then alike, and it checks the loop once per count.
 func walk(name string, flag uint32, o offsets, rec asm.Register) asm.Instructions {
@@ -361,19 +356,28 @@ func walk(name string, flag uint32, o offsets, rec asm.Register) asm.Instruction
 		m     = asm.R9 // its struct mount
 	)
 	var (
+		start = name + "_start"
 		loop  = name + "_loop"
 		comp  = name + "_component"
 		found = name + "_found"
 		fail  = name + "_fail"
 		done  = name + "_done"
 	)
-	p := asm.Instructions{
-		asm.LoadMem(m, asm.R10, -32, asm.DWord),
+	p := readKernel(-16, 8, d, o.dentryUnhashed, fail)
+	p = append(p,
+		asm.LoadMem(asm.R1, asm.R10, -16, asm.DWord),
+		asm.JNE.Imm(asm.R1, 0, start),
+	)
+	p = append(p, readKernel(-16, 8, d, o.dentryParent, fail)...)
+	p = append(p,
+		asm.LoadMem(asm.R1, asm.R10, -16, asm.DWord),
+		asm.JNE.Reg(asm.R1, d, fail), // unhashed, not a root: deleted
+		asm.LoadMem(m, asm.R10, -32, asm.DWord).WithSymbol(start),
 		asm.Sub.Imm(m, int32(o.mountMnt)),
 		asm.Mov.Imm(count, 0),
 		asm.JGE.Imm(count, walkMax, fail).WithSymbol(loop),
 		asm.Add.Imm(count, 1),
-	}
+	)
 	p = append(p, readKernel(-16, 8, d, o.dentryParent, fail)...)
 	p = append(p, readKernel(-24, 8, m, o.mountMnt+o.vfsmountRoot, fail)...)
 	p = append(p,

@@ -146,8 +146,9 @@ func TestTapProgramStats(t *testing.T) {
 
 // TestTapImage: the record has the executable's path and the working
 // directory as /proc/PID/exe and cwd show them (symbolic links resolved, a
-// mount crossed), and the process group and session, as getpgid and
-// getsid do; a deleted executable has no path (/proc says "(deleted)").
+// mount crossed, the root), and the process group and session, as getpgid
+// and getsid do; a deleted executable or directory has no path (/proc
+// adds " (deleted)" to it).
 func TestTapImage(t *testing.T) {
 	tap := openTap(t)
 	dir := filepath.Join(t.TempDir(), "a dir", "ünï")
@@ -176,28 +177,42 @@ func TestTapImage(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	run := func(cmd *exec.Cmd) Exec {
+	run := func(cwd string, cmd *exec.Cmd) Exec {
 		t.Helper()
-		cmd.Dir = dir
+		cmd.Dir = cwd
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := cmd.Run(); err != nil {
 			t.Fatal(err)
 		}
 		ex, ok := tap.Take(cmd.Process.Pid, monotonic(t))
-		if !ok || !ex.IDs || ex.PGID != cmd.Process.Pid || ex.SID != sid || string(ex.Cwd) != dir {
-			t.Errorf("%s: ok %v, ids %v %d %d, cwd %q; want %d %d, %q", cmd.Path, ok, ex.IDs, ex.PGID, ex.SID, ex.Cwd, cmd.Process.Pid, sid, dir)
+		if !ok || !ex.IDs || ex.PGID != cmd.Process.Pid || ex.SID != sid {
+			t.Errorf("%s: ok %v, ids %v %d %d; want %d %d", cmd.Path, ok, ex.IDs, ex.PGID, ex.SID, cmd.Process.Pid, sid)
 		}
 		return ex
 	}
-	if ex := run(exec.Command("/bin/sh", "-c", "exit 0")); string(ex.Exe) != sh {
-		t.Errorf("exe %q, want %q", ex.Exe, sh)
+	check := func(what string, ex Exec, exe, cwd []byte) {
+		t.Helper()
+		if !bytes.Equal(ex.Exe, exe) || !bytes.Equal(ex.Cwd, cwd) || (ex.Exe == nil) != (exe == nil) || (ex.Cwd == nil) != (cwd == nil) {
+			t.Errorf("%s: exe %q, cwd %q; want %q, %q", what, ex.Exe, ex.Cwd, exe, cwd)
+		}
 	}
-	if ex := run(exec.Command(mounted)); string(ex.Exe) != mounted {
-		t.Errorf("exe %q, want %q", ex.Exe, mounted)
-	}
+	check("sh", run(dir, exec.Command("/bin/sh", "-c", "exit 0")), []byte(sh), []byte(dir))
+	check("on tmpfs, in /", run("/", exec.Command(mounted)), []byte(mounted), []byte("/"))
 	// Deleted while it runs: sh unlinks it, then execs it from /proc.
 	script := "exec 3<\"$1\"; rm \"$1\"; exec /proc/self/fd/3"
-	if ex := run(exec.Command("/bin/sh", "-c", script, "sh", deleted)); ex.Exe != nil {
-		t.Errorf("exe of a deleted file %q, want none", ex.Exe)
+	check("deleted exe", run(dir, exec.Command("/bin/sh", "-c", script, "sh", deleted)), nil, []byte(dir))
+	gone := filepath.Join(dir, "gone")
+	if err := os.Mkdir(gone, 0o755); err != nil {
+		t.Fatal(err)
 	}
+	check("deleted cwd", run(gone, exec.Command("/bin/sh", "-c", "rmdir \"$PWD\"; exec /bin/true")), trueExe(t), nil)
+}
+
+// trueExe is /bin/true's path, symbolic links resolved.
+func trueExe(t *testing.T) []byte {
+	p, err := filepath.EvalSymlinks("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []byte(p)
 }
