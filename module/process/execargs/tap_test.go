@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -215,4 +216,57 @@ func trueExe(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return []byte(p)
+}
+
+// TestTapPathsAsProc: in another mount namespace, across a tmpfs, a bind
+// mount of a file and a chroot, the paths the program walks are those
+// /proc/PID/exe and cwd show, read from here.
+func TestTapPathsAsProc(t *testing.T) {
+	tap := openTap(t)
+	dir := t.TempDir()
+	// Each script runs in a private mount namespace (unshare), sets up
+	// its mounts under $1, and ends by exec'ing a sleep there.
+	for _, tc := range []struct{ name, script string }{
+		{"tmpfs", `mkdir "$1/t" && mount -t tmpfs none "$1/t" && cp /bin/sleep "$1/t/" && cd "$1/t" && exec ./sleep 10`},
+		{"file bind mount", `touch "$1/bound" && mount --bind /bin/sleep "$1/bound" && mkdir "$1/d" && cd "$1/d" && exec ../bound 10`},
+		{"chroot", `r="$1/root" && mkdir -p "$r/usr" "$r/tmp/in" && mount --bind /usr "$r/usr" &&
+			ln -s usr/bin "$r/bin" && ln -s usr/lib "$r/lib" && ln -s usr/lib64 "$r/lib64" &&
+			exec chroot "$r" /bin/sh -c 'cd /tmp/in && exec /bin/sleep 10'`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sub := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-"))
+			if err := os.Mkdir(sub, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", tc.script, "sh", sub)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			})
+			pid := cmd.Process.Pid
+			proc := "/proc/" + strconv.Itoa(pid)
+			var exe, cwd string
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				b, _ := os.ReadFile(proc + "/cmdline")
+				if bytes.HasSuffix(b, []byte("\x0010\x00")) { // the sleep, at last
+					exe, _ = os.Readlink(proc + "/exe")
+					cwd, _ = os.Readlink(proc + "/cwd")
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no sleep after 5 s; stderr %q", stderr.String())
+				}
+			}
+			ex, ok := tap.Take(pid, monotonic(t))
+			if !ok || string(ex.Exe) != exe || string(ex.Cwd) != cwd || exe == "" || cwd == "" {
+				t.Errorf("the tap says exe %q, cwd %q (ok %v); /proc says %q, %q", ex.Exe, ex.Cwd, ok, exe, cwd)
+			}
+			t.Logf("exe %s, cwd %s", ex.Exe, ex.Cwd)
+		})
+	}
 }
