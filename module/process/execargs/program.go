@@ -346,9 +346,11 @@ func program(o offsets, scratch, ring *ebpf.Map) asm.Instructions {
 // finish (a read fails, a dentry that is its own parent but no mount's
 // root, too many components, or too long) takes back the components it
 // added. So does a deleted file or directory (d_unlinked: unhashed, and
-// not a root), whose path /proc shows with " (deleted)". Each iteration reloads the cursor from the record, where the
-// verifier does not track its value: the states of two ways through an
-// iteration are then alike, and it checks the loop once per count.
+// not a root), whose path /proc shows with " (deleted)".
+//
+// Each iteration reloads the cursor from the record, where the verifier
+// does not track its value: the states of two ways through an iteration
+// are then alike, and it checks the loop once per count.
 func walk(name string, flag uint32, o offsets, rec asm.Register) asm.Instructions {
 	const (
 		count = asm.R7
