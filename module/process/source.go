@@ -377,11 +377,10 @@ func (s *Source) atExecOf(e *netlink.Event) *procfs.AtExec {
 	if t == nil {
 		return nil
 	}
-	ex, ok := t.Take(e.TGID, e.Timestamp)
-	if !ok {
+	var ok bool
+	if s.atExec, ok = t.Take(e.TGID, e.Timestamp); !ok {
 		return nil
 	}
-	s.atExec = procfs.AtExec{Args: ex.Args, Cut: ex.Cut, Comm: ex.Comm, Exe: ex.Exe, Cwd: ex.Cwd, IDs: ex.IDs, PGID: ex.PGID, SID: ex.SID}
 	return &s.atExec
 }
 

@@ -283,20 +283,11 @@ func program(o offsets, scratch, ring *ebpf.Map) asm.Instructions {
 	}
 	p = append(p, setFlag(rec, flagIDs)...)
 
-	// The exe: mm->exe_file->f_path, as /proc/PID/exe shows it.
-	p = append(p, asm.LoadMem(asm.R1, asm.R10, fpMM, asm.DWord).WithSymbol("exe"))
-	p = append(p, readKernel(-16, 8, asm.R1, o.mmExeFile, "cwd")...)
-	p = append(p, asm.LoadMem(asm.R1, asm.R10, -16, asm.DWord))
-	p = append(p, readKernel(-32, 16, asm.R1, o.fileDentry-8, "cwd")...) // mnt, dentry
-	p = append(p, asm.LoadMem(asm.R8, asm.R10, -24, asm.DWord))
+	// The exe, mm->exe_file->f_path, as /proc/PID/exe shows it; the
+	// working directory, task->fs->pwd.
+	p = append(p, pathOf("exe", fpMM, o.mmExeFile, o.fileDentry, "cwd")...)
 	p = append(p, walk("exe", flagExe, o, rec)...)
-
-	// The working directory: task->fs->pwd.
-	p = append(p, asm.LoadMem(asm.R1, asm.R10, fpTask, asm.DWord).WithSymbol("cwd"))
-	p = append(p, readKernel(-16, 8, asm.R1, o.taskFS, "args")...)
-	p = append(p, asm.LoadMem(asm.R1, asm.R10, -16, asm.DWord))
-	p = append(p, readKernel(-32, 16, asm.R1, o.fsPwdDentry-8, "args")...) // mnt, dentry
-	p = append(p, asm.LoadMem(asm.R8, asm.R10, -24, asm.DWord))
+	p = append(p, pathOf("cwd", fpTask, o.taskFS, o.fsPwdDentry, "args")...)
 	p = append(p, walk("cwd", flagCwd, o, rec)...)
 
 	// The arguments, after the paths.
@@ -336,6 +327,19 @@ func program(o offsets, scratch, ring *ebpf.Map) asm.Instructions {
 		asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
 		asm.Return(),
 	)
+}
+
+// pathOf, at label, loads a struct path for walk (mm->exe_file->f_path,
+// task->fs->pwd): the object whose address is at fp+base holds at offset
+// ptr a pointer to the struct that holds the path, whose dentry is at
+// offset dentry; the dentry goes into R8, the vfsmount to fp-32. A failed
+// read goes on at next.
+func pathOf(label string, base int16, ptr, dentry uint32, next string) asm.Instructions {
+	p := asm.Instructions{asm.LoadMem(asm.R1, asm.R10, base, asm.DWord).WithSymbol(label)}
+	p = append(p, readKernel(-16, 8, asm.R1, ptr, next)...)
+	p = append(p, asm.LoadMem(asm.R1, asm.R10, -16, asm.DWord))
+	p = append(p, readKernel(-32, 16, asm.R1, dentry-8, next)...) // mnt, dentry
+	return append(p, asm.LoadMem(asm.R8, asm.R10, -24, asm.DWord))
 }
 
 // walk appends the path whose dentry is in R8 and vfsmount at fp-32 to

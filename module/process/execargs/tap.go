@@ -10,6 +10,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
+
+	"github.com/spawnbeat/spawnbeat/module/process/procfs"
 )
 
 // ringSize is the ring buffer's data size, a power of two of pages. The
@@ -60,20 +62,6 @@ type record struct {
 	off, n      int  // the record's bytes in the arena
 	copied      bool // the arguments were copied
 	done        bool // claimed or expired: dropped at the next Take
-}
-
-// Exec is what a record says of an exec: its arguments, NUL-terminated,
-// whether the list went on past them, the process's comm, and, where the
-// kernel could tell them, its executable's path, its working directory,
-// its process group and its session.
-type Exec struct {
-	Args     []byte
-	Cut      bool
-	Comm     []byte
-	Exe, Cwd []byte // nil when not known
-	IDs      bool   // PGID and SID are known
-	PGID     int
-	SID      int
 }
 
 // Stats are a Tap's counters.
@@ -139,9 +127,11 @@ func (t *Tap) load(o offsets) error {
 }
 
 // Take returns what the record of the exec of process tgid that the proc
-// connector reported at kernel time at says, valid until the next Take.
-// ok is false when there is no usable record for it.
-func (t *Tap) Take(tgid int, at uint64) (ex Exec, ok bool) {
+// connector reported at kernel time at says, valid until the next Take:
+// its arguments, whether the list went on past them, its comm, and, where
+// the program could tell them, its executable, working directory, process
+// group and session. ok is false when there is no usable record for it.
+func (t *Tap) Take(tgid int, at uint64) (ex procfs.AtExec, ok bool) {
 	t.compact()
 	t.ring.each(t.keepFn)
 	best := -1
@@ -163,13 +153,13 @@ func (t *Tap) Take(tgid int, at uint64) (ex Exec, ok bool) {
 	}
 	if best < 0 {
 		t.missed.Add(1)
-		return Exec{}, false
+		return procfs.AtExec{}, false
 	}
 	r := &t.pending[best]
 	r.done = true
 	if !r.copied {
 		t.missed.Add(1)
-		return Exec{}, false
+		return procfs.AtExec{}, false
 	}
 	t.taken.Add(1)
 	b := t.arena[r.off : r.off+r.n]
@@ -177,7 +167,7 @@ func (t *Tap) Take(tgid int, at uint64) (ex Exec, ok bool) {
 	if i := bytes.IndexByte(comm, 0); i >= 0 {
 		comm = comm[:i]
 	}
-	ex = Exec{Args: b[commLen+r.pathN:], Comm: comm, IDs: r.flags&flagIDs != 0, PGID: int(r.pgid), SID: int(r.sid)}
+	ex = procfs.AtExec{Args: b[commLen+r.pathN:], Comm: comm, IDs: r.flags&flagIDs != 0, PGID: int(r.pgid), SID: int(r.sid)}
 	ex.Cut = int(r.full) > len(ex.Args)
 	if ex.Cut {
 		t.cut.Add(1)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/spawnbeat/spawnbeat/module/process/procfs"
 )
 
 // requireRoot skips a privileged test outside root, except under CI=true,
@@ -178,7 +180,7 @@ func TestTapImage(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	run := func(cwd string, cmd *exec.Cmd) Exec {
+	run := func(cwd string, cmd *exec.Cmd) procfs.AtExec {
 		t.Helper()
 		cmd.Dir = cwd
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -191,7 +193,7 @@ func TestTapImage(t *testing.T) {
 		}
 		return ex
 	}
-	check := func(what string, ex Exec, exe, cwd []byte) {
+	check := func(what string, ex procfs.AtExec, exe, cwd []byte) {
 		t.Helper()
 		if !bytes.Equal(ex.Exe, exe) || !bytes.Equal(ex.Cwd, cwd) || (ex.Exe == nil) != (exe == nil) || (ex.Cwd == nil) != (cwd == nil) {
 			t.Errorf("%s: exe %q, cwd %q; want %q, %q", what, ex.Exe, ex.Cwd, exe, cwd)
