@@ -240,7 +240,8 @@ func TestTapPathsAsProc(t *testing.T) {
 			if err := os.Mkdir(sub, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command("unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", tc.script, "sh", sub)
+			cmd := exec.Command("/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", tc.script, "sh", sub)
+			cmd.Env = append(os.Environ(), "PATH=/usr/sbin:/usr/bin:/sbin:/bin") // mount, chroot
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
