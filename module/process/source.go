@@ -272,7 +272,7 @@ func (s *Source) closeTap() {
 // kernel that does not allow it leaves /proc alone, and the log says why.
 func (s *Source) openTap() error {
 	if s.opts.ExecArgs == ArgsProc {
-		s.log.Info("reading exec'd processes' arguments from /proc, as configured")
+		s.log.Info("reading exec'd processes' arguments, executable and working directory from /proc, as configured")
 		return nil
 	}
 	t, err := execargs.Open()
@@ -282,12 +282,12 @@ func (s *Source) openTap() error {
 	switch {
 	case err == nil:
 		s.tap.Store(t)
-		s.log.Info("taking exec'd processes' arguments in the kernel at each exec (BPF on sched_process_exec)")
+		s.log.Info("taking exec'd processes' arguments in the kernel at each exec, with their executable, working directory, process group and session (BPF on sched_process_exec)")
 		return nil
 	case s.opts.ExecArgs == ArgsKernel:
 		return fmt.Errorf("take exec arguments in the kernel: %w", err)
 	}
-	s.log.Warn("exec arguments cannot be taken in the kernel; reading them from /proc after each exec event, which misses those of processes that exit within a millisecond or so",
+	s.log.Warn("exec arguments cannot be taken in the kernel; reading them, the executable and the working directory from /proc after each exec event, which misses those of processes that exit within a millisecond or so",
 		zap.Error(err))
 	return nil
 }
