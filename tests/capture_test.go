@@ -208,6 +208,10 @@ func TestE2ECapabilities(t *testing.T) {
 		t.Fatalf("threads of the agent: %v (%v)", tasks, err)
 	}
 	for _, status := range tasks {
+		// Re-executed with fewer capabilities, it keeps its name.
+		if comm, err := os.ReadFile(filepath.Join(filepath.Dir(status), "comm")); err != nil || string(comm) != "spawnbeat\n" {
+			t.Errorf("%s: comm %q (%v), want spawnbeat", filepath.Dir(status), comm, err)
+		}
 		for _, set := range []string{"CapBnd", "CapPrm", "CapEff"} {
 			if got := capsOf(t, status, set); got != want {
 				t.Errorf("%s %s = %#x, want %#x", status, set, got, want)

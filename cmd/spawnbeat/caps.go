@@ -111,12 +111,29 @@ func narrowAndReexec(keep uint64) error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("set no_new_privs: %w", err)
 	}
-	// /proc/self/exe still names the binary if its file was replaced or
-	// removed since (go run's temporary binary, an upgrade).
-	if err := syscall.Exec("/proc/self/exe", os.Args, os.Environ()); err != nil {
+	if err := syscall.Exec(selfPath(), os.Args, os.Environ()); err != nil {
 		return fmt.Errorf("re-execute with fewer capabilities: %w", err)
 	}
 	return nil
+}
+
+// selfPath is the path to re-execute this binary by: its own, so that the
+// new image keeps its name (the kernel names a process, and each thread,
+// after the file exec'd: through /proc/self/exe, ps and pgrep would show
+// "exe"); or /proc/self/exe when that path no longer holds the running
+// file (replaced or removed since: an upgrade).
+func selfPath() string {
+	const self = "/proc/self/exe"
+	path, err := os.Readlink(self)
+	if err != nil {
+		return self
+	}
+	running, err1 := os.Stat(self)
+	named, err2 := os.Stat(path)
+	if err1 != nil || err2 != nil || !os.SameFile(running, named) {
+		return self
+	}
+	return path
 }
 
 // capabilitySet is a capability line (CapEff, CapBnd) of this process's
