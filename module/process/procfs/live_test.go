@@ -448,7 +448,8 @@ func TestReadExec(t *testing.T) {
 }
 
 // TestReadExecAt: arguments taken at the exec stand for cmdline when
-// whole, and stand in for it, cut, only when it is gone.
+// whole, and stand in for it, cut, only when it is gone; with the exec's
+// exe, cwd and ids too, nothing is read, even of a reaped process.
 func TestReadExecAt(t *testing.T) {
 	r := liveReader(t, 1024)
 	cmd := exec.Command("/bin/sh", "-c", "sleep 30; :", "read-exec-argv")
