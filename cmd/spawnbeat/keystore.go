@@ -139,9 +139,7 @@ func newKeystoreAddCommand(g *globals) *cobra.Command {
 			if stdin {
 				value, err = readStdinValue(cmd.InOrStdin())
 			} else {
-				fmt.Fprintf(cmd.ErrOrStderr(), "Enter value for %s: ", key)
-				value, err = readSecret(cmd.Context(), tty)
-				fmt.Fprintln(cmd.ErrOrStderr())
+				value, err = readSecret(cmd.Context(), tty, cmd.ErrOrStderr(), fmt.Sprintf("Enter value for %s: ", key))
 			}
 			if err != nil {
 				return fmt.Errorf("could not read the value of %s: %w", key, err)

@@ -24,10 +24,12 @@ func terminal(in io.Reader) (*os.File, bool) {
 	return f, err == nil
 }
 
-// readSecret reads one line from the terminal with echo off (termios(3):
-// ECHO cleared, canonical mode kept so that the kernel does the line
-// editing), and restores the terminal however the read ends, Ctrl-C included.
-func readSecret(ctx context.Context, tty *os.File) ([]byte, error) {
+// readSecret prints prompt and reads one line from the terminal with echo
+// off (termios(3): ECHO cleared, canonical mode kept so that the kernel does
+// the line editing), and restores the terminal however the read ends, Ctrl-C
+// included. Echo goes off before the prompt shows, so nothing typed after it
+// is echoed.
+func readSecret(ctx context.Context, tty *os.File, out io.Writer, prompt string) ([]byte, error) {
 	fd := int(tty.Fd())
 	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if err != nil {
@@ -41,6 +43,8 @@ func readSecret(ctx context.Context, tty *os.File) ([]byte, error) {
 		return nil, fmt.Errorf("turn off echo: %w", err)
 	}
 	defer func() { _ = unix.IoctlSetTermios(fd, unix.TCSETS, old) }()
+	fmt.Fprint(out, prompt)
+	defer fmt.Fprintln(out) // the newline the user typed was not echoed
 	return readLine(ctx, tty)
 }
 

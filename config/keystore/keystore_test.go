@@ -318,3 +318,22 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkOpen is what the keystore adds to every start (and to each
+// keystore command): mostly the PBKDF2 derivation, by design.
+func BenchmarkOpen(b *testing.B) {
+	p := filepath.Join(b.TempDir(), FileName)
+	s := New(p)
+	for i := range 10 {
+		_ = s.Set(fmt.Sprintf("KEY_%d", i), []byte("a-secret-of-moderate-length"))
+	}
+	if err := s.Save(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Open(p, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
