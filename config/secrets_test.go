@@ -133,10 +133,11 @@ func TestUndefinedReferenceNamesTheKey(t *testing.T) {
 
 func TestExportHidesKeystoreValues(t *testing.T) {
 	const secret = "s3cr3t-value"
+	t.Setenv("SB_TEST_USER", "user-from-env")
 	src := withSecrets(t, `
 output.elasticsearch:
   hosts: ["http://elastic:${ES_PWD}@es:9200"]
-  username: elastic
+  username: ${SB_TEST_USER}
   password: ${ES_PWD}
 name: "agent-${ES_PWD}"
 spawnbeat.namespace: ${NS}
@@ -157,7 +158,7 @@ spawnbeat.namespace: ${NS}
 	if strings.Contains(text, secret) {
 		t.Errorf("export shows the keystore value:\n%s", text)
 	}
-	for _, want := range []string{"http://elastic:${ES_PWD}@es:9200", "name: agent-${ES_PWD}", "password: xxxxx", "namespace: ${NS}", "proc_root: /${ES_PWD}"} {
+	for _, want := range []string{"http://elastic:${ES_PWD}@es:9200", "name: agent-${ES_PWD}", "password: xxxxx", "username: user-from-env", "namespace: ${NS}", "proc_root: /${ES_PWD}"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("export lacks %q:\n%s", want, text)
 		}
