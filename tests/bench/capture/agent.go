@@ -122,7 +122,7 @@ type agent struct {
 const agentConfig = `spawnbeat:
   capture:
     scan_existing: false%s
-output.file:
+%soutput.file:
   rotate_every_kb: 1048576
 logging.level: info
 logging.json: false
@@ -136,6 +136,18 @@ http.port: %d
 type settings struct {
 	boost    int    // priority_boost; 0 leaves it unset
 	execArgs string // exec_args; "" leaves it unset
+	queue    string // queueDisk for queue.disk at its defaults; "" leaves the memory queue
+}
+
+// queueDisk selects the disk queue (-queue disk).
+const queueDisk = "disk"
+
+// queueYAML is the top-level queue section of s.
+func (s settings) queueYAML() string {
+	if s.queue == queueDisk {
+		return "queue.disk: {}\n"
+	}
+	return ""
 }
 
 func (s settings) yaml() string {
@@ -160,7 +172,7 @@ func startAgent(ctx context.Context, name, binary string, set settings, home str
 		return nil, fmt.Errorf("start spawnbeat: %w", err)
 	}
 	cfg := filepath.Join(home, "spawnbeat.yml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, agentConfig, set.yaml(), port), 0o600); err != nil {
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, agentConfig, set.yaml(), set.queueYAML(), port), 0o600); err != nil {
 		return nil, fmt.Errorf("start spawnbeat: %w", err)
 	}
 	cmd := exec.Command(binary, "-c", cfg, "-e", "--path.home", home)
