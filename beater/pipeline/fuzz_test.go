@@ -66,33 +66,6 @@ func FuzzDecodeAck(f *testing.F) {
 	})
 }
 
-// FuzzParseByteSize checks that sizes from configuration files either parse
-// or fail with ErrInvalidConfig, and that plain numbers parse exactly.
-func FuzzParseByteSize(f *testing.F) {
-	for _, s := range []string{"1024", "64MiB", "1.5 GB", "", "x", "9999999999999TiB", "-1"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		n, err := ParseByteSize(s)
-		if err != nil {
-			if !errors.Is(err, ErrInvalidConfig) {
-				t.Fatalf("ParseByteSize(%q) error %v does not wrap ErrInvalidConfig", s, err)
-			}
-			return
-		}
-		if again, err := ParseByteSize(string(appendUint(nil, uint64(n)))); err != nil || again != n {
-			t.Fatalf("ParseByteSize(%q) = %d, which does not parse back: %d, %v", s, n, again, err)
-		}
-	})
-}
-
-func appendUint(b []byte, v uint64) []byte {
-	if v >= 10 {
-		b = appendUint(b, v/10)
-	}
-	return append(b, byte('0'+v%10))
-}
-
 // FuzzOpenSegment writes arbitrary bytes after a valid segment header, as a
 // crash or a bad disk might leave them, opens the queue on it and drains it:
 // Open must not fail or panic, and an event put afterwards must come out last.

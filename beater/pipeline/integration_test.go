@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/spawnbeat/spawnbeat/config/bytesize"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,7 +33,7 @@ func TestIntegrationDiskFull(t *testing.T) {
 	requireRoot(t)
 	tests := []struct {
 		name        string
-		segmentSize ByteSize
+		segmentSize bytesize.Size
 	}{
 		{name: "many segments fit", segmentSize: 16 << 10},
 		// One segment could outgrow the file system: its space can only be
@@ -44,7 +45,7 @@ func TestIntegrationDiskFull(t *testing.T) {
 	}
 }
 
-func testDiskFull(t *testing.T, segmentSize ByteSize) {
+func testDiskFull(t *testing.T, segmentSize bytesize.Size) {
 	dir := t.TempDir()
 	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=128k,mode=0700"); err != nil {
 		t.Fatalf("mount tmpfs on %s: %v", dir, err)
