@@ -34,7 +34,7 @@ func ids(evs []Event) []string {
 func cloneEvents(evs []Event) []Event {
 	out := make([]Event, len(evs))
 	for i, ev := range evs {
-		out[i] = Event{ID: ev.ID, Body: append([]byte(nil), ev.Body...)}
+		out[i] = Event{ID: ev.ID, Index: ev.Index, Body: append([]byte(nil), ev.Body...)}
 	}
 	return out
 }

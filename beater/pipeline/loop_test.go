@@ -209,21 +209,14 @@ func TestOpen(t *testing.T) {
 	}
 }
 
-func TestLoopShutdown(t *testing.T) {
-	tests := []struct {
-		name      string
-		disk      bool
-		wantSent  int // delivered by Shutdown
-		wantAfter int // found by a reopen (disk only)
-	}{
-		{name: "memory queue is drained", wantSent: 30},
-		{name: "disk queue keeps its events", disk: true, wantAfter: 30},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+// TestLoopDrainThenClose is the beater's shutdown: once Run has returned,
+// Drain delivers what is queued, whichever the queue, and Close ends it.
+func TestLoopDrainThenClose(t *testing.T) {
+	for _, disk := range []bool{false, true} {
+		t.Run(fmt.Sprintf("disk=%v", disk), func(t *testing.T) {
 			var q Queue
 			cfg := diskConfig(t.TempDir())
-			if tt.disk {
+			if disk {
 				q = openDisk(t, cfg)
 			} else {
 				q = newMem(t, 64)
@@ -233,18 +226,21 @@ func TestLoopShutdown(t *testing.T) {
 			loop := fastLoop(q, out, 8)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if err := loop.Shutdown(ctx); err != nil {
-				t.Fatalf("Shutdown() = %v", err)
+			if err := loop.Drain(ctx); err != nil {
+				t.Fatalf("Drain() = %v", err)
 			}
-			if got := len(out.events()); got != tt.wantSent {
-				t.Errorf("Shutdown delivered %d events, want %d", got, tt.wantSent)
+			if err := q.Close(); err != nil {
+				t.Fatalf("Close() = %v", err)
+			}
+			if diff := cmp.Diff(ids(testEvents(0, 30)), ids(out.events())); diff != "" {
+				t.Errorf("delivered (-want +got):\n%s", diff)
 			}
 			if err := q.Put(context.Background(), testEvent(99)); !errors.Is(err, ErrClosed) {
-				t.Errorf("Put after Shutdown = %v, want ErrClosed", err)
+				t.Errorf("Put after Close = %v, want ErrClosed", err)
 			}
-			if tt.disk {
-				if got := openDisk(t, cfg).Stats().Events; got != int64(tt.wantAfter) {
-					t.Errorf("reopened disk queue holds %d events, want %d", got, tt.wantAfter)
+			if disk {
+				if got := openDisk(t, cfg).Stats().Events; got != 0 {
+					t.Errorf("reopened disk queue holds %d events, want 0", got)
 				}
 			}
 		})

@@ -10,6 +10,11 @@ type Event struct {
 	// ID is deterministic per document (its event.id): Elasticsearch uses it
 	// as _id, so that a retried create that already landed answers 409.
 	ID string
+	// Index is the data stream (or index) the document goes to, decided
+	// where the document is made (logs-spawnbeat.process-<namespace>);
+	// empty means the output's configured one. The disk queue keeps it with
+	// the record (at most MaxIndexLen bytes).
+	Index string
 	// Body is the JSON document, without a trailing newline.
 	Body []byte
 }

@@ -182,7 +182,10 @@ func runOnce(ctx context.Context, p params, c combo) (result, error) {
 	}
 	shutCtx, shutCancel := context.WithTimeout(ctx, 30*time.Second)
 	defer shutCancel()
-	if err := loop.Shutdown(shutCtx); err != nil {
+	if err := loop.Drain(shutCtx); err != nil {
+		return result{}, err
+	}
+	if err := q.Close(); err != nil {
 		return result{}, err
 	}
 	st := es.Stats()
