@@ -150,12 +150,13 @@ func runOnce(ctx context.Context, p params, c combo) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
+	index := elasticsearch.DataStreamPrefix + namespace // as the beater names each event's data stream
 	start := time.Now()
 	for range n {
 		// A fresh body per event, as the beater does: the memory queue
 		// keeps the slice until the event is acknowledged.
 		body, id := gen.next(make([]byte, 0, 2048))
-		if err := q.Put(ctx, pipeline.Event{ID: id, Body: body}); err != nil {
+		if err := q.Put(ctx, pipeline.Event{ID: id, Index: index, Body: body}); err != nil {
 			return result{}, fmt.Errorf("put: %w", err)
 		}
 	}
