@@ -95,9 +95,6 @@ func (c *MemConfig) InitDefaults() { *c = DefaultMemConfig() }
 // unpacking the user's keys over them.
 func (c *DiskConfig) InitDefaults() { *c = DefaultDiskConfig() }
 
-// IsDisk reports whether c selects the disk queue.
-func (c Config) IsDisk() bool { return c.Disk != nil }
-
 // FlushSettings returns the flush settings of the selected queue.
 func (c Config) FlushSettings() FlushConfig {
 	switch {

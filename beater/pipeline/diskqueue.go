@@ -86,7 +86,7 @@ type DiskQueue struct {
 	out   []Event
 	arena []byte // bodies of the current batch
 	ids   []byte // IDs and indexes of the current batch, turned into one string
-	ends  []int  // per event: end of its ID, end of its index in ids
+	ends  []int  // per event, in ids: the end of its ID, the start and end of its index
 	bends []int  // end of each body in arena
 	view  []segInfo
 	gone  []segInfo

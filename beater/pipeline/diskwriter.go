@@ -277,6 +277,9 @@ func (q *DiskQueue) write() {
 	if err != nil {
 		q.failWrite(n-records, int64(len(q.wbuf)-written), err)
 	}
+	if cap(q.wbuf) > 2*stageLimit { // a Put of a huge event: do not keep its buffer
+		q.wbuf = nil
+	}
 	q.writing = false
 	q.wrote.Broadcast()
 	if q.st.n > 0 && !q.closed {

@@ -212,11 +212,7 @@ func TestDiskQueueMixedProducers(t *testing.T) {
 	cfg.MaxSize = 8 * MinSegmentSize
 	q := openDisk(t, cfg)
 	out := &fakeOutput{}
-	loop := NewLoop(q, out, LoopConfig{Flush: FlushConfig{MinEvents: 10, Timeout: time.Millisecond}, BatchSize: 17}, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	runErr := make(chan error, 1)
-	go func() { runErr <- loop.Run(ctx) }()
+	stop := runLoop(t, q, out)
 
 	accepted := make([][]string, 3)
 	done := make(chan error, 3)
@@ -232,7 +228,7 @@ func TestDiskQueueMixedProducers(t *testing.T) {
 					}
 					continue
 				}
-				if err := q.Put(ctx, ev); err != nil {
+				if err := q.Put(context.Background(), ev); err != nil {
 					done <- err
 					return
 				}
@@ -247,14 +243,7 @@ func TestDiskQueueMixedProducers(t *testing.T) {
 		}
 	}
 	total := uint64(len(accepted[0]) + len(accepted[1]) + len(accepted[2]))
-	deadline := time.Now().Add(20 * time.Second)
-	for q.Stats().Acked < total && time.Now().Before(deadline) {
-		time.Sleep(2 * time.Millisecond)
-	}
-	cancel()
-	if err := <-runErr; err != nil {
-		t.Fatalf("Run() = %v", err)
-	}
+	stop(total)
 	got := make([][]string, 3)
 	for _, ev := range out.events() {
 		var p int

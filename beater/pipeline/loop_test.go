@@ -268,33 +268,14 @@ func TestConcurrentProducerConsumer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			q := tt.open(t)
 			out := &fakeOutput{}
-			loop := NewLoop(q, out, LoopConfig{Flush: FlushConfig{MinEvents: 10, Timeout: time.Millisecond}, BatchSize: 17}, nil)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			runErr := make(chan error, 1)
-			go func() { runErr <- loop.Run(ctx) }()
+			stop := runLoop(t, q, out)
 			want := testEvents(0, n)
-			putErr := make(chan error, 1)
-			go func() {
-				for _, ev := range want {
-					if err := q.Put(ctx, ev); err != nil {
-						putErr <- err
-						return
-					}
+			for _, ev := range want {
+				if err := q.Put(context.Background(), ev); err != nil {
+					t.Fatalf("Put() = %v", err)
 				}
-				putErr <- nil
-			}()
-			if err := <-putErr; err != nil {
-				t.Fatalf("Put() = %v", err)
 			}
-			deadline := time.Now().Add(20 * time.Second)
-			for q.Stats().Acked < n && time.Now().Before(deadline) {
-				time.Sleep(2 * time.Millisecond)
-			}
-			cancel()
-			if err := <-runErr; err != nil {
-				t.Fatalf("Run() = %v", err)
-			}
+			stop(n)
 			if diff := cmp.Diff(ids(want), ids(out.events())); diff != "" {
 				t.Errorf("delivered (-want +got):\n%s", diff)
 			}

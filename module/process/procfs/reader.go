@@ -72,9 +72,6 @@ func (fs FS) NewReader(maxArgBytes int) *Reader {
 	}
 }
 
-// MaxArgBytes returns the Reader's cap on cmdline bytes.
-func (r *Reader) MaxArgBytes() int { return r.maxArg }
-
 // ReadStat reads only /proc/PID/stat into s: the cheap read for a scan. It
 // returns an error wrapping ErrGone when the process does not exist.
 func (r *Reader) ReadStat(pid int, s *Stat) error {
