@@ -113,13 +113,7 @@ func (q *DiskQueue) TryPut(ev Event) bool {
 		return false
 	}
 	q.stageRecord(ev, false)
-	switch {
-	case q.st.n == 1:
-		q.flush.Reset(writeDelay)
-	case !q.urgent && len(q.st.buf) >= writeAtBytes:
-		q.urgent = true
-		q.flush.Reset(0)
-	}
+	q.scheduleWrite(q.st.n == 1)
 	q.mu.Unlock()
 	return true
 }
@@ -180,7 +174,13 @@ func (q *DiskQueue) makeRoom(size int64) bool {
 			q.readPos = q.ackPos
 		}
 	}
-	return q.diskBytes+size <= int64(q.cfg.MaxSize)
+	if q.diskBytes+size > int64(q.cfg.MaxSize) {
+		if len(q.removals) > 0 && q.st.n == 0 {
+			q.scheduleWrite(false) // delete what the roll freed, though nothing is staged
+		}
+		return false
+	}
+	return true
 }
 
 // planSegment plans segment nextSeg, to be created by the writer; mu is held.
@@ -276,13 +276,33 @@ func (q *DiskQueue) write() {
 	}
 	if err != nil {
 		q.failWrite(n-records, int64(len(q.wbuf)-written), err)
+		if q.room.waiting() { // the refused records' room is free again
+			q.room.wake()
+		}
 	}
 	if cap(q.wbuf) > 2*stageLimit { // a Put of a huge event: do not keep its buffer
 		q.wbuf = nil
 	}
 	q.writing = false
 	q.wrote.Broadcast()
-	if q.st.n > 0 && !q.closed {
+	if (q.st.n > 0 || len(q.removals) > 0) && !q.closed {
+		q.scheduleWrite(true)
+	}
+}
+
+// scheduleWrite sets the flush timer for what is staged or planned: at once
+// when the stage is large, or when segments wait to be deleted and nothing
+// is staged; writeDelay after the first record otherwise. fresh says the
+// timer is not set for this stage yet. A timer that fires while another
+// goroutine writes does nothing: the writer calls this again when it is
+// done and work is left. mu is held.
+func (q *DiskQueue) scheduleWrite(fresh bool) {
+	now := len(q.st.buf) >= writeAtBytes || q.st.n == 0 && len(q.removals) > 0
+	switch {
+	case now && (fresh || !q.urgent):
+		q.urgent = true
+		q.flush.Reset(0)
+	case fresh:
 		q.flush.Reset(writeDelay)
 	}
 }
@@ -402,8 +422,12 @@ func (q *DiskQueue) sealWriteFile() error {
 	return nil
 }
 
-// closeWriteFile closes the segment being written; writer role.
+// closeWriteFile closes the segment being written, if one is open; writer
+// role.
 func (q *DiskQueue) closeWriteFile() {
+	if q.wf == nil {
+		return
+	}
 	if err := q.wf.Close(); err != nil {
 		q.log.Warn("closing a segment failed", zap.Uint64("segment", q.wseg), zap.Error(err))
 	}
