@@ -116,20 +116,7 @@ func benchPutWaiting(b *testing.B, q Queue, fl FlushConfig, pace time.Duration) 
 	body := bytes.Repeat([]byte("x"), benchBody)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	consumed := make(chan error, 1)
-	go func() {
-		for {
-			bt, err := q.Get(ctx, fl.MinEvents, DefaultBatchSize, fl.Timeout)
-			if err != nil {
-				consumed <- nil
-				return
-			}
-			if err := q.Ack(bt); err != nil {
-				consumed <- err
-				return
-			}
-		}
-	}()
+	consumed := consume(ctx, q, fl)
 	ev := Event{ID: "bench-00000001", Body: body}
 	wake0 := consumerWakeups(q)
 	cpu0, sw0 := processUsage(b)
@@ -208,20 +195,7 @@ func benchTryPutWaiting(b *testing.B, q Queue, pace time.Duration) {
 	body := bytes.Repeat([]byte("x"), 2700) // an exec document with its parent's details
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	consumed := make(chan error, 1)
-	go func() {
-		for {
-			bt, err := q.Get(ctx, DefaultBatchSize, DefaultBatchSize, time.Second)
-			if err != nil {
-				consumed <- nil
-				return
-			}
-			if err := q.Ack(bt); err != nil {
-				consumed <- err
-				return
-			}
-		}
-	}()
+	consumed := consume(ctx, q, FlushConfig{MinEvents: DefaultBatchSize, Timeout: time.Second})
 	ev := Event{ID: "bench-00000001", Body: body}
 	drop0 := q.Stats().Dropped
 	cpu0, sw0 := processUsage(b)
@@ -248,6 +222,26 @@ func benchTryPutWaiting(b *testing.B, q Queue, pace time.Duration) {
 	b.ReportMetric(float64((cpu-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(sw-sw0)/float64(b.N), "ctxsw/op")
 	b.ReportMetric(float64(dropped)/float64(b.N), "dropped/op")
+}
+
+// consume takes and acknowledges batches of q as Loop.Run does, with the
+// flush settings fl, until ctx ends; it then sends nil, or Ack's error.
+func consume(ctx context.Context, q Queue, fl FlushConfig) <-chan error {
+	consumed := make(chan error, 1)
+	go func() {
+		for {
+			bt, err := q.Get(ctx, fl.MinEvents, DefaultBatchSize, fl.Timeout)
+			if err != nil {
+				consumed <- nil
+				return
+			}
+			if err := q.Ack(bt); err != nil {
+				consumed <- err
+				return
+			}
+		}
+	}()
+	return consumed
 }
 
 // processUsage returns the user+system CPU time of the whole process so far
