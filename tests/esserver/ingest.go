@@ -257,6 +257,48 @@ func templateValue(name string, doc map[string]any, ic *ingestContext) string {
 	return string(b)
 }
 
+// A document under ingest is decoded lazily: an object is a
+// map[string]any whose values stay json.RawMessage until a path goes
+// through them, so that setting one field costs one pass over the source
+// rather than a decode of every value (json.Marshal writes a RawMessage as
+// it is).
+
+// decodeObject decodes one level of a JSON object.
+func decodeObject(raw []byte) (map[string]any, bool) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		return nil, false
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out, true
+}
+
+// child returns m[k], decoding it one level (an object) or fully (anything
+// else) the first time a path goes through it.
+func child(m map[string]any, k string) (any, bool) {
+	v, ok := m[k]
+	if !ok {
+		return nil, false
+	}
+	raw, isRaw := v.(json.RawMessage)
+	if !isRaw {
+		return v, true
+	}
+	if obj, isObj := decodeObject(raw); isObj {
+		m[k] = obj
+		return obj, true
+	}
+	var x any
+	if err := unmarshalNumbers(raw, &x); err != nil {
+		return nil, false
+	}
+	m[k] = x
+	return x, true
+}
+
 // getPath reads a dotted path through nested objects.
 func getPath(doc map[string]any, path string) (any, bool) {
 	var cur any = doc
@@ -265,7 +307,7 @@ func getPath(doc map[string]any, path string) (any, bool) {
 		if !ok {
 			return nil, false
 		}
-		if cur, ok = m[k]; !ok {
+		if cur, ok = child(m, k); !ok {
 			return nil, false
 		}
 	}
@@ -278,7 +320,7 @@ func setPath(doc map[string]any, path string, v any) error {
 	parts := strings.Split(path, ".")
 	cur := doc
 	for i, k := range parts[:len(parts)-1] {
-		next, ok := cur[k]
+		next, ok := child(cur, k)
 		if !ok || next == nil {
 			m := map[string]any{}
 			cur[k] = m
@@ -340,6 +382,12 @@ func (sp *setProcessor) run(doc map[string]any, ic *ingestContext) error {
 
 func deepCopy(v any) any {
 	switch x := v.(type) {
+	case json.RawMessage:
+		var full any
+		if err := unmarshalNumbers(x, &full); err != nil {
+			return nil
+		}
+		return full
 	case map[string]any:
 		m := make(map[string]any, len(x))
 		for k, c := range x {
@@ -380,8 +428,8 @@ func pipelinesFor(requested string, settings json.RawMessage) []string {
 // s.store.mu is held. A missing pipeline or a failing processor fails the
 // document with illegal_argument_exception, as the bulk item shows it.
 func (st *store) ingest(src []byte, index string, names []string) ([]byte, *esError) {
-	var doc map[string]any
-	if err := unmarshalNumbers(src, &doc); err != nil || doc == nil {
+	doc, ok := decodeObject(src)
+	if !ok {
 		// The mapping check reports a broken document with its own words.
 		return src, nil
 	}
