@@ -323,7 +323,7 @@ func encodeCompact(v any) ([]byte, error) {
 // resolves them against what it already holds. A cycle is an error naming
 // its objects.
 func dependencyOrder(objs map[string]*savedObject) ([]*savedObject, error) {
-	waiting := map[string]int{}         // key -> references to objects not yet placed
+	waiting := map[string]int{}        // key -> references to objects not yet placed
 	referrers := map[string][]string{} // key -> keys that reference it
 	for key, o := range objs {
 		seen := map[string]bool{}

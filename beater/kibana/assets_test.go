@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -207,4 +208,32 @@ func TestAssetsEmbedded(t *testing.T) {
 	if l := lines(t, rules); len(l) != 1 || !strings.Contains(l[0], `"rule_id":"`+PromotionRuleID+`"`) {
 		t.Errorf("embedded rules = %q, want the promotion rule %s", rules, PromotionRuleID)
 	}
+}
+
+// FuzzSavedObjects feeds arbitrary file contents (a user's
+// setup.dashboards.directory) through SavedObjects and DetectionRules:
+// each returns NDJSON whose every line is JSON, or an error wrapping
+// ErrAsset; never a panic.
+func FuzzSavedObjects(f *testing.F) {
+	f.Add([]byte(`{"id":"a","type":"dashboard","attributes":{"panelsJSON":[{"x":1}],"optionsJSON":"{}"},"references":[{"name":"n","type":"search","id":"a"}]}`))
+	f.Add([]byte(`{"id":"a","type":"dashboard","attributes":{"kibanaSavedObjectMeta":{"searchSourceJSON":"{"}}}`))
+	f.Add([]byte(`{"rule_id":"a","name":"x"}`))
+	f.Add([]byte(`{"id":"a"`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fsys := fstest.MapFS{"dashboard/a.json": &fstest.MapFile{Data: b}, "detection_rules/a.json": &fstest.MapFile{Data: b}}
+		for name, fn := range map[string]func(fs.FS) ([]byte, error){"SavedObjects": SavedObjects, "DetectionRules": DetectionRules} {
+			out, err := fn(fsys)
+			if err != nil {
+				if !errors.Is(err, ErrAsset) {
+					t.Fatalf("%s: error without ErrAsset: %v", name, err)
+				}
+				continue
+			}
+			for _, l := range lines(t, out) {
+				if !json.Valid([]byte(l)) {
+					t.Fatalf("%s: line %q is not JSON", name, l)
+				}
+			}
+		}
+	})
 }
