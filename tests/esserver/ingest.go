@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -241,20 +240,8 @@ func templateValue(name string, doc map[string]any, ic *ingestContext) string {
 	case "_index":
 		return ic.index
 	}
-	v, ok := getPath(doc, name)
-	if !ok || v == nil {
-		return ""
-	}
-	switch x := v.(type) {
-	case string:
-		return x
-	case json.Number:
-		return x.String()
-	case bool:
-		return strconv.FormatBool(x)
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
+	v, _ := getPath(doc, name)
+	return scalarString(v)
 }
 
 // A document under ingest is decoded lazily: an object is a
