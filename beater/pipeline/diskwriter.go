@@ -53,27 +53,27 @@ type putSlot struct {
 	err   error // why it was not written
 }
 
-// check returns the size ev takes on disk, or ErrTooLarge (counted) for an
-// event that can never be stored.
-func (q *DiskQueue) check(ev Event) (int64, error) {
+// check returns the size ev takes on disk, and false (counted as rejected)
+// for an event that can never be stored.
+func (q *DiskQueue) check(ev Event) (int64, bool) {
 	size := recordSize(ev)
 	if len(ev.ID) > 0xffff || len(ev.Index) > MaxIndexLen || size-recHeaderSize > q.maxPayload {
 		q.rejected.Add(1)
-		return 0, fmt.Errorf("put event %q of %d bytes: %w", ev.ID, size, ErrTooLarge)
+		return size, false
 	}
-	return size, nil
+	return size, true
 }
 
 // Put appends ev, waiting for room while the queue is full, and returns once
 // ev is in the segment file (fsynced with fsync "always").
 func (q *DiskQueue) Put(ctx context.Context, ev Event) error {
-	size, err := q.check(ev)
-	if err != nil {
-		return err
+	size, ok := q.check(ev)
+	if !ok {
+		return fmt.Errorf("put event %q of %d bytes: %w", ev.ID, size, ErrTooLarge)
 	}
 	q.mu.Lock()
-	if err := q.admit(ctx, ev.ID, true, func() bool { return q.makeRoom(size) }); err != nil {
-		return err
+	if err := q.admit(ctx, true, func() bool { return q.makeRoom(size) }); err != nil {
+		return fmt.Errorf("put event %q: %w", ev.ID, err)
 	}
 	slot := q.stageRecord(ev, true)
 	for !slot.done {
@@ -83,7 +83,7 @@ func (q *DiskQueue) Put(ctx context.Context, ev Event) error {
 			q.write()
 		}
 	}
-	err = slot.err
+	err := slot.err
 	*slot = putSlot{}
 	q.slots = append(q.slots, slot)
 	// Hand the wake-up on to another waiting producer.
@@ -103,13 +103,13 @@ func (q *DiskQueue) Put(ctx context.Context, ev Event) error {
 // reaches the file within about writeDelay; should that write fail, it is
 // counted as rejected then.
 func (q *DiskQueue) TryPut(ev Event) bool {
-	size, err := q.check(ev)
-	if err != nil {
+	size, ok := q.check(ev)
+	if !ok {
 		return false
 	}
 	q.mu.Lock()
 	fits := func() bool { return len(q.st.buf)+int(size) <= stageLimit && q.makeRoom(size) }
-	if q.admit(context.Background(), ev.ID, false, fits) != nil {
+	if q.admit(context.Background(), false, fits) != nil {
 		return false
 	}
 	q.stageRecord(ev, false)

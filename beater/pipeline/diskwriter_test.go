@@ -295,3 +295,31 @@ func TestDiskQueueSegmentFiles(t *testing.T) {
 		t.Errorf("Stats().DiskBytes = %d, files hold %d", st.DiskBytes, diskUsage(t, dir))
 	}
 }
+
+// TestTryPutAllocs: queueing a document, and refusing one when the queue is
+// full, allocates nothing on the capture goroutine.
+func TestTryPutAllocs(t *testing.T) {
+	ev := testEvent(1)
+	mem := newMem(t, 4)
+	for mem.TryPut(ev) {
+	}
+	if a := testing.AllocsPerRun(100, func() { mem.TryPut(ev) }); a != 0 {
+		t.Errorf("memory queue: a refused TryPut allocates %.0f times", a)
+	}
+
+	disk := openDisk(t, diskConfig(t.TempDir()))
+	release := holdWriter(disk)
+	defer release(false)
+	if a := testing.AllocsPerRun(1000, func() {
+		if !disk.TryPut(ev) {
+			t.Fatal("TryPut refused")
+		}
+	}); a != 0 {
+		t.Errorf("disk queue: TryPut allocates %.0f times", a)
+	}
+	for disk.TryPut(ev) {
+	}
+	if a := testing.AllocsPerRun(100, func() { disk.TryPut(ev) }); a != 0 {
+		t.Errorf("disk queue: a refused TryPut allocates %.0f times", a)
+	}
+}

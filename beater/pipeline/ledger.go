@@ -68,13 +68,14 @@ func (l *ledger) init(oldest func() int64) {
 // nil with mu still held once fits reports room, or else an error, counted,
 // with mu released: ErrClosed (rejected), ErrFull when the queue is full and
 // wait is false (dropped), or ctx's error when it ends while waiting for
-// room (rejected). id names the event in errors.
-func (l *ledger) admit(ctx context.Context, id string, wait bool, fits func() bool) error {
+// room (rejected). The errors are not wrapped, so that a refused TryPut
+// allocates nothing; Put adds the event's ID.
+func (l *ledger) admit(ctx context.Context, wait bool, fits func() bool) error {
 	for {
 		if l.closed {
 			l.mu.Unlock()
 			l.rejected.Add(1)
-			return fmt.Errorf("put event %q: %w", id, ErrClosed)
+			return ErrClosed
 		}
 		if fits() {
 			return nil
@@ -82,12 +83,12 @@ func (l *ledger) admit(ctx context.Context, id string, wait bool, fits func() bo
 		if !wait {
 			l.mu.Unlock()
 			l.dropped.Add(1)
-			return fmt.Errorf("put event %q: %w", id, ErrFull)
+			return ErrFull
 		}
 		if err := l.room.await(ctx, &l.mu, l.closing); err != nil {
 			l.mu.Unlock()
 			l.rejected.Add(1)
-			return fmt.Errorf("put event %q: %w", id, err)
+			return err
 		}
 	}
 }
