@@ -58,8 +58,10 @@ func (q *MemQueue) hasRoom() bool { return q.tail-q.head < uint64(len(q.buf)) }
 // Put adds ev, waiting for room while the queue is full.
 func (q *MemQueue) Put(ctx context.Context, ev Event) error {
 	q.mu.Lock()
-	if err := q.admit(ctx, true, q.hasRoom); err != nil {
-		return fmt.Errorf("put event %q: %w", ev.ID, err)
+	if q.closed || !q.hasRoom() { // the common case stays inline
+		if err := q.admit(ctx, true, q.hasRoom); err != nil {
+			return fmt.Errorf("put event %q: %w", ev.ID, err)
+		}
 	}
 	q.store(ev)
 	// Hand the wake-up on to another waiting producer if room is left.
@@ -75,7 +77,7 @@ func (q *MemQueue) Put(ctx context.Context, ev Event) error {
 // counted as dropped (full) or rejected (closed).
 func (q *MemQueue) TryPut(ev Event) bool {
 	q.mu.Lock()
-	if q.admit(context.Background(), false, q.hasRoom) != nil {
+	if (q.closed || !q.hasRoom()) && q.admit(context.Background(), false, q.hasRoom) != nil {
 		return false
 	}
 	q.store(ev)
