@@ -105,6 +105,7 @@ func (e *Event) appendJSON(dst []byte, enc *Encoder) []byte {
 
 	m = w.open("spawnbeat")
 	w.str("read_state", e.Spawnbeat.ReadState)
+	w.sequences(e.Sequences)
 	pm := w.open("process")
 	w.boolTrue("args_truncated", e.Process.ArgsTruncated)
 	if e.Process.Parent.PID != 0 {
@@ -244,6 +245,25 @@ func (w *writer) tristate(k string, t Tristate) {
 }
 
 // previous writes process.previous, an array of objects, when not empty.
+// sequences writes spawnbeat.sequence, an array of objects.
+func (w *writer) sequences(ms []SequenceMatch) {
+	if len(ms) == 0 {
+		return
+	}
+	w.key("sequence")
+	w.b = append(w.b, '[')
+	for i := range ms {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		w.b = append(w.b, '{')
+		w.str("rule_id", ms[i].RuleID)
+		w.strs("event_ids", ms[i].EventIDs, true)
+		w.b = append(w.b, '}')
+	}
+	w.b = append(w.b, ']')
+}
+
 func (w *writer) previous(ps []Previous) {
 	if len(ps) == 0 {
 		return
