@@ -23,7 +23,6 @@ type Sequence[T any] struct {
 	until      *seqStep[T]
 	maxSpan    int64 // milliseconds; 0 when the query sets none
 	timestamp  func(T) (ms int64, ok bool)
-	eventID    func(T) string
 	fields     []string
 	unresolved []string
 }
@@ -35,9 +34,6 @@ type seqStep[T any] struct {
 	// optional[i] says keys[i] was written ?field: a missing value joins
 	// with a missing value instead of keeping the event out of the step.
 	optional []bool
-	// run is true when the step repeats the one before it (with runs=N):
-	// the match is the same and is computed once.
-	run bool
 }
 
 // Timestamper is implemented by Resolvers that read @timestamp as Unix
@@ -89,7 +85,6 @@ func CompileSequence[T any](s *eql.Sequence, r Resolver[T]) (*Sequence[T], error
 			return nil, err
 		}
 		for i := 0; i < st.Runs; i++ {
-			c.run = i > 0
 			seq.steps = append(seq.steps, c)
 		}
 	}
@@ -114,18 +109,6 @@ func CompileSequence[T any](s *eql.Sequence, r Resolver[T]) (*Sequence[T], error
 	} else {
 		f, _ := r.Field("@timestamp")
 		seq.timestamp = func(doc T) (int64, bool) { return timestampMillis(f.Get(doc)) }
-	}
-	id, _ := r.Field("event.id")
-	if id.String != nil {
-		seq.eventID = id.String
-	} else {
-		seq.eventID = func(doc T) string {
-			v := id.Get(doc)
-			if v.Kind == String {
-				return v.Str
-			}
-			return ""
-		}
 	}
 	return seq, nil
 }
@@ -176,32 +159,45 @@ func (s *Sequence[T]) NewTracker(l Limits) *Tracker {
 // Eval runs one document through the sequence, in arrival order: it
 // completes, advances, starts and cancels the partial sequences held in t
 // as Elasticsearch's sequence matcher would for a document that comes
-// after every one before it. When doc completes a sequence, Eval returns
-// true and the event.id values of the sequence's earlier documents, first
-// first, in a new slice. t must be a Tracker this Sequence made; it is
-// owned by the caller, who must not call Eval on it concurrently.
+// after every one before it. id names the document in the partial
+// sequences it joins (the agent passes event.id). When doc completes a
+// sequence, Eval returns true and the ids of the sequence's earlier
+// documents, first first, in a new slice. t must be a Tracker this
+// Sequence made; it is owned by the caller, who must not call Eval on it
+// concurrently.
 //
 // A document that matches no step costs one Match per distinct step and
 // no allocation; one that starts or advances a partial sequence allocates
 // a bounded amount (its event.id and join key values are copied).
-func (s *Sequence[T]) Eval(t *Tracker, doc T) (earlier []string, completed bool) {
-	matched := false
-	for i := range s.steps {
-		st := &s.steps[i]
-		if st.run {
-			t.matched[i] = t.matched[i-1]
+func (s *Sequence[T]) Eval(t *Tracker, doc T, id string) (earlier []string, completed bool) {
+	if t.pending > 0 {
+		if now, ok := s.timestamp(doc); ok {
+			t.expire(now)
+		}
+	}
+	// Which steps this document matches. A later step matters only when a
+	// partial sequence waits at the step before it, so in the common case,
+	// nothing pending, only the first step is evaluated. The steps of a
+	// run share one program, evaluated once.
+	var (
+		prog    *Program[T]
+		res     bool
+		matched bool
+	)
+	last := len(s.steps) - 1
+	for i := last; i >= 0; i-- {
+		if i > 0 && t.byStage[i-1].head == nil {
+			t.matched[i] = false
 			continue
 		}
-		t.matched[i] = st.match.Match(doc)
-		matched = matched || t.matched[i]
-	}
-	until := s.until != nil && s.until.match.Match(doc)
-	if !matched && !until {
-		if t.pending > 0 {
-			if now, ok := s.timestamp(doc); ok {
-				t.expire(now)
-			}
+		if st := &s.steps[i]; st.match != prog {
+			prog, res = st.match, st.match.Match(doc)
 		}
+		t.matched[i] = res
+		matched = matched || res
+	}
+	until := s.until != nil && (t.pending > 0 || t.matched[0]) && s.until.match.Match(doc)
+	if !matched && !until {
 		return nil, false
 	}
 	// Elasticsearch orders events by @timestamp and needs one on every
@@ -210,13 +206,11 @@ func (s *Sequence[T]) Eval(t *Tracker, doc T) (earlier []string, completed bool)
 	if !ok {
 		return nil, false
 	}
-	t.expire(now)
 	defer clear(t.vals)
 
 	// Later steps first: each takes the partial sequence waiting at the step
 	// before it, which an earlier event left there, before this event can
 	// put a new one in its place.
-	last := len(s.steps) - 1
 	for i := last; i >= 1; i-- {
 		if !t.matched[i] {
 			continue
@@ -240,11 +234,11 @@ func (s *Sequence[T]) Eval(t *Tracker, doc T) (earlier []string, completed bool)
 			t.drop(p, nil)
 			continue
 		}
-		t.advance(p, i, s.eventID(doc))
+		t.advance(p, i, id)
 	}
 	if t.matched[0] {
 		if h, ok := s.key(&s.steps[0], doc, t); ok {
-			t.start(h, now, s.eventID(doc))
+			t.start(h, now, id)
 		}
 	}
 	// until cancels the partial sequences of its key, including those this

@@ -125,7 +125,7 @@ func runSequence[T any](t *testing.T, s *engine.Sequence[T], l engine.Limits, id
 	tr := s.NewTracker(l)
 	got := map[string][]string{}
 	for i, d := range docs {
-		if earlier, ok := s.Eval(tr, d); ok {
+		if earlier, ok := s.Eval(tr, d, ids[i]); ok {
 			got[ids[i]] = earlier
 		}
 	}

@@ -75,6 +75,14 @@ const (
 	stageList
 )
 
+// Inline capacities: most sequences have a few steps and keys, so a
+// partial and a key entry are one allocation each.
+const (
+	inlineIDs   = 4
+	inlineSlots = 4
+	inlineKeys  = 3
+)
+
 // partial is a sequence matched up to step stage (0-based).
 type partial struct {
 	entry      *keyEntry
@@ -82,15 +90,18 @@ type partial struct {
 	start      int64    // @timestamp of its first event, ms
 	ids        []string // event.id of each matched event, first first
 	prev, next [2]*partial
+	idsArr     [inlineIDs]string
 }
 
 // keyEntry holds the partial sequences of one join key.
 type keyEntry struct {
-	hash  uint64
-	vals  []Value    // copies: they outlive the document
-	slots []*partial // slots[i]: the partial waiting after step i
-	used  int        // non-nil slots
-	chain *keyEntry  // next entry with the same hash
+	hash     uint64
+	vals     []Value    // copies: they outlive the document
+	slots    []*partial // slots[i]: the partial waiting after step i
+	used     int        // non-nil slots
+	chain    *keyEntry  // next entry with the same hash
+	slotsArr [inlineSlots]*partial
+	valsArr  [inlineKeys]Value
 }
 
 // list is an intrusive doubly linked list of partials through link which.
@@ -291,36 +302,59 @@ func (t *Tracker) entry(h uint64) *keyEntry {
 		t.freeK, e.chain = e.chain, nil
 		t.nFree[1]--
 	} else {
-		e = &keyEntry{slots: make([]*partial, t.slots), vals: make([]Value, len(t.vals))}
+		e = &keyEntry{}
+		if e.slots = e.slotsArr[:]; t.slots <= inlineSlots {
+			e.slots = e.slotsArr[:t.slots]
+		} else {
+			e.slots = make([]*partial, t.slots)
+		}
+		if e.vals = e.valsArr[:]; len(t.vals) <= inlineKeys {
+			e.vals = e.valsArr[:len(t.vals)]
+		} else {
+			e.vals = make([]Value, len(t.vals))
+		}
 	}
 	e.hash = h
-	for i, v := range t.vals {
-		e.vals[i] = cloneValue(v)
-	}
+	copyValues(e.vals, t.vals)
 	e.chain = t.keys[h]
 	t.keys[h] = e
 	return e
 }
 
-// cloneValue copies v's strings, which the document owns.
-func cloneValue(v Value) Value {
-	switch v.Kind {
-	case String:
-		v.Str = strings.Clone(v.Str)
-	case Strings:
-		strs := make([]string, len(v.Strs))
-		for i, s := range v.Strs {
-			strs[i] = strings.Clone(s)
+// copyValues copies src into dst, with their strings, which the document
+// owns: single strings (the usual keys) share one allocation.
+func copyValues(dst, src []Value) {
+	n := 0
+	for _, v := range src {
+		if v.Kind == String {
+			n += len(v.Str)
 		}
-		v.Strs = strs
-	case List:
-		list := make([]Value, len(v.List))
-		for i, e := range v.List {
-			list[i] = cloneValue(e)
-		}
-		v.List = list
 	}
-	return v
+	var b strings.Builder
+	b.Grow(n)
+	for _, v := range src {
+		if v.Kind == String {
+			b.WriteString(v.Str)
+		}
+	}
+	all := b.String()
+	for i, v := range src {
+		switch v.Kind {
+		case String:
+			v.Str, all = all[:len(v.Str)], all[len(v.Str):]
+		case Strings:
+			strs := make([]string, len(v.Strs))
+			for i, s := range v.Strs {
+				strs[i] = strings.Clone(s)
+			}
+			v.Strs = strs
+		case List:
+			list := make([]Value, len(v.List))
+			copyValues(list, v.List)
+			v.List = list
+		}
+		dst[i] = v
+	}
 }
 
 // release unlinks an entry that holds no partial and keeps it for reuse.
@@ -369,6 +403,7 @@ func (t *Tracker) start(h uint64, now int64, id string) {
 		t.nFree[0]--
 	} else {
 		p = &partial{}
+		p.ids = p.idsArr[:0]
 	}
 	p.entry, p.stage, p.start = e, 0, now
 	p.ids = append(p.ids[:0], strings.Clone(id))
