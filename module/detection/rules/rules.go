@@ -148,6 +148,16 @@ func (r *Rule) IsSequence() bool { return r.ECSSequence != nil }
 // Rules returns the compiled rules, sorted by rule_id.
 func (s *Set) Rules() []*Rule { return s.rules }
 
+// HasSequences reports whether some rule of the set is a sequence.
+func (s *Set) HasSequences() bool {
+	for _, r := range s.rules {
+		if r.IsSequence() {
+			return true
+		}
+	}
+	return false
+}
+
 // Len is the number of compiled rules.
 func (s *Set) Len() int { return len(s.rules) }
 
