@@ -125,8 +125,9 @@
 //     under runs=3 complete [e1 e2 e3] and [e2 e3 e4]). Eval works from the
 //     last step to the first, so each step sees only what came before.
 //     The order is arrival order; Elasticsearch's is @timestamp, then its
-//     tiebreaker. They differ only for events whose @timestamp runs
-//     backwards against arrival, which capture does not produce.
+//     tiebreaker. They differ only where @timestamp runs backwards against
+//     arrival: the kernel's events from different CPUs can, by
+//     microseconds, for events that close together.
 //   - Join keys. `sequence by` keys come first in every step's key, then
 //     the step's own `by` keys; steps may name different fields in the
 //     same positions, and must have as many (reference, "by keyword";
