@@ -153,7 +153,7 @@ func (s *Sequence[T]) MaxSpan() time.Duration { return time.Duration(s.maxSpan) 
 // NewTracker returns an empty Tracker for this sequence's partial matches,
 // bounded by l.
 func (s *Sequence[T]) NewTracker(l Limits) *Tracker {
-	return newTracker(len(s.steps), len(s.steps[0].keys), s.maxSpan, l)
+	return newTracker(len(s.steps), s.maxSpan, l)
 }
 
 // Eval runs one document through the sequence, in arrival order: it
@@ -206,7 +206,6 @@ func (s *Sequence[T]) Eval(t *Tracker, doc T, id string) (earlier []string, comp
 	if !ok {
 		return nil, false
 	}
-	defer clear(t.vals)
 
 	// Later steps first: each takes the partial sequence waiting at the step
 	// before it, which an earlier event left there, before this event can
@@ -257,10 +256,11 @@ func (s *Sequence[T]) Eval(t *Tracker, doc T, id string) (earlier []string, comp
 	return earlier, completed
 }
 
-// key reads step's join key of doc into t.vals and hashes it. ok is false
-// when a key that is not optional is missing: Elasticsearch joins only on
-// non-null values unless the field is written ?field.
+// key encodes step's join key of doc into t.key and hashes it. ok is
+// false when a key that is not optional is missing: Elasticsearch joins
+// only on non-null values unless the field is written ?field.
 func (s *Sequence[T]) key(st *seqStep[T], doc T, t *Tracker) (uint64, bool) {
+	t.key = t.key[:0]
 	for i, f := range st.keys {
 		v := f.Get(doc)
 		switch {
@@ -271,7 +271,7 @@ func (s *Sequence[T]) key(st *seqStep[T], doc T, t *Tracker) (uint64, bool) {
 			// field extraction returns it.
 			v = v.At(0)
 		}
-		t.vals[i] = v
+		t.key = appendKey(t.key, v)
 	}
 	return t.hash(), true
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"math"
 	"strings"
@@ -59,7 +60,7 @@ type Tracker struct {
 	nFree [2]int    // lengths of freeP, freeK
 	slots int       // steps a partial can wait at: steps-1
 	span  int64     // how long a partial lives from its first event, ms
-	vals  []Value   // the key being looked up (borrowed from the document)
+	key   []byte    // the encoded join key being looked up (reused)
 
 	matched []bool // per step, for the document being evaluated
 
@@ -75,12 +76,11 @@ const (
 	stageList
 )
 
-// Inline capacities: most sequences have a few steps and keys, so a
-// partial and a key entry are one allocation each.
+// Inline capacities: most sequences have a few steps, so a partial and a
+// key entry are one allocation each.
 const (
 	inlineIDs   = 4
 	inlineSlots = 4
-	inlineKeys  = 3
 )
 
 // partial is a sequence matched up to step stage (0-based).
@@ -96,12 +96,11 @@ type partial struct {
 // keyEntry holds the partial sequences of one join key.
 type keyEntry struct {
 	hash     uint64
-	vals     []Value    // copies: they outlive the document
+	key      string     // the encoded join key (appendKey), a copy
 	slots    []*partial // slots[i]: the partial waiting after step i
 	used     int        // non-nil slots
 	chain    *keyEntry  // next entry with the same hash
 	slotsArr [inlineSlots]*partial
-	valsArr  [inlineKeys]Value
 }
 
 // list is an intrusive doubly linked list of partials through link which.
@@ -136,9 +135,9 @@ func (l *list) remove(p *partial) {
 	p.prev[w], p.next[w] = nil, nil
 }
 
-// newTracker makes the Tracker of a sequence of steps steps and nkeys join
-// keys, whose maxspan is maxSpan ms (0: none, l.MaxSpan applies).
-func newTracker(steps, nkeys int, maxSpan int64, l Limits) *Tracker {
+// newTracker makes the Tracker of a sequence of steps steps whose maxspan
+// is maxSpan ms (0: none, l.MaxSpan applies).
+func newTracker(steps int, maxSpan int64, l Limits) *Tracker {
 	if l.MaxPending <= 0 {
 		l.MaxPending = DefaultMaxPending
 	}
@@ -153,7 +152,6 @@ func newTracker(steps, nkeys int, maxSpan int64, l Limits) *Tracker {
 		byStage: make([]list, steps-1),
 		slots:   steps - 1,
 		span:    maxSpan,
-		vals:    make([]Value, nkeys),
 		matched: make([]bool, steps),
 	}
 	if maxSpan <= 0 {
@@ -192,107 +190,55 @@ func (t *Tracker) expire(now int64) {
 	}
 }
 
-// hash hashes t.vals.
-func (t *Tracker) hash() uint64 {
-	var h maphash.Hash
-	h.SetSeed(t.seed)
-	var num [8]byte
-	for _, v := range t.vals {
-		h.WriteByte(byte(v.Kind))
-		switch v.Kind {
-		case String:
-			h.WriteString(v.Str)
-			h.WriteByte(0)
-		case Strings:
-			for _, s := range v.Strs {
-				h.WriteString(s)
-				h.WriteByte(0)
-			}
-		case Number:
-			putUint64(&num, math.Float64bits(v.Num))
-			h.Write(num[:])
-		case Bool:
-			h.WriteByte(boolByte(v.Bool))
-		case List:
-			for _, e := range v.List {
-				h.WriteByte(byte(e.Kind))
-				h.WriteString(e.Str)
-				putUint64(&num, math.Float64bits(e.Num))
-				h.Write(num[:])
-				h.WriteByte(boolByte(e.Bool))
-			}
+// appendKey appends v's encoding to a join key: a kind byte, then the
+// value, lengths first, so that different keys never encode alike.
+func appendKey(b []byte, v Value) []byte {
+	switch v.Kind {
+	case String:
+		b = append(b, 's')
+		b = binary.AppendUvarint(b, uint64(len(v.Str)))
+		return append(b, v.Str...)
+	case Strings:
+		b = append(b, 'S')
+		b = binary.AppendUvarint(b, uint64(len(v.Strs)))
+		for _, s := range v.Strs {
+			b = binary.AppendUvarint(b, uint64(len(s)))
+			b = append(b, s...)
 		}
+		return b
+	case Number:
+		b = append(b, 'n')
+		return binary.LittleEndian.AppendUint64(b, math.Float64bits(v.Num))
+	case Bool:
+		if v.Bool {
+			return append(b, 't')
+		}
+		return append(b, 'f')
+	case List:
+		b = append(b, 'l')
+		b = binary.AppendUvarint(b, uint64(len(v.List)))
+		for _, e := range v.List {
+			b = appendKey(b, e)
+		}
+		return b
 	}
-	return h.Sum64()
+	return append(b, '0') // missing: an optional key's null
 }
 
-func putUint64(b *[8]byte, v uint64) {
-	for i := range b {
-		b[i] = byte(v >> (8 * i))
-	}
-}
+// hash hashes t.key.
+func (t *Tracker) hash() uint64 { return maphash.Bytes(t.seed, t.key) }
 
-func boolByte(b bool) byte {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// lookup returns the entry of the key in t.vals, or nil.
+// lookup returns the entry of the key in t.key, or nil.
 func (t *Tracker) lookup(h uint64) *keyEntry {
 	for e := t.keys[h]; e != nil; e = e.chain {
-		if equalValues(e.vals, t.vals) {
+		if e.key == string(t.key) {
 			return e
 		}
 	}
 	return nil
 }
 
-func equalValues(a, b []Value) bool {
-	for i := range a {
-		if !equalValue(a[i], b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func equalValue(a, b Value) bool {
-	if a.Kind != b.Kind {
-		return false
-	}
-	switch a.Kind {
-	case String:
-		return a.Str == b.Str
-	case Strings:
-		if len(a.Strs) != len(b.Strs) {
-			return false
-		}
-		for i := range a.Strs {
-			if a.Strs[i] != b.Strs[i] {
-				return false
-			}
-		}
-		return true
-	case Number:
-		return a.Num == b.Num
-	case Bool:
-		return a.Bool == b.Bool
-	case List:
-		if len(a.List) != len(b.List) {
-			return false
-		}
-		for i := range a.List {
-			if !equalValue(a.List[i], b.List[i]) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// entry returns the entry of the key in t.vals, creating it.
+// entry returns the entry of the key in t.key, creating it.
 func (t *Tracker) entry(h uint64) *keyEntry {
 	if e := t.lookup(h); e != nil {
 		return e
@@ -308,53 +254,11 @@ func (t *Tracker) entry(h uint64) *keyEntry {
 		} else {
 			e.slots = make([]*partial, t.slots)
 		}
-		if e.vals = e.valsArr[:]; len(t.vals) <= inlineKeys {
-			e.vals = e.valsArr[:len(t.vals)]
-		} else {
-			e.vals = make([]Value, len(t.vals))
-		}
 	}
-	e.hash = h
-	copyValues(e.vals, t.vals)
+	e.hash, e.key = h, string(t.key)
 	e.chain = t.keys[h]
 	t.keys[h] = e
 	return e
-}
-
-// copyValues copies src into dst, with their strings, which the document
-// owns: single strings (the usual keys) share one allocation.
-func copyValues(dst, src []Value) {
-	n := 0
-	for _, v := range src {
-		if v.Kind == String {
-			n += len(v.Str)
-		}
-	}
-	var b strings.Builder
-	b.Grow(n)
-	for _, v := range src {
-		if v.Kind == String {
-			b.WriteString(v.Str)
-		}
-	}
-	all := b.String()
-	for i, v := range src {
-		switch v.Kind {
-		case String:
-			v.Str, all = all[:len(v.Str)], all[len(v.Str):]
-		case Strings:
-			strs := make([]string, len(v.Strs))
-			for i, s := range v.Strs {
-				strs[i] = strings.Clone(s)
-			}
-			v.Strs = strs
-		case List:
-			list := make([]Value, len(v.List))
-			copyValues(list, v.List)
-			v.List = list
-		}
-		dst[i] = v
-	}
 }
 
 // release unlinks an entry that holds no partial and keeps it for reuse.
@@ -374,15 +278,14 @@ func (t *Tracker) release(e *keyEntry) {
 		}
 		break
 	}
-	clear(e.vals)
-	e.chain = nil
+	e.key, e.chain = "", nil
 	if t.nFree[1] < freeListCap {
 		e.chain, t.freeK = t.freeK, e
 		t.nFree[1]++
 	}
 }
 
-// start puts a new partial sequence at step 0 for the key in t.vals,
+// start puts a new partial sequence at step 0 for the key in t.key,
 // replacing the one waiting there.
 func (t *Tracker) start(h uint64, now int64, id string) {
 	e := t.entry(h)
