@@ -6,25 +6,14 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/spawnbeat/spawnbeat/module/detection/internal/corpus"
+	"github.com/spawnbeat/spawnbeat/module/detection/internal/cputime"
 	"github.com/spawnbeat/spawnbeat/module/detection/rules"
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
 )
-
-// threadCPU is the CPU time of the calling OS thread: the build machines
-// are shared, so next to wall-clock ns/op the benchmarks report the time
-// their own thread ran (cpu-ns/op).
-func threadCPU() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}
 
 // corpusDetector loads the 266 Linux process rules of the corpus (the
 // corpus's copy of the Python-tty rule replaces the built-in).
@@ -134,7 +123,7 @@ func BenchmarkCorpus266(b *testing.B) {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			b.ReportAllocs()
-			start, i := threadCPU(), 0
+			start, i := cputime.Thread(), 0
 			for b.Loop() {
 				ev := stream[i%len(stream)]
 				ev.Timestamp = base.Add(time.Duration(i) * time.Millisecond)
@@ -142,7 +131,7 @@ func BenchmarkCorpus266(b *testing.B) {
 				d.Evaluate(ev)
 				i++
 			}
-			b.ReportMetric(float64(threadCPU()-start)/float64(i), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Thread()-start)/float64(i), "cpu-ns/op")
 		})
 	}
 }
@@ -192,14 +181,14 @@ func BenchmarkSequenceStorm(b *testing.B) {
 				d := corpusDetector(b, Options{MaxPending: tc.maxPending})
 				before, mallocs := heapInUse()
 				runtime.LockOSThread()
-				start := threadCPU()
+				start := cputime.Thread()
 				b.StartTimer()
 				for _, ev := range events {
 					ev.Event.Kind, ev.Rules, ev.Sequences = ecs.KindEvent, nil, nil
 					d.Evaluate(ev)
 				}
 				b.StopTimer()
-				cpu = float64(threadCPU()-start) / storm
+				cpu = float64(cputime.Thread()-start) / storm
 				runtime.UnlockOSThread()
 				after, mallocsAfter := heapInUse()
 				held, allocs = float64(after-before), float64(mallocsAfter-mallocs)/storm
