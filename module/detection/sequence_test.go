@@ -2,6 +2,7 @@ package detection
 
 import (
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -217,6 +218,46 @@ func TestTrackerLimitsFromOptions(t *testing.T) {
 		}
 		if got := tr.Limits(); got != (engine.Limits{MaxPending: 100, MaxSpan: 2 * time.Minute}) {
 			t.Errorf("rule %s: Limits %+v", in.set.Rules()[i].Meta.ID, got)
+		}
+	}
+}
+
+// TestSequencesConcurrent evaluates from several goroutines while the set
+// is reinstalled and Stats read (run with -race): sequence state is
+// serialised, and every sequence completes exactly once.
+func TestSequencesConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	writeRule(t, dir, "seq", "high", 73, seqRule)
+	opts := rules.Options{Paths: []string{dir}, DisableBuiltin: true}
+	d, err := New(load(t, opts), Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers, pairs = 4, 200
+	var wg sync.WaitGroup
+	completed := make([]int, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < pairs; i++ {
+				parent := "P" + strconv.Itoa(w) + "-" + strconv.Itoa(i)
+				d.Evaluate(child("c"+parent, "curl", parent, i))
+				if len(evalSeq(d, child("s"+parent, "sh", parent, i+1))) == 1 {
+					completed[w]++
+				}
+			}
+		}(w)
+	}
+	set := load(t, opts)
+	for i := 0; i < 20; i++ {
+		d.Install(set)
+		_ = d.Stats()
+	}
+	wg.Wait()
+	for w, n := range completed {
+		if n != pairs {
+			t.Errorf("worker %d: %d sequences completed, want %d", w, n, pairs)
 		}
 	}
 }
