@@ -1,7 +1,9 @@
 package detection
 
 import (
+	"encoding/json"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -83,6 +85,14 @@ func TestEvaluateSequence(t *testing.T) {
 	}
 	if st.Matches["seq"] != 1 {
 		t.Errorf("Matches[seq] = %d, want 1", st.Matches["seq"])
+	}
+	// As /stats shows them, under detection.
+	js, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"sequences":{"seq":{"pending":0,"evicted":0,"expired":1,"cancelled":0}}`; !strings.Contains(string(js), want) {
+		t.Errorf("Stats JSON %s lacks %s", js, want)
 	}
 }
 
