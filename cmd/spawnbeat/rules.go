@@ -21,6 +21,10 @@ import (
 // maxEventLine bounds one input line of `rules test`.
 const maxEventLine = 64 << 20
 
+// maxTestPending bounds the partial sequences of a rule in `rules test`:
+// the largest spawnbeat.detection.sequences.max_pending.
+const maxTestPending = 1 << 20
+
 // newRulesCommand builds `spawnbeat rules list|check|test`.
 func newRulesCommand() *cobra.Command {
 	cmd := &cobra.Command{
@@ -240,12 +244,13 @@ func runRulesTest(cmd *cobra.Command, paths []string, builtin bool, events strin
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 0, 64<<10), maxEventLine)
 	// Each sequence rule's partial sequences, with the line number as the
-	// id of every document, so that a completion names its lines. No
-	// bound applies beyond the defaults: the file is what it is.
+	// id of every document, so that a completion names its lines. The cap
+	// is the largest the agent accepts: a test file should not lose a
+	// partial sequence to a bound the agent's configuration may not have.
 	trackers := make([]*engine.Tracker, set.Len())
 	for i, r := range set.Rules() {
 		if r.IsSequence() {
-			trackers[i] = r.JSONSequence.NewTracker(engine.Limits{})
+			trackers[i] = r.JSONSequence.NewTracker(engine.Limits{MaxPending: maxTestPending})
 		}
 	}
 	var (
