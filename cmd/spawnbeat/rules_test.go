@@ -188,6 +188,29 @@ func TestRulesTest(t *testing.T) {
 	}
 }
 
+// TestRulesTestSequence runs a sequence rule across an events file in its
+// order (testdata/sequence/README.md says what each line is).
+func TestRulesTestSequence(t *testing.T) {
+	const dir = ruleTestdata + "/sequence"
+	const seqID = "9a1b2c3d-0000-4000-8000-00000000seq1"
+	out, errOut, status := runRules(t, "", "test", "--rules", dir, "--events", dir+"/events.ndjson")
+	want := results(8, map[int]string{}) // every line, then line 4 replaced
+	want = strings.Replace(want, `{"line": 4, "rule_ids": []}`,
+		`{"line": 4, "rule_ids": ["`+seqID+`"], "sequences": [{"rule_id": "`+seqID+`", "lines": [1]}]}`, 1)
+	if diff := cmp.Diff(want, out); diff != "" {
+		t.Errorf("stdout (-want +got):\n%s", diff)
+	}
+	wantErr := dir + "/events.ndjson:5: note: no @timestamp: sequence rules skip this document (and any other without one)\n"
+	if status != 0 || errOut != wantErr {
+		t.Errorf("status %d stderr %q, want 0 and %q", status, errOut, wantErr)
+	}
+	// The list marks it a sequence.
+	list, _, _ := runRules(t, "", "list", "--builtin=false", "--rules", dir)
+	if !strings.Contains(list, seqID+"  1        Download Then Shell  loaded, sequence") {
+		t.Errorf("rules list:\n%s", list)
+	}
+}
+
 func TestRulesCheck(t *testing.T) {
 	tests := []struct {
 		name       string
