@@ -96,7 +96,7 @@ func (g *globals) load(cmd *cobra.Command) (*config.Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	if g.environment != envDefault && !setsAny(l.Raw, "logging.to_stderr", "logging.to_files") {
+	if (g.environment == envSystemd || g.environment == envContainer) && !setsAny(l.Raw, "logging.to_stderr", "logging.to_files") {
 		// The journal or the container runtime keeps stderr; log files
 		// would keep everything twice.
 		l.Logging.ToStderr, l.Logging.ToFiles = true, false

@@ -83,7 +83,7 @@ func newRootCommand() *cobra.Command {
 		newExportCommand(g),
 		newSetupCommand(g),
 		newVersionCommand(),
-		newRulesCommand(),
+		newRulesCommand(g),
 	)
 	return root
 }

@@ -181,7 +181,7 @@ func TestIntegrationDebInstallUpgradePurge(t *testing.T) {
 	}
 	r := newThrowawayRoot(t)
 	v1 := artifact(t, Deb).Path
-	v2 := buildSecondDeb(t)
+	v2 := secondDeb(t)
 
 	r.dpkgRun("-i", v1)
 	for p, want := range map[string]string{
@@ -220,8 +220,8 @@ func TestIntegrationDebInstallUpgradePurge(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if out, err := r.spawnbeat("rules", "list", "--rules", "/etc/spawnbeat/rules.d"); err != nil || !strings.Contains(out, "User rule from rules.d") {
-		t.Errorf("spawnbeat rules list: %v, want the rule dropped into rules.d:\n%s", err, out)
+	if out, err := r.spawnbeat("rules", "list"); err != nil || !regexp.MustCompile(`User rule from rules.d +loaded`).MatchString(out) {
+		t.Errorf("spawnbeat rules list: %v, want the rule dropped into rules.d, loaded:\n%s", err, out)
 	}
 
 	r.dpkgRun("--force-confold", "-i", v2)
@@ -280,33 +280,46 @@ func TestIntegrationDebInstallUpgradePurge(t *testing.T) {
 // secondBuildMark is in the packaged spawnbeat.yml of buildSecondDeb only.
 const secondBuildMark = "# The packaged configuration of the second test build."
 
-// buildSecondDeb builds 0.1.1 with a changed packaged spawnbeat.yml, so
-// that dpkg finds the user's changes and the package's in one conffile.
-func buildSecondDeb(t *testing.T) string {
+var secondOnce struct {
+	path string
+	err  error
+}
+
+// secondDeb builds 0.1.1, once per test run, with a changed packaged
+// spawnbeat.yml, so that dpkg finds the user's changes and the package's
+// in one conffile.
+func secondDeb(t *testing.T) string {
 	t.Helper()
-	work := t.TempDir()
+	if secondOnce.path == "" && secondOnce.err == nil {
+		secondOnce.path, secondOnce.err = buildSecondDeb(builtDir(t))
+	}
+	if secondOnce.err != nil {
+		t.Fatal(secondOnce.err)
+	}
+	return secondOnce.path
+}
+
+func buildSecondDeb(work string) (string, error) {
+	work = filepath.Join(work, "second")
 	stage, err := stageFiles(filepath.Join(work, "files"), filepath.Join("..", ".."))
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	cfg, err := os.ReadFile(stage.path("spawnbeat.yml"))
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	if err := os.WriteFile(stage.path("spawnbeat.yml"), append([]byte(secondBuildMark+"\n"), cfg...), 0o644); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	bin := filepath.Join(work, "spawnbeat")
 	if err := Compile(ctx, filepath.Join("..", ".."), "amd64", "0.1.1", "test", bin); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	arch, _ := LookupArch("amd64")
 	path := filepath.Join(work, FileName(Deb, "0.1.1", arch))
 	opts := Options{Version: "0.1.1", Maintainer: DefaultMaintainer, MTime: testMTime}
-	if err := writePackage(Deb, path, stage, bin, arch, opts); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return path, writePackage(Deb, path, stage, bin, arch, opts)
 }

@@ -115,8 +115,8 @@ func TestMain(m *testing.M) {
 
 var testMTime = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 
-// built returns the artifacts of one Build of every format for amd64.
-func built(t *testing.T) []Artifact {
+// builtDir is a folder that lives as long as the test binary.
+func builtDir(t *testing.T) string {
 	t.Helper()
 	if builtOnce.dir == "" {
 		dir, err := os.MkdirTemp("", "spawnbeat-dist-")
@@ -124,6 +124,15 @@ func built(t *testing.T) []Artifact {
 			t.Fatal(err)
 		}
 		builtOnce.dir = dir
+	}
+	return builtOnce.dir
+}
+
+// built returns the artifacts of one Build of every format for amd64.
+func built(t *testing.T) []Artifact {
+	t.Helper()
+	if builtOnce.arts == nil && builtOnce.err == nil {
+		dir := builtDir(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
 		builtOnce.arts, builtOnce.err = Build(ctx, Options{
