@@ -280,3 +280,24 @@ func TestCrossCompileArm64(t *testing.T) {
 	}
 	checkELF(t, b, "arm64")
 }
+
+// TestTarGzRunsFromItsFolder: extracted, the tar.gz's spawnbeat runs from
+// its top folder on the configuration beside it, rules.d included.
+func TestTarGzRunsFromItsFolder(t *testing.T) {
+	tarTool := requireTool(t, "tar")
+	dir := t.TempDir()
+	run(t, tarTool, "-xzf", artifact(t, TarGz).Path, "-C", dir)
+	top := filepath.Join(dir, "spawnbeat-0.1.0-linux-x86_64")
+	for args, want := range map[string]string{
+		"test config":   "Config OK (spawnbeat.yml)",
+		"export config": "- " + filepath.Join(top, "rules.d", "*.toml"),
+		"version":       "spawnbeat version 0.1.0 (amd64), commit test",
+	} {
+		cmd := exec.Command("./spawnbeat", strings.Fields(args)...)
+		cmd.Dir = top
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Errorf("./spawnbeat %s: %v, want %q in:\n%s", args, err, want, out)
+		}
+	}
+}
