@@ -57,13 +57,36 @@ func (g *globals) register(root *cobra.Command) {
 	f.StringVar(&g.configDir, "path.config", "", "configuration path (default: path.home)")
 	f.StringVar(&g.dataDir, "path.data", "", "data path (default: path.home/data)")
 	f.StringVar(&g.logsDir, "path.logs", "", "logs path (default: path.home/logs)")
-	f.BoolVar(&g.strictPerms, "strict.perms", true, "refuse a configuration file that group or others can write")
+	f.BoolVar(&g.strictPerms, "strict.perms", true, "refuse a configuration file that group or others can write, or a keystore they can read")
 	g.environment = envDefault
 	f.Var(&g.environment, "environment", "what spawnbeat runs under: default, systemd or container (log to stderr unless logging.to_files or logging.to_stderr is set)")
 }
 
 // load reads the configuration the flags point at.
 func (g *globals) load(cmd *cobra.Command) (*config.Loaded, error) {
+	l, err := config.Load(g.source(cmd))
+	if err != nil {
+		return nil, err
+	}
+	if (g.environment == envSystemd || g.environment == envContainer) && !setsAny(l.Raw, "logging.to_stderr", "logging.to_files") {
+		// The journal or the container runtime keeps stderr; log files
+		// would keep everything twice.
+		l.Logging.ToStderr, l.Logging.ToFiles = true, false
+	}
+	return l, nil
+}
+
+func setsAny(raw *ucfg.Config, keys ...string) bool {
+	for _, k := range keys {
+		if ok, _ := raw.Has(k, -1, ucfg.PathSep(".")); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// source says where the configuration comes from, from the flags.
+func (g *globals) source(cmd *cobra.Command) config.Source {
 	var overrides []string
 	for key, v := range map[string]string{"path.home": g.home, "path.config": g.configDir, "path.data": g.dataDir, "path.logs": g.logsDir} {
 		if v != "" {
@@ -86,29 +109,11 @@ func (g *globals) load(cmd *cobra.Command) (*config.Loaded, error) {
 		}
 		file = filepath.Join(dir, file)
 	}
-	l, err := config.Load(config.Source{
+	return config.Source{
 		File:        file,
 		Explicit:    cmd.Flags().Changed("c"),
 		Default:     config.DefaultYAML,
 		Overrides:   overrides,
 		StrictPerms: g.strictPerms,
-	})
-	if err != nil {
-		return nil, err
 	}
-	if (g.environment == envSystemd || g.environment == envContainer) && !setsAny(l.Raw, "logging.to_stderr", "logging.to_files") {
-		// The journal or the container runtime keeps stderr; log files
-		// would keep everything twice.
-		l.Logging.ToStderr, l.Logging.ToFiles = true, false
-	}
-	return l, nil
-}
-
-func setsAny(raw *ucfg.Config, keys ...string) bool {
-	for _, k := range keys {
-		if ok, _ := raw.Has(k, -1, ucfg.PathSep(".")); ok {
-			return true
-		}
-	}
-	return false
 }

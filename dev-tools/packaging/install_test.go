@@ -114,6 +114,12 @@ func (r *throwawayRoot) exists(p string) bool {
 // wrapper's /bin/sh and its libraries to it.
 func (r *throwawayRoot) spawnbeat(args ...string) (string, error) {
 	r.t.Helper()
+	return r.spawnbeatIn("", args...)
+}
+
+// spawnbeatIn is spawnbeat with stdin.
+func (r *throwawayRoot) spawnbeatIn(stdin string, args ...string) (string, error) {
+	r.t.Helper()
 	var mounts []string
 	for _, lend := range []string{"/usr/bin/dash:/bin/sh", "/lib/x86_64-linux-gnu:/lib/x86_64-linux-gnu", "/lib64:/lib64"} {
 		src, dst, _ := strings.Cut(lend, ":")
@@ -130,6 +136,7 @@ func (r *throwawayRoot) spawnbeat(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "unshare", append([]string{"-m", "--propagation", "private", "sh", "-c", script, r.dir}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -202,12 +209,18 @@ func TestIntegrationDebInstallUpgradePurge(t *testing.T) {
 		t.Errorf("spawnbeat export config: %v; want rules from /etc/spawnbeat/rules.d and path.data /var/lib/spawnbeat:\n%s", err, out)
 	}
 
-	// The user's changes, and what the agent keeps under path.data.
-	edited := r.read("/etc/spawnbeat/spawnbeat.yml") + "name: edited-by-the-user\n"
+	// The user's changes, and what the agent keeps under path.data: a
+	// secret in the keystore, named in the configuration.
+	for _, args := range [][]string{{"keystore", "create"}, {"keystore", "add", "SB_NAME", "--stdin"}} {
+		if out, err := r.spawnbeatIn("edited-by-the-user", args...); err != nil {
+			t.Fatalf("spawnbeat %v: %v\n%s", args, err, out)
+		}
+	}
+	edited := r.read("/etc/spawnbeat/spawnbeat.yml") + "name: ${SB_NAME}\n"
 	kept := map[string]string{
 		"/etc/spawnbeat/spawnbeat.yml":            edited,
 		"/etc/spawnbeat/rules.d/user.toml":        userRule,
-		"/var/lib/spawnbeat/spawnbeat.keystore":   "keystore bytes",
+		"/var/lib/spawnbeat/spawnbeat.keystore":   r.read("/var/lib/spawnbeat/spawnbeat.keystore"),
 		"/var/lib/spawnbeat/diskqueue/000001.seg": "queued documents",
 		"/var/lib/spawnbeat/meta.json":            `{"uuid":"kept"}`,
 		"/var/log/spawnbeat/spawnbeat.log":        "a log line\n",
@@ -238,6 +251,9 @@ func TestIntegrationDebInstallUpgradePurge(t *testing.T) {
 	}
 	if out, err := r.spawnbeat("test", "config"); err != nil || !strings.Contains(out, "Config OK") {
 		t.Errorf("after the upgrade spawnbeat test config: %v\n%s", err, out)
+	}
+	if out, err := r.spawnbeat("keystore", "list"); err != nil || strings.TrimSpace(out) != "SB_NAME" {
+		t.Errorf("after the upgrade spawnbeat keystore list: %v %q, want SB_NAME", err, out)
 	}
 
 	r.dpkgRun("--remove", "spawnbeat")

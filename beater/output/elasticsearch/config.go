@@ -182,7 +182,7 @@ func (c *Config) Validate() error {
 	}
 	if c.ProxyURL != "" {
 		if u, err := url.Parse(c.ProxyURL); err != nil || u.Host == "" {
-			bad("proxy_url", "not a URL with a host: %q", c.ProxyURL)
+			bad("proxy_url", "not a URL with a host: %q", redactURL(c.ProxyURL))
 		}
 	}
 	if c.CompressionLevel < 0 || c.CompressionLevel > 9 {
@@ -267,7 +267,7 @@ func (c *Config) HostURLs() ([]*url.URL, error) {
 	for _, h := range c.Hosts {
 		u, err := c.hostURL(h)
 		if err != nil {
-			return nil, fmt.Errorf("parse host %q: %w", h, err)
+			return nil, fmt.Errorf("parse host %q: %w", redactURL(h), err)
 		}
 		out = append(out, u)
 	}
@@ -295,18 +295,23 @@ func (c *Config) hostURL(h string) (*url.URL, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, err
+		// url.Error quotes the whole URL, password included.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("%q: %w", redactURL(h), err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, fmt.Errorf("unsupported scheme %q", u.Scheme)
 	}
 	if u.Hostname() == "" {
-		return nil, fmt.Errorf("no host name in %q", h)
+		return nil, fmt.Errorf("no host name in %q", redactURL(h))
 	}
 	if u.Port() == "" {
 		u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(DefaultPort))
 	} else if p, err := strconv.Atoi(u.Port()); err != nil || p <= 0 || p > 65535 {
-		return nil, fmt.Errorf("bad port in %q", h)
+		return nil, fmt.Errorf("bad port in %q", redactURL(h))
 	}
 	if (u.Path == "" || u.Path == "/") && c.Path != "" {
 		u.Path = "/" + strings.Trim(c.Path, "/")

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -26,6 +27,14 @@ func pemOrFile(key, v string) ([]byte, error) {
 	}
 	b, err := os.ReadFile(v)
 	if err != nil {
+		if key == "ssl.key" {
+			// Not PEM, maybe a damaged key from the keystore: never quoted.
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, fmt.Errorf("read %s: neither PEM text nor a file that can be read: %w", key, err)
+		}
 		return nil, fmt.Errorf("read %s %q: %w", key, v, err)
 	}
 	return b, nil
@@ -140,7 +149,11 @@ func (c *Config) newHTTPTransport() (*http.Transport, error) {
 	if c.ProxyURL != "" {
 		pu, err := url.Parse(c.ProxyURL)
 		if err != nil {
-			return nil, fmt.Errorf("parse proxy_url: %w", err)
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err // it quotes the URL, password included
+			}
+			return nil, fmt.Errorf("parse proxy_url %q: %w", redactURL(c.ProxyURL), err)
 		}
 		proxy = http.ProxyURL(pu)
 	}
