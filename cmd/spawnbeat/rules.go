@@ -26,7 +26,7 @@ const maxEventLine = 64 << 20
 const maxTestPending = 1 << 20
 
 // newRulesCommand builds `spawnbeat rules list|check|test`.
-func newRulesCommand() *cobra.Command {
+func newRulesCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rules",
 		Short: "List, check and test detection rules",
@@ -44,11 +44,11 @@ PATH:LINE:COL: message on stderr), 2 for a usage error.`,
 		},
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
-	cmd.AddCommand(newRulesListCommand(), newRulesCheckCommand(), newRulesTestCommand())
+	cmd.AddCommand(newRulesListCommand(g), newRulesCheckCommand(), newRulesTestCommand())
 	return cmd
 }
 
-func newRulesListCommand() *cobra.Command {
+func newRulesListCommand(g *globals) *cobra.Command {
 	var (
 		paths   []string
 		builtin bool
@@ -57,7 +57,9 @@ func newRulesListCommand() *cobra.Command {
 		Use:   "list [--rules PATH]... [--builtin=false]",
 		Short: "List the rules that would be loaded, with their status",
 		Long: `List the rules spawnbeat would load: the built-in rules (unless
---builtin=false) and those of every --rules PATH. One rule a line, in columns:
+--builtin=false) and those of every --rules PATH; without --rules, those the
+configuration names (spawnbeat.detection.rules: an installed agent's
+/etc/spawnbeat/rules.d). One rule a line, in columns:
 RULE_ID, VERSION, NAME, STATUS and WARNINGS. STATUS is "loaded" (with
 "replaces built-in" when a user rule takes a built-in's place), "unsupported:
 REASON" (for example a sample query), or "error: PATH:LINE:COL: message".
@@ -66,6 +68,16 @@ WARNINGS names the fields a rule references that spawnbeat never fills.
 Exit status 1 when any rule file has an error.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("rules") {
+				cfg, err := g.load(cmd)
+				if err != nil {
+					return &exitError{Code: statusError, Err: fmt.Errorf("rules list: %w", err)}
+				}
+				paths = cfg.Spawnbeat.Detection.Rules
+				if !cmd.Flags().Changed("builtin") {
+					builtin = cfg.Spawnbeat.Detection.Builtin
+				}
+			}
 			set, _ := rules.Load(rules.Options{Paths: paths, DisableBuiltin: !builtin}, nil)
 			if err := writeList(cmd.OutOrStdout(), set); err != nil {
 				return &exitError{Code: statusError, Err: fmt.Errorf("rules list: %w", err)}

@@ -24,7 +24,7 @@ const (
 // the exit status main would use.
 func runRules(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := newRulesCommand()
+	cmd := newRulesCommand(&globals{environment: envDefault})
 	var stdout, stderr bytes.Buffer
 	cmd.SetArgs(args)
 	cmd.SetIn(strings.NewReader(stdin))
@@ -353,5 +353,24 @@ func TestRulesUsage(t *testing.T) {
 				t.Errorf("exit status %d, want 2", status)
 			}
 		})
+	}
+}
+
+// TestRulesListConfigured: without --rules, `rules list` lists the rules the
+// configuration names, as an installed agent's /etc/spawnbeat/rules.d.
+func TestRulesListConfigured(t *testing.T) {
+	custom, err := filepath.Abs(ruleTestdata + "/custom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	cfg := "spawnbeat.detection:\n  builtin: false\n  rules: [\"" + custom + "\"]\n"
+	if err := os.WriteFile(filepath.Join(home, "spawnbeat.yml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"rules", "list", "--path.home", home}, &out, &errb)
+	if code != statusOK || !strings.Contains(out.String(), webshellID) || strings.Contains(out.String(), pythonTTYID) {
+		t.Errorf("rules list: status %d, want the configured rules without the built-in:\n%s%s", code, out.String(), errb.String())
 	}
 }
