@@ -41,9 +41,9 @@ func loop(b *testing.B, f func()) {
 	}
 }
 
-func ttyProgram(tb testing.TB) *engine.Program[*ecs.Event] {
+// queryProgram compiles the query of a rule file for the ECS resolver.
+func queryProgram(tb testing.TB, path string) *engine.Program[*ecs.Event] {
 	tb.Helper()
-	path := filepath.Join(corpusDir(tb), "execution_python_tty_shell.toml")
 	var doc struct {
 		Rule struct {
 			Query string `toml:"query"`
@@ -63,27 +63,16 @@ func ttyProgram(tb testing.TB) *engine.Program[*ecs.Event] {
 	return p
 }
 
+// ttyProgram compiles Elastic's Python-tty rule from the corpus.
+func ttyProgram(tb testing.TB) *engine.Program[*ecs.Event] {
+	tb.Helper()
+	return queryProgram(tb, filepath.Join(corpusDir(tb), "execution_python_tty_shell.toml"))
+}
+
 // newPTYProgram compiles spawnbeat's own built-in rule from its file.
 func newPTYProgram(tb testing.TB) *engine.Program[*ecs.Event] {
 	tb.Helper()
-	path := filepath.Join("..", "rules", "builtin", "execution_python_new_pty_shell.toml")
-	var doc struct {
-		Rule struct {
-			Query string `toml:"query"`
-		} `toml:"rule"`
-	}
-	if _, err := toml.DecodeFile(path, &doc); err != nil {
-		tb.Fatalf("decode %s: %v", path, err)
-	}
-	q, err := eql.Parse(doc.Rule.Query)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p, err := engine.Compile(q, engine.ECS())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return p
+	return queryProgram(tb, filepath.Join("..", "rules", "builtin", "execution_python_new_pty_shell.toml"))
 }
 
 // newPTYEvent is ttyEvent as spawnbeat writes it: the shell leads its own

@@ -27,6 +27,22 @@ const (
 	newPTYID    = "84c08f08-ace1-4372-814f-fc09620efca0"
 )
 
+// The sub-techniques of T1059 the built-in rules name.
+var (
+	unixShell = ecs.Ref{ID: "T1059.004", Name: "Unix Shell", Reference: "https://attack.mitre.org/techniques/T1059/004/"}
+	python    = ecs.Ref{ID: "T1059.006", Name: "Python", Reference: "https://attack.mitre.org/techniques/T1059/006/"}
+)
+
+// executionThreat is MITRE ATT&CK TA0002 Execution / T1059 with subs.
+func executionThreat(subs ...ecs.Ref) []ecs.Threat {
+	return []ecs.Threat{{
+		Framework:    "MITRE ATT&CK",
+		Tactic:       ecs.Ref{ID: "TA0002", Name: "Execution", Reference: "https://attack.mitre.org/tactics/TA0002/"},
+		Technique:    []ecs.Ref{{ID: "T1059", Name: "Command and Scripting Interpreter", Reference: "https://attack.mitre.org/techniques/T1059/"}},
+		Subtechnique: subs,
+	}}
+}
+
 // builtin parses the embedded rule file builtin/NAME.
 func builtin(t *testing.T, name string) *Rule {
 	t.Helper()
@@ -70,15 +86,7 @@ func TestBuiltinPythonTTY(t *testing.T) {
 		Ruleset:     "elastic",
 		RiskScore:   73,
 		Severity:    "high",
-		Threat: []ecs.Threat{{
-			Framework: "MITRE ATT&CK",
-			Tactic:    ecs.Ref{ID: "TA0002", Name: "Execution", Reference: "https://attack.mitre.org/tactics/TA0002/"},
-			Technique: []ecs.Ref{{ID: "T1059", Name: "Command and Scripting Interpreter", Reference: "https://attack.mitre.org/techniques/T1059/"}},
-			Subtechnique: []ecs.Ref{
-				{ID: "T1059.004", Name: "Unix Shell", Reference: "https://attack.mitre.org/techniques/T1059/004/"},
-				{ID: "T1059.006", Name: "Python", Reference: "https://attack.mitre.org/techniques/T1059/006/"},
-			},
-		}},
+		Threat:      executionThreat(unixShell, python),
 	}
 	if diff := cmp.Diff(want, r.Meta); diff != "" {
 		t.Errorf("built-in rule metadata (-want +got):\n%s", diff)
@@ -119,14 +127,7 @@ func TestBuiltinPythonNewPTY(t *testing.T) {
 		Ruleset:   "spawnbeat",
 		RiskScore: 73,
 		Severity:  "high",
-		Threat: []ecs.Threat{{
-			Framework: "MITRE ATT&CK",
-			Tactic:    ecs.Ref{ID: "TA0002", Name: "Execution", Reference: "https://attack.mitre.org/tactics/TA0002/"},
-			Technique: []ecs.Ref{{ID: "T1059", Name: "Command and Scripting Interpreter", Reference: "https://attack.mitre.org/techniques/T1059/"}},
-			Subtechnique: []ecs.Ref{
-				{ID: "T1059.006", Name: "Python", Reference: "https://attack.mitre.org/techniques/T1059/006/"},
-			},
-		}},
+		Threat:    executionThreat(python),
 	}
 	if diff := cmp.Diff(want, r.Meta); diff != "" {
 		t.Errorf("built-in rule metadata (-want +got):\n%s", diff)
