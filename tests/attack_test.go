@@ -246,6 +246,19 @@ except OSError:
 os.waitpid(pid, 0)
 `
 
+// drive runs argv on a pseudo-terminal of its own (testdata/ptydrive.py),
+// typing lines into it one by one, as an attacker upgrading a reverse shell
+// does. It returns the driver's pid: argv runs as its child.
+func drive(t *testing.T, lines []string, argv ...string) int {
+	t.Helper()
+	js, _ := json.Marshal(lines)
+	cmd := exec.Command(python3, append([]string{"testdata/ptydrive.py", "30", string(js), "--"}, argv...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %v\n%s", argv, err, out)
+	}
+	return cmd.Process.Pid
+}
+
 // buildPTYShell builds testdata/ptyshell, the sshd stand-in.
 func buildPTYShell(t *testing.T) string {
 	t.Helper()
