@@ -191,13 +191,6 @@ func checkSequenceAlert(t *testing.T, alerts []map[string]any, rule string, last
 }
 
 // ruleIDs reads rule.id, a string or an array of strings.
-func ruleIDs(d map[string]any) []string {
-	if s := str(d, "rule.id"); s != "" {
-		return []string{s}
-	}
-	return strs(d, "rule.id")
-}
-
 func quoteAll(ss []string) []string {
 	out := make([]string, len(ss))
 	for i, s := range ss {

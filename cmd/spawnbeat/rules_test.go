@@ -226,6 +226,13 @@ func TestRulesCheck(t *testing.T) {
 			wantErr: ruleTestdata + `/custom/threshold.toml: note: rule 5c1e2d3f-0000-4000-8000-000000000002 (Many Failed Logins) is not run: rule type "threshold" (only eql runs inline)` + "\n",
 		},
 		{
+			// The built-in rules as files: each loads on its own, as a
+			// user's copy of it would.
+			name:    "built-in rule files",
+			args:    []string{"check", "../../module/detection/rules/builtin"},
+			wantOut: "OK: 2 rules loaded, 0 unsupported, from 2 files\n",
+		},
+		{
 			name: "TOML error and EQL error inside the query",
 			args: []string{"check", ruleTestdata + "/broken/toml_syntax.toml", ruleTestdata + "/broken/eql_syntax.toml"},
 			wantErr: ruleTestdata + `/broken/toml_syntax.toml:5:16: TOML: strings cannot contain newlines (last key "rule.severity")` + "\n" +
@@ -291,8 +298,9 @@ func TestRulesList(t *testing.T) {
 			name: "built-ins",
 			args: []string{"list"},
 			want: "" +
-				"RULE_ID                               VERSION  NAME                                     STATUS  WARNINGS\n" +
-				"d76b02ef-fc95-4001-9297-01cb7412232f  210      Interactive Terminal Spawned via Python  loaded\n",
+				"RULE_ID                               VERSION  NAME                                         STATUS  WARNINGS\n" +
+				"84c08f08-ace1-4372-814f-fc09620efca0  1        Shell Given a New Pseudo-Terminal by Python  loaded\n" +
+				"d76b02ef-fc95-4001-9297-01cb7412232f  210      Interactive Terminal Spawned via Python      loaded\n",
 		},
 		{
 			name: "user rules replacing and adding",
@@ -300,6 +308,7 @@ func TestRulesList(t *testing.T) {
 			want: "" +
 				"RULE_ID                               VERSION  NAME                                            STATUS  WARNINGS\n" +
 				"0f4c5d8e-7a2b-4c1d-9e3f-5a6b7c8d9e01  3        Shell Spawned by Web Server                     loaded\n" +
+				"84c08f08-ace1-4372-814f-fc09620efca0  1        Shell Given a New Pseudo-Terminal by Python     loaded\n" +
 				"d76b02ef-fc95-4001-9297-01cb7412232f  300      Interactive Terminal Spawned via Python (site)  loaded, replaces built-in\n" +
 				"5c1e2d3f-0000-4000-8000-000000000002  1        Many Failed Logins                              unsupported: rule type \"threshold\" (only eql runs inline)\n",
 		},

@@ -192,17 +192,28 @@ func jsonToECS(doc map[string]any) (*ecs.Event, bool) {
 		i.User = ecs.ID{ID: s(p + "user.id"), Name: s(p + "user.name")}
 		i.Group = ecs.ID{ID: s(p + "group.id"), Name: s(p + "group.name")}
 		i.RealUser = ecs.ID{ID: s(p + "real_user.id")}
-		if v := get(p + "interactive"); v.Kind == engine.Bool {
-			i.Interactive = ecs.False
-			if v.Bool {
-				i.Interactive = ecs.True
-			}
+		i.Interactive = tristate(get(p + "interactive"))
+		if v := get(p + "tty.char_device.major"); v.Kind == engine.Number {
+			i.TTY = ecs.TTY{Major: int(v.Num), Minor: num(p + "tty.char_device.minor"), Valid: true}
 		}
 	}
 	info("process.", &e.Process.Info)
 	info("process.parent.", &e.Process.Parent)
+	e.Process.SessionLeader.PID = num("process.session_leader.pid")
+	e.Process.SessionLeader.SameAsProcess = tristate(get("process.session_leader.same_as_process"))
 	if u, n := s("user.id"), s("user.name"); u != "" || n != "" {
 		e.Process.User = ecs.ID{ID: u, Name: n}
 	}
 	return e, true
+}
+
+// tristate converts a boolean value; anything else is unknown.
+func tristate(v engine.Value) ecs.Tristate {
+	switch {
+	case v.Kind != engine.Bool:
+		return ecs.Unknown
+	case v.Bool:
+		return ecs.True
+	}
+	return ecs.False
 }

@@ -221,6 +221,9 @@ func ecsFields() map[string]Field[*ecs.Event] {
 		"event.severity":    func(e E) Value { return numberIf(e.Severity != 0, float64(e.Severity)) },
 		"process.end":       func(e E) Value { return timeValue(e.Process.End) },
 		"process.exit_code": func(e E) Value { return numberIf(e.Process.HasExitCode, float64(e.Process.ExitCode)) },
+		// EQL cannot compare process.tty with process.parent.tty; the
+		// document carries the comparison.
+		"spawnbeat.process.tty.same_as_parent": func(e E) Value { return tristate(e.Process.TTYSameAsParent()) },
 	}
 	for k, g := range get {
 		m[k] = Field[E]{Get: g}

@@ -92,12 +92,12 @@ func TestLoadPaths(t *testing.T) {
 		{
 			name:    "built-ins only",
 			opts:    Options{},
-			wantIDs: []string{pythonTTYID},
+			wantIDs: []string{newPTYID, pythonTTYID},
 		},
 		{
 			name:       "directory plus built-ins",
 			opts:       Options{Paths: []string{"testdata/custom"}},
-			wantIDs:    []string{"0f4c5d8e-7a2b-4c1d-9e3f-5a6b7c8d9e01", pythonTTYID},
+			wantIDs:    []string{"0f4c5d8e-7a2b-4c1d-9e3f-5a6b7c8d9e01", newPTYID, pythonTTYID},
 			wantUnsupp: []string{"Many Failed Logins"},
 		},
 		{
@@ -135,7 +135,7 @@ func TestLoadPaths(t *testing.T) {
 		{
 			name:    "broken files do not stop the others",
 			opts:    Options{Paths: []string{"testdata/broken"}},
-			wantIDs: []string{pythonTTYID},
+			wantIDs: []string{newPTYID, pythonTTYID},
 			wantProblem: []string{
 				`testdata/broken/eql_syntax.toml:12:25: EQL: expected a field, a value, a function call or "(", found ")"`,
 				`testdata/broken/missing_rule_id.toml:1:1: missing rule.rule_id`,
@@ -183,8 +183,8 @@ func TestLoadUserRuleReplacesBuiltin(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if set.Len() != 1 {
-		t.Fatalf("rules = %d, want 1 (the user rule in place of the built-in)", set.Len())
+	if set.Len() != 2 {
+		t.Fatalf("rules = %d, want 2 (the user rule in place of one built-in, and the other built-in)", set.Len())
 	}
 	r := set.Lookup(pythonTTYID)
 	got := []string{r.File, r.Meta.Name, r.Meta.Version, r.Meta.Severity, r.Replaces}

@@ -211,8 +211,11 @@ func Parse(name string, data []byte, builtin bool) (*Rule, error) {
 	if len(r.References) > 0 {
 		meta.Reference = r.References[0]
 	}
-	if builtin || isElastic(r.Author, r.License) {
+	switch {
+	case isElastic(r.Author, r.License):
 		meta.Ruleset = "elastic"
+	case builtin:
+		meta.Ruleset = "spawnbeat" // spawnbeat's own rules
 	}
 	rule.idLine, rule.idCol = lay.keyPosition("rule.rule_id")
 	rule.Meta = meta

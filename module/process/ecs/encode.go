@@ -108,6 +108,11 @@ func (e *Event) appendJSON(dst []byte, enc *Encoder) []byte {
 	w.sequences(e.Sequences)
 	pm := w.open("process")
 	w.boolTrue("args_truncated", e.Process.ArgsTruncated)
+	if same := e.Process.TTYSameAsParent(); same != Unknown {
+		tm := w.open("tty")
+		w.tristate("same_as_parent", same)
+		w.close(tm)
+	}
 	if e.Process.Parent.PID != 0 {
 		ppm := w.open("parent")
 		w.boolTrue("args_truncated", e.Process.Parent.ArgsTruncated)
