@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/elastic/go-ucfg"
+
+	"github.com/spawnbeat/spawnbeat/beater/tlsconfig"
 )
 
 // Defaults of the output.elasticsearch settings.
@@ -29,14 +31,6 @@ const (
 	DataStreamPrefix = "logs-spawnbeat.process-"
 )
 
-// Verification modes of ssl.verification_mode, as in Beats.
-const (
-	VerifyFull        = "full"        // chain and host name
-	VerifyStrict      = "strict"      // chain and host name; the name must be in the SAN
-	VerifyCertificate = "certificate" // chain only, any host name
-	VerifyNone        = "none"        // nothing: for tests only
-)
-
 // Config is the output.elasticsearch section. Build it with DefaultConfig
 // and unpack the user's settings on top (go-ucfg); Unpack runs Validate.
 // A Config is a plain value: not safe for concurrent mutation, safe to read
@@ -51,8 +45,8 @@ type Config struct {
 	Username string `config:"username"`
 	Password string `config:"password"`
 
-	SSL      SSLConfig `config:"ssl"`
-	ProxyURL string    `config:"proxy_url"`
+	SSL      tlsconfig.Settings `config:"ssl"`
+	ProxyURL string             `config:"proxy_url"`
 
 	CompressionLevel      int           `config:"compression_level"` // 0 off, 1–9 gzip
 	BulkMaxSize           int           `config:"bulk_max_size"`
@@ -75,17 +69,6 @@ type Config struct {
 	Namespace string `config:"namespace"`
 
 	NonIndexablePolicy NonIndexablePolicy `config:"non_indexable_policy"`
-}
-
-// SSLConfig is the ssl section. A plain value, like Config.
-type SSLConfig struct {
-	// Enabled nil means "on when a host is https or ssl settings are given".
-	Enabled                *bool    `config:"enabled"`
-	CertificateAuthorities []string `config:"certificate_authorities,replace"` // files or inline PEM
-	Certificate            string   `config:"certificate"`                     // file or inline PEM
-	Key                    string   `config:"key"`                             // file or inline PEM
-	VerificationMode       string   `config:"verification_mode"`
-	SupportedProtocols     []string `config:"supported_protocols,replace"` // empty: TLSv1.2 and TLSv1.3
 }
 
 // BackoffConfig is the backoff section: waits grow exponentially from Init
@@ -149,10 +132,7 @@ func DefaultConfig() Config {
 		IdleConnectionTimeout: DefaultIdleConnectionTimeout,
 		MaxRetries:            -1,
 		Namespace:             DefaultNamespace,
-		// SupportedProtocols stays nil (TLSv1.2 and TLSv1.3): go-ucfg
-		// merges lists index by index, so a default list would leak into
-		// the user's shorter one.
-		SSL: SSLConfig{VerificationMode: VerifyFull},
+		SSL:                   tlsconfig.Default(),
 	}
 }
 
@@ -212,19 +192,7 @@ func (c *Config) Validate() error {
 	if err := validNamespace(c.Namespace); err != nil {
 		bad("namespace", "%v", err)
 	}
-	switch c.SSL.VerificationMode {
-	case VerifyFull, VerifyStrict, VerifyCertificate, VerifyNone:
-	default:
-		bad("ssl.verification_mode", "must be full, strict, certificate or none, got %q", c.SSL.VerificationMode)
-	}
-	for i, p := range c.SSL.SupportedProtocols {
-		if _, ok := tlsVersions[p]; !ok {
-			bad(fmt.Sprintf("ssl.supported_protocols.%d", i), "must be TLSv1.2 or TLSv1.3, got %q", p)
-		}
-	}
-	if (c.SSL.Certificate == "") != (c.SSL.Key == "") {
-		bad("ssl.certificate", "certificate and key must be given together")
-	}
+	errs = append(errs, c.SSL.Problems()...)
 	if len(errs) == 0 {
 		return nil
 	}
@@ -252,15 +220,6 @@ func validNamespace(ns string) error {
 // Index returns the data stream the output writes to.
 func (c *Config) Index() string { return DataStreamPrefix + c.Namespace }
 
-// tlsWanted says whether the TLS settings apply: ssl.enabled explicitly, or
-// certificate settings given.
-func (c *Config) tlsWanted() bool {
-	if c.SSL.Enabled != nil {
-		return *c.SSL.Enabled
-	}
-	return len(c.SSL.CertificateAuthorities) > 0 || c.SSL.Certificate != ""
-}
-
 // HostURLs returns the hosts as full URLs (scheme, host, port, path).
 func (c *Config) HostURLs() ([]*url.URL, error) {
 	out := make([]*url.URL, 0, len(c.Hosts))
@@ -287,7 +246,7 @@ func (c *Config) hostURL(h string) (*url.URL, error) {
 		scheme := c.Protocol
 		if scheme == "" {
 			scheme = "http"
-			if c.tlsWanted() {
+			if c.SSL.Wanted() {
 				scheme = "https"
 			}
 		}
