@@ -83,6 +83,7 @@ type Request struct {
 	Query  string
 	Space  string // the space of a /s/<id>/ path; "default" otherwise
 	XSRF   string // the kbn-xsrf header
+	Header http.Header
 	// Principal is who the request authenticated as: "user:<name>",
 	// "api_key:<id>", "anonymous" when security is off, "" when it was
 	// refused.
@@ -260,7 +261,7 @@ type reply struct {
 // latency, authentication, kbn-xsrf, faults, then the route.
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	rs := &reply{w: w, r: r, srv: s, space: defaultSpace}
-	rs.rec = Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, XSRF: r.Header.Get("kbn-xsrf")}
+	rs.rec = Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, XSRF: r.Header.Get("kbn-xsrf"), Header: r.Header.Clone()}
 	defer func() {
 		rs.rec.Space, rs.rec.Status = rs.space, rs.status
 		s.record(rs.rec)
