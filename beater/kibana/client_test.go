@@ -351,4 +351,3 @@ func TestStatusMajor(t *testing.T) {
 		t.Errorf("9.1.0 refused: %v", err)
 	}
 }
-
