@@ -120,6 +120,11 @@ func Load(src Source) (*Loaded, error) {
 	if es := cfg.Output.Elasticsearch; es != nil {
 		// One namespace for the documents and the data stream they go to.
 		es.Namespace = cfg.Spawnbeat.Namespace
+		// Kibana takes the output's credentials when it has none of its
+		// own, as Beats do: most users have one user for both.
+		if k := &cfg.Setup.Kibana; es.Enabled && !k.HasCredentials() {
+			k.Username, k.Password, k.APIKey = es.Username, es.Password, es.APIKey
+		}
 	}
 	return &Loaded{Config: &cfg, Source: name, Raw: raw}, nil
 }

@@ -49,7 +49,7 @@ func newSetupCommand(g *globals) *cobra.Command {
 			defer cancel()
 			setup := cfg.Setup
 			setup.Template.Enabled, setup.ILM.Enabled = true, true // what setup is for
-			if err := elasticsearch.Setup(ctx, es, setup, ecs.FieldsYAML, log); err != nil {
+			if err := elasticsearch.Setup(ctx, es, setup.SetupConfig, ecs.FieldsYAML, log); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "Index setup finished: template", setup.Template.Name, "and lifecycle policy", setup.ILM.PolicyName)
@@ -62,7 +62,7 @@ func newSetupCommand(g *globals) *cobra.Command {
 
 func newExportTemplateCommand(g *globals) *cobra.Command {
 	return newExportJSONCommand(g, "template", "Print the index template (composable, data_stream, mappings from fields.yml)",
-		func(cfg *config.Loaded) ([]byte, error) { return elasticsearch.Template(ecs.FieldsYAML, cfg.Setup) })
+		func(cfg *config.Loaded) ([]byte, error) { return elasticsearch.Template(ecs.FieldsYAML, cfg.Setup.SetupConfig) })
 }
 
 func newExportILMCommand(g *globals) *cobra.Command {
@@ -103,7 +103,7 @@ func newTestOutputCommand(g *globals) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), setupTimeout)
 			defer cancel()
-			if err := elasticsearch.TestOutput(ctx, es, cfg.Setup, cmd.OutOrStdout()); err != nil {
+			if err := elasticsearch.TestOutput(ctx, es, cfg.Setup.SetupConfig, cmd.OutOrStdout()); err != nil {
 				return &exitError{Code: statusError, Err: err}
 			}
 			return nil
