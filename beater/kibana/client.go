@@ -17,10 +17,10 @@ import (
 	"time"
 )
 
-// MinMajor is the oldest Kibana major spawnbeat loads assets into: its
+// minimumVersion is the oldest Kibana spawnbeat loads assets into: its
 // dashboards are Lens panels saved by value and its rule uses the detection
 // engine's 8.x fields, which a 7.x Kibana cannot read.
-const MinMajor = 8
+const minimumVersion = "8.0.0"
 
 // rulesAPIVersion is the public version of the detection engine's rules
 // API (Kibana 8.11 and later read it from the elastic-api-version header;
@@ -115,14 +115,37 @@ type Status struct {
 	Summary string // status.overall.summary
 }
 
-// Major is the version's major number, 0 when it cannot be read.
-func (s Status) Major() int {
-	major, _, _ := strings.Cut(s.Version, ".")
-	n, err := strconv.Atoi(major)
-	if err != nil {
-		return 0
+// olderThan reports whether version (major.minor.patch, with an optional
+// -suffix such as -SNAPSHOT) is older than minimum; a version that cannot
+// be read counts as older.
+func olderThan(version, minimum string) bool {
+	parse := func(v string) ([3]int, bool) {
+		var out [3]int
+		v, _, _ = strings.Cut(v, "-")
+		parts := strings.Split(v, ".")
+		if len(parts) == 0 || len(parts) > 3 {
+			return out, false
+		}
+		for i, p := range parts {
+			n, err := strconv.Atoi(p)
+			if err != nil || n < 0 {
+				return out, false
+			}
+			out[i] = n
+		}
+		return out, true
 	}
-	return n
+	have, ok := parse(version)
+	want, _ := parse(minimum)
+	if !ok {
+		return true
+	}
+	for i := range have {
+		if have[i] != want[i] {
+			return have[i] < want[i]
+		}
+	}
+	return false
 }
 
 // Status reads GET /api/status, the request libbeat starts with. Kibana
@@ -159,11 +182,11 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	return st, nil
 }
 
-// CheckVersion refuses a Kibana older than MinMajor, naming its version.
-func CheckVersion(st Status, url string) error {
-	if m := st.Major(); m < MinMajor {
-		return fmt.Errorf("Kibana %s at %s is older than %d.0: spawnbeat's dashboards and detection rule need Kibana %d.0 or later: %w",
-			st.Version, url, MinMajor, MinMajor, ErrUnsupportedVersion)
+// CheckVersion refuses a Kibana older than minimum, naming both versions.
+func CheckVersion(st Status, url, minimum string) error {
+	if olderThan(st.Version, minimum) {
+		return fmt.Errorf("Kibana %s at %s is older than %s, the oldest whose saved objects and detection rules spawnbeat's assets are written for: %w",
+			st.Version, url, minimum, ErrUnsupportedVersion)
 	}
 	return nil
 }
@@ -191,7 +214,8 @@ func (c *Client) CheckSpace(ctx context.Context) error {
 }
 
 // Connect builds a client, reads Kibana's status, refuses a version older
-// than MinMajor and checks the space. The caller closes the client.
+// than the assets are written for and checks the space. The caller closes
+// the client.
 func Connect(ctx context.Context, cfg Config) (*Client, Status, error) {
 	c, err := New(cfg)
 	if err != nil {
@@ -199,7 +223,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, Status, error) {
 	}
 	st, err := c.Status(ctx)
 	if err == nil {
-		err = CheckVersion(st, c.base.String())
+		err = CheckVersion(st, c.base.String(), minimumVersion)
 	}
 	if err == nil {
 		err = c.CheckSpace(ctx)

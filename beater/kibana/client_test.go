@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -178,7 +179,7 @@ func TestConnectFailures(t *testing.T) {
 		want   []string
 	}{
 		{name: "7.x", opts: kibanaserver.Options{Version: "7.17.9"}, is: ErrUnsupportedVersion,
-			want: []string{"Kibana 7.17.9 at http://127.0.0.1:", "older than 8.0"}},
+			want: []string{"Kibana 7.17.9 at http://127.0.0.1:", "older than 8.0.0"}},
 		{name: "wrong password", opts: kibanaserver.Options{Username: user, Password: "other"}, is: ErrUnauthorized,
 			want: []string{"read Kibana's status", "/api/status answered 401 Unauthorized", "unable to authenticate user [elastic]", "setup.kibana.username"}},
 		{name: "unavailable", faults: kibanaserver.Faults{Level: "unavailable"}, is: ErrUnreachable,
@@ -341,13 +342,55 @@ func TestRedirect(t *testing.T) {
 	}
 }
 
-func TestStatusMajor(t *testing.T) {
-	for v, want := range map[string]int{"8.17.0": 8, "9.0.0-SNAPSHOT": 9, "7.17.9": 7, "": 0, "x.y": 0} {
-		if got := (Status{Version: v}).Major(); got != want {
-			t.Errorf("Major(%q) = %d, want %d", v, got, want)
+func TestCheckVersion(t *testing.T) {
+	for v, older := range map[string]bool{
+		"8.17.0": false, "8.0.0": false, "9.0.0-SNAPSHOT": false, "10.1": false,
+		"7.17.9": true, "8.0.0-rc1": false, "": true, "x.y": true, "8.a.0": true,
+	} {
+		err := CheckVersion(Status{Version: v}, "http://k:5601", "8.0.0")
+		if (err != nil) != older {
+			t.Errorf("CheckVersion(%q) = %v, want refused: %v", v, err, older)
+		}
+		if err != nil && (!errors.Is(err, ErrUnsupportedVersion) || !strings.Contains(err.Error(), "Kibana "+v+" at http://k:5601 is older than 8.0.0")) {
+			t.Errorf("CheckVersion(%q) = %v", v, err)
 		}
 	}
-	if err := CheckVersion(Status{Version: "9.1.0"}, "u"); err != nil {
-		t.Errorf("9.1.0 refused: %v", err)
+	if err := CheckVersion(Status{Version: "8.7.1"}, "u", "8.8.0"); err == nil {
+		t.Error("8.7.1 accepted where 8.8.0 is the minimum")
+	}
+}
+
+func TestLoad(t *testing.T) {
+	s := startKibana(t, kibanaserver.Options{Username: user, Password: pass, Spaces: []string{"soc"}})
+	cfg := configFor(s)
+	cfg.SpaceID = "soc"
+	content := Content{Source: "testdata", SavedObjects: fixture(t, "saved_objects.ndjson"), Rules: fixture(t, "rules.ndjson")}
+	ctx := context.Background()
+
+	rep, err := Load(ctx, cfg, content, Parts{SavedObjects: true, Rules: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Report{Kibana: "Kibana 8.17.0 at " + s.URL() + "/s/soc", SavedObjects: 3, Rules: 1, Done: []string{"saved objects", "detection rules"}}
+	if d := cmp.Diff(want, rep); d != "" {
+		t.Errorf("report (-want +got):\n%s", d)
+	}
+
+	rep, err = Load(ctx, cfg, Content{SavedObjects: content.SavedObjects}, Parts{Rules: true})
+	if err != nil || rep.Rules != 0 || len(rep.Done) != 0 || !slices.Equal(rep.Empty, []string{"detection rules"}) {
+		t.Errorf("no rules to load: %+v, %v", rep, err)
+	}
+
+	// A failure on the rules leaves the saved objects reported, and only
+	// them.
+	s.SetFaults(kibanaserver.Faults{Status: 500, Path: "/api/detection_engine/"})
+	rep, err = Load(ctx, cfg, content, Parts{SavedObjects: true, Rules: true})
+	if err == nil || rep.SavedObjects != 3 || rep.Rules != 0 || !slices.Equal(rep.Done, []string{"saved objects"}) {
+		t.Errorf("rules failing: %+v, %v", rep, err)
+	}
+	s.SetFaults(kibanaserver.Faults{Status: 401})
+	rep, err = Load(ctx, cfg, content, Parts{SavedObjects: true, Rules: true})
+	if !errors.Is(err, ErrUnauthorized) || rep.Kibana != "" || len(rep.Done) != 0 {
+		t.Errorf("401: %+v, %v", rep, err)
 	}
 }

@@ -15,7 +15,8 @@ var (
 	// ErrUnauthorized marks a 401 or 403 answer: bad credentials or missing
 	// privileges.
 	ErrUnauthorized = errors.New("kibana refused the credentials")
-	// ErrUnsupportedVersion marks a Kibana older than MinMajor.
+	// ErrUnsupportedVersion marks a Kibana older than spawnbeat's assets
+	// are written for.
 	ErrUnsupportedVersion = errors.New("kibana version not supported")
 	// ErrSpaceNotFound marks a setup.kibana.space.id that Kibana does not
 	// have.
