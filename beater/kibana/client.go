@@ -185,8 +185,8 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 // CheckVersion refuses a Kibana older than minimum, naming both versions.
 func CheckVersion(st Status, url, minimum string) error {
 	if olderThan(st.Version, minimum) {
-		return fmt.Errorf("Kibana %s at %s is older than %s, the oldest whose saved objects and detection rules spawnbeat's assets are written for: %w",
-			st.Version, url, minimum, ErrUnsupportedVersion)
+		return fmt.Errorf("the Kibana at %s is version %s, older than %s, the oldest that spawnbeat's saved objects and detection rules are written for: %w",
+			url, st.Version, minimum, ErrUnsupportedVersion)
 	}
 	return nil
 }

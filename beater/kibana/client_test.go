@@ -179,7 +179,7 @@ func TestConnectFailures(t *testing.T) {
 		want   []string
 	}{
 		{name: "7.x", opts: kibanaserver.Options{Version: "7.17.9"}, is: ErrUnsupportedVersion,
-			want: []string{"Kibana 7.17.9 at http://127.0.0.1:", "older than 8.0.0"}},
+			want: []string{"the Kibana at http://127.0.0.1:", "is version 7.17.9, older than 8.0.0"}},
 		{name: "wrong password", opts: kibanaserver.Options{Username: user, Password: "other"}, is: ErrUnauthorized,
 			want: []string{"read Kibana's status", "/api/status answered 401 Unauthorized", "unable to authenticate user [elastic]", "setup.kibana.username"}},
 		{name: "unavailable", faults: kibanaserver.Faults{Level: "unavailable"}, is: ErrUnreachable,
@@ -351,7 +351,7 @@ func TestCheckVersion(t *testing.T) {
 		if (err != nil) != older {
 			t.Errorf("CheckVersion(%q) = %v, want refused: %v", v, err, older)
 		}
-		if err != nil && (!errors.Is(err, ErrUnsupportedVersion) || !strings.Contains(err.Error(), "Kibana "+v+" at http://k:5601 is older than 8.0.0")) {
+		if err != nil && (!errors.Is(err, ErrUnsupportedVersion) || !strings.Contains(err.Error(), "the Kibana at http://k:5601 is version "+v+", older than 8.0.0")) {
 			t.Errorf("CheckVersion(%q) = %v", v, err)
 		}
 	}

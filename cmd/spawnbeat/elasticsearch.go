@@ -62,7 +62,9 @@ func newSetupCommand(g *globals) *cobra.Command {
 
 func newExportTemplateCommand(g *globals) *cobra.Command {
 	return newExportJSONCommand(g, "template", "Print the index template (composable, data_stream, mappings from fields.yml)",
-		func(cfg *config.Loaded) ([]byte, error) { return elasticsearch.Template(ecs.FieldsYAML, cfg.Setup.SetupConfig) })
+		func(cfg *config.Loaded) ([]byte, error) {
+			return elasticsearch.Template(ecs.FieldsYAML, cfg.Setup.SetupConfig)
+		})
 }
 
 func newExportILMCommand(g *globals) *cobra.Command {
