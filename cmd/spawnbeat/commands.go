@@ -53,11 +53,9 @@ func runBeat(cmd *cobra.Command, g *globals) error {
 		fmt.Fprintf(cmd.ErrOrStderr(), "spawnbeat: writing events to %s/%s.ndjson\n", f.Path, f.Filename)
 	}
 	b := beater.New(cfg.Config, log, beater.Info{Version: version, StrictPerms: g.strictPerms})
-	if err := b.Run(cmd.Context()); err != nil {
-		log.Error("spawnbeat failed", zap.Error(err))
-		return err
-	}
-	return nil
+	// An error is returned, not logged: run prints it once, on stderr
+	// (which a service manager keeps too).
+	return b.Run(cmd.Context())
 }
 
 func newTestCommand(g *globals) *cobra.Command {
