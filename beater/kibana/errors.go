@@ -71,7 +71,9 @@ func statusError(op, url string, status int, body []byte) *StatusError {
 		Message string `json:"message"`
 	}
 	if json.Unmarshal(body, &b) == nil && (b.Error != "" || b.Message != "") {
-		e.Kind, e.Message = b.Error, b.Message
+		// One line: Kibana passes on Elasticsearch's multi-line
+		// security exceptions.
+		e.Kind, e.Message = b.Error, strings.Join(strings.Fields(b.Message), " ")
 		return e
 	}
 	e.Message = shorten(string(body), 200)
