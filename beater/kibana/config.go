@@ -4,13 +4,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/spawnbeat/spawnbeat/beater/endpoint"
 	"github.com/spawnbeat/spawnbeat/beater/tlsconfig"
 )
 
@@ -99,46 +98,16 @@ func (c *Config) HasCredentials() bool { return c.APIKey != "" || c.Username != 
 // BaseURL is Kibana's URL without the space: scheme, host, port and base
 // path, as libbeat builds it. Protocol and path apply where the host leaves
 // them out; https is the default scheme when TLS is configured, 5601 the
-// default port.
+// default port. Credentials in the URL are refused: they would end up in
+// messages.
 func (c *Config) BaseURL() (*url.URL, error) {
-	h := strings.TrimSpace(c.Host)
-	if h == "" {
-		return nil, errors.New("empty host")
-	}
-	raw := h
-	if !strings.Contains(h, "://") {
-		scheme := c.Protocol
-		if scheme == "" {
-			scheme = "http"
-			if c.SSL.Wanted() {
-				scheme = "https"
-			}
-		}
-		raw = scheme + "://" + h
-	}
-	u, err := url.Parse(raw)
+	u, err := endpoint.URL(c.Host, endpoint.Defaults{Scheme: endpoint.Scheme(c.Protocol, c.SSL.Wanted()), Port: DefaultPort, Path: c.Path})
 	if err != nil {
 		return nil, err
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("unsupported scheme %q", u.Scheme)
-	}
-	if u.Hostname() == "" {
-		return nil, fmt.Errorf("no host name in %q", h)
 	}
 	if u.User != nil {
 		return nil, fmt.Errorf("credentials in %q: set setup.kibana.username and password (or api_key) instead", u.Redacted())
 	}
-	if u.Port() == "" {
-		u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(DefaultPort))
-	} else if p, err := strconv.Atoi(u.Port()); err != nil || p <= 0 || p > 65535 {
-		return nil, fmt.Errorf("bad port in %q", h)
-	}
-	if (u.Path == "" || u.Path == "/") && c.Path != "" {
-		u.Path = "/" + strings.Trim(c.Path, "/")
-	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
 	return u, nil
 }
 

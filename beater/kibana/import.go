@@ -22,19 +22,9 @@ type Imported struct {
 // imported); any other status is a *StatusError.
 func (c *Client) ImportSavedObjects(ctx context.Context, ndjson []byte) (Imported, error) {
 	const what = "saved objects"
-	body, contentType, err := multipartFile(ndjson)
+	answer, u, err := c.postImport(ctx, what, "/api/saved_objects/_import", ndjson, nil)
 	if err != nil {
-		return Imported{}, fmt.Errorf("import %s: build the request: %w", what, err)
-	}
-	status, answer, u, err := c.do(ctx, request{
-		method: http.MethodPost, path: c.base.Path + c.spacePrefix() + "/api/saved_objects/_import",
-		query: "overwrite=true", contentType: contentType, body: body,
-	})
-	if err != nil {
-		return Imported{}, fmt.Errorf("import %s: %w", what, err)
-	}
-	if status != http.StatusOK {
-		return Imported{}, statusError("import "+what, u, status, answer)
+		return Imported{}, err
 	}
 	var r struct {
 		Success      *bool `json:"success"`
@@ -75,6 +65,27 @@ func (c *Client) ImportSavedObjects(ctx context.Context, ndjson []byte) (Importe
 		ie.Failures = []Failure{{Type: "import", Reason: "Kibana answered success: false without naming an object"}}
 	}
 	return got, ie
+}
+
+// postImport posts ndjson as a multipart file to an import API of the
+// client's space with overwrite=true, and returns the 200 answer and the
+// request's URL. Any other status is a *StatusError.
+func (c *Client) postImport(ctx context.Context, what, api string, ndjson []byte, header http.Header) ([]byte, string, error) {
+	body, contentType, err := multipartFile(ndjson)
+	if err != nil {
+		return nil, "", fmt.Errorf("import %s: build the request: %w", what, err)
+	}
+	status, answer, u, err := c.do(ctx, request{
+		method: http.MethodPost, path: c.base.Path + c.spacePrefix() + api,
+		query: "overwrite=true", contentType: contentType, header: header, body: body,
+	})
+	if err != nil {
+		return nil, u, fmt.Errorf("import %s: %w", what, err)
+	}
+	if status != http.StatusOK {
+		return nil, u, statusError("import "+what, u, status, answer)
+	}
+	return answer, u, nil
 }
 
 // savedObjectError is the error of one failed saved object, as Kibana's
@@ -130,20 +141,10 @@ func (e savedObjectError) reason() string {
 // a *StatusError.
 func (c *Client) ImportRules(ctx context.Context, ndjson []byte) (Imported, error) {
 	const what = "detection rules"
-	body, contentType, err := multipartFile(ndjson)
+	answer, u, err := c.postImport(ctx, what, "/api/detection_engine/rules/_import", ndjson,
+		http.Header{"Elastic-Api-Version": {rulesAPIVersion}})
 	if err != nil {
-		return Imported{}, fmt.Errorf("import %s: build the request: %w", what, err)
-	}
-	status, answer, u, err := c.do(ctx, request{
-		method: http.MethodPost, path: c.base.Path + c.spacePrefix() + "/api/detection_engine/rules/_import",
-		query: "overwrite=true", contentType: contentType, body: body,
-		header: http.Header{"Elastic-Api-Version": {rulesAPIVersion}},
-	})
-	if err != nil {
-		return Imported{}, fmt.Errorf("import %s: %w", what, err)
-	}
-	if status != http.StatusOK {
-		return Imported{}, statusError("import "+what, u, status, answer)
+		return Imported{}, err
 	}
 	var r struct {
 		Success                *bool         `json:"success"`

@@ -172,7 +172,8 @@ func validateRule(m map[string]any) []string {
 			add(key, "String must contain at least 1 character(s)")
 		}
 	}
-	strList := func(key string) {
+	// each checks an optional array, element by element.
+	each := func(key string, check func(p string, e any)) {
 		v, ok := m[key]
 		if !ok {
 			return
@@ -183,10 +184,15 @@ func validateRule(m map[string]any) []string {
 			return
 		}
 		for i, e := range list {
-			if kind(e) != "string" {
-				add(fmt.Sprintf("%s.%d", key, i), "Expected string, received "+kind(e))
-			}
+			check(fmt.Sprintf("%s.%d", key, i), e)
 		}
+	}
+	strList := func(key string) {
+		each(key, func(p string, e any) {
+			if kind(e) != "string" {
+				add(p, "Expected string, received "+kind(e))
+			}
+		})
 	}
 	integer := func(key string, required bool, lo, hi float64) {
 		v, ok := m[key]
@@ -240,21 +246,11 @@ func validateRule(m map[string]any) []string {
 	// "equals", value, and the severity (required) or risk_score
 	// (optional) they map to.
 	mapping := func(key string, check func(p string, e map[string]any)) {
-		v, ok := m[key]
-		if !ok {
-			return
-		}
-		list, isList := v.([]any)
-		if !isList {
-			add(key, "Expected array, received "+kind(v))
-			return
-		}
-		for i, e := range list {
-			p := fmt.Sprintf("%s.%d", key, i)
+		each(key, func(p string, e any) {
 			em, isMap := e.(map[string]any)
 			if !isMap {
 				add(p, "Expected object, received "+kind(e))
-				continue
+				return
 			}
 			for _, f := range []string{"field", "value"} {
 				if kind(em[f]) != "string" {
@@ -265,7 +261,7 @@ func validateRule(m map[string]any) []string {
 				add(p+".operator", `Invalid literal value, expected "equals"`)
 			}
 			check(p, em)
-		}
+		})
 	}
 	mapping("severity_mapping", func(p string, e map[string]any) {
 		if sev, _ := e["severity"].(string); !slices.Contains([]string{"low", "medium", "high", "critical"}, sev) {

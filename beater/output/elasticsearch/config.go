@@ -4,14 +4,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/elastic/go-ucfg"
 
+	"github.com/spawnbeat/spawnbeat/beater/endpoint"
 	"github.com/spawnbeat/spawnbeat/beater/tlsconfig"
 )
 
@@ -237,42 +236,7 @@ func (c *Config) HostURLs() ([]*url.URL, error) {
 // as libbeat does: protocol and path apply where the host leaves them out,
 // https is the default scheme when TLS is configured, 9200 the default port.
 func (c *Config) hostURL(h string) (*url.URL, error) {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return nil, errors.New("empty host")
-	}
-	raw := h
-	if !strings.Contains(h, "://") {
-		scheme := c.Protocol
-		if scheme == "" {
-			scheme = "http"
-			if c.SSL.Wanted() {
-				scheme = "https"
-			}
-		}
-		raw = scheme + "://" + h
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, err
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("unsupported scheme %q", u.Scheme)
-	}
-	if u.Hostname() == "" {
-		return nil, fmt.Errorf("no host name in %q", h)
-	}
-	if u.Port() == "" {
-		u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(DefaultPort))
-	} else if p, err := strconv.Atoi(u.Port()); err != nil || p <= 0 || p > 65535 {
-		return nil, fmt.Errorf("bad port in %q", h)
-	}
-	if (u.Path == "" || u.Path == "/") && c.Path != "" {
-		u.Path = "/" + strings.Trim(c.Path, "/")
-	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawQuery, u.Fragment = "", ""
-	return u, nil
+	return endpoint.URL(h, endpoint.Defaults{Scheme: endpoint.Scheme(c.Protocol, c.SSL.Wanted()), Port: DefaultPort, Path: c.Path})
 }
 
 // encodedAPIKey returns the api_key in the base64 form of the
