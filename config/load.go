@@ -18,6 +18,7 @@ import (
 	"github.com/spawnbeat/spawnbeat/beater/output/elasticsearch"
 	"github.com/spawnbeat/spawnbeat/beater/output/file"
 	"github.com/spawnbeat/spawnbeat/beater/pipeline"
+	"github.com/spawnbeat/spawnbeat/config/keystore"
 )
 
 // ErrInvalid marks every configuration error; errors.Is(err, ErrInvalid).
@@ -57,21 +58,108 @@ type Source struct {
 }
 
 // ucfgOptions are the options every config is read with, as in Beats:
-// dotted keys, ${VAR} and ${VAR:default} from the environment, and
-// references to other settings (${path.data}).
-var ucfgOptions = []ucfg.Option{ucfg.PathSep("."), ucfg.ResolveEnv, ucfg.VarExp}
+// dotted keys, ${VAR} and ${VAR:default} from the keystore (see
+// withKeystore) and the environment, and references to other settings
+// (${path.data}). go-ucfg tries resolvers from the last to the first, so
+// undefinedReference comes first.
+var ucfgOptions = []ucfg.Option{ucfg.PathSep("."), ucfg.Resolve(undefinedReference), ucfg.ResolveEnv, ucfg.VarExp}
 
 // Loaded is the outcome of Load.
 type Loaded struct {
 	*Config
-	Source string       // the file read, or "embedded spawnbeat.yml"
-	Raw    *ucfg.Config // the merged settings as given, for `export config`
+	Source   string       // the file read, or "embedded spawnbeat.yml"
+	Keystore string       // the keystore whose keys ${KEY} may name; "" when there is none
+	Raw      *ucfg.Config // the merged settings as given
+
+	export *ucfg.Config // Raw with each keystore key laid as its own ${KEY}
+	laid   []string     // the keystore keys laid at export's top level
 }
 
 // Load reads the settings: defaults, then the YAML file (or the embedded
-// default), then each -E override. Every problem is returned at once, joined,
-// each naming the file, line and key where it can.
+// default), then each -E override, with ${KEY} taken from the keystore under
+// path.data before the environment. Every problem is returned at once,
+// joined, each naming the file, line and key where it can.
 func Load(src Source) (*Loaded, error) {
+	in, err := parseSource(src)
+	if err != nil {
+		return nil, err
+	}
+	// path.data says where the keystore is, so the paths are read first,
+	// with the environment alone.
+	ksPath, err := in.keystorePath()
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := readKeystore(ksPath, src.StrictPerms)
+	if err != nil {
+		return nil, err
+	}
+	resolved, _, err := withKeystore(in.raw, secrets)
+	if err != nil {
+		return nil, err
+	}
+	export, laid, err := withKeystore(in.raw, masked(secrets))
+	if err != nil {
+		return nil, err
+	}
+	errs := in.errs
+	for _, key := range in.raw.FlattenedKeys(ucfgOptions...) {
+		if !knownKey(key) {
+			errs = append(errs, in.locate(key, errors.New("unknown setting (check its spelling and the reference config)")))
+		}
+	}
+	cfg := Default()
+	errs = append(errs, unpackSections(resolved, &cfg, in.locate)...)
+	if err := cfg.Check(); err != nil {
+		errs = append(errs, relocate(in.locate, err)...)
+	}
+	if err := cfg.Output.validate(); err != nil {
+		errs = append(errs, relocate(in.locate, err)...)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	cfg.Path.resolve()
+	cfg.Output.applyDefault(cfg.Path.Data)
+	if es := cfg.Output.Elasticsearch; es != nil {
+		// One namespace for the documents and the data stream they go to.
+		es.Namespace = cfg.Spawnbeat.Namespace
+		// Kibana takes the output's credentials when it has none of its
+		// own, as Beats do: most users have one user for both.
+		if k := &cfg.Setup.Kibana; es.Enabled && !k.HasCredentials() {
+			k.Username, k.Password, k.APIKey = es.Username, es.Password, es.APIKey
+		}
+	}
+	l := &Loaded{Config: &cfg, Source: in.name, Raw: in.raw, export: export, laid: laid}
+	if secrets != nil {
+		l.Keystore = ksPath
+	}
+	return l, nil
+}
+
+// KeystorePath is where the keystore of the configuration src names lives:
+// path.data/spawnbeat.keystore. Only the paths are read, so that a setting
+// that names a key not yet added does not stand in the way of adding it.
+func KeystorePath(src Source) (string, error) {
+	in, err := parseSource(src)
+	if err != nil {
+		return "", err
+	}
+	if len(in.errs) > 0 {
+		return "", errors.Join(in.errs...)
+	}
+	return in.keystorePath()
+}
+
+// source is a configuration parsed and merged with its -E overrides.
+type source struct {
+	name   string
+	raw    *ucfg.Config
+	locate func(key string, err error) error
+	errs   []error // the overrides that could not be applied
+}
+
+func parseSource(src Source) (*source, error) {
 	name, text, err := readSource(src)
 	if err != nil {
 		return nil, err
@@ -97,36 +185,23 @@ func Load(src Source) (*Loaded, error) {
 			errs = append(errs, &KeyError{File: "-E", Key: key, Err: err})
 		}
 	}
-	locate := lineFinder(name, text, fromFlags)
+	return &source{name: name, raw: raw, locate: lineFinder(name, text, fromFlags), errs: errs}, nil
+}
 
-	for _, key := range raw.FlattenedKeys(ucfgOptions...) {
-		if !knownKey(key) {
-			errs = append(errs, locate(key, errors.New("unknown setting (check its spelling and the reference config)")))
+// keystorePath reads path.* alone, with the environment but no keystore.
+func (in *source) keystorePath() (string, error) {
+	var p Paths
+	if in.raw.HasField("path") {
+		child, err := in.raw.Child("path", -1, ucfgOptions...)
+		if err == nil {
+			err = child.Unpack(&p, ucfgOptions...)
+		}
+		if err != nil {
+			return "", errors.Join(locateUcfg(in.locate, err)...)
 		}
 	}
-	cfg := Default()
-	errs = append(errs, unpackSections(raw, &cfg, locate)...)
-	if err := cfg.Check(); err != nil {
-		errs = append(errs, relocate(locate, err)...)
-	}
-	if err := cfg.Output.validate(); err != nil {
-		errs = append(errs, relocate(locate, err)...)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	cfg.Path.resolve()
-	cfg.Output.applyDefault(cfg.Path.Data)
-	if es := cfg.Output.Elasticsearch; es != nil {
-		// One namespace for the documents and the data stream they go to.
-		es.Namespace = cfg.Spawnbeat.Namespace
-		// Kibana takes the output's credentials when it has none of its
-		// own, as Beats do: most users have one user for both.
-		if k := &cfg.Setup.Kibana; es.Enabled && !k.HasCredentials() {
-			k.Username, k.Password, k.APIKey = es.Username, es.Password, es.APIKey
-		}
-	}
-	return &Loaded{Config: &cfg, Source: name, Raw: raw}, nil
+	p.resolve()
+	return filepath.Join(p.Data, keystore.FileName), nil
 }
 
 func readSource(src Source) (string, []byte, error) {
@@ -256,25 +331,34 @@ func unpackSections(raw *ucfg.Config, cfg *Config, locate func(string, error) er
 		}
 		child, err := raw.Child(s.key, -1, ucfgOptions...)
 		if err == nil {
+			if s.key == "output" {
+				cfg.Output.setDefaults(child)
+			}
 			err = child.Unpack(s.to, ucfgOptions...)
 		}
 		if err != nil {
 			errs = append(errs, locateUcfg(locate, err)...)
 		}
 	}
+	// Unpacked rather than read with raw.String, whose error would hide
+	// that of an undefined ${KEY}.
 	if raw.HasField("name") {
-		name, err := raw.String("name", -1, ucfgOptions...)
-		if err != nil {
-			errs = append(errs, locate("name", err))
+		var top struct {
+			Name string `config:"name"`
 		}
-		cfg.Name = name
+		if err := raw.Unpack(&top, ucfgOptions...); err != nil {
+			errs = append(errs, locateUcfg(locate, err)...)
+		}
+		cfg.Name = top.Name
 	}
 	if raw.HasField("max_procs") {
-		n, err := raw.Int("max_procs", -1, ucfgOptions...)
-		if err != nil {
-			errs = append(errs, locate("max_procs", err))
+		var top struct {
+			MaxProcs int `config:"max_procs"`
 		}
-		cfg.MaxProcs = int(n)
+		if err := raw.Unpack(&top, ucfgOptions...); err != nil {
+			errs = append(errs, locateUcfg(locate, err)...)
+		}
+		cfg.MaxProcs = top.MaxProcs
 	}
 	return errs
 }
@@ -401,9 +485,9 @@ func (o *Output) applyDefault(dataDir string) {
 	}
 }
 
-// Unpack gives each configured output its defaults before the user's
-// settings are laid over them.
-func (o *Output) Unpack(c *ucfg.Config) error {
+// setDefaults gives each output configured in c its defaults, before the
+// user's settings are laid over them.
+func (o *Output) setDefaults(c *ucfg.Config) {
 	if c.HasField("elasticsearch") {
 		o.Elasticsearch = &Elasticsearch{Enabled: true, Config: elasticsearch.DefaultConfig()}
 	}
@@ -415,8 +499,6 @@ func (o *Output) Unpack(c *ucfg.Config) error {
 		d := console.DefaultConfig()
 		o.Console = &d
 	}
-	type plain Output // without this method, so go-ucfg unpacks the fields
-	return c.Unpack((*plain)(o), ucfgOptions...)
 }
 
 // secretKeys are masked by MaskSecrets wherever they appear.

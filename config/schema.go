@@ -48,7 +48,7 @@ func keyIn(t reflect.Type, parts []string) bool {
 	switch {
 	case t == durationType:
 		return false
-	case selfUnpacking(t) && t.Kind() == reflect.Struct && t != reflect.TypeOf(Output{}):
+	case selfUnpacking(t) && t.Kind() == reflect.Struct:
 		return true
 	case t.Kind() == reflect.Struct:
 		return fieldIn(t, parts)

@@ -51,3 +51,18 @@ func TestScheme(t *testing.T) {
 		}
 	}
 }
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://elastic:pw@es:9200/p": "https://elastic:xxxxx@es:9200/p",
+		"elastic:pw@es:9200":           "elastic:xxxxx@es:9200",
+		"http://u:p@ss:w/rd@es:9200":   "http://u:xxxxx@es:9200",
+		"https://es:9200":              "https://es:9200",
+		"https://token@es:9200":        "https://token@es:9200",
+		"http://es:99999999/a@b":       "http://es:xxxxx@b", // too much hidden, never too little
+	} {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

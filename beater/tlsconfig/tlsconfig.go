@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 )
@@ -158,6 +159,14 @@ func pemOrFile(key, v string) ([]byte, error) {
 	}
 	b, err := os.ReadFile(v)
 	if err != nil {
+		if key == "ssl.key" {
+			// Not PEM, maybe a damaged key from the keystore: never quoted.
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, fmt.Errorf("read %s: neither PEM text nor a file that can be read: %w", key, err)
+		}
 		return nil, fmt.Errorf("read %s %q: %w", key, v, err)
 	}
 	return b, nil

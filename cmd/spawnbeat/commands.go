@@ -11,7 +11,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/spawnbeat/spawnbeat/beater"
-	"github.com/spawnbeat/spawnbeat/config"
 )
 
 // version and commit are set at build time with -ldflags "-X main.version=…".
@@ -37,7 +36,7 @@ func runBeat(cmd *cobra.Command, g *globals) error {
 	}
 	defer closeLog()
 	defer func() { _ = log.Sync() }()
-	log.Info("configuration loaded", zap.String("config", cfg.Source))
+	log.Info("configuration loaded", zap.String("config", cfg.Source), zap.String("keystore", cfg.Keystore))
 	if narrowErr != nil {
 		log.Warn("capabilities not dropped: running with all it was given", zap.Error(narrowErr))
 	} else if cfg.Spawnbeat.DropCapabilities {
@@ -87,11 +86,10 @@ func newExportCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var m map[string]any
-			if err := cfg.Raw.Unpack(&m); err != nil {
-				return fmt.Errorf("export config: %w", err)
+			m, err := cfg.Export()
+			if err != nil {
+				return err
 			}
-			config.MaskSecrets(m)
 			out, err := yaml.Marshal(m)
 			if err != nil {
 				return fmt.Errorf("export config: %w", err)

@@ -31,11 +31,16 @@ func (g *globals) register(root *cobra.Command) {
 	f.StringVar(&g.configDir, "path.config", "", "configuration path (default: path.home)")
 	f.StringVar(&g.dataDir, "path.data", "", "data path (default: path.home/data)")
 	f.StringVar(&g.logsDir, "path.logs", "", "logs path (default: path.home/logs)")
-	f.BoolVar(&g.strictPerms, "strict.perms", true, "refuse a configuration file that group or others can write")
+	f.BoolVar(&g.strictPerms, "strict.perms", true, "refuse a configuration file that group or others can write, or a keystore they can read")
 }
 
 // load reads the configuration the flags point at.
 func (g *globals) load(cmd *cobra.Command) (*config.Loaded, error) {
+	return config.Load(g.source(cmd))
+}
+
+// source says where the configuration comes from, from the flags.
+func (g *globals) source(cmd *cobra.Command) config.Source {
 	var overrides []string
 	for key, v := range map[string]string{"path.home": g.home, "path.config": g.configDir, "path.data": g.dataDir, "path.logs": g.logsDir} {
 		if v != "" {
@@ -58,11 +63,11 @@ func (g *globals) load(cmd *cobra.Command) (*config.Loaded, error) {
 		}
 		file = filepath.Join(dir, file)
 	}
-	return config.Load(config.Source{
+	return config.Source{
 		File:        file,
 		Explicit:    cmd.Flags().Changed("c"),
 		Default:     config.DefaultYAML,
 		Overrides:   overrides,
 		StrictPerms: g.strictPerms,
-	})
+	}
 }

@@ -41,11 +41,18 @@ func (e *exitError) Unwrap() error { return e.Err }
 func usageError(err error) error { return &exitError{Code: statusUsage, Err: err} }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	return runWithInput(args, os.Stdin, stdout, stderr)
+}
+
+// runWithInput is run with the stdin of the caller's choosing: the keystore
+// commands read secrets from it.
+func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
 	root := newRootCommand()
 	root.SetArgs(args)
+	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
@@ -84,6 +91,7 @@ func newRootCommand() *cobra.Command {
 		newSetupCommand(g),
 		newVersionCommand(),
 		newRulesCommand(),
+		newKeystoreCommand(g),
 	)
 	return root
 }

@@ -21,6 +21,7 @@ type bulkOp struct {
 	ifPrimaryTerm int64
 	hasIfSeqNo    bool
 	requireDS     bool
+	pipeline      string // the request's ingest pipeline, from the action or ?pipeline=
 	update        *updateBody
 }
 
@@ -93,6 +94,7 @@ func parseBulk(body []byte, defaultIndex string, q map[string][]string) ([]bulkO
 		return &bulkParseError{status: http.StatusBadRequest, err: newErr("illegal_argument_exception", format, args...)}
 	}
 	requireDS := first(q["require_data_stream"]) == "true"
+	pipeline := first(q["pipeline"])
 	var ops []bulkOp
 	line := 0 // number of the last line next returned, from 1
 	from := 0
@@ -128,6 +130,9 @@ func parseBulk(body []byte, defaultIndex string, q map[string][]string) ([]bulkO
 			return nil, perr
 		}
 		op.requireDS = requireDS
+		if op.pipeline == "" {
+			op.pipeline = pipeline
+		}
 		if op.action != "delete" {
 			src, ok, perr := next()
 			if perr != nil {
@@ -265,7 +270,9 @@ func parseAction(raw []byte, line int, defaultIndex string) (bulkOp, *bulkParseE
 				return op, bad("Action/metadata line [%d]: if_primary_term [%s] is not a number", line, text)
 			}
 			op.ifPrimaryTerm = n
-		case "routing", "version", "version_type", "retry_on_conflict", "pipeline",
+		case "pipeline":
+			op.pipeline = text
+		case "routing", "version", "version_type", "retry_on_conflict",
 			"require_alias", "require_data_stream", "list_executed_pipelines",
 			"_source", "dynamic_templates":
 			if k == "require_data_stream" && text == "true" {
@@ -436,6 +443,9 @@ func (s *Server) applyOp(op *bulkOp) bulkItem {
 	if ds == nil {
 		ix = st.indices[op.index]
 	}
+	if e := s.runPipelines(op, ds, ix); e != nil {
+		return fail(http.StatusBadRequest, e)
+	}
 	if ds == nil && ix == nil {
 		// Bulk auto-creates indices for every action but delete.
 		if op.action == "delete" {
@@ -525,6 +535,38 @@ func (s *Server) applyOp(op *bulkOp) bulkItem {
 	d.seqNo = ix.nextSeq
 	ix.docs[op.id] = d
 	return s.written(&item, ix, status, result, d.version)
+}
+
+// runPipelines runs the ingest pipelines of an index or create op over its
+// source, before the target is created or written, as the coordinating node
+// does: the settings that name them are the target's write index's, or,
+// when the op will create the target, its template's.
+func (s *Server) runPipelines(op *bulkOp, ds *dataStream, ix *index) *esError {
+	if op.action != "index" && op.action != "create" {
+		return nil
+	}
+	var settings json.RawMessage
+	switch {
+	case ds != nil:
+		settings = ds.indices[len(ds.indices)-1].settings
+	case ix != nil:
+		settings = ix.settings
+	default:
+		if t := s.store.matchTemplate(op.index); t != nil {
+			settings = t.settings
+		}
+	}
+	names := pipelinesFor(op.pipeline, settings)
+	if len(names) == 0 {
+		return nil
+	}
+	src, e := s.store.ingest(op.source, op.index, names)
+	if e != nil {
+		return e
+	}
+	op.source = src
+	s.c.ingested.Add(1)
+	return nil
 }
 
 // written fills a successful item; the document's sequence number comes

@@ -81,3 +81,28 @@ func FuzzFilterPath(f *testing.F) {
 		}
 	})
 }
+
+// FuzzIngest stores arbitrary pipelines and runs them over arbitrary
+// documents: a refused pipeline answers an error object, an accepted one
+// yields JSON or an error, never a panic.
+func FuzzIngest(f *testing.F) {
+	f.Add([]byte(`{"processors":[{"set":{"field":"event.ingested","value":"{{{_ingest.timestamp}}}"}}]}`), []byte(`{"event":{"kind":"alert"}}`))
+	f.Add([]byte(`{"processors":[{"set":{"field":"a.{{b}}","copy_from":"c","override":false}}]}`), []byte(`{"b":"x","c":[1,{"d":null}]}`))
+	f.Add([]byte(`{"processors":[{"set":{"field":"a.b","value":{"x":"{{a}}"},"ignore_empty_value":true}}]}`), []byte(`{"a":"scalar"}`))
+	f.Add([]byte(`{"processors":[{"grok":{}}]}`), []byte(`{}`))
+	f.Fuzz(func(t *testing.T, pipeline, doc []byte) {
+		p, e := parsePipeline(pipeline)
+		if e != nil {
+			if e.Type == "" || e.Reason == "" {
+				t.Fatalf("refusal without type or reason: %+v", e)
+			}
+			return
+		}
+		st := newStore()
+		st.pipelines["p"] = p
+		out, e := st.ingest(doc, "logs-a-b", []string{"p"})
+		if e == nil && json.Valid(doc) && !json.Valid(out) {
+			t.Errorf("ingest of %s through %s gave %s: not JSON", doc, pipeline, out)
+		}
+	})
+}

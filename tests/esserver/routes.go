@@ -46,6 +46,8 @@ func (s *Server) route(rs *reply) {
 		s.handleComponentTemplate(rs, at(parts, 1))
 	case n >= 2 && parts[0] == "_ilm" && parts[1] == "policy" && n <= 3:
 		s.handleILM(rs, at(parts, 2))
+	case n >= 2 && parts[0] == "_ingest" && parts[1] == "pipeline" && n <= 3:
+		s.handlePipeline(rs, at(parts, 2))
 	case parts[0] == "_data_stream" && n <= 2:
 		s.handleDataStream(rs, at(parts, 1))
 	case (parts[n-1] == "_count" || parts[n-1] == "_search") && n <= 2:

@@ -98,12 +98,13 @@ type Stats struct {
 	Cut           int64 // connections cut by fault injection (before and after applying)
 	CutAfterApply int64 // of Cut, those cut after the bulk was applied
 	DownCuts      int64 // connections closed because the node was down
+	Ingested      int64 // documents that went through at least one ingest pipeline
 }
 
 type counters struct {
 	requests, unauthorized, bulkRequests, badRequests, items, created, updated,
 	deleted, notFound, conflicts, rejected429, mappingErrors, itemErrors400,
-	request429, request503, cut, cutAfterApply, downCuts atomic.Int64
+	request429, request503, cut, cutAfterApply, downCuts, ingested atomic.Int64
 }
 
 // Server is an in-memory Elasticsearch test node. It is safe for concurrent
@@ -330,6 +331,7 @@ func (s *Server) Stats() Stats {
 		MappingErrors: c.mappingErrors.Load(), ItemErrors400: c.itemErrors400.Load(),
 		Request429: c.request429.Load(), Request503: c.request503.Load(),
 		Cut: c.cut.Load(), CutAfterApply: c.cutAfterApply.Load(), DownCuts: c.downCuts.Load(),
+		Ingested: c.ingested.Load(),
 	}
 }
 

@@ -60,6 +60,7 @@ type store struct {
 	templates   map[string]*indexTemplate
 	components  map[string]json.RawMessage
 	policies    map[string]*ilmPolicy
+	pipelines   map[string]*ingestPipeline
 	now         func() time.Time
 }
 
@@ -76,6 +77,7 @@ func newStore() *store {
 		templates:   make(map[string]*indexTemplate),
 		components:  make(map[string]json.RawMessage),
 		policies:    make(map[string]*ilmPolicy),
+		pipelines:   make(map[string]*ingestPipeline),
 		now:         time.Now,
 	}
 }

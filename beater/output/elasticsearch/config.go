@@ -161,7 +161,7 @@ func (c *Config) Validate() error {
 	}
 	if c.ProxyURL != "" {
 		if u, err := url.Parse(c.ProxyURL); err != nil || u.Host == "" {
-			bad("proxy_url", "not a URL with a host: %q", c.ProxyURL)
+			bad("proxy_url", "not a URL with a host: %q", endpoint.Redact(c.ProxyURL))
 		}
 	}
 	if c.CompressionLevel < 0 || c.CompressionLevel > 9 {
@@ -225,7 +225,7 @@ func (c *Config) HostURLs() ([]*url.URL, error) {
 	for _, h := range c.Hosts {
 		u, err := c.hostURL(h)
 		if err != nil {
-			return nil, fmt.Errorf("parse host %q: %w", h, err)
+			return nil, fmt.Errorf("parse host %q: %w", endpoint.Redact(h), err)
 		}
 		out = append(out, u)
 	}

@@ -55,10 +55,12 @@ func (a *admin) request(ctx context.Context, method, path string, body []byte) (
 	return nil, response{}, fmt.Errorf("%s %s: %w: %w", method, path, ErrNoNodeAvailable, errors.Join(errs...))
 }
 
-// Setup installs the lifecycle policy and the index template generated
-// from fieldsYAML, as `spawnbeat setup` does. An existing policy or
-// template is kept unless its overwrite setting is true. It stops at the
-// first failure and returns it.
+// Setup installs the lifecycle policy, the ingest pipeline that sets
+// event.ingested (IngestPipelineName) and the index template generated from
+// fieldsYAML, which names that pipeline, as `spawnbeat setup` does. An
+// existing policy, pipeline or template is kept unless its overwrite
+// setting is true (setup.template.overwrite for the pipeline). It stops at
+// the first failure and returns it.
 func Setup(ctx context.Context, cfg Config, setup SetupConfig, fieldsYAML []byte, log *zap.Logger) error {
 	if log == nil {
 		log = zap.NewNop()
@@ -78,6 +80,17 @@ func Setup(ctx context.Context, cfg Config, setup SetupConfig, fieldsYAML []byte
 			return err
 		}
 		if err := a.install(ctx, log, "lifecycle policy", "/_ilm/policy/"+url.PathEscape(setup.ILM.PolicyName), body, setup.ILM.Overwrite); err != nil {
+			return err
+		}
+	}
+	if setup.Template.Enabled && finalPipeline(&setup) == IngestPipelineName {
+		// Before the template: a data stream whose final pipeline is
+		// missing refuses every document.
+		body, err := IngestPipeline()
+		if err != nil {
+			return err
+		}
+		if err := a.install(ctx, log, "ingest pipeline", "/_ingest/pipeline/"+url.PathEscape(IngestPipelineName), body, setup.Template.Overwrite); err != nil {
 			return err
 		}
 	}

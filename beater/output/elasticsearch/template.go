@@ -134,9 +134,12 @@ func ParseFields(fieldsYAML []byte) ([]Field, error) {
 // Mappings builds the "mappings" object of the index template from
 // fields.yml: explicit properties for every declared field, strings of
 // undeclared fields as keyword (dynamic for the rest), no date detection.
-// data_stream.{type,dataset,namespace} are added as constant_keyword when
-// fields.yml does not declare them, because a data stream needs them.
-// Pure: the same bytes give the same JSON.
+// Fields that Elasticsearch fills rather than the agent are added when
+// fields.yml does not declare them: data_stream.{type,dataset,namespace}
+// as constant_keyword, because a data stream needs them, and
+// event.ingested as date, which the ingest pipeline sets (see
+// IngestPipelineName; dynamic mapping would make it a keyword, which no
+// rule can range over). Pure: the same bytes give the same JSON.
 func Mappings(fieldsYAML []byte) (map[string]any, error) {
 	sections, err := ParseFields(fieldsYAML)
 	if err != nil {
@@ -157,8 +160,13 @@ func Mappings(fieldsYAML []byte) (map[string]any, error) {
 			}
 		}
 	}
-	for _, name := range []string{"type", "dataset", "namespace"} {
-		f := Field{Name: "data_stream." + name, Type: "constant_keyword"}
+	serverFilled := []Field{
+		{Name: "data_stream.type", Type: "constant_keyword"},
+		{Name: "data_stream.dataset", Type: "constant_keyword"},
+		{Name: "data_stream.namespace", Type: "constant_keyword"},
+		{Name: "event.ingested", Type: "date"},
+	}
+	for _, f := range serverFilled {
 		if _, err := lookup(root, f.Name); err != nil {
 			if err := addField(root, "", f); err != nil {
 				return nil, err
@@ -335,14 +343,17 @@ func leafMapping(f Field, full string) (map[string]any, error) {
 
 // Template returns the composable index template for the data stream as
 // indented JSON, the body of PUT _index_template/<name> and the output of
-// `spawnbeat export template`. Pure: fields.yml bytes in, JSON out.
+// `spawnbeat export template`. It names IngestPipelineName as the final
+// pipeline unless setup.template.settings.index.final_pipeline says
+// otherwise. Pure: fields.yml bytes in, JSON out.
 func Template(fieldsYAML []byte, setup SetupConfig) ([]byte, error) {
 	mappings, err := Mappings(fieldsYAML)
 	if err != nil {
 		return nil, err
 	}
 	index := map[string]any{
-		"mapping": map[string]any{"total_fields": map[string]any{"limit": defaultTotalFieldsLimit}},
+		"mapping":        map[string]any{"total_fields": map[string]any{"limit": defaultTotalFieldsLimit}},
+		"final_pipeline": IngestPipelineName,
 	}
 	for k, v := range setup.Template.Settings.Index {
 		index[k] = v

@@ -74,6 +74,58 @@ func TestTemplateGolden(t *testing.T) {
 		}
 		golden(t, "ilm-policy.golden.json", got)
 	})
+	t.Run("ingest pipeline", func(t *testing.T) {
+		got, err := IngestPipeline()
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "ingest-pipeline.golden.json", got)
+	})
+}
+
+// TestTemplateFinalPipeline: the template names spawnbeat's pipeline as
+// the final pipeline, and setup.template.settings.index.final_pipeline
+// replaces it.
+func TestTemplateFinalPipeline(t *testing.T) {
+	none := DefaultSetupConfig()
+	none.Template.Settings.Index = map[string]any{"final_pipeline": "_none"}
+	own := DefaultSetupConfig()
+	own.Template.Settings.Index = map[string]any{"final_pipeline": "mine"}
+	tests := []struct {
+		name  string
+		setup SetupConfig
+		want  string
+	}{
+		{"default", DefaultSetupConfig(), IngestPipelineName},
+		{"none", none, "_none"},
+		{"the user's", own, "mine"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := Template(ecs.FieldsYAML, tc.setup)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tpl struct {
+				Template struct {
+					Settings struct {
+						Index struct {
+							FinalPipeline string `json:"final_pipeline"`
+						} `json:"index"`
+					} `json:"settings"`
+				} `json:"template"`
+			}
+			if err := json.Unmarshal(b, &tpl); err != nil {
+				t.Fatal(err)
+			}
+			if got := tpl.Template.Settings.Index.FinalPipeline; got != tc.want {
+				t.Errorf("final_pipeline = %q, want %q", got, tc.want)
+			}
+			if got := finalPipeline(&tc.setup); got != tc.want {
+				t.Errorf("finalPipeline = %q, want %q", got, tc.want)
+			}
+		})
+	}
 }
 
 // TestMappingsECSTypes spot-checks the types ECS prescribes in the
@@ -97,6 +149,7 @@ func TestMappingsECSTypes(t *testing.T) {
 		{"host.ip", map[string]any{"type": "ip"}},
 		{"event.risk_score", map[string]any{"type": "float"}},
 		{"event.severity", map[string]any{"type": "long"}},
+		{"event.ingested", map[string]any{"type": "date"}},
 		{"message", map[string]any{"type": "match_only_text"}},
 		{"data_stream.namespace", map[string]any{"type": "constant_keyword"}},
 	}

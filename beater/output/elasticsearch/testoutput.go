@@ -21,7 +21,8 @@ const ProbeID = "spawnbeat-test-output-probe"
 // TestOutput runs the checks of `spawnbeat test output` against every host
 // and writes a readable report to w: connection (elapsed) and cluster
 // version, credentials (GET /_security/_authenticate when any are set),
-// the index template (when setup.template.enabled), and a write of the
+// the index template and the ingest pipeline it names (when
+// setup.template.enabled), and a write of the
 // probe document (see ProbeID). It returns an error wrapping ErrCheckFailed
 // that names each host and failed step with Elasticsearch's reason.
 func TestOutput(ctx context.Context, cfg Config, setup SetupConfig, w io.Writer) error {
@@ -126,6 +127,21 @@ func (t *tester) host(ctx context.Context, n *node) error {
 			return t.fail(n, "template", fmt.Errorf("index template %s is missing: run spawnbeat setup", t.setup.Template.Name))
 		default:
 			return t.fail(n, "template", n.statusError("get index template", res))
+		}
+		if name := finalPipeline(t.setup); name != "" && name != "_none" {
+			t.printf("  ingest pipeline %s... ", name)
+			res, _, err := t.do(ctx, n, http.MethodGet, "/_ingest/pipeline/"+url.PathEscape(name), nil)
+			if err != nil {
+				return t.fail(n, "pipeline", err)
+			}
+			switch res.status {
+			case http.StatusOK:
+				t.printf("OK\n")
+			case http.StatusNotFound:
+				return t.fail(n, "pipeline", fmt.Errorf("ingest pipeline %s is missing (the data stream refuses every document without it): run spawnbeat setup", name))
+			default:
+				return t.fail(n, "pipeline", n.statusError("get ingest pipeline", res))
+			}
 		}
 	}
 

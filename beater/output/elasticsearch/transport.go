@@ -1,12 +1,15 @@
 package elasticsearch
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"sync/atomic"
 	"time"
+
+	"github.com/spawnbeat/spawnbeat/beater/endpoint"
 )
 
 // byteCounter counts request bodies as they go on the wire (after the
@@ -34,7 +37,11 @@ func (c *Config) newHTTPTransport() (*http.Transport, error) {
 	if c.ProxyURL != "" {
 		pu, err := url.Parse(c.ProxyURL)
 		if err != nil {
-			return nil, fmt.Errorf("parse proxy_url: %w", err)
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err // it quotes the URL, password included
+			}
+			return nil, fmt.Errorf("parse proxy_url %q: %w", endpoint.Redact(c.ProxyURL), err)
 		}
 		proxy = http.ProxyURL(pu)
 	}
