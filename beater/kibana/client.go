@@ -17,11 +17,6 @@ import (
 	"time"
 )
 
-// minimumVersion is the oldest Kibana spawnbeat loads assets into: its
-// dashboards are Lens panels saved by value and its rule uses the detection
-// engine's 8.x fields, which a 7.x Kibana cannot read.
-const minimumVersion = "8.0.0"
-
 // rulesAPIVersion is the public version of the detection engine's rules
 // API (Kibana 8.11 and later read it from the elastic-api-version header;
 // older ones ignore the header).
@@ -214,8 +209,8 @@ func (c *Client) CheckSpace(ctx context.Context) error {
 }
 
 // Connect builds a client, reads Kibana's status, refuses a version older
-// than the assets are written for and checks the space. The caller closes
-// the client.
+// than MinimumKibanaVersion (the assets' shapes) and checks the space. The
+// caller closes the client.
 func Connect(ctx context.Context, cfg Config) (*Client, Status, error) {
 	c, err := New(cfg)
 	if err != nil {
@@ -223,7 +218,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, Status, error) {
 	}
 	st, err := c.Status(ctx)
 	if err == nil {
-		err = CheckVersion(st, c.base.String(), minimumVersion)
+		err = CheckVersion(st, c.base.String(), MinimumKibanaVersion)
 	}
 	if err == nil {
 		err = c.CheckSpace(ctx)

@@ -179,7 +179,7 @@ func TestConnectFailures(t *testing.T) {
 		want   []string
 	}{
 		{name: "7.x", opts: kibanaserver.Options{Version: "7.17.9"}, is: ErrUnsupportedVersion,
-			want: []string{"the Kibana at http://127.0.0.1:", "is version 7.17.9, older than 8.0.0"}},
+			want: []string{"the Kibana at http://127.0.0.1:", "is version 7.17.9, older than " + MinimumKibanaVersion}},
 		{name: "wrong password", opts: kibanaserver.Options{Username: user, Password: "other"}, is: ErrUnauthorized,
 			want: []string{"read Kibana's status", "/api/status answered 401 Unauthorized", "unable to authenticate user [elastic]", "setup.kibana.username"}},
 		{name: "unavailable", faults: kibanaserver.Faults{Level: "unavailable"}, is: ErrUnreachable,

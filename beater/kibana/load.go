@@ -34,10 +34,21 @@ type Report struct {
 	Warnings []string // Kibana's warnings about the import
 }
 
-// Load connects to Kibana (status, version, space) and imports the saved
-// objects and then the detection rules of c, as parts selects, each with
-// overwrite. It stops at the first failure and returns it with the report
-// of what was done before.
+// Load puts c into Kibana as Beats load their assets: GET /api/status
+// first (a Kibana older than MinimumKibanaVersion is refused, naming its
+// version), a check that the configured space exists, then POST
+// /api/saved_objects/_import and POST /api/detection_engine/rules/_import
+// (as parts selects), both with overwrite=true so that loading twice leaves
+// one copy of each object. Every request carries the credentials (Basic,
+// or "ApiKey <base64 id:key>"), the configured headers and kbn-xsrf;
+// requests in a space go under /s/<space.id>.
+//
+// It stops at the first failure and returns it with the report of what was
+// done before. Failures say what failed, where and why: an unreachable
+// Kibana (ErrUnreachable), a refused one (ErrUnauthorized, with the
+// status), any other status (*StatusError, with Kibana's message), and an
+// import that Kibana answered 200 while some objects failed (*ImportError,
+// naming each object's type, id and reason; the others were imported).
 func Load(ctx context.Context, cfg Config, c Content, parts Parts) (Report, error) {
 	var rep Report
 	client, st, err := Connect(ctx, cfg)
