@@ -76,7 +76,7 @@ func newTestCommand(g *globals) *cobra.Command {
 }
 
 func newExportCommand(g *globals) *cobra.Command {
-	export := &cobra.Command{Use: "export", Short: "Print the configuration, the index template or the lifecycle policy"}
+	export := &cobra.Command{Use: "export", Short: "Print the configuration, the index template, the lifecycle policy or the Kibana saved objects"}
 	export.AddCommand(&cobra.Command{
 		Use:   "config",
 		Short: "Print the configuration in force (file and -E merged; secrets masked)",
@@ -97,7 +97,7 @@ func newExportCommand(g *globals) *cobra.Command {
 			_, err = cmd.OutOrStdout().Write(out)
 			return err
 		},
-	}, newExportTemplateCommand(g), newExportILMCommand(g))
+	}, newExportTemplateCommand(g), newExportILMCommand(g), newExportKibanaCommand(g))
 	return export
 }
 

@@ -29,37 +29,6 @@ func (g *globals) loadES(cmd *cobra.Command) (*config.Loaded, elasticsearch.Conf
 	return cfg, es.Config, nil
 }
 
-func newSetupCommand(g *globals) *cobra.Command {
-	var indexManagement bool
-	cmd := &cobra.Command{
-		Use:   "setup",
-		Short: "Install the index template and the lifecycle policy in Elasticsearch",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, es, err := g.loadES(cmd)
-			if err != nil {
-				return err
-			}
-			log, closeLog, err := newLogger(cfg.Logging, cfg.Path.Logs, g.selectors, cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			defer closeLog()
-			ctx, cancel := context.WithTimeout(cmd.Context(), setupTimeout)
-			defer cancel()
-			setup := cfg.Setup
-			setup.Template.Enabled, setup.ILM.Enabled = true, true // what setup is for
-			if err := elasticsearch.Setup(ctx, es, setup.SetupConfig, ecs.FieldsYAML, log); err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), "Index setup finished: template", setup.Template.Name, "and lifecycle policy", setup.ILM.PolicyName)
-			return nil
-		},
-	}
-	cmd.Flags().BoolVar(&indexManagement, "index-management", true, "install the index template and the lifecycle policy (the only setup spawnbeat has)")
-	return cmd
-}
-
 func newExportTemplateCommand(g *globals) *cobra.Command {
 	return newExportJSONCommand(g, "template", "Print the index template (composable, data_stream, mappings from fields.yml)",
 		func(cfg *config.Loaded) ([]byte, error) {

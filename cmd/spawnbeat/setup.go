@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
 	"github.com/spawnbeat/spawnbeat/beater/kibana"
@@ -82,6 +83,62 @@ func runSetup(ctx context.Context, cfg *config.Loaded, p setupParts, content fun
 		return fmt.Errorf("load the Kibana assets: %w", err)
 	}
 	return nil
+}
+
+func newSetupCommand(g *globals) *cobra.Command {
+	var p setupParts
+	cmd := &cobra.Command{
+		Use:   "setup",
+		Short: "Install the index template, lifecycle policy and ingest pipeline, and the Kibana dashboards and detection rule",
+		Long: `Install what spawnbeat's data needs: in Elasticsearch the index template, the
+lifecycle policy and the ingest pipeline (--index-management, through
+output.elasticsearch); in Kibana the data view, dashboard and saved search
+(--dashboards) and the detection rule that promotes spawnbeat's alerts
+(--detection), through setup.kibana. Without a flag, all three.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load(cmd)
+			if err != nil {
+				return err
+			}
+			log, closeLog, err := newLogger(cfg.Logging, cfg.Path.Logs, g.selectors, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer closeLog()
+			ctx, cancel := context.WithTimeout(cmd.Context(), setupTimeout)
+			defer cancel()
+			content := func() (kibana.Content, error) { return kibana.ReadContent(cfg.Setup.Dashboards.Directory) }
+			return runSetup(ctx, cfg, parseSetupParts(p), content, cmd.OutOrStdout(), log)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&p.indexManagement, "index-management", false, "install the index template, lifecycle policy and ingest pipeline in Elasticsearch")
+	f.BoolVar(&p.dashboards, "dashboards", false, "load the data view, dashboard and saved search into Kibana")
+	f.BoolVar(&p.detection, "detection", false, "load the detection rule that promotes spawnbeat's alerts into Kibana")
+	return cmd
+}
+
+// newExportKibanaCommand prints the saved-object NDJSON that setup loads,
+// for Stack Management > Saved objects > Import.
+func newExportKibanaCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "kibana",
+		Short: "Print the Kibana saved objects (NDJSON) that setup loads, for Stack Management > Saved objects > Import",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load(cmd)
+			if err != nil {
+				return err
+			}
+			c, err := kibana.ReadContent(cfg.Setup.Dashboards.Directory)
+			if err != nil {
+				return fmt.Errorf("export kibana: %w", err)
+			}
+			_, err = cmd.OutOrStdout().Write(c.SavedObjects)
+			return err
+		},
+	}
 }
 
 // parseSetupParts returns the parts the flags select, all of them when none
