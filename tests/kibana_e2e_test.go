@@ -31,15 +31,6 @@ func startKibana(t *testing.T, opts kibanaserver.Options) *kibanaserver.Server {
 	return srv
 }
 
-// kibanaIDs lists "type:id" of the saved objects kb holds in space.
-func kibanaIDs(kb *kibanaserver.Server, space string) []string {
-	var out []string
-	for _, o := range kb.Objects(space) {
-		out = append(out, o.Type+":"+o.ID)
-	}
-	return out
-}
-
 // exportedObjects runs `spawnbeat export kibana` and returns its objects
 // by "type:id"; every line must be a JSON object.
 func exportedObjects(t *testing.T, args ...string) map[string]map[string]json.RawMessage {
@@ -117,7 +108,7 @@ func TestE2EKibanaSetup(t *testing.T) {
 					t.Errorf("round %d: stdout lacks %q:\n%s", round, w, out)
 				}
 			}
-			if d := cmp.Diff(wantIDs, kibanaIDs(kb, "")); d != "" {
+			if d := cmp.Diff(wantIDs, kb.ObjectKeys("")); d != "" {
 				t.Errorf("round %d: Kibana's saved objects (-want +got):\n%s", round, d)
 			}
 			if rules := kb.Rules(""); len(rules) != 1 || rules[0].RuleID != kibana.PromotionRuleID {
@@ -176,7 +167,7 @@ func TestE2EKibanaSetup(t *testing.T) {
 		if !strings.Contains(out, "into Kibana 8.17.0 at "+kb.URL()+"/s/soc\n") {
 			t.Errorf("stdout:\n%s", out)
 		}
-		if d := cmp.Diff(wantIDs, kibanaIDs(kb, "soc")); d != "" || len(kb.Rules("soc")) != 1 {
+		if d := cmp.Diff(wantIDs, kb.ObjectKeys("soc")); d != "" || len(kb.Rules("soc")) != 1 {
 			t.Errorf("space soc: %d rules, objects (-want +got):\n%s", len(kb.Rules("soc")), d)
 		}
 		for _, r := range kb.Requests() {
@@ -236,7 +227,7 @@ func TestE2EKibanaSetupWithoutElasticsearch(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("setup from a directory: exit %d: %s%s", code, out, errOut)
 	}
-	if d := cmp.Diff([]string{"index-pattern:my-view"}, kibanaIDs(kb3, "")); d != "" {
+	if d := cmp.Diff([]string{"index-pattern:my-view"}, kb3.ObjectKeys("")); d != "" {
 		t.Errorf("objects from %s (-want +got):\n%s", dir, d)
 	}
 	for _, w := range []string{"Loaded 1 saved object from " + dir, "No detection rules in " + dir + ": none loaded"} {

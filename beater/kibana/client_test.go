@@ -57,15 +57,6 @@ func connect(t *testing.T, cfg Config) *Client {
 	return c
 }
 
-// objectIDs lists "type:id" of what s holds in space.
-func objectIDs(s *kibanaserver.Server, space string) []string {
-	var out []string
-	for _, o := range s.Objects(space) {
-		out = append(out, o.Type+":"+o.ID)
-	}
-	return out
-}
-
 // TestImport loads the fixtures twice: the same objects and rule each
 // time, every request with kbn-xsrf and the credentials.
 func TestImport(t *testing.T) {
@@ -78,7 +69,7 @@ func TestImport(t *testing.T) {
 		if err != nil || got.Count != 3 {
 			t.Fatalf("round %d: ImportSavedObjects = %+v, %v", round, got, err)
 		}
-		if d := cmp.Diff(want, objectIDs(s, "")); d != "" {
+		if d := cmp.Diff(want, s.ObjectKeys("")); d != "" {
 			t.Errorf("round %d: objects (-want +got):\n%s", round, d)
 		}
 		got, err = c.ImportRules(ctx, fixture(t, "rules.ndjson"))

@@ -68,7 +68,7 @@ func TestLoadBuiltinAssets(t *testing.T) {
 		if rep.SavedObjects != countObjects(c.SavedObjects) || rep.Rules != 1 {
 			t.Errorf("round %d: report %+v for %d objects", round, rep, countObjects(c.SavedObjects))
 		}
-		ids := objectIDs(s, "")
+		ids := s.ObjectKeys("")
 		if round == 1 {
 			first = ids
 		} else if strings.Join(ids, ",") != strings.Join(first, ",") {

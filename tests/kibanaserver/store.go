@@ -79,6 +79,17 @@ func (s *Server) Objects(space string) []SavedObject {
 	return out
 }
 
+// ObjectKeys lists "type:id" of the saved objects of a space ("" is the
+// default space), sorted as Objects sorts them.
+func (s *Server) ObjectKeys(space string) []string {
+	objs := s.Objects(space)
+	out := make([]string, len(objs))
+	for i, o := range objs {
+		out[i] = objectKey(o.Type, o.ID)
+	}
+	return out
+}
+
 func sortObjects(objs []SavedObject) {
 	sort.Slice(objs, func(i, j int) bool {
 		if objs[i].Type != objs[j].Type {
