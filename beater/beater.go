@@ -161,7 +161,7 @@ func (b *Beater) detection() (*detection.Detector, *rules.Watcher, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("load detection rules: %w", err)
 	}
-	det, err := detection.New(set, b.log)
+	det, err := detection.New(set, detection.Options{MaxPending: d.Sequences.MaxPending, MaxSpan: d.Sequences.MaxSpan}, b.log)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -41,12 +41,42 @@ func TestDefaultsWhenNoFile(t *testing.T) {
 	want := Default()
 	want.Path = l.Path // resolved from the working directory
 	want.Output = l.Output
+	// The commented default watches rules.d beside it (path.config).
+	want.Spawnbeat.Detection.Rules = []string{filepath.Join(l.Path.Config, "rules.d", "*.toml")}
 	if diff := cmp.Diff(want, *l.Config); diff != "" {
 		t.Errorf("embedded default differs from Default() (-want +got):\n%s", diff)
 	}
 	wd, _ := os.Getwd()
 	if l.Path.Data != filepath.Join(wd, "data") || l.Output.File == nil || l.Output.File.Path != l.Path.Data {
 		t.Errorf("default output = %+v, path.data = %q: want the file output under path.data", l.Output.File, l.Path.Data)
+	}
+}
+
+// TestPathReferences: every setting can name path.* as ${path.config} and
+// the others, given or defaulted from path.home, as in Beats.
+func TestPathReferences(t *testing.T) {
+	const text = "spawnbeat.detection.rules: [\"${path.config}/rules.d/*.toml\"]\noutput.file.path: ${path.data}/out\n"
+	for _, tc := range []struct {
+		name      string
+		overrides []string
+		rules     string
+		out       string
+	}{
+		{"given", []string{"path.config=/etc/sb", "path.data=/var/lib/sb"}, "/etc/sb/rules.d/*.toml", "/var/lib/sb/out"},
+		{"from path.home", []string{"path.home=/opt/sb"}, "/opt/sb/rules.d/*.toml", "/opt/sb/data/out"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := load(t, text, tc.overrides...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := l.Spawnbeat.Detection.Rules; len(got) != 1 || got[0] != tc.rules {
+				t.Errorf("rules = %q, want [%q]", got, tc.rules)
+			}
+			if got := l.Output.File.Path; got != tc.out {
+				t.Errorf("output.file.path = %q, want %q", got, tc.out)
+			}
+		})
 	}
 }
 

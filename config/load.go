@@ -185,6 +185,9 @@ func parseSource(src Source) (*source, error) {
 			errs = append(errs, &KeyError{File: "-E", Key: key, Err: err})
 		}
 	}
+	if err := setPaths(raw); err != nil {
+		errs = append(errs, err)
+	}
 	return &source{name: name, raw: raw, locate: lineFinder(name, text, fromFlags), errs: errs}, nil
 }
 
@@ -418,6 +421,32 @@ func flatten(err error) []error {
 		}
 	}
 	return []error{err}
+}
+
+// setPaths sets path.home, path.config, path.data and path.logs in raw to
+// the paths in force where they were not given, as Beats do, so that any
+// setting can name them: rules: ["${path.config}/rules.d/*.toml"].
+func setPaths(raw *ucfg.Config) error {
+	var p Paths
+	if raw.HasField("path") {
+		child, err := raw.Child("path", -1, ucfgOptions...)
+		if err == nil {
+			err = child.Unpack(&p, ucfgOptions...)
+		}
+		if err != nil {
+			return nil // reported with its line when the section is unpacked
+		}
+	}
+	p.resolve()
+	for key, v := range map[string]string{"path.home": p.Home, "path.config": p.Config, "path.data": p.Data, "path.logs": p.Logs} {
+		if ok, _ := raw.Has(key, -1, ucfgOptions...); ok {
+			continue
+		}
+		if err := raw.SetString(key, -1, v, ucfgOptions...); err != nil {
+			return &KeyError{Key: key, Err: err}
+		}
+	}
+	return nil
 }
 
 // resolve fills the paths that were not set from path.home.

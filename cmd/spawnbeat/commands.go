@@ -30,7 +30,7 @@ func runBeat(cmd *cobra.Command, g *globals) error {
 	if cfg.Spawnbeat.DropCapabilities && reexecNarrowed != nil {
 		narrowErr = reexecNarrowed(keptCapabilities(cfg.Config))
 	}
-	log, closeLog, err := newLogger(cfg.Logging, cfg.Path.Logs, g.selectors, cmd.ErrOrStderr())
+	log, closeLog, err := newLoggerIn(g.environment, cfg.Logging, cfg.Path.Logs, g.selectors, cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ func load(t testing.TB, opts rules.Options) *rules.Set {
 }
 
 func TestEvaluatePythonTTY(t *testing.T) {
-	d, err := New(load(t, rules.Options{}), nil)
+	d, err := New(load(t, rules.Options{}), Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func alertOf(ev *ecs.Event) alert {
 }
 
 func TestEvaluateMessage(t *testing.T) {
-	d, err := New(load(t, rules.Options{}), nil)
+	d, err := New(load(t, rules.Options{}), Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestEvaluateSeveralRules(t *testing.T) {
 	writeRule(t, dir, "b", "critical", 90, `process where process.parent.name == "nginx"`)
 	writeRule(t, dir, "c", "medium", 95, `process where process.args_count == 1`)
 	writeRule(t, dir, "d", "high", 50, `process where process.name == "zsh"`)
-	d, err := New(load(t, rules.Options{Paths: []string{dir}, DisableBuiltin: true}), nil)
+	d, err := New(load(t, rules.Options{Paths: []string{dir}, DisableBuiltin: true}), Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestEvaluateSeveralRules(t *testing.T) {
 }
 
 func TestStatsAndInstall(t *testing.T) {
-	d, err := New(load(t, rules.Options{}), nil)
+	d, err := New(load(t, rules.Options{}), Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestStatsAndInstall(t *testing.T) {
 }
 
 func TestNewNilSet(t *testing.T) {
-	if _, err := New(nil, nil); !errors.Is(err, ErrNoRules) {
+	if _, err := New(nil, Options{}, nil); !errors.Is(err, ErrNoRules) {
 		t.Errorf("New(nil) error = %v, want ErrNoRules", err)
 	}
 }
@@ -263,7 +263,7 @@ func TestNewNilSet(t *testing.T) {
 func TestConcurrentEvaluateInstall(t *testing.T) {
 	withBuiltin := load(t, rules.Options{})
 	without := load(t, rules.Options{DisableBuiltin: true})
-	d, err := New(withBuiltin, nil)
+	d, err := New(withBuiltin, Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func TestConcurrentEvaluateInstall(t *testing.T) {
 }
 
 func BenchmarkEvaluate(b *testing.B) {
-	d, err := New(load(b, rules.Options{}), nil)
+	d, err := New(load(b, rules.Options{}), Options{}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -323,7 +323,7 @@ func TestDetectorFollowsWatcher(t *testing.T) {
 	writeRule(t, dir, "net", "medium", 47, `process where process.name == "nc"`)
 	opts := rules.Options{Paths: []string{filepath.Join(dir, "*.toml")}, DisableBuiltin: true}
 	set := load(t, opts)
-	d, err := New(set, nil)
+	d, err := New(set, Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +382,7 @@ func TestDetectorFollowsWatcher(t *testing.T) {
 // files is an alert, root doing it is not.
 func TestEvaluateRealUserExclusion(t *testing.T) {
 	rule := filepath.Join(corpus.Dir(t), "discovery_suid_sguid_enumeration.toml")
-	d, err := New(load(t, rules.Options{Paths: []string{rule}, DisableBuiltin: true}), nil)
+	d, err := New(load(t, rules.Options{Paths: []string{rule}, DisableBuiltin: true}), Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,40 +4,29 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/BurntSushi/toml"
 
 	"github.com/spawnbeat/spawnbeat/module/detection/engine"
 	"github.com/spawnbeat/spawnbeat/module/detection/eql"
+	"github.com/spawnbeat/spawnbeat/module/detection/internal/cputime"
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
 )
-
-// threadCPU is the CPU time of the calling OS thread. The build machines
-// are shared, so next to wall-clock ns/op the benchmarks report cpu-ns/op:
-// the time the benchmark's own thread ran.
-func threadCPU() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}
 
 // loop runs f b.N times on a locked thread and reports cpu-ns/op.
 func loop(b *testing.B, f func()) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	b.ReportAllocs()
-	start := threadCPU()
+	start := cputime.Thread()
 	n := 0
 	for b.Loop() {
 		f()
 		n++
 	}
 	if n > 0 {
-		b.ReportMetric(float64(threadCPU()-start)/float64(n), "cpu-ns/op")
+		b.ReportMetric(float64(cputime.Thread()-start)/float64(n), "cpu-ns/op")
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -179,6 +180,9 @@ func jsonToECS(doc map[string]any) (*ecs.Event, bool) {
 		Host:      &ecs.Host{Name: s("host.name"), ID: s("host.id"), OS: ecs.OS{Type: s("host.os.type"), Name: s("host.os.name")}},
 		Namespace: s("data_stream.namespace"),
 	}
+	if ts, err := time.Parse(time.RFC3339Nano, s("@timestamp")); err == nil {
+		e.Timestamp = ts
+	}
 	info := func(p string, i *ecs.Info) {
 		i.PID = num(p + "pid")
 		i.Name, i.Executable = s(p+"name"), s(p+"executable")
@@ -197,8 +201,8 @@ func jsonToECS(doc map[string]any) (*ecs.Event, bool) {
 	}
 	info("process.", &e.Process.Info)
 	info("process.parent.", &e.Process.Parent)
-	if u := s("user.id"); u != "" {
-		e.Process.User = ecs.ID{ID: u, Name: s("user.name")}
+	if u, n := s("user.id"), s("user.name"); u != "" || n != "" {
+		e.Process.User = ecs.ID{ID: u, Name: n}
 	}
 	return e, true
 }

@@ -40,6 +40,15 @@ func (r ecsResolver) Category(name string) func(*ecs.Event) bool {
 	return func(*ecs.Event) bool { return false }
 }
 
+// Timestamp implements Timestamper: @timestamp in Unix milliseconds, as
+// Elasticsearch's date type keeps it, without formatting it.
+func (ecsResolver) Timestamp(e *ecs.Event) (int64, bool) {
+	if e == nil || e.Timestamp.IsZero() {
+		return 0, false
+	}
+	return e.Timestamp.UnixMilli(), true
+}
+
 // ECSFields lists the field names the ECS resolver fills, for documentation
 // and tests.
 func ECSFields() []string {

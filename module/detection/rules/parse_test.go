@@ -278,9 +278,14 @@ func TestParseUnsupported(t *testing.T) {
 			wantReason: `rule type "threshold" (only eql runs inline)`,
 		},
 		{
-			name:       "sequence query",
-			text:       "[rule]\nrule_id = \"R\"\nname = \"N\"\ntype = \"eql\"\nseverity = \"low\"\nquery = '''\nsequence by process.entity_id [process where true] [process where true]'''\n",
-			wantReason: `1:1: sequence: unsupported EQL construct (spawnbeat runs single-event queries only)`,
+			name:       "sample query",
+			text:       "[rule]\nrule_id = \"R\"\nname = \"N\"\ntype = \"eql\"\nseverity = \"low\"\nquery = '''\nsample by process.entity_id [process where true] [process where true]'''\n",
+			wantReason: `1:1: sample: unsupported EQL construct`,
+		},
+		{
+			name:       "sequence with a missing event",
+			text:       "[rule]\nrule_id = \"R\"\nname = \"N\"\ntype = \"eql\"\nseverity = \"low\"\nquery = '''\nsequence with maxspan=1m [process where true]\n  ![process where false] [process where true]'''\n",
+			wantReason: `2:3: missing events (![...]) are not run inline`,
 		},
 	}
 	for _, tt := range tests {

@@ -36,8 +36,19 @@ type Event struct {
 	RiskScore float64 // event.risk_score: the highest of the matching rules
 	Severity  int     // event.severity: numeric, the highest
 	Message   string
+	// Sequences are the sequence rules this document completed, each with
+	// the event.id values of the sequence's earlier documents
+	// (spawnbeat.sequence).
+	Sequences []SequenceMatch
 
 	Spawnbeat Extra // non-ECS fields, declared in _meta/fields.yml
+}
+
+// SequenceMatch is one element of spawnbeat.sequence: a sequence rule that
+// the document completed, and the documents before it in the sequence.
+type SequenceMatch struct {
+	RuleID   string   // rule.id of the sequence rule
+	EventIDs []string // event.id of the sequence's earlier documents, first first
 }
 
 // Container is the container.* object: absent for a process outside any.
