@@ -89,6 +89,9 @@ func (b *Beater) Run(ctx context.Context) error {
 	}
 	defer out.Close()
 	b.setup(ctx)
+	if err := b.loadKibana(ctx); err != nil {
+		return err
+	}
 
 	if boost := b.cfg.Spawnbeat.Capture.PriorityBoost; boost > 0 {
 		// Not fatal, as in auditd: capture works at any priority.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spawnbeat/spawnbeat/beater/kibana"
 	"github.com/spawnbeat/spawnbeat/beater/output/console"
 	"github.com/spawnbeat/spawnbeat/beater/output/elasticsearch"
 	"github.com/spawnbeat/spawnbeat/beater/output/file"
@@ -15,15 +16,24 @@ import (
 
 // Config is the whole of spawnbeat.yml.
 type Config struct {
-	Spawnbeat Spawnbeat                 `config:"spawnbeat"`
-	Name      string                    `config:"name"`      // agent.name; the host name when empty
-	MaxProcs  int                       `config:"max_procs"` // CPUs running Go code at once (GOMAXPROCS); 0: all
-	Output    Output                    `config:"output"`
-	Queue     pipeline.Config           `config:"queue"`
-	Setup     elasticsearch.SetupConfig `config:"setup"`
-	Logging   Logging                   `config:"logging"`
-	Path      Paths                     `config:"path"`
-	HTTP      HTTP                      `config:"http"`
+	Spawnbeat Spawnbeat       `config:"spawnbeat"`
+	Name      string          `config:"name"`      // agent.name; the host name when empty
+	MaxProcs  int             `config:"max_procs"` // CPUs running Go code at once (GOMAXPROCS); 0: all
+	Output    Output          `config:"output"`
+	Queue     pipeline.Config `config:"queue"`
+	Setup     Setup           `config:"setup"`
+	Logging   Logging         `config:"logging"`
+	Path      Paths           `config:"path"`
+	HTTP      HTTP            `config:"http"`
+}
+
+// Setup is the setup section: index management in Elasticsearch
+// (setup.template, setup.ilm) and the Kibana assets (setup.kibana,
+// setup.dashboards).
+type Setup struct {
+	elasticsearch.SetupConfig `config:",inline"`
+	Kibana                    kibana.Config           `config:"kibana"`
+	Dashboards                kibana.DashboardsConfig `config:"dashboards"`
 }
 
 // Spawnbeat is the spawnbeat.* section: what is captured and how.
@@ -189,7 +199,7 @@ func Default() Config {
 			},
 		},
 		HTTP:  HTTP{Host: "localhost", Port: 5066},
-		Setup: elasticsearch.DefaultSetupConfig(),
+		Setup: Setup{SetupConfig: elasticsearch.DefaultSetupConfig(), Kibana: kibana.DefaultConfig()},
 	}
 }
 

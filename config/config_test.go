@@ -346,3 +346,53 @@ func TestEnvVars(t *testing.T) {
 		}
 	}
 }
+
+func TestSetupKibana(t *testing.T) {
+	t.Run("settings and errors with file and line", func(t *testing.T) {
+		text := `setup.template.name: custom
+setup.kibana:
+  host: https://kibana:5601
+  space.id: Not-OK
+  hots: typo
+setup.dashboards.enabled: true
+`
+		path := write(t, text)
+		_, err := Load(Source{File: path, Explicit: true, StrictPerms: true})
+		for _, want := range []string{
+			path + ":4: setup.kibana.space.id: \"Not-OK\" is not a Kibana space identifier",
+			path + ":5: setup.kibana.hots: unknown setting",
+		} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("error lacks %q; got:\n%v", want, err)
+			}
+		}
+		l, err := load(t, strings.Replace(strings.Replace(text, "Not-OK", "soc", 1), "  hots: typo\n", "", 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Setup.Template.Name != "custom" || l.Setup.Kibana.Host != "https://kibana:5601" || l.Setup.Kibana.SpaceID != "soc" ||
+			!l.Setup.Dashboards.Enabled || l.Setup.Kibana.Timeout != 90*time.Second {
+			t.Errorf("setup = %+v", l.Setup)
+		}
+	})
+	t.Run("credentials from the Elasticsearch output", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, yaml      string
+			user, pass, key string
+		}{
+			{"inherited", "output.elasticsearch: {username: es, password: espw}\n", "es", "espw", ""},
+			{"api key inherited", "output.elasticsearch: {api_key: 'id:k'}\n", "", "", "id:k"},
+			{"own kept", "output.elasticsearch: {username: es, password: espw}\nsetup.kibana.api_key: 'kid:kk'\n", "", "", "kid:kk"},
+			{"output disabled", "output.elasticsearch: {enabled: false, username: es}\n", "", "", ""},
+		} {
+			l, err := load(t, tc.yaml)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			k := l.Setup.Kibana
+			if k.Username != tc.user || k.Password != tc.pass || k.APIKey != tc.key {
+				t.Errorf("%s: kibana credentials %q %q %q, want %q %q %q", tc.name, k.Username, k.Password, k.APIKey, tc.user, tc.pass, tc.key)
+			}
+		}
+	})
+}

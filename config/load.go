@@ -124,6 +124,11 @@ func Load(src Source) (*Loaded, error) {
 	if es := cfg.Output.Elasticsearch; es != nil {
 		// One namespace for the documents and the data stream they go to.
 		es.Namespace = cfg.Spawnbeat.Namespace
+		// Kibana takes the output's credentials when it has none of its
+		// own, as Beats do: most users have one user for both.
+		if k := &cfg.Setup.Kibana; es.Enabled && !k.HasCredentials() {
+			k.Username, k.Password, k.APIKey = es.Username, es.Password, es.APIKey
+		}
 	}
 	l := &Loaded{Config: &cfg, Source: in.name, Raw: in.raw, export: export, laid: laid}
 	if secrets != nil {

@@ -408,7 +408,7 @@ func TestE2ECommandsAgainstElasticsearch(t *testing.T) {
 		if code, _ := esGet(t, srv, user, pass, "/_index_template/logs-spawnbeat.process"); code != http.StatusNotFound {
 			t.Fatalf("template exists before setup: status %d", code)
 		}
-		out, errOut, code := cli(t, fileConfig, append([]string{"setup", "-E", hosts}, creds(pass)...)...)
+		out, errOut, code := cli(t, fileConfig, append([]string{"setup", "--index-management", "-E", hosts}, creds(pass)...)...)
 		if code != 0 {
 			t.Fatalf("exit %d: %s%s", code, out, errOut)
 		}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/elastic/go-ucfg"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/spawnbeat/spawnbeat/beater/tlsconfig"
 )
 
 // TestConfigUnpack unpacks user settings over the defaults the way the
@@ -52,7 +54,7 @@ func TestConfigUnpack(t *testing.T) {
 				c.CompressionLevel, c.BulkMaxSize, c.Worker, c.Timeout = 5, 50, 3, 5*time.Second
 				c.Backoff = BackoffConfig{Init: 2 * time.Second, Max: time.Minute}
 				c.MaxRetries, c.Namespace, c.ProxyURL = 7, "prod", "http://proxy:3128"
-				c.SSL.VerificationMode, c.SSL.SupportedProtocols = VerifyCertificate, []string{"TLSv1.3"}
+				c.SSL.VerificationMode, c.SSL.SupportedProtocols = tlsconfig.VerifyCertificate, []string{"TLSv1.3"}
 				c.NonIndexablePolicy.DeadLetterIndex = "my-dlq"
 			},
 		},
