@@ -76,8 +76,12 @@ process where event.type == "start" and process.name == "%s"
 	if err := os.Remove(filepath.Join(rulesDir, "dropped.toml")); err != nil {
 		t.Fatal(err)
 	}
+	builtins, err := filepath.Glob("../module/detection/rules/builtin/*.toml")
+	if err != nil || len(builtins) == 0 {
+		t.Fatalf("built-in rule files: %v (err %v)", builtins, err)
+	}
 	b := startAgentAt(t, home, cfg)
-	b.waitLog(`rule set installed	{"rules": 1}`, 10*time.Second)
+	b.waitLog(fmt.Sprintf("rule set installed\t{\"rules\": %d}", len(builtins)), 10*time.Second)
 	if err := b.stop(); err != nil {
 		t.Fatalf("SIGTERM: %v", err)
 	}
