@@ -377,10 +377,11 @@ func (s *Source) atExecOf(e *netlink.Event) *procfs.AtExec {
 	if t == nil {
 		return nil
 	}
-	var ok bool
-	if s.atExec, ok = t.Take(e.TGID, e.Timestamp); !ok {
+	im, ok := t.Take(e.TGID, e.Timestamp)
+	if !ok {
 		return nil
 	}
+	s.atExec = procfs.AtExec{Args: im.Args, Cut: im.Cut, Comm: im.Comm, Exe: im.Exe, Cwd: im.Cwd, IDs: im.IDs, PGID: im.PGID, SID: im.SID}
 	return &s.atExec
 }
 

@@ -1,7 +1,6 @@
 package execargs
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -75,6 +74,3 @@ func (r *ring) each(fn func(rec []byte)) {
 func (r *ring) close() error {
 	return errors.Join(unix.Munmap(r.prod), unix.Munmap(r.cons))
 }
-
-// The record header's fields, little- or big-endian as the host is.
-var order = binary.NativeEndian
