@@ -60,11 +60,6 @@ type Image struct {
 	TTY      uint32 // the controlling terminal as /proc/PID/stat's tty_nr; 0 for none
 }
 
-// Whole reports whether the image holds everything a just-exec'd process
-// shows in /proc but its credentials: the whole argument list, the
-// executable, the working directory and the ids.
-func (im *Image) Whole() bool { return !im.Cut && im.Exe != nil && im.Cwd != nil && im.IDs }
-
 // Tap is the loaded program and the records it wrote. Take is called by
 // one goroutine; Stats by any.
 type Tap struct {

@@ -83,12 +83,6 @@ type Options struct {
 	// kernel (and in user space for a replay): a process starts and ends
 	// with its leader, and threaded programs make many more of them.
 	LeadersOnly bool
-	// OnExec, if set, is called on the reading goroutine with each exec
-	// event the moment it is decoded, before Receive returns it in order
-	// with the others, which may take a read of the side socket or a later
-	// Receive: for work that races the process, such as reading its /proc
-	// entry before it exits.
-	OnExec func(*Event)
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -126,8 +120,8 @@ type counters struct {
 //
 // When the events selected are exec and others, Open subscribes with two
 // sockets. Only the exec socket is on the runtime poller: an exec wakes
-// Receive at once, because the process's /proc entry must be read before
-// it exits. The others (fork, exit, credential changes) queue on the side
+// Receive at once, because what the caller reads of the process (its
+// exec image, its /proc entry) must be read before it is gone. The others (fork, exit, credential changes) queue on the side
 // socket, which wakes nobody: Receive reads it after every exec, and every
 // tick when no exec comes (see sideTickMin), and merges both by the
 // kernel's timestamps. Each wake-up costs a thread a context switch, and
@@ -143,7 +137,7 @@ type counters struct {
 // and both reads saw it: the fork of an exec'd process, the exec of an
 // exited one. Newer events wait for the next Receive: execs at once, the
 // others until the next exec or tick. One read of each socket per
-// wake-up, and the exec's /proc entry read before the side socket's.
+// wake-up.
 //
 // A Conn is used by one reading goroutine: Receive, SetReadDeadline.
 // Close, Stats and Clock are safe to call from any goroutine; Close wakes
@@ -535,9 +529,6 @@ func (c *Conn) ingest(dst []Event, buf []byte, n int, from uint32) []Event {
 			continue
 		}
 		events[kept] = events[i]
-		if events[kept].What == WhatExec && c.opts.OnExec != nil {
-			c.opts.OnExec(&events[kept])
-		}
 		kept++
 	}
 	return events[:kept]

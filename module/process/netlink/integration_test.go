@@ -373,10 +373,7 @@ func TestIntegrationLeadersOnly(t *testing.T) {
 // side socket's tick is the Conn's own deadline).
 func TestIntegrationSideSocketOrder(t *testing.T) {
 	requireRoot(t)
-	// OnExec as slow as the Source reading /proc: other processes fork,
-	// exec and exit between the reads of the two sockets.
-	slow := func(*Event) { time.Sleep(time.Millisecond) }
-	c := openTest(t, Options{LeadersOnly: true, OnExec: slow})
+	c := openTest(t, Options{LeadersOnly: true})
 	if c.side == nil {
 		t.Fatal("fork, exec and exit selected, but no side socket")
 	}
