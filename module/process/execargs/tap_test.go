@@ -242,14 +242,7 @@ func TestTapPathsAsProc(t *testing.T) {
 			cmd.Env = append(os.Environ(), "PATH=/usr/sbin:/usr/bin:/sbin:/bin") // mount, chroot
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				_ = cmd.Process.Kill()
-				_ = cmd.Wait()
-			})
-			pid := cmd.Process.Pid
+			pid := start(t, cmd)
 			proc := "/proc/" + strconv.Itoa(pid)
 			var exe, cwd string
 			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
@@ -305,14 +298,7 @@ func TestTapTTY(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command("/bin/sleep", "10")
 			cmd.Stdin, cmd.SysProcAttr = pts, tc.attr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				_ = cmd.Process.Kill()
-				_ = cmd.Wait()
-			})
-			pid := cmd.Process.Pid
+			pid := start(t, cmd)
 			stat := waitExec(t, pid, "/bin/sleep\x0010\x00")
 			ex, ok := tap.Take(pid, monotonic(t))
 			if !ok || !ex.IDs || ex.TTY != stat.ttyNr || (stat.ttyNr != 0) != tc.tty || ex.SID != pid {
@@ -333,14 +319,7 @@ fd = os.memfd_create("spawnbeat-test")
 os.write(fd, open("/bin/sleep", "rb").read())
 os.execv("/proc/self/fd/%d" % fd, ["memfd-sleep", "10"])`
 	cmd := exec.Command("/usr/bin/python3", "-c", script)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	pid := cmd.Process.Pid
+	pid := start(t, cmd)
 	waitExec(t, pid, "memfd-sleep\x0010\x00")
 	exe, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
 	cwd, _ := os.Getwd()
@@ -351,6 +330,20 @@ os.execv("/proc/self/fd/%d" % fd, ["memfd-sleep", "10"])`
 	if !strings.HasPrefix(exe, "/memfd:spawnbeat-test") {
 		t.Errorf("/proc says exe %q, want /memfd:spawnbeat-test (deleted)", exe)
 	}
+}
+
+// start starts cmd, to be killed and reaped when the test ends, and
+// returns its pid.
+func start(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return cmd.Process.Pid
 }
 
 // procStat is what the tests compare from /proc/PID/stat.
