@@ -70,6 +70,12 @@ const (
 	// stormQuietTicks is how many Coalesce periods in a row without an
 	// exec end a storm (see Conn).
 	stormQuietTicks = 8
+	// coalesceMinBuffer is the smallest receive buffer (as granted, that
+	// is doubled) with which Open keeps Options.Coalesce: in a storm the
+	// side socket queues every event for a period, and at ~700 bytes of
+	// truesize an event, 1 MiB holds some 1,500 (a few ms of the fastest
+	// storms). With less, a storm's period overflows it.
+	coalesceMinBuffer = 1 << 20
 )
 
 // Options configure Open and NewReplay. A plain value; Open copies it.
@@ -87,7 +93,8 @@ type Options struct {
 	// kernel (and in user space for a replay): a process starts and ends
 	// with its leader, and threaded programs make many more of them.
 	LeadersOnly bool
-	// Coalesce, when not 0, spaces out the wake-ups of an exec storm: once
+	// Coalesce, when not 0, spaces out the wake-ups of an exec storm (with
+	// a receive buffer of 1 MiB or more, as granted; see coalesceMinBuffer): once
 	// two execs wake Receive less than two Coalesce periods apart, the
 	// exec socket stops waking it, and the exec events are read with the
 	// others from the side socket every Coalesce period, until a period
@@ -257,6 +264,13 @@ func Open(opts Options, log *zap.Logger) (*Conn, error) {
 	if !forced {
 		log.Warn("SO_RCVBUFFORCE not permitted, receive buffer capped by net.core.rmem_max",
 			zap.Int("requested_bytes", opts.ReceiveBuffer), zap.Int("granted_bytes", got))
+	}
+	if opts.Coalesce > 0 && got < coalesceMinBuffer {
+		// A storm's period must fit in the side socket, which then
+		// queues every event.
+		c.opts.Coalesce = 0
+		log.Info("exec storms are read at each exec: the receive buffer is too small to queue a period of one",
+			zap.Int("receive_buffer_bytes", got), zap.Int("needed_bytes", coalesceMinBuffer))
 	}
 	log.Info("subscribed to the proc connector",
 		zap.Stringer("events", opts.Events), zap.Bool("side_socket", side != nil),
