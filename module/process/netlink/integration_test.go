@@ -496,3 +496,19 @@ func TestIntegrationReadPastDeadline(t *testing.T) {
 		t.Errorf("a waiting read past the deadline: %v, want a deadline error", err)
 	}
 }
+
+// TestIntegrationCoalesceNeedsBuffer: Open keeps Options.Coalesce only
+// with a receive buffer that can queue a storm's period on the side
+// socket (1 MiB as granted, which is twice what is asked).
+func TestIntegrationCoalesceNeedsBuffer(t *testing.T) {
+	requireRoot(t)
+	for _, tc := range []struct {
+		rcvbuf int
+		kept   bool
+	}{{4096, false}, {DefaultReceiveBuffer, true}} {
+		c := openTest(t, Options{ReceiveBuffer: tc.rcvbuf, Coalesce: 5 * time.Millisecond})
+		if kept := c.opts.Coalesce > 0; kept != tc.kept {
+			t.Errorf("receive buffer %d: coalesce kept %v, want %v", tc.rcvbuf, kept, tc.kept)
+		}
+	}
+}
