@@ -167,3 +167,10 @@ func Update() error {
 	}
 	return nil
 }
+
+// Generate compiles the BPF programs from their C sources and rewrites
+// the committed objects and Go bindings (go generate ./...). It needs
+// Debian's clang, llvm and libbpf-dev; building and testing do not.
+func Generate() error {
+	return sh.RunV("go", "generate", "./...")
+}

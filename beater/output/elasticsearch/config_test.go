@@ -212,3 +212,27 @@ func TestSetupConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultCompression: request bodies are gzipped at level 1 unless
+// compression_level says otherwise (0 turns it off), as in Beats.
+func TestDefaultCompression(t *testing.T) {
+	for _, tc := range []struct {
+		in   map[string]any
+		want int
+	}{
+		{map[string]any{"hosts": []string{"es:9200"}}, 1},
+		{map[string]any{"hosts": []string{"es:9200"}, "compression_level": 0}, 0},
+	} {
+		raw, err := ucfg.NewFrom(tc.in, ucfg.PathSep("."))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := DefaultConfig()
+		if err := raw.Unpack(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got.CompressionLevel != tc.want {
+			t.Errorf("%v: compression_level %d, want %d", tc.in, got.CompressionLevel, tc.want)
+		}
+	}
+}
