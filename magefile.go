@@ -7,12 +7,16 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/magefile/mage/mg"
 	"github.com/magefile/mage/sh"
+
+	"github.com/spawnbeat/spawnbeat/dev-tools/packaging"
 )
 
 // Default is what `mage` alone runs.
@@ -23,6 +27,39 @@ func Build() error {
 	commit, _ := sh.Output("git", "rev-parse", "--short", "HEAD")
 	return sh.RunV("go", "build", "-trimpath", "-o", "build/spawnbeat",
 		"-ldflags", "-s -w -X main.version="+version()+" -X main.commit="+commit, "./cmd/spawnbeat")
+}
+
+// Package builds the .deb, .rpm and tar.gz of every architecture (amd64,
+// arm64) with their .sha512 into build/distributions: VERSION overrides the
+// version, PLATFORMS (e.g. "amd64") and FORMATS (e.g. "deb rpm") narrow
+// what is built. The files are dated at the commit, so a rebuild of one
+// commit gives the same bytes.
+func Package(ctx context.Context) error {
+	commit, _ := sh.Output("git", "rev-parse", "--short", "HEAD")
+	mtime := time.Now().UTC()
+	if ts, err := sh.Output("git", "log", "-1", "--format=%ct"); err == nil {
+		var sec int64
+		if _, err := fmt.Sscan(ts, &sec); err == nil {
+			mtime = time.Unix(sec, 0).UTC()
+		}
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	arts, err := packaging.Build(ctx, packaging.Options{
+		Version:   version(),
+		Commit:    commit,
+		SourceDir: wd,
+		OutDir:    "build/distributions",
+		Arches:    strings.Fields(os.Getenv("PLATFORMS")),
+		Formats:   strings.Fields(os.Getenv("FORMATS")),
+		MTime:     mtime,
+	})
+	for _, a := range arts {
+		fmt.Println(a.Path)
+	}
+	return err
 }
 
 func version() string {
@@ -129,4 +166,11 @@ func Update() error {
 		}
 	}
 	return nil
+}
+
+// Generate compiles the BPF programs from their C sources and rewrites
+// the committed objects and Go bindings (go generate ./...). It needs
+// Debian's clang, llvm and libbpf-dev; building and testing do not.
+func Generate() error {
+	return sh.RunV("go", "generate", "./...")
 }

@@ -89,6 +89,9 @@ func (b *Beater) Run(ctx context.Context) error {
 	}
 	defer out.Close()
 	b.setup(ctx)
+	if err := b.loadKibana(ctx); err != nil {
+		return err
+	}
 
 	if boost := b.cfg.Spawnbeat.Capture.PriorityBoost; boost > 0 {
 		// Not fatal, as in auditd: capture works at any priority.
@@ -158,7 +161,7 @@ func (b *Beater) detection() (*detection.Detector, *rules.Watcher, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("load detection rules: %w", err)
 	}
-	det, err := detection.New(set, b.log)
+	det, err := detection.New(set, detection.Options{MaxPending: d.Sequences.MaxPending, MaxSpan: d.Sequences.MaxSpan}, b.log)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -53,7 +53,7 @@ func (b *Beater) setup(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := elasticsearch.Setup(ctx, es.Config, b.cfg.Setup, ecs.FieldsYAML, b.log); err != nil {
+	if err := elasticsearch.Setup(ctx, es.Config, b.cfg.Setup.SetupConfig, ecs.FieldsYAML, b.log); err != nil {
 		b.log.Warn("index setup failed; run `spawnbeat setup` once Elasticsearch is reachable", zap.Error(err))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spawnbeat/spawnbeat/beater/kibana"
 	"github.com/spawnbeat/spawnbeat/beater/output/console"
 	"github.com/spawnbeat/spawnbeat/beater/output/elasticsearch"
 	"github.com/spawnbeat/spawnbeat/beater/output/file"
@@ -16,15 +17,24 @@ import (
 
 // Config is the whole of spawnbeat.yml.
 type Config struct {
-	Spawnbeat Spawnbeat                 `config:"spawnbeat"`
-	Name      string                    `config:"name"`      // agent.name; the host name when empty
-	MaxProcs  int                       `config:"max_procs"` // CPUs running Go code at once (GOMAXPROCS); 0: all
-	Output    Output                    `config:"output"`
-	Queue     pipeline.Config           `config:"queue"`
-	Setup     elasticsearch.SetupConfig `config:"setup"`
-	Logging   Logging                   `config:"logging"`
-	Path      Paths                     `config:"path"`
-	HTTP      HTTP                      `config:"http"`
+	Spawnbeat Spawnbeat       `config:"spawnbeat"`
+	Name      string          `config:"name"`      // agent.name; the host name when empty
+	MaxProcs  int             `config:"max_procs"` // CPUs running Go code at once (GOMAXPROCS); 0: all
+	Output    Output          `config:"output"`
+	Queue     pipeline.Config `config:"queue"`
+	Setup     Setup           `config:"setup"`
+	Logging   Logging         `config:"logging"`
+	Path      Paths           `config:"path"`
+	HTTP      HTTP            `config:"http"`
+}
+
+// Setup is the setup section: index management in Elasticsearch
+// (setup.template, setup.ilm) and the Kibana assets (setup.kibana,
+// setup.dashboards).
+type Setup struct {
+	elasticsearch.SetupConfig `config:",inline"`
+	Kibana                    kibana.Config           `config:"kibana"`
+	Dashboards                kibana.DashboardsConfig `config:"dashboards"`
 }
 
 // Spawnbeat is the spawnbeat.* section: what is captured and how.
@@ -75,10 +85,18 @@ type Cache struct {
 
 // Detection configures the inline rules.
 type Detection struct {
-	Enabled bool     `config:"enabled"`
-	Builtin bool     `config:"builtin"`       // the embedded rules
-	Rules   []string `config:"rules,replace"` // globs, files or directories of detection-rules TOML files
-	Reload  Reload   `config:"reload"`
+	Enabled   bool      `config:"enabled"`
+	Builtin   bool      `config:"builtin"`       // the embedded rules
+	Rules     []string  `config:"rules,replace"` // globs, files or directories of detection-rules TOML files
+	Reload    Reload    `config:"reload"`
+	Sequences Sequences `config:"sequences"`
+}
+
+// Sequences bounds the partial sequences (steps matched so far) that
+// sequence rules hold in memory.
+type Sequences struct {
+	MaxPending int           `config:"max_pending"` // per rule; past it the least advanced, oldest is evicted
+	MaxSpan    time.Duration `config:"max_span"`    // how long a rule without maxspan holds one
 }
 
 // Reload configures reloading user rules when their files change.
@@ -164,8 +182,11 @@ func Default() Config {
 				Actions:       []string{"exec", "end", "existing"},
 				MaxArgsBytes:  32 << 10,
 			},
-			Cache:     Cache{MaxEntries: 65536, ExitGrace: 30 * time.Second},
-			Detection: Detection{Enabled: true, Builtin: true, Reload: Reload{Enabled: true}},
+			Cache: Cache{MaxEntries: 65536, ExitGrace: 30 * time.Second},
+			Detection: Detection{
+				Enabled: true, Builtin: true, Reload: Reload{Enabled: true},
+				Sequences: Sequences{MaxPending: 4096, MaxSpan: time.Hour},
+			},
 		},
 		Logging: Logging{
 			Level:   "info",
@@ -179,7 +200,7 @@ func Default() Config {
 			},
 		},
 		HTTP:  HTTP{Host: "localhost", Port: 5066},
-		Setup: elasticsearch.DefaultSetupConfig(),
+		Setup: Setup{SetupConfig: elasticsearch.DefaultSetupConfig(), Kibana: kibana.DefaultConfig()},
 	}
 }
 
@@ -241,6 +262,12 @@ func (s *Spawnbeat) validate() []error {
 	}
 	if s.Cache.ExitGrace < 0 {
 		add("cache.exit_grace", "%s is negative", s.Cache.ExitGrace)
+	}
+	if q := s.Detection.Sequences; q.MaxPending < 16 || q.MaxPending > 1<<20 {
+		add("detection.sequences.max_pending", "%d is outside 16..1048576", q.MaxPending)
+	}
+	if q := s.Detection.Sequences; q.MaxSpan < time.Second || q.MaxSpan > 30*24*time.Hour {
+		add("detection.sequences.max_span", "%s is outside 1s..720h", q.MaxSpan)
 	}
 	return errs
 }

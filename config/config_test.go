@@ -41,12 +41,42 @@ func TestDefaultsWhenNoFile(t *testing.T) {
 	want := Default()
 	want.Path = l.Path // resolved from the working directory
 	want.Output = l.Output
+	// The commented default watches rules.d beside it (path.config).
+	want.Spawnbeat.Detection.Rules = []string{filepath.Join(l.Path.Config, "rules.d", "*.toml")}
 	if diff := cmp.Diff(want, *l.Config); diff != "" {
 		t.Errorf("embedded default differs from Default() (-want +got):\n%s", diff)
 	}
 	wd, _ := os.Getwd()
 	if l.Path.Data != filepath.Join(wd, "data") || l.Output.File == nil || l.Output.File.Path != l.Path.Data {
 		t.Errorf("default output = %+v, path.data = %q: want the file output under path.data", l.Output.File, l.Path.Data)
+	}
+}
+
+// TestPathReferences: every setting can name path.* as ${path.config} and
+// the others, given or defaulted from path.home, as in Beats.
+func TestPathReferences(t *testing.T) {
+	const text = "spawnbeat.detection.rules: [\"${path.config}/rules.d/*.toml\"]\noutput.file.path: ${path.data}/out\n"
+	for _, tc := range []struct {
+		name      string
+		overrides []string
+		rules     string
+		out       string
+	}{
+		{"given", []string{"path.config=/etc/sb", "path.data=/var/lib/sb"}, "/etc/sb/rules.d/*.toml", "/var/lib/sb/out"},
+		{"from path.home", []string{"path.home=/opt/sb"}, "/opt/sb/rules.d/*.toml", "/opt/sb/data/out"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := load(t, text, tc.overrides...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := l.Spawnbeat.Detection.Rules; len(got) != 1 || got[0] != tc.rules {
+				t.Errorf("rules = %q, want [%q]", got, tc.rules)
+			}
+			if got := l.Output.File.Path; got != tc.out {
+				t.Errorf("output.file.path = %q, want %q", got, tc.out)
+			}
+		})
 	}
 }
 
@@ -332,4 +362,54 @@ func TestEnvVars(t *testing.T) {
 			t.Errorf("err = %v, want one containing %q", err, want)
 		}
 	}
+}
+
+func TestSetupKibana(t *testing.T) {
+	t.Run("settings and errors with file and line", func(t *testing.T) {
+		text := `setup.template.name: custom
+setup.kibana:
+  host: https://kibana:5601
+  space.id: Not-OK
+  hots: typo
+setup.dashboards.enabled: true
+`
+		path := write(t, text)
+		_, err := Load(Source{File: path, Explicit: true, StrictPerms: true})
+		for _, want := range []string{
+			path + ":4: setup.kibana.space.id: \"Not-OK\" is not a Kibana space identifier",
+			path + ":5: setup.kibana.hots: unknown setting",
+		} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("error lacks %q; got:\n%v", want, err)
+			}
+		}
+		l, err := load(t, strings.Replace(strings.Replace(text, "Not-OK", "soc", 1), "  hots: typo\n", "", 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Setup.Template.Name != "custom" || l.Setup.Kibana.Host != "https://kibana:5601" || l.Setup.Kibana.SpaceID != "soc" ||
+			!l.Setup.Dashboards.Enabled || l.Setup.Kibana.Timeout != 90*time.Second {
+			t.Errorf("setup = %+v", l.Setup)
+		}
+	})
+	t.Run("credentials from the Elasticsearch output", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, yaml      string
+			user, pass, key string
+		}{
+			{"inherited", "output.elasticsearch: {username: es, password: espw}\n", "es", "espw", ""},
+			{"api key inherited", "output.elasticsearch: {api_key: 'id:k'}\n", "", "", "id:k"},
+			{"own kept", "output.elasticsearch: {username: es, password: espw}\nsetup.kibana.api_key: 'kid:kk'\n", "", "", "kid:kk"},
+			{"output disabled", "output.elasticsearch: {enabled: false, username: es}\n", "", "", ""},
+		} {
+			l, err := load(t, tc.yaml)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			k := l.Setup.Kibana
+			if k.Username != tc.user || k.Password != tc.pass || k.APIKey != tc.key {
+				t.Errorf("%s: kibana credentials %q %q %q, want %q %q %q", tc.name, k.Username, k.Password, k.APIKey, tc.user, tc.pass, tc.key)
+			}
+		}
+	})
 }

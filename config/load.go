@@ -124,6 +124,11 @@ func Load(src Source) (*Loaded, error) {
 	if es := cfg.Output.Elasticsearch; es != nil {
 		// One namespace for the documents and the data stream they go to.
 		es.Namespace = cfg.Spawnbeat.Namespace
+		// Kibana takes the output's credentials when it has none of its
+		// own, as Beats do: most users have one user for both.
+		if k := &cfg.Setup.Kibana; es.Enabled && !k.HasCredentials() {
+			k.Username, k.Password, k.APIKey = es.Username, es.Password, es.APIKey
+		}
 	}
 	l := &Loaded{Config: &cfg, Source: in.name, Raw: in.raw, export: export, laid: laid}
 	if secrets != nil {
@@ -179,6 +184,9 @@ func parseSource(src Source) (*source, error) {
 		if err := raw.Merge(over, append(slices.Clip(ucfgOptions), ucfg.ReplaceArrValues)...); err != nil {
 			errs = append(errs, &KeyError{File: "-E", Key: key, Err: err})
 		}
+	}
+	if err := setPaths(raw); err != nil {
+		errs = append(errs, err)
 	}
 	return &source{name: name, raw: raw, locate: lineFinder(name, text, fromFlags), errs: errs}, nil
 }
@@ -413,6 +421,32 @@ func flatten(err error) []error {
 		}
 	}
 	return []error{err}
+}
+
+// setPaths sets path.home, path.config, path.data and path.logs in raw to
+// the paths in force where they were not given, as Beats do, so that any
+// setting can name them: rules: ["${path.config}/rules.d/*.toml"].
+func setPaths(raw *ucfg.Config) error {
+	var p Paths
+	if raw.HasField("path") {
+		child, err := raw.Child("path", -1, ucfgOptions...)
+		if err == nil {
+			err = child.Unpack(&p, ucfgOptions...)
+		}
+		if err != nil {
+			return nil // reported with its line when the section is unpacked
+		}
+	}
+	p.resolve()
+	for key, v := range map[string]string{"path.home": p.Home, "path.config": p.Config, "path.data": p.Data, "path.logs": p.Logs} {
+		if ok, _ := raw.Has(key, -1, ucfgOptions...); ok {
+			continue
+		}
+		if err := raw.SetString(key, -1, v, ucfgOptions...); err != nil {
+			return &KeyError{Key: key, Err: err}
+		}
+	}
+	return nil
 }
 
 // resolve fills the paths that were not set from path.home.

@@ -58,6 +58,12 @@ func TestKnownKey(t *testing.T) {
 		"output.kafka.hosts":             false,
 		"logging.files.keepfiles":        true,
 		"loging.level":                   false,
+		"setup.template.name":            true,
+		"setup.kibana.space.id":          true,
+		"setup.kibana.space.name":        false,
+		"setup.kibana.ssl.key":           true,
+		"setup.dashboards.directory":     true,
+		"setup.dashboards.url":           false,
 	} {
 		if got := knownKey(key); got != want {
 			t.Errorf("knownKey(%q) = %v, want %v", key, got, want)

@@ -408,7 +408,7 @@ func TestE2ECommandsAgainstElasticsearch(t *testing.T) {
 		if code, _ := esGet(t, srv, user, pass, "/_index_template/logs-spawnbeat.process"); code != http.StatusNotFound {
 			t.Fatalf("template exists before setup: status %d", code)
 		}
-		out, errOut, code := cli(t, fileConfig, append([]string{"setup", "-E", hosts}, creds(pass)...)...)
+		out, errOut, code := cli(t, fileConfig, append([]string{"setup", "--index-management", "-E", hosts}, creds(pass)...)...)
 		if code != 0 {
 			t.Fatalf("exit %d: %s%s", code, out, errOut)
 		}
@@ -501,7 +501,15 @@ func TestE2EElasticsearchDelivery(t *testing.T) {
 		t.Fatalf("%d alert documents for the attack in %s, want 1", len(alerts), esDataStream)
 	}
 	al := alerts[0]
-	checkAlert(t, "python pty.spawn", al.doc, "dash")
+	// Python has no terminal here, as behind a reverse shell: both
+	// built-in rules fire.
+	if ids := ruleIDs(al.doc); !slices.Equal(ids, both) {
+		t.Errorf("python pty.spawn: rules %v, want %v", ids, both)
+	}
+	checkAlert(t, "python pty.spawn", al.doc, map[string]string{pythonTTYRuleID: pythonTTYRuleName, newPTYRuleID: newPTYRuleName})
+	if name := str(al.doc, "process.name"); name != "dash" && name != "sh" {
+		t.Errorf("python pty.spawn: process.name %q, want dash", name)
+	}
 	if str(al.doc, "event.id") != al.id {
 		t.Errorf("_id %q, event.id %q: the _id must be the event's deterministic id", al.id, str(al.doc, "event.id"))
 	}

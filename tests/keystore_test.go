@@ -100,7 +100,7 @@ func TestKeystoreCommandsAndConfig(t *testing.T) {
 		t.Fatalf("test config: exit %d: %s", code, out)
 	}
 	// The server accepts only the keystore's password: OK means it got there.
-	if out, code := run("setup"); code != 0 {
+	if out, code := run("setup", "--index-management"); code != 0 {
 		t.Errorf("setup: exit %d:\n%s", code, out)
 	}
 	if out, code := run("test", "output"); code != 0 || !strings.Contains(out, "auth... OK (elastic") {

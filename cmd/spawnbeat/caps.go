@@ -16,6 +16,7 @@ import (
 // The capabilities spawnbeat keeps (include/uapi/linux/capability.h).
 const (
 	capDACReadSearch   = 2  // read any process's /proc files, rule and certificate files
+	capSetPCap         = 8  // (not kept) to drop from the bounding set
 	capNetBindService  = 10 // a monitoring port below 1024
 	capNetAdmin        = 12 // the proc connector: subscribe, SO_RCVBUFFORCE
 	capSysPtrace       = 19 // /proc/PID/exe, cwd and environ of other users' processes
@@ -76,8 +77,9 @@ func excessCapabilities(keep uint64) ([]int, error) {
 // keep does not hold and executes spawnbeat again, with the same pid and
 // arguments. As root, an exec grants the bounding set as the permitted and
 // effective sets, so the new image holds only keep, in every thread it
-// starts. It returns only when it did not exec: nothing to narrow, or a
-// failure.
+// starts. Without CAP_SETPCAP it narrows the permitted set instead, which
+// no_new_privs keeps through the exec. It returns only when it did not
+// exec: nothing to narrow, or a failure.
 func narrowAndReexec(keep uint64) error {
 	// The bounding set is per thread and the exec carries the calling
 	// thread's: the drops and the exec must run on one thread. Unlocked on
@@ -96,13 +98,23 @@ func narrowAndReexec(keep uint64) error {
 	if permitted := uint64(data[1].Permitted)<<32 | uint64(data[0].Permitted); permitted&^keep == 0 {
 		return nil
 	}
-	excess, err := excessCapabilities(keep)
-	if err != nil || len(excess) == 0 {
-		return err
-	}
-	for _, c := range excess {
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
-			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
+	if effective := uint64(data[1].Effective)<<32 | uint64(data[0].Effective); effective&(1<<capSetPCap) == 0 {
+		// The bounding set cannot shrink without CAP_SETPCAP (a systemd
+		// unit's CapabilityBoundingSet= leaves it out). Narrowing the
+		// permitted set does the same under no_new_privs, set below: an
+		// exec then gains nothing beyond the permitted set it had.
+		if err := narrowPermitted(keep, &hdr, &data); err != nil {
+			return err
+		}
+	} else {
+		excess, err := excessCapabilities(keep)
+		if err != nil || len(excess) == 0 {
+			return err
+		}
+		for _, c := range excess {
+			if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
+				return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
+			}
 		}
 	}
 	// spawnbeat runs no program: no exec of the new image (if it were made
@@ -113,6 +125,24 @@ func narrowAndReexec(keep uint64) error {
 	}
 	if err := syscall.Exec(selfPath(), os.Args, os.Environ()); err != nil {
 		return fmt.Errorf("re-execute with fewer capabilities: %w", err)
+	}
+	return nil
+}
+
+// narrowPermitted lowers this thread's permitted and effective sets to
+// keep and clears its inheritable and ambient sets; no CAP_SETPCAP needed.
+func narrowPermitted(keep uint64, hdr *unix.CapUserHeader, data *[2]unix.CapUserData) error {
+	for i := range data {
+		k := uint32(keep >> (32 * i))
+		data[i].Permitted &= k
+		data[i].Effective &= k
+		data[i].Inheritable = 0
+	}
+	if err := unix.Capset(hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear ambient capabilities: %w", err)
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ func runBeat(cmd *cobra.Command, g *globals) error {
 	if cfg.Spawnbeat.DropCapabilities && reexecNarrowed != nil {
 		narrowErr = reexecNarrowed(keptCapabilities(cfg.Config))
 	}
-	log, closeLog, err := newLogger(cfg.Logging, cfg.Path.Logs, g.selectors, cmd.ErrOrStderr())
+	log, closeLog, err := newLoggerIn(g.environment, cfg.Logging, cfg.Path.Logs, g.selectors, cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}
@@ -52,11 +52,9 @@ func runBeat(cmd *cobra.Command, g *globals) error {
 		fmt.Fprintf(cmd.ErrOrStderr(), "spawnbeat: writing events to %s/%s.ndjson\n", f.Path, f.Filename)
 	}
 	b := beater.New(cfg.Config, log, beater.Info{Version: version, StrictPerms: g.strictPerms})
-	if err := b.Run(cmd.Context()); err != nil {
-		log.Error("spawnbeat failed", zap.Error(err))
-		return err
-	}
-	return nil
+	// An error is returned, not logged: run prints it once, on stderr
+	// (which a service manager keeps too).
+	return b.Run(cmd.Context())
 }
 
 func newTestCommand(g *globals) *cobra.Command {
@@ -78,7 +76,7 @@ func newTestCommand(g *globals) *cobra.Command {
 }
 
 func newExportCommand(g *globals) *cobra.Command {
-	export := &cobra.Command{Use: "export", Short: "Print the configuration, the index template or the lifecycle policy"}
+	export := &cobra.Command{Use: "export", Short: "Print the configuration, the index template, the lifecycle policy or the Kibana saved objects"}
 	export.AddCommand(&cobra.Command{
 		Use:   "config",
 		Short: "Print the configuration in force (file and -E merged; secrets masked)",
@@ -99,7 +97,7 @@ func newExportCommand(g *globals) *cobra.Command {
 			_, err = cmd.OutOrStdout().Write(out)
 			return err
 		},
-	}, newExportTemplateCommand(g), newExportILMCommand(g))
+	}, newExportTemplateCommand(g), newExportILMCommand(g), newExportKibanaCommand(g))
 	return export
 }
 

@@ -29,40 +29,11 @@ func (g *globals) loadES(cmd *cobra.Command) (*config.Loaded, elasticsearch.Conf
 	return cfg, es.Config, nil
 }
 
-func newSetupCommand(g *globals) *cobra.Command {
-	var indexManagement bool
-	cmd := &cobra.Command{
-		Use:   "setup",
-		Short: "Install the index template and the lifecycle policy in Elasticsearch",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, es, err := g.loadES(cmd)
-			if err != nil {
-				return err
-			}
-			log, closeLog, err := newLogger(cfg.Logging, cfg.Path.Logs, g.selectors, cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			defer closeLog()
-			ctx, cancel := context.WithTimeout(cmd.Context(), setupTimeout)
-			defer cancel()
-			setup := cfg.Setup
-			setup.Template.Enabled, setup.ILM.Enabled = true, true // what setup is for
-			if err := elasticsearch.Setup(ctx, es, setup, ecs.FieldsYAML, log); err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), "Index setup finished: template", setup.Template.Name, "and lifecycle policy", setup.ILM.PolicyName)
-			return nil
-		},
-	}
-	cmd.Flags().BoolVar(&indexManagement, "index-management", true, "install the index template and the lifecycle policy (the only setup spawnbeat has)")
-	return cmd
-}
-
 func newExportTemplateCommand(g *globals) *cobra.Command {
 	return newExportJSONCommand(g, "template", "Print the index template (composable, data_stream, mappings from fields.yml)",
-		func(cfg *config.Loaded) ([]byte, error) { return elasticsearch.Template(ecs.FieldsYAML, cfg.Setup) })
+		func(cfg *config.Loaded) ([]byte, error) {
+			return elasticsearch.Template(ecs.FieldsYAML, cfg.Setup.SetupConfig)
+		})
 }
 
 func newExportILMCommand(g *globals) *cobra.Command {
@@ -103,7 +74,7 @@ func newTestOutputCommand(g *globals) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), setupTimeout)
 			defer cancel()
-			if err := elasticsearch.TestOutput(ctx, es, cfg.Setup, cmd.OutOrStdout()); err != nil {
+			if err := elasticsearch.TestOutput(ctx, es, cfg.Setup.SetupConfig, cmd.OutOrStdout()); err != nil {
 				return &exitError{Code: statusError, Err: err}
 			}
 			return nil

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"path/filepath"
 
+	"github.com/elastic/go-ucfg"
 	"github.com/spf13/cobra"
 
 	"github.com/spawnbeat/spawnbeat/config"
@@ -19,6 +21,30 @@ type globals struct {
 	dataDir     string
 	logsDir     string
 	strictPerms bool
+	environment environment
+}
+
+// environment is what spawnbeat runs under (--environment), as in Beats:
+// under systemd or in a container its log goes to stderr by default, where
+// the journal or the container runtime collects it.
+type environment string
+
+const (
+	envDefault   environment = "default"
+	envSystemd   environment = "systemd"
+	envContainer environment = "container"
+)
+
+func (e *environment) String() string { return string(*e) }
+func (e *environment) Type() string   { return "environment" }
+
+func (e *environment) Set(v string) error {
+	switch environment(v) {
+	case envDefault, envSystemd, envContainer:
+		*e = environment(v)
+		return nil
+	}
+	return fmt.Errorf("%q is not one of default, systemd, container", v)
 }
 
 func (g *globals) register(root *cobra.Command) {
@@ -32,11 +58,31 @@ func (g *globals) register(root *cobra.Command) {
 	f.StringVar(&g.dataDir, "path.data", "", "data path (default: path.home/data)")
 	f.StringVar(&g.logsDir, "path.logs", "", "logs path (default: path.home/logs)")
 	f.BoolVar(&g.strictPerms, "strict.perms", true, "refuse a configuration file that group or others can write, or a keystore they can read")
+	g.environment = envDefault
+	f.Var(&g.environment, "environment", "what spawnbeat runs under: default, systemd or container (log to stderr unless logging.to_files or logging.to_stderr is set)")
 }
 
 // load reads the configuration the flags point at.
 func (g *globals) load(cmd *cobra.Command) (*config.Loaded, error) {
-	return config.Load(g.source(cmd))
+	l, err := config.Load(g.source(cmd))
+	if err != nil {
+		return nil, err
+	}
+	if (g.environment == envSystemd || g.environment == envContainer) && !setsAny(l.Raw, "logging.to_stderr", "logging.to_files") {
+		// The journal or the container runtime keeps stderr; log files
+		// would keep everything twice.
+		l.Logging.ToStderr, l.Logging.ToFiles = true, false
+	}
+	return l, nil
+}
+
+func setsAny(raw *ucfg.Config, keys ...string) bool {
+	for _, k := range keys {
+		if ok, _ := raw.Has(k, -1, ucfg.PathSep(".")); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // source says where the configuration comes from, from the flags.

@@ -21,6 +21,13 @@ import (
 // with "*"); repeated entries are sampled so that a storm of identical
 // warnings cannot flood the log.
 func newLogger(cfg config.Logging, logsDir string, selectors []string, stderr io.Writer) (*zap.Logger, func(), error) {
+	return newLoggerIn(envDefault, cfg, logsDir, selectors, stderr)
+}
+
+// newLoggerIn is newLogger for the environment spawnbeat runs under: under
+// systemd the lines written to stderr carry no timestamp, since the journal
+// stamps each line it receives (log files keep theirs).
+func newLoggerIn(env environment, cfg config.Logging, logsDir string, selectors []string, stderr io.Writer) (*zap.Logger, func(), error) {
 	level, err := zapcore.ParseLevel(strings.Replace(cfg.Level, "warning", "warn", 1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("logging.level: %w", err)
@@ -32,16 +39,28 @@ func newLogger(cfg config.Logging, logsDir string, selectors []string, stderr io
 	encCfg.LevelKey = "log.level"
 	encCfg.MessageKey = "message"
 	encCfg.CallerKey = ""
-	enc := zapcore.NewJSONEncoder(encCfg)
 	if !cfg.JSON {
 		encCfg.EncodeLevel = zapcore.CapitalLevelEncoder
-		enc = zapcore.NewConsoleEncoder(encCfg)
+	}
+	encoder := func(withTime bool) zapcore.Encoder {
+		c := encCfg
+		if !withTime {
+			c.TimeKey = ""
+		}
+		if cfg.JSON {
+			return zapcore.NewJSONEncoder(c)
+		}
+		return zapcore.NewConsoleEncoder(c)
+	}
+	selectors = append(slices.Clone(cfg.Selectors), selectors...)
+	if len(selectors) > 0 {
+		level = zapcore.DebugLevel
 	}
 
-	var sinks []zapcore.WriteSyncer
+	var cores []zapcore.Core
 	closeFn := func() {}
 	if cfg.ToStderr {
-		sinks = append(sinks, zapcore.AddSync(stderr))
+		cores = append(cores, zapcore.NewCore(encoder(env != envSystemd), zapcore.AddSync(stderr), level))
 	}
 	if cfg.ToFiles {
 		dir := cfg.Files.Path
@@ -62,18 +81,13 @@ func newLogger(cfg config.Logging, logsDir string, selectors []string, stderr io
 			MaxSize:    max(1, int(cfg.Files.RotateEveryBytes>>20)), // lumberjack counts MiB
 			MaxBackups: cfg.Files.KeepFiles - 1,
 		}
-		sinks = append(sinks, zapcore.AddSync(lj))
+		cores = append(cores, zapcore.NewCore(encoder(true), zapcore.AddSync(lj), level))
 		closeFn = func() { _ = lj.Close() }
 	}
-	if len(sinks) == 0 {
+	if len(cores) == 0 {
 		return zap.NewNop(), closeFn, nil
 	}
-	selectors = append(slices.Clone(cfg.Selectors), selectors...)
-	if len(selectors) > 0 {
-		level = zapcore.DebugLevel
-	}
-	core := zapcore.NewCore(enc, zapcore.NewMultiWriteSyncer(sinks...), level)
-	core = zapcore.NewSamplerWithOptions(core, time.Second, 100, 100)
+	core := zapcore.NewSamplerWithOptions(zapcore.NewTee(cores...), time.Second, 100, 100)
 	if len(selectors) > 0 {
 		core = &selectorCore{Core: core, selectors: selectors}
 	}

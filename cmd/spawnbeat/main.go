@@ -90,7 +90,7 @@ func newRootCommand() *cobra.Command {
 		newExportCommand(g),
 		newSetupCommand(g),
 		newVersionCommand(),
-		newRulesCommand(),
+		newRulesCommand(g),
 		newKeystoreCommand(g),
 	)
 	return root

@@ -14,14 +14,19 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spawnbeat/spawnbeat/module/detection/engine"
 	"github.com/spawnbeat/spawnbeat/module/detection/rules"
 )
 
 // maxEventLine bounds one input line of `rules test`.
 const maxEventLine = 64 << 20
 
+// maxTestPending bounds the partial sequences of a rule in `rules test`:
+// the largest spawnbeat.detection.sequences.max_pending.
+const maxTestPending = 1 << 20
+
 // newRulesCommand builds `spawnbeat rules list|check|test`.
-func newRulesCommand() *cobra.Command {
+func newRulesCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rules",
 		Short: "List, check and test detection rules",
@@ -39,11 +44,11 @@ PATH:LINE:COL: message on stderr), 2 for a usage error.`,
 		},
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
-	cmd.AddCommand(newRulesListCommand(), newRulesCheckCommand(), newRulesTestCommand())
+	cmd.AddCommand(newRulesListCommand(g), newRulesCheckCommand(), newRulesTestCommand())
 	return cmd
 }
 
-func newRulesListCommand() *cobra.Command {
+func newRulesListCommand(g *globals) *cobra.Command {
 	var (
 		paths   []string
 		builtin bool
@@ -52,14 +57,27 @@ func newRulesListCommand() *cobra.Command {
 		Use:   "list [--rules PATH]... [--builtin=false]",
 		Short: "List the rules that would be loaded, with their status",
 		Long: `List the rules spawnbeat would load: the built-in rules (unless
---builtin=false) and those of every --rules PATH. One rule a line, in columns:
+--builtin=false) and those of every --rules PATH; without --rules, those the
+configuration names (spawnbeat.detection.rules: an installed agent's
+/etc/spawnbeat/rules.d). One rule a line, in columns:
 RULE_ID, VERSION, NAME, STATUS and WARNINGS. STATUS is "loaded" (with
 "replaces built-in" when a user rule takes a built-in's place), "unsupported:
-REASON" (for example a sequence query), or "error: PATH:LINE:COL: message".
+REASON" (for example a sample query), or "error: PATH:LINE:COL: message".
+A sequence rule's STATUS is "loaded, sequence".
 WARNINGS names the fields a rule references that spawnbeat never fills.
 Exit status 1 when any rule file has an error.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("rules") {
+				cfg, err := g.load(cmd)
+				if err != nil {
+					return &exitError{Code: statusError, Err: fmt.Errorf("rules list: %w", err)}
+				}
+				paths = cfg.Spawnbeat.Detection.Rules
+				if !cmd.Flags().Changed("builtin") {
+					builtin = cfg.Spawnbeat.Detection.Builtin
+				}
+			}
 			set, _ := rules.Load(rules.Options{Paths: paths, DisableBuiltin: !builtin}, nil)
 			if err := writeList(cmd.OutOrStdout(), set); err != nil {
 				return &exitError{Code: statusError, Err: fmt.Errorf("rules list: %w", err)}
@@ -80,8 +98,11 @@ func writeList(w io.Writer, set *rules.Set) error {
 	fmt.Fprintln(tw, "RULE_ID\tVERSION\tNAME\tSTATUS\tWARNINGS")
 	for _, r := range set.Rules() {
 		status := "loaded"
+		if r.IsSequence() {
+			status += ", sequence"
+		}
 		if r.Replaces != "" {
-			status = "loaded, replaces built-in"
+			status += ", replaces built-in"
 		}
 		warn := ""
 		if len(r.Unresolved) > 0 {
@@ -123,9 +144,10 @@ func newRulesCheckCommand() *cobra.Command {
 		Long: `Parse and compile the rule files of every PATH (the built-in rules are
 not included). Exit status 0 when all load; otherwise every problem is printed
 on stderr as PATH:LINE:COL: message (an EQL error's position is the place in
-the file) and the exit status is 1. Rules that cannot run inline (sequences,
-other rule types) and fields spawnbeat never fills are reported as notes and
-warnings on stderr; they do not fail the check.`,
+the file) and the exit status is 1. Rules that cannot run inline (samples,
+joins, pipes, sequences with missing events, other rule types) and fields
+spawnbeat never fills are reported as notes and warnings on stderr; they do
+not fail the check.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageError(errors.New("rules check: at least one PATH is required"))
@@ -183,6 +205,14 @@ matches nothing. A line that is not a JSON object is reported on stderr as
 FILE:N: error (stdin is called "stdin"), still gets its {"line": N,
 "rule_ids": []} line, and makes the exit status 1 at the end.
 
+Sequence rules run across the documents in the file's order, as the agent
+runs them in the order events arrive: the line of the document that
+completes a sequence lists the rule, and names the sequence's earlier lines:
+  {"line": N, "rule_ids": [...], "sequences": [{"rule_id": "...", "lines": [A, B]}]}
+A sequence step needs @timestamp (RFC 3339 or epoch milliseconds), as in
+Elasticsearch; documents without one are noted on stderr once and take no
+part in sequences.
+
 The built-in rules are included unless --builtin=false. A rule file that fails
 to load is reported on stderr as PATH:LINE:COL: message, the other rules still
 run, and the exit status is 1. Exit status 2: usage error (no --events, no
@@ -225,14 +255,26 @@ func runRulesTest(cmd *cobra.Command, paths []string, builtin bool, events strin
 	out := bufio.NewWriter(cmd.OutOrStdout())
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 0, 64<<10), maxEventLine)
+	// Each sequence rule's partial sequences, with the line number as the
+	// id of every document, so that a completion names its lines. The cap
+	// is the largest the agent accepts: a test file should not lose a
+	// partial sequence to a bound the agent's configuration may not have.
+	trackers := make([]*engine.Tracker, set.Len())
+	for i, r := range set.Rules() {
+		if r.IsSequence() {
+			trackers[i] = r.JSONSequence.NewTracker(engine.Limits{MaxPending: maxTestPending})
+		}
+	}
 	var (
-		ids []string
-		buf []byte
+		ids       []string
+		sequences []sequenceLines
+		buf       []byte
+		untimed   int
 	)
 	n := 0
 	for sc.Scan() {
 		n++
-		ids = ids[:0]
+		ids, sequences = ids[:0], sequences[:0]
 		line := sc.Bytes()
 		if trimmed := bytes.TrimSpace(line); len(trimmed) > 0 {
 			var doc map[string]any
@@ -244,14 +286,27 @@ func runRulesTest(cmd *cobra.Command, paths []string, builtin bool, events strin
 				fmt.Fprintf(stderr, "%s:%d: invalid JSON: %v\n", name, n, err)
 				failed++
 			default:
-				for _, r := range set.Rules() { // sorted by rule_id
-					if r.JSON.Match(doc) {
-						ids = append(ids, r.Meta.ID)
+				if _, ok := doc["@timestamp"]; !ok && set.HasSequences() {
+					if untimed == 0 {
+						fmt.Fprintf(stderr, "%s:%d: note: no @timestamp: sequence rules skip this document (and any other without one)\n", name, n)
 					}
+					untimed++
+				}
+				for i, r := range set.Rules() { // sorted by rule_id
+					if t := trackers[i]; t != nil {
+						earlier, ok := r.JSONSequence.Eval(t, doc, strconv.Itoa(n))
+						if !ok {
+							continue
+						}
+						sequences = append(sequences, sequenceLines{ruleID: r.Meta.ID, lines: earlier})
+					} else if !r.JSON.Match(doc) {
+						continue
+					}
+					ids = append(ids, r.Meta.ID)
 				}
 			}
 		}
-		buf = appendResult(buf[:0], n, ids)
+		buf = appendResult(buf[:0], n, ids, sequences)
 		if _, err := out.Write(buf); err != nil {
 			return &exitError{Code: statusError, Err: fmt.Errorf("rules test: write: %w", err)}
 		}
@@ -269,8 +324,16 @@ func runRulesTest(cmd *cobra.Command, paths []string, builtin bool, events strin
 	return nil
 }
 
-// appendResult writes {"line": N, "rule_ids": [...]} and a newline.
-func appendResult(b []byte, n int, ids []string) []byte {
+// sequenceLines is a sequence a line completed: the rule and the line
+// numbers of its earlier documents.
+type sequenceLines struct {
+	ruleID string
+	lines  []string // decimal line numbers
+}
+
+// appendResult writes {"line": N, "rule_ids": [...]}, with "sequences" when
+// the line completed some, and a newline.
+func appendResult(b []byte, n int, ids []string, sequences []sequenceLines) []byte {
 	b = append(b, `{"line": `...)
 	b = strconv.AppendInt(b, int64(n), 10)
 	b = append(b, `, "rule_ids": [`...)
@@ -281,7 +344,23 @@ func appendResult(b []byte, n int, ids []string) []byte {
 		q, _ := json.Marshal(id) // a string always marshals
 		b = append(b, q...)
 	}
-	return append(b, "]}\n"...)
+	b = append(b, ']')
+	if len(sequences) > 0 {
+		b = append(b, `, "sequences": [`...)
+		for i, s := range sequences {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			q, _ := json.Marshal(s.ruleID)
+			b = append(b, `{"rule_id": `...)
+			b = append(b, q...)
+			b = append(b, `, "lines": [`...)
+			b = append(b, strings.Join(s.lines, ", ")...)
+			b = append(b, "]}"...)
+		}
+		b = append(b, ']')
+	}
+	return append(b, "}\n"...)
 }
 
 func orDash(s string) string {

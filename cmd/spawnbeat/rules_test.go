@@ -24,7 +24,7 @@ const (
 // the exit status main would use.
 func runRules(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := newRulesCommand()
+	cmd := newRulesCommand(&globals{environment: envDefault})
 	var stdout, stderr bytes.Buffer
 	cmd.SetArgs(args)
 	cmd.SetIn(strings.NewReader(stdin))
@@ -188,6 +188,29 @@ func TestRulesTest(t *testing.T) {
 	}
 }
 
+// TestRulesTestSequence runs a sequence rule across an events file in its
+// order (testdata/sequence/README.md says what each line is).
+func TestRulesTestSequence(t *testing.T) {
+	const dir = ruleTestdata + "/sequence"
+	const seqID = "9a1b2c3d-0000-4000-8000-00000000seq1"
+	out, errOut, status := runRules(t, "", "test", "--rules", dir, "--events", dir+"/events.ndjson")
+	want := results(8, map[int]string{}) // every line, then line 4 replaced
+	want = strings.Replace(want, `{"line": 4, "rule_ids": []}`,
+		`{"line": 4, "rule_ids": ["`+seqID+`"], "sequences": [{"rule_id": "`+seqID+`", "lines": [1]}]}`, 1)
+	if diff := cmp.Diff(want, out); diff != "" {
+		t.Errorf("stdout (-want +got):\n%s", diff)
+	}
+	wantErr := dir + "/events.ndjson:5: note: no @timestamp: sequence rules skip this document (and any other without one)\n"
+	if status != 0 || errOut != wantErr {
+		t.Errorf("status %d stderr %q, want 0 and %q", status, errOut, wantErr)
+	}
+	// The list marks it a sequence.
+	list, _, _ := runRules(t, "", "list", "--builtin=false", "--rules", dir)
+	if !strings.Contains(list, seqID+"  1        Download Then Shell  loaded, sequence") {
+		t.Errorf("rules list:\n%s", list)
+	}
+}
+
 func TestRulesCheck(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -201,6 +224,13 @@ func TestRulesCheck(t *testing.T) {
 			args:    []string{"check", ruleTestdata + "/custom"},
 			wantOut: "OK: 1 rules loaded, 1 unsupported, from 2 files\n",
 			wantErr: ruleTestdata + `/custom/threshold.toml: note: rule 5c1e2d3f-0000-4000-8000-000000000002 (Many Failed Logins) is not run: rule type "threshold" (only eql runs inline)` + "\n",
+		},
+		{
+			// The built-in rules as files: each loads on its own, as a
+			// user's copy of it would.
+			name:    "built-in rule files",
+			args:    []string{"check", "../../module/detection/rules/builtin"},
+			wantOut: "OK: 2 rules loaded, 0 unsupported, from 2 files\n",
 		},
 		{
 			name: "TOML error and EQL error inside the query",
@@ -268,8 +298,9 @@ func TestRulesList(t *testing.T) {
 			name: "built-ins",
 			args: []string{"list"},
 			want: "" +
-				"RULE_ID                               VERSION  NAME                                     STATUS  WARNINGS\n" +
-				"d76b02ef-fc95-4001-9297-01cb7412232f  210      Interactive Terminal Spawned via Python  loaded\n",
+				"RULE_ID                               VERSION  NAME                                         STATUS  WARNINGS\n" +
+				"84c08f08-ace1-4372-814f-fc09620efca0  1        Shell Given a New Pseudo-Terminal by Python  loaded\n" +
+				"d76b02ef-fc95-4001-9297-01cb7412232f  210      Interactive Terminal Spawned via Python      loaded\n",
 		},
 		{
 			name: "user rules replacing and adding",
@@ -277,6 +308,7 @@ func TestRulesList(t *testing.T) {
 			want: "" +
 				"RULE_ID                               VERSION  NAME                                            STATUS  WARNINGS\n" +
 				"0f4c5d8e-7a2b-4c1d-9e3f-5a6b7c8d9e01  3        Shell Spawned by Web Server                     loaded\n" +
+				"84c08f08-ace1-4372-814f-fc09620efca0  1        Shell Given a New Pseudo-Terminal by Python     loaded\n" +
 				"d76b02ef-fc95-4001-9297-01cb7412232f  300      Interactive Terminal Spawned via Python (site)  loaded, replaces built-in\n" +
 				"5c1e2d3f-0000-4000-8000-000000000002  1        Many Failed Logins                              unsupported: rule type \"threshold\" (only eql runs inline)\n",
 		},
@@ -330,5 +362,24 @@ func TestRulesUsage(t *testing.T) {
 				t.Errorf("exit status %d, want 2", status)
 			}
 		})
+	}
+}
+
+// TestRulesListConfigured: without --rules, `rules list` lists the rules the
+// configuration names, as an installed agent's /etc/spawnbeat/rules.d.
+func TestRulesListConfigured(t *testing.T) {
+	custom, err := filepath.Abs(ruleTestdata + "/custom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	cfg := "spawnbeat.detection:\n  builtin: false\n  rules: [\"" + custom + "\"]\n"
+	if err := os.WriteFile(filepath.Join(home, "spawnbeat.yml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"rules", "list", "--path.home", home}, &out, &errb)
+	if code != statusOK || !strings.Contains(out.String(), webshellID) || strings.Contains(out.String(), pythonTTYID) {
+		t.Errorf("rules list: status %d, want the configured rules without the built-in:\n%s%s", code, out.String(), errb.String())
 	}
 }

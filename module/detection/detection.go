@@ -6,10 +6,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"go.uber.org/zap"
 
+	"github.com/spawnbeat/spawnbeat/module/detection/engine"
 	"github.com/spawnbeat/spawnbeat/module/detection/rules"
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
 )
@@ -24,48 +26,95 @@ const (
 	maxMessage     = 1024
 )
 
+// evictionReportEvery is how many documents pass between two looks at the
+// sequence rules' eviction counters, to log the rules that evicted.
+const evictionReportEvery = 4096
+
+// Options configures a Detector. It is a plain value; zero fields take the
+// engine's defaults.
+type Options struct {
+	// MaxPending bounds the partial sequences each sequence rule holds
+	// (engine.DefaultMaxPending when 0).
+	MaxPending int
+	// MaxSpan is how long a partial sequence of a rule without maxspan is
+	// held (engine.DefaultMaxSpan when 0).
+	MaxSpan time.Duration
+}
+
 // Detector evaluates the rule set in force on every document and turns a
 // matching document into an alert in place. It is safe for concurrent use:
 // Evaluate reads the current set through an atomic pointer, and Install
-// swaps it (the Watcher's callback) without stopping evaluation.
+// swaps it (the Watcher's callback) without stopping evaluation. The
+// partial sequences of sequence rules are state: Evaluate updates them
+// under a mutex, so documents are evaluated one at a time, in the order
+// Evaluate is called (capture calls it from one goroutine, in the kernel's
+// order).
 type Detector struct {
 	log       *zap.Logger
+	opts      Options
 	current   atomic.Pointer[installed]
 	evaluated atomic.Uint64
 	alerts    atomic.Uint64
 
-	mu   sync.Mutex                // guards hits, only touched by Install and Stats
-	hits map[string]*atomic.Uint64 // matches per rule_id, kept across reloads
+	seqMu sync.Mutex // serialises the use of every installed Tracker
+
+	mu      sync.Mutex                     // guards hits and retired, touched by Install and Stats
+	hits    map[string]*atomic.Uint64      // matches per rule_id, kept across reloads
+	retired map[string]engine.TrackerStats // counts of trackers a reload replaced, per rule_id
 }
 
-// installed is a rule set with its per-rule counters, index-aligned with
-// set.Rules(), so the hot path never looks a counter up by name.
+// installed is a rule set with its per-rule counters and the sequence
+// rules' trackers, index-aligned with set.Rules(), so the hot path never
+// looks anything up by name.
 type installed struct {
-	set  *rules.Set
-	hits []*atomic.Uint64
+	set      *rules.Set
+	hits     []*atomic.Uint64
+	trackers []*engine.Tracker // nil for single-event rules
+	sequence bool              // some rule is a sequence
+	reported []uint64          // evictions already logged, per rule (under seqMu)
 }
 
 // New returns a Detector evaluating set. log may be nil.
-func New(set *rules.Set, log *zap.Logger) (*Detector, error) {
+func New(set *rules.Set, opts Options, log *zap.Logger) (*Detector, error) {
 	if set == nil {
 		return nil, ErrNoRules
 	}
 	if log == nil {
 		log = zap.NewNop()
 	}
-	d := &Detector{log: log.Named("detection"), hits: map[string]*atomic.Uint64{}}
+	d := &Detector{
+		log:     log.Named("detection"),
+		opts:    opts,
+		hits:    map[string]*atomic.Uint64{},
+		retired: map[string]engine.TrackerStats{},
+	}
 	d.Install(set)
 	return d, nil
 }
 
 // Install makes set the rule set in force and returns the previous one.
-// Documents being evaluated finish with the set they started with. A nil
-// set is ignored.
+// Documents being evaluated finish with the set they started with. A
+// sequence rule whose query is unchanged keeps its partial sequences
+// across the swap; any other starts empty. A nil set is ignored.
 func (d *Detector) Install(set *rules.Set) *rules.Set {
 	if set == nil {
 		return d.Rules()
 	}
-	in := &installed{set: set, hits: make([]*atomic.Uint64, set.Len())}
+	old := d.current.Load()
+	keep := map[string]*engine.Tracker{}
+	if old != nil {
+		for i, r := range old.set.Rules() {
+			if t := old.trackers[i]; t != nil {
+				keep[r.Meta.ID+"\x00"+r.Query] = t
+			}
+		}
+	}
+	in := &installed{
+		set:      set,
+		hits:     make([]*atomic.Uint64, set.Len()),
+		trackers: make([]*engine.Tracker, set.Len()),
+		reported: make([]uint64, set.Len()),
+	}
 	d.mu.Lock()
 	for i, r := range set.Rules() {
 		c, ok := d.hits[r.Meta.ID]
@@ -74,14 +123,39 @@ func (d *Detector) Install(set *rules.Set) *rules.Set {
 			d.hits[r.Meta.ID] = c
 		}
 		in.hits[i] = c
+		if !r.IsSequence() {
+			continue
+		}
+		in.sequence = true
+		k := r.Meta.ID + "\x00" + r.Query
+		if t, ok := keep[k]; ok {
+			in.trackers[i] = t
+			in.reported[i] = t.Stats().Evicted
+			delete(keep, k)
+			continue
+		}
+		in.trackers[i] = r.ECSSequence.NewTracker(engine.Limits{MaxPending: d.opts.MaxPending, MaxSpan: d.opts.MaxSpan})
+	}
+	// The counts of trackers that go keep adding up under their rule_id.
+	for k, t := range keep {
+		id, _, _ := strings.Cut(k, "\x00")
+		d.retired[id] = addStats(d.retired[id], t.Stats())
 	}
 	d.mu.Unlock()
-	old := d.current.Swap(in)
+	d.current.Store(in)
 	d.log.Info("rule set installed", zap.Int("rules", set.Len()))
 	if old == nil {
 		return nil
 	}
 	return old.set
+}
+
+func addStats(a, b engine.TrackerStats) engine.TrackerStats {
+	return engine.TrackerStats{
+		Evicted:   a.Evicted + b.Evicted,
+		Expired:   a.Expired + b.Expired,
+		Cancelled: a.Cancelled + b.Cancelled,
+	}
 }
 
 // Rules returns the rule set in force.
@@ -93,29 +167,47 @@ func (d *Detector) Rules() *rules.Set {
 }
 
 // Evaluate runs every rule on ev. On one or more matches it turns ev into an
-// alert in place (DESIGN.md "Alerts"): event.kind "alert", ev.Rules the
-// matching rules (reusing ev.Rules' backing array), ev.RiskScore the highest
-// risk score, ev.Severity the highest numeric severity and ev.Message a
-// bounded sentence; it returns true. Without a match ev is left untouched.
-// ev is owned by the caller for the duration of the call.
+// alert in place: event.kind "alert", ev.Rules the matching rules (reusing
+// ev.Rules' backing array), ev.RiskScore the highest risk score,
+// ev.Severity the highest numeric severity and ev.Message a bounded
+// sentence; it returns true. A sequence rule matches the document that
+// completes it, and ev.Sequences then names the rule and the event.id
+// values of the sequence's earlier documents. Without a match ev is left
+// untouched. ev is owned by the caller for the duration of the call.
 func (d *Detector) Evaluate(ev *ecs.Event) bool {
-	d.evaluated.Add(1)
+	n := d.evaluated.Add(1)
 	in := d.current.Load()
 	if in == nil || ev == nil {
 		return false
 	}
 	matched := ev.Rules[:0]
+	var sequences []ecs.SequenceMatch
+	if in.sequence {
+		d.seqMu.Lock()
+		defer d.seqMu.Unlock()
+	}
 	for i, r := range in.set.Rules() {
-		if r.ECS.Match(ev) {
-			matched = append(matched, r.Meta)
-			in.hits[i].Add(1)
+		if t := in.trackers[i]; t != nil {
+			earlier, ok := r.ECSSequence.Eval(t, ev, ev.Event.ID)
+			if !ok {
+				continue
+			}
+			sequences = append(sequences, ecs.SequenceMatch{RuleID: r.Meta.ID, EventIDs: earlier})
+		} else if !r.ECS.Match(ev) {
+			continue
 		}
+		matched = append(matched, r.Meta)
+		in.hits[i].Add(1)
+	}
+	if in.sequence && n%evictionReportEvery == 0 {
+		d.reportEvictions(in)
 	}
 	if len(matched) == 0 {
 		return false
 	}
 	d.alerts.Add(1)
 	ev.Rules = matched
+	ev.Sequences = sequences
 	ev.Event.Kind = ecs.KindAlert
 	ev.RiskScore, ev.Severity = 0, 0
 	for _, m := range matched {
@@ -131,6 +223,27 @@ func (d *Detector) Evaluate(ev *ecs.Event) bool {
 		ce.Write(zap.Strings("rule.id", ids), zap.Int("process.pid", ev.Process.PID), zap.String("message", ev.Message))
 	}
 	return true
+}
+
+// reportEvictions warns about the sequence rules that evicted partial
+// sequences since the last report: a sign that the rule's pending cap is
+// too small for the host, or that something floods its first step. The
+// caller holds seqMu.
+func (d *Detector) reportEvictions(in *installed) {
+	for i, t := range in.trackers {
+		if t == nil {
+			continue
+		}
+		st := t.Stats()
+		if st.Evicted == in.reported[i] {
+			continue
+		}
+		r := in.set.Rules()[i]
+		d.log.Warn("sequence rule at its cap of pending partial sequences: some were evicted (spawnbeat.detection.sequences.max_pending)",
+			zap.String("rule.id", r.Meta.ID), zap.String("rule.name", r.Meta.Name),
+			zap.Uint64("evicted", st.Evicted-in.reported[i]), zap.Int64("pending", st.Pending))
+		in.reported[i] = st.Evicted
+	}
 }
 
 // message builds the alert sentence, e.g.
@@ -222,6 +335,10 @@ type Stats struct {
 	Alerts    uint64            `json:"alerts"`    // documents that matched at least one rule
 	Rules     int               `json:"rules"`     // rules in force
 	Matches   map[string]uint64 `json:"matches"`   // matches per rule_id since start, across reloads
+	// Sequences are the partial sequences of each sequence rule in force,
+	// by rule_id: held now, and evicted, expired and cancelled since
+	// start (across reloads).
+	Sequences map[string]engine.TrackerStats `json:"sequences,omitempty"`
 }
 
 // Stats returns a snapshot of the counters.
@@ -231,13 +348,27 @@ func (d *Detector) Stats() Stats {
 		Alerts:    d.alerts.Load(),
 		Matches:   map[string]uint64{},
 	}
-	if set := d.Rules(); set != nil {
-		s.Rules = set.Len()
-	}
+	in := d.current.Load()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for id, c := range d.hits {
 		s.Matches[id] = c.Load()
+	}
+	if in == nil {
+		return s
+	}
+	s.Rules = in.set.Len()
+	for i, t := range in.trackers {
+		if t == nil {
+			continue
+		}
+		if s.Sequences == nil {
+			s.Sequences = map[string]engine.TrackerStats{}
+		}
+		id := in.set.Rules()[i].Meta.ID
+		st := addStats(d.retired[id], t.Stats())
+		st.Pending = t.Stats().Pending
+		s.Sequences[id] = st
 	}
 	return s
 }

@@ -10,32 +10,52 @@ import (
 	"github.com/spawnbeat/spawnbeat/module/process/procfs"
 )
 
+// builder makes the ECS document of a table entry: the process, its
+// parent and leaders as the table knows them, with user and group names
+// (procfs.Names) and the agent's and host's fields. It belongs to the
+// Source's goroutine.
+type builder struct {
+	host      *ecs.Host
+	agent     *ecs.Agent
+	namespace string // data_stream.namespace
+	table     *cache.Table
+	names     *procfs.Names
+	// hostCaps is the capability bounding set of the host's init (pid 1
+	// under the proc root), which a privileged container's processes
+	// keep whole; HasCapBnd false when it could not be read.
+	hostCaps procfs.Creds
+
+	seq      uint64            // event.sequence
+	ids      map[uint32]string // formatted user and group ids
+	cmdlines [2]joined         // the last command lines built, newest first
+}
+
 // build fills ev, a zeroed document, for ent.
-func (s *Source) build(ev *ecs.Event, action, typ string, at time.Time, ent *cache.Entry) {
-	s.seq++
+func (b *builder) build(ev *ecs.Event, action, typ string, at time.Time, ent *cache.Entry) {
+	b.seq++
 	ev.Timestamp = at
 	ev.Event = ecs.Meta{
 		Kind:     ecs.KindEvent,
 		Type:     typ,
 		Action:   action,
 		Created:  time.Now(),
-		Sequence: s.seq,
+		Sequence: b.seq,
 	}
-	ev.Host, ev.Agent, ev.Namespace = s.host, s.agent, s.opts.Namespace
+	ev.Host, ev.Agent, ev.Namespace = b.host, b.agent, b.namespace
 
 	p := &ev.Process
-	s.info(&p.Info, ent)
-	if parent, ok := s.table.Parent(ent); ok {
-		s.info(&p.Parent, parent)
+	b.info(&p.Info, ent)
+	if parent, ok := b.table.Parent(ent); ok {
+		b.info(&p.Parent, parent)
 	} else if ent.PPID > 0 {
 		p.Parent.PID = ent.PPID // known from the kernel or /proc, its image is not
 	}
-	if leader, typ := s.table.EntryLeader(ent); leader != nil {
-		s.leader(&p.EntryLeader, ent, leader)
+	if leader, typ := b.table.EntryLeader(ent); leader != nil {
+		b.leader(&p.EntryLeader, ent, leader)
 		p.EntryLeader.EntryMetaType = typ.String()
 	}
-	s.leaderByPID(&p.SessionLeader, ent, ent.Image.SID)
-	s.leaderByPID(&p.GroupLeader, ent, ent.Image.PGID)
+	b.leaderByPID(&p.SessionLeader, ent, ent.Image.SID)
+	b.leaderByPID(&p.GroupLeader, ent, ent.Image.PGID)
 	if action == ecs.ActionExec && len(ent.Previous) > 0 {
 		p.Previous = make([]ecs.Previous, len(ent.Previous))
 		for i, im := range ent.Previous {
@@ -48,7 +68,7 @@ func (s *Source) build(ev *ecs.Event, action, typ string, at time.Time, ent *cac
 	}
 	ev.Container.ID = ent.Image.ContainerID
 	if ev.Container.ID != "" {
-		ev.Container.Privileged = s.privileged(&ent.Image)
+		ev.Container.Privileged = b.privileged(&ent.Image)
 	}
 	ev.Spawnbeat.ReadState = readState(ent)
 	ev.AssignID()
@@ -59,10 +79,10 @@ func (s *Source) build(ev *ecs.Event, action, typ string, at time.Time, ent *cac
 // Docker's and Kubernetes' privileged containers keep it (an unprivileged
 // one gets 14 capabilities by default). Unknown when either set is
 // unknown.
-func (s *Source) privileged(im *cache.Image) ecs.Tristate {
-	host := s.hostCaps.CapBnd
+func (b *builder) privileged(im *cache.Image) ecs.Tristate {
+	host := b.hostCaps.CapBnd
 	switch {
-	case im.ReadState == 0 || !im.HasCapBnd || !s.hostCaps.HasCapBnd:
+	case im.ReadState == 0 || !im.HasCapBnd || !b.hostCaps.HasCapBnd:
 		return ecs.Unknown
 	case im.CapBnd&host == host:
 		return ecs.True
@@ -86,7 +106,7 @@ func readState(ent *cache.Entry) string {
 // info copies what the table knows of a process into an ECS process object.
 // Strings and argument slices are shared, never copied: the table never
 // modifies them.
-func (s *Source) info(dst *ecs.Info, e *cache.Entry) {
+func (b *builder) info(dst *ecs.Info, e *cache.Entry) {
 	im := &e.Image
 	dst.PID = e.PID
 	dst.EntityID = e.EntityID
@@ -94,17 +114,17 @@ func (s *Source) info(dst *ecs.Info, e *cache.Entry) {
 	dst.Executable = im.Exe
 	dst.Args = im.Args
 	dst.ArgsTruncated = im.ArgsTruncated
-	dst.CommandLine = s.commandLine(im.Args)
+	dst.CommandLine = b.commandLine(im.Args)
 	dst.WorkingDirectory = im.Cwd
 	dst.EnvVars = im.EnvVars
 	dst.Start = e.Start
 	if im.ReadState == 0 {
 		return // nothing was read: no credentials, no terminal
 	}
-	dst.User = s.user(im.EUID)
-	dst.Group = s.group(im.EGID)
-	dst.RealUser = s.user(im.UID)
-	dst.RealGroup = s.group(im.GID)
+	dst.User = b.user(im.EUID)
+	dst.Group = b.group(im.EGID)
+	dst.RealUser = b.user(im.UID)
+	dst.RealGroup = b.group(im.GID)
 	if im.TTY != 0 {
 		major, minor := procfs.TTYDevice(im.TTY)
 		dst.TTY = ecs.TTY{Major: int(major), Minor: int(minor), Valid: true}
@@ -114,14 +134,14 @@ func (s *Source) info(dst *ecs.Info, e *cache.Entry) {
 	}
 }
 
-func (s *Source) user(uid uint32) ecs.ID {
-	name, _ := s.names.User(uid)
-	return ecs.ID{ID: s.idString(uid), Name: name}
+func (b *builder) user(uid uint32) ecs.ID {
+	name, _ := b.names.User(uid)
+	return ecs.ID{ID: b.idString(uid), Name: name}
 }
 
-func (s *Source) group(gid uint32) ecs.ID {
-	name, _ := s.names.Group(gid)
-	return ecs.ID{ID: s.idString(gid), Name: name}
+func (b *builder) group(gid uint32) ecs.ID {
+	name, _ := b.names.Group(gid)
+	return ecs.ID{ID: b.idString(gid), Name: name}
 }
 
 // maxIDStrings bounds the cache of formatted user and group ids.
@@ -129,15 +149,15 @@ const maxIDStrings = 4096
 
 // idString formats a user or group id, from a cache: a document carries
 // four of them, and a host has few distinct ones.
-func (s *Source) idString(id uint32) string {
-	if str, ok := s.ids[id]; ok {
+func (b *builder) idString(id uint32) string {
+	if str, ok := b.ids[id]; ok {
 		return str
 	}
-	if s.ids == nil || len(s.ids) >= maxIDStrings {
-		s.ids = make(map[uint32]string, 64)
+	if b.ids == nil || len(b.ids) >= maxIDStrings {
+		b.ids = make(map[uint32]string, 64)
 	}
 	str := strconv.FormatUint(uint64(id), 10)
-	s.ids[id] = str
+	b.ids[id] = str
 	return str
 }
 
@@ -145,18 +165,18 @@ func (s *Source) idString(id uint32) string {
 // two results are kept: a process's documents (exec, end) and its parent's
 // fields in them alternate, and the children of one process (a shell loop,
 // a build) share its args slice as their parent's.
-func (s *Source) commandLine(args []string) string {
+func (b *builder) commandLine(args []string) string {
 	if len(args) == 0 {
 		return ""
 	}
-	for i := range s.cmdlines {
-		if c := &s.cmdlines[i]; len(args) == len(c.args) && &args[0] == &c.args[0] {
+	for i := range b.cmdlines {
+		if c := &b.cmdlines[i]; len(args) == len(c.args) && &args[0] == &c.args[0] {
 			return c.line
 		}
 	}
-	s.cmdlines[1] = s.cmdlines[0]
-	s.cmdlines[0] = joined{args, strings.Join(args, " ")}
-	return s.cmdlines[0].line
+	b.cmdlines[1] = b.cmdlines[0]
+	b.cmdlines[0] = joined{args, strings.Join(args, " ")}
+	return b.cmdlines[0].line
 }
 
 // joined is a command line and the args it was joined from.
@@ -167,17 +187,17 @@ type joined struct {
 
 // leaderByPID fills a session or process-group leader of ent from the
 // table, for Kibana's Session View; absent when the leader is unknown.
-func (s *Source) leaderByPID(dst *ecs.Leader, ent *cache.Entry, pid int) {
+func (b *builder) leaderByPID(dst *ecs.Leader, ent *cache.Entry, pid int) {
 	if pid <= 0 {
 		return
 	}
-	if e, ok := s.table.Get(pid); ok {
-		s.leader(dst, ent, e)
+	if e, ok := b.table.Get(pid); ok {
+		b.leader(dst, ent, e)
 	}
 }
 
 // leader fills dst with leader e of process ent.
-func (s *Source) leader(dst *ecs.Leader, ent, e *cache.Entry) {
+func (b *builder) leader(dst *ecs.Leader, ent, e *cache.Entry) {
 	dst.PID = e.PID
 	dst.EntityID = e.EntityID
 	dst.Name = e.Image.Name()

@@ -122,7 +122,7 @@ func fakeSource(t testing.TB, procs ...fakeProc) *Source {
 	if err != nil {
 		t.Fatalf("NewClock: %v", err)
 	}
-	s.clock = clk
+	s.kernel.clock = clk
 	return s
 }
 
@@ -245,7 +245,7 @@ func TestHandleBatch(t *testing.T) {
 			}
 			want := make([]ecs.Event, len(tt.want))
 			for i, w := range tt.want {
-				w.Timestamp = s.clock.Time(uint64(w.Timestamp.UnixNano()))
+				w.Timestamp = s.kernel.clock.Time(uint64(w.Timestamp.UnixNano()))
 				if w.Event.Action == ecs.ActionEnd {
 					w.Process.End = w.Timestamp
 				}
@@ -438,6 +438,7 @@ func TestEnvVars(t *testing.T) {
 		exe: "/usr/bin/bash", cwd: "/", environ: []string{"PATH=/usr/bin", "HISTFILE=/dev/null"}}
 	s := fakeSource(t, bash)
 	s.opts.EnvVars = []string{"HISTFILE", "LD_PRELOAD"}
+	s.fill.envVars = s.opts.EnvVars
 	docs := collect(s)
 	s.scan(true)
 	writeProc(t, filepath.Dir(s.fs.Root()), fakeProc{pid: 1001, ppid: 1000, sid: 1000, comm: "true", state: 'S',
@@ -552,9 +553,9 @@ func TestSettle(t *testing.T) {
 	// sees it; a vouched-for image says none, as the table knows.
 	child := fakeProc{pid: 4000, ppid: 3000, sid: 300, tty: pts1, comm: "sleep", state: 'S', args: []string{"sleep", "1"}, exe: "/bin/sleep", cwd: "/"}
 	// read is a process as ReadExec reads it without stat.
-	read := func(pid int) *procfs.Process {
+	read := func(pid int, tty uint32) *procfs.Process {
 		return &procfs.Process{
-			Stat: procfs.Stat{PID: pid, PGID: pid, SID: 300}, Args: []string{"sleep", "1"}, Exe: "/bin/sleep", Cwd: "/",
+			Stat: procfs.Stat{PID: pid, PGID: pid, SID: 300, TTY: tty}, Args: []string{"sleep", "1"}, Exe: "/bin/sleep", Cwd: "/",
 			ReadState: procfs.ReadComplete, Missing: procfs.PartStat | procfs.PartStatus,
 		}
 	}
@@ -562,12 +563,15 @@ func TestSettle(t *testing.T) {
 		name     string
 		forked   bool // the table saw the child's fork
 		lost     bool // events were lost, no resync since
+		ttyKnown bool // the exec's image gave the terminal (the read's)
 		pid      int
 		wantTTY  uint32
 		wantPPID int  // 0: left to the table
 		wantStat bool // PartStat cleared
 	}{
 		{name: "forked child of a shell without terminal: the table vouches", forked: true, pid: 4000, wantStat: true},
+		{name: "the exec's image gave the terminal: the table's start and parent", forked: true, ttyKnown: true, pid: 4000, wantTTY: pts1, wantStat: true},
+		{name: "the image's terminal, events lost since: stat read", forked: true, lost: true, ttyKnown: true, pid: 4000, wantTTY: pts1, wantPPID: 3000, wantStat: true},
 		{name: "events lost since: stat read", forked: true, lost: true, pid: 4000, wantTTY: pts1, wantPPID: 3000, wantStat: true},
 		{name: "fork not seen: stat read", pid: 4000, wantTTY: pts1, wantPPID: 3000, wantStat: true},
 		{name: "reaped before stat: unknown", pid: 4001},
@@ -581,8 +585,12 @@ func TestSettle(t *testing.T) {
 			}
 			writeProc(t, filepath.Dir(s.opts.ProcRoot), child)
 			s.lost = tt.lost
-			p := read(tt.pid)
-			s.settle(p)
+			var tty uint32
+			if tt.ttyKnown {
+				tty = pts1
+			}
+			p := read(tt.pid, tty)
+			s.settle(p, tt.ttyKnown)
 			if p.TTY != tt.wantTTY || p.PPID != tt.wantPPID || (p.Missing&procfs.PartStat == 0) != tt.wantStat {
 				t.Errorf("tty %#x, ppid %d, stat settled %v; want %#x, %d, %v",
 					p.TTY, p.PPID, p.Missing&procfs.PartStat == 0, tt.wantTTY, tt.wantPPID, tt.wantStat)

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"os"
+	"strings"
 	"time"
 )
 
@@ -108,4 +110,23 @@ func (ca *CA) ServerConfig(hosts ...string) (*tls.Config, error) {
 			PrivateKey:  key,
 		}},
 	}, nil
+}
+
+// CommandTLS is the -tls option of the test servers' commands: a fresh CA,
+// a server certificate for the host of addr (and 127.0.0.1, localhost),
+// and the CA certificate written to caFile for the client to trust.
+func CommandTLS(addr, caFile string) (*tls.Config, error) {
+	ca, err := NewTestCA()
+	if err != nil {
+		return nil, fmt.Errorf("create test ca: %w", err)
+	}
+	host, _, _ := strings.Cut(addr, ":")
+	cfg, err := ca.ServerConfig(host, "127.0.0.1", "localhost")
+	if err != nil {
+		return nil, fmt.Errorf("issue server certificate: %w", err)
+	}
+	if err := os.WriteFile(caFile, ca.PEM(), 0o644); err != nil { //nolint:gosec // a CA certificate is public
+		return nil, fmt.Errorf("write ca certificate %s: %w", caFile, err)
+	}
+	return cfg, nil
 }

@@ -4,13 +4,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/elastic/go-ucfg"
+
+	"github.com/spawnbeat/spawnbeat/beater/endpoint"
+	"github.com/spawnbeat/spawnbeat/beater/tlsconfig"
 )
 
 // Defaults of the output.elasticsearch settings.
@@ -29,14 +30,6 @@ const (
 	DataStreamPrefix = "logs-spawnbeat.process-"
 )
 
-// Verification modes of ssl.verification_mode, as in Beats.
-const (
-	VerifyFull        = "full"        // chain and host name
-	VerifyStrict      = "strict"      // chain and host name; the name must be in the SAN
-	VerifyCertificate = "certificate" // chain only, any host name
-	VerifyNone        = "none"        // nothing: for tests only
-)
-
 // Config is the output.elasticsearch section. Build it with DefaultConfig
 // and unpack the user's settings on top (go-ucfg); Unpack runs Validate.
 // A Config is a plain value: not safe for concurrent mutation, safe to read
@@ -51,8 +44,8 @@ type Config struct {
 	Username string `config:"username"`
 	Password string `config:"password"`
 
-	SSL      SSLConfig `config:"ssl"`
-	ProxyURL string    `config:"proxy_url"`
+	SSL      tlsconfig.Settings `config:"ssl"`
+	ProxyURL string             `config:"proxy_url"`
 
 	CompressionLevel      int           `config:"compression_level"` // 0 off, 1–9 gzip
 	BulkMaxSize           int           `config:"bulk_max_size"`
@@ -76,17 +69,6 @@ type Config struct {
 	Namespace string `config:"namespace"`
 
 	NonIndexablePolicy NonIndexablePolicy `config:"non_indexable_policy"`
-}
-
-// SSLConfig is the ssl section. A plain value, like Config.
-type SSLConfig struct {
-	// Enabled nil means "on when a host is https or ssl settings are given".
-	Enabled                *bool    `config:"enabled"`
-	CertificateAuthorities []string `config:"certificate_authorities,replace"` // files or inline PEM
-	Certificate            string   `config:"certificate"`                     // file or inline PEM
-	Key                    string   `config:"key"`                             // file or inline PEM
-	VerificationMode       string   `config:"verification_mode"`
-	SupportedProtocols     []string `config:"supported_protocols,replace"` // empty: TLSv1.2 and TLSv1.3
 }
 
 // BackoffConfig is the backoff section: waits grow exponentially from Init
@@ -139,6 +121,9 @@ func (p *NonIndexablePolicy) Unpack(c *ucfg.Config) error {
 
 // DefaultConfig returns the defaults: localhost:9200, bulk_max_size 1600,
 // one worker, 90s timeout, backoff 1s..60s, retries forever, drop policy.
+// DefaultCompressionLevel is compression_level's default: gzip level 1.
+const DefaultCompressionLevel = 1
+
 func DefaultConfig() Config {
 	return Config{
 		Hosts:                 []string{"localhost:9200"},
@@ -150,10 +135,11 @@ func DefaultConfig() Config {
 		IdleConnectionTimeout: DefaultIdleConnectionTimeout,
 		MaxRetries:            -1,
 		Namespace:             DefaultNamespace,
-		// SupportedProtocols stays nil (TLSv1.2 and TLSv1.3): go-ucfg
-		// merges lists index by index, so a default list would leak into
-		// the user's shorter one.
-		SSL: SSLConfig{VerificationMode: VerifyFull},
+		// gzip at its fastest, as Beats' Elasticsearch output does by
+		// default: bulk bodies of ECS documents shrink some tenfold for
+		// about 1.4x the agent's CPU per document (see docs/performance.md).
+		CompressionLevel: DefaultCompressionLevel,
+		SSL:              tlsconfig.Default(),
 	}
 }
 
@@ -183,7 +169,7 @@ func (c *Config) Validate() error {
 	}
 	if c.ProxyURL != "" {
 		if u, err := url.Parse(c.ProxyURL); err != nil || u.Host == "" {
-			bad("proxy_url", "not a URL with a host: %q", redactURL(c.ProxyURL))
+			bad("proxy_url", "not a URL with a host: %q", endpoint.Redact(c.ProxyURL))
 		}
 	}
 	if c.CompressionLevel < 0 || c.CompressionLevel > 9 {
@@ -213,19 +199,7 @@ func (c *Config) Validate() error {
 	if err := validNamespace(c.Namespace); err != nil {
 		bad("namespace", "%v", err)
 	}
-	switch c.SSL.VerificationMode {
-	case VerifyFull, VerifyStrict, VerifyCertificate, VerifyNone:
-	default:
-		bad("ssl.verification_mode", "must be full, strict, certificate or none, got %q", c.SSL.VerificationMode)
-	}
-	for i, p := range c.SSL.SupportedProtocols {
-		if _, ok := tlsVersions[p]; !ok {
-			bad(fmt.Sprintf("ssl.supported_protocols.%d", i), "must be TLSv1.2 or TLSv1.3, got %q", p)
-		}
-	}
-	if (c.SSL.Certificate == "") != (c.SSL.Key == "") {
-		bad("ssl.certificate", "certificate and key must be given together")
-	}
+	errs = append(errs, c.SSL.Problems()...)
 	if len(errs) == 0 {
 		return nil
 	}
@@ -253,22 +227,13 @@ func validNamespace(ns string) error {
 // Index returns the data stream the output writes to.
 func (c *Config) Index() string { return DataStreamPrefix + c.Namespace }
 
-// tlsWanted says whether the TLS settings apply: ssl.enabled explicitly, or
-// certificate settings given.
-func (c *Config) tlsWanted() bool {
-	if c.SSL.Enabled != nil {
-		return *c.SSL.Enabled
-	}
-	return len(c.SSL.CertificateAuthorities) > 0 || c.SSL.Certificate != ""
-}
-
 // HostURLs returns the hosts as full URLs (scheme, host, port, path).
 func (c *Config) HostURLs() ([]*url.URL, error) {
 	out := make([]*url.URL, 0, len(c.Hosts))
 	for _, h := range c.Hosts {
 		u, err := c.hostURL(h)
 		if err != nil {
-			return nil, fmt.Errorf("parse host %q: %w", redactURL(h), err)
+			return nil, fmt.Errorf("parse host %q: %w", endpoint.Redact(h), err)
 		}
 		out = append(out, u)
 	}
@@ -279,47 +244,7 @@ func (c *Config) HostURLs() ([]*url.URL, error) {
 // as libbeat does: protocol and path apply where the host leaves them out,
 // https is the default scheme when TLS is configured, 9200 the default port.
 func (c *Config) hostURL(h string) (*url.URL, error) {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return nil, errors.New("empty host")
-	}
-	raw := h
-	if !strings.Contains(h, "://") {
-		scheme := c.Protocol
-		if scheme == "" {
-			scheme = "http"
-			if c.tlsWanted() {
-				scheme = "https"
-			}
-		}
-		raw = scheme + "://" + h
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		// url.Error quotes the whole URL, password included.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("%q: %w", redactURL(h), err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("unsupported scheme %q", u.Scheme)
-	}
-	if u.Hostname() == "" {
-		return nil, fmt.Errorf("no host name in %q", redactURL(h))
-	}
-	if u.Port() == "" {
-		u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(DefaultPort))
-	} else if p, err := strconv.Atoi(u.Port()); err != nil || p <= 0 || p > 65535 {
-		return nil, fmt.Errorf("bad port in %q", redactURL(h))
-	}
-	if (u.Path == "" || u.Path == "/") && c.Path != "" {
-		u.Path = "/" + strings.Trim(c.Path, "/")
-	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawQuery, u.Fragment = "", ""
-	return u, nil
+	return endpoint.URL(h, endpoint.Defaults{Scheme: endpoint.Scheme(c.Protocol, c.SSL.Wanted()), Port: DefaultPort, Path: c.Path})
 }
 
 // encodedAPIKey returns the api_key in the base64 form of the

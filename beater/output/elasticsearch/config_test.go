@@ -9,6 +9,8 @@ import (
 
 	"github.com/elastic/go-ucfg"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/spawnbeat/spawnbeat/beater/tlsconfig"
 )
 
 // TestConfigUnpack unpacks user settings over the defaults the way the
@@ -52,7 +54,7 @@ func TestConfigUnpack(t *testing.T) {
 				c.CompressionLevel, c.BulkMaxSize, c.Worker, c.Timeout = 5, 50, 3, 5*time.Second
 				c.Backoff = BackoffConfig{Init: 2 * time.Second, Max: time.Minute}
 				c.MaxRetries, c.Namespace, c.ProxyURL = 7, "prod", "http://proxy:3128"
-				c.SSL.VerificationMode, c.SSL.SupportedProtocols = VerifyCertificate, []string{"TLSv1.3"}
+				c.SSL.VerificationMode, c.SSL.SupportedProtocols = tlsconfig.VerifyCertificate, []string{"TLSv1.3"}
 				c.NonIndexablePolicy.DeadLetterIndex = "my-dlq"
 			},
 		},
@@ -207,6 +209,30 @@ func TestSetupConfigValidate(t *testing.T) {
 	for _, key := range []string{"template.name", "template.pattern", "ilm.policy_name"} {
 		if !strings.Contains(err.Error(), key) {
 			t.Errorf("error does not name %s: %v", key, err)
+		}
+	}
+}
+
+// TestDefaultCompression: request bodies are gzipped at level 1 unless
+// compression_level says otherwise (0 turns it off), as in Beats.
+func TestDefaultCompression(t *testing.T) {
+	for _, tc := range []struct {
+		in   map[string]any
+		want int
+	}{
+		{map[string]any{"hosts": []string{"es:9200"}}, 1},
+		{map[string]any{"hosts": []string{"es:9200"}, "compression_level": 0}, 0},
+	} {
+		raw, err := ucfg.NewFrom(tc.in, ucfg.PathSep("."))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := DefaultConfig()
+		if err := raw.Unpack(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got.CompressionLevel != tc.want {
+			t.Errorf("%v: compression_level %d, want %d", tc.in, got.CompressionLevel, tc.want)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/spawnbeat/spawnbeat/beater/pipeline"
+	"github.com/spawnbeat/spawnbeat/beater/tlsconfig"
 	"github.com/spawnbeat/spawnbeat/tests/esserver"
 )
 
@@ -235,14 +236,14 @@ func TestTLSAndAuth(t *testing.T) {
 		{
 			name: "tls verification none",
 			opts: esserver.Options{TLS: srvTLS},
-			edit: func(c *Config) { c.SSL.VerificationMode = VerifyNone; c.Protocol = "https" },
+			edit: func(c *Config) { c.SSL.VerificationMode = tlsconfig.VerifyNone; c.Protocol = "https" },
 		},
 		{
 			name: "tls verification certificate",
 			opts: esserver.Options{TLS: srvTLS},
 			edit: func(c *Config) {
 				c.SSL.CertificateAuthorities = []string{caFile}
-				c.SSL.VerificationMode = VerifyCertificate
+				c.SSL.VerificationMode = tlsconfig.VerifyCertificate
 			},
 		},
 		{

@@ -5,21 +5,6 @@ import (
 	"testing"
 )
 
-func TestRedactURL(t *testing.T) {
-	for in, want := range map[string]string{
-		"https://elastic:pw@es:9200/p": "https://elastic:xxxxx@es:9200/p",
-		"elastic:pw@es:9200":           "elastic:xxxxx@es:9200",
-		"http://u:p@ss:w/rd@es:9200":   "http://u:xxxxx@es:9200",
-		"https://es:9200":              "https://es:9200",
-		"https://token@es:9200":        "https://token@es:9200",
-		"http://es:99999999/a@b":       "http://es:xxxxx@b", // too much hidden, never too little
-	} {
-		if got := redactURL(in); got != want {
-			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // TestErrorsHideURLPasswords checks that a host or proxy setting that does
 // not parse is named in the error without its password, which may have come
 // from the keystore; and that a private key is never quoted.
@@ -53,8 +38,8 @@ func TestErrorsHideURLPasswords(t *testing.T) {
 	c := DefaultConfig()
 	c.SSL.Certificate = "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n"
 	c.SSL.Key = "MIIEv" + secret // a key whose PEM armour was lost
-	_, err := c.TLSConfig()
+	_, err := c.SSL.Client()
 	if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "ssl.key") {
-		t.Errorf("TLSConfig with a damaged key: %v", err)
+		t.Errorf("Client() with a damaged key: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -179,6 +180,9 @@ func jsonToECS(doc map[string]any) (*ecs.Event, bool) {
 		Host:      &ecs.Host{Name: s("host.name"), ID: s("host.id"), OS: ecs.OS{Type: s("host.os.type"), Name: s("host.os.name")}},
 		Namespace: s("data_stream.namespace"),
 	}
+	if ts, err := time.Parse(time.RFC3339Nano, s("@timestamp")); err == nil {
+		e.Timestamp = ts
+	}
 	info := func(p string, i *ecs.Info) {
 		i.PID = num(p + "pid")
 		i.Name, i.Executable = s(p+"name"), s(p+"executable")
@@ -188,17 +192,28 @@ func jsonToECS(doc map[string]any) (*ecs.Event, bool) {
 		i.User = ecs.ID{ID: s(p + "user.id"), Name: s(p + "user.name")}
 		i.Group = ecs.ID{ID: s(p + "group.id"), Name: s(p + "group.name")}
 		i.RealUser = ecs.ID{ID: s(p + "real_user.id")}
-		if v := get(p + "interactive"); v.Kind == engine.Bool {
-			i.Interactive = ecs.False
-			if v.Bool {
-				i.Interactive = ecs.True
-			}
+		i.Interactive = tristate(get(p + "interactive"))
+		if v := get(p + "tty.char_device.major"); v.Kind == engine.Number {
+			i.TTY = ecs.TTY{Major: int(v.Num), Minor: num(p + "tty.char_device.minor"), Valid: true}
 		}
 	}
 	info("process.", &e.Process.Info)
 	info("process.parent.", &e.Process.Parent)
-	if u := s("user.id"); u != "" {
-		e.Process.User = ecs.ID{ID: u, Name: s("user.name")}
+	e.Process.SessionLeader.PID = num("process.session_leader.pid")
+	e.Process.SessionLeader.SameAsProcess = tristate(get("process.session_leader.same_as_process"))
+	if u, n := s("user.id"), s("user.name"); u != "" || n != "" {
+		e.Process.User = ecs.ID{ID: u, Name: n}
 	}
 	return e, true
+}
+
+// tristate converts a boolean value; anything else is unknown.
+func tristate(v engine.Value) ecs.Tristate {
+	switch {
+	case v.Kind != engine.Bool:
+		return ecs.Unknown
+	case v.Bool:
+		return ecs.True
+	}
+	return ecs.False
 }

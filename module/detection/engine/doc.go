@@ -89,4 +89,100 @@
 // allocate on the ECS path except for the string-building functions
 // (concat, string), timestamps compared as strings, and case-insensitive
 // tests on non-ASCII or very long (>512 byte) values.
+//
+// # Sequences
+//
+// CompileSequence turns a parsed sequence into a Sequence; Eval runs one
+// document through it, inline, in the order documents arrive (capture
+// emits them in the kernel's order), against the partial sequences held
+// in a Tracker. Elasticsearch runs a sequence by querying each step and
+// matching the hits in @timestamp order; spawnbeat sees each event once,
+// when it happens, and decides then. The semantics are Elasticsearch's
+// (reference: https://www.elastic.co/docs/reference/query-languages/eql/eql-syntax,
+// "Sequences" and "How sequence queries handle matches"; source:
+// x-pack/plugin/eql/src/main/java/org/elasticsearch/xpack/eql/, below
+// abbreviated to eql/), decision by decision:
+//
+//   - Steps. Each step's filter is a single-event query with the semantics
+//     above. `with runs=N` is the step written N times in a row (reference,
+//     "with runs statement"; parser/LogicalPlanBuilder expands it), N from 1
+//     to 100; a sequence has at least two steps once runs are counted,
+//     until not counted.
+//   - One partial sequence per join key and step. A step's event takes the
+//     partial sequence waiting at the step before it, with the same join
+//     key, and moves it on; a newer partial sequence at a step replaces the
+//     older one (reference, "How sequence queries handle matches": "If two
+//     pending sequences are in the same state at the same time, the most
+//     recent sequence overwrites the older one"). In the source,
+//     execution/sequence/SequenceMatcher.match calls OrdinalGroup.trimBefore,
+//     which takes the latest partial sequence before the event and drops it
+//     with every older one; processing events in order, keeping only the
+//     latest per step is the same.
+//   - Order. A step takes only a partial sequence whose last event came
+//     strictly before (OrdinalGroup.findBefore compares with < 0): one
+//     document never fills two steps of one sequence, but it may complete
+//     or advance one sequence and start another, as with runs (e1 e2 e3 e4
+//     under runs=3 complete [e1 e2 e3] and [e2 e3 e4]). Eval works from the
+//     last step to the first, so each step sees only what came before.
+//     The order is arrival order; Elasticsearch's is @timestamp, then its
+//     tiebreaker. They differ only where @timestamp runs backwards against
+//     arrival: the kernel's events from different CPUs can, by
+//     microseconds, for events that close together.
+//   - Join keys. `sequence by` keys come first in every step's key, then
+//     the step's own `by` keys; steps may name different fields in the
+//     same positions, and must have as many (reference, "by keyword";
+//     LogicalPlanBuilder: "Inconsistent number of join keys"). Keys join
+//     when equal as values (execution/sequence/SequenceKey.equals,
+//     Arrays.deepEquals): case-sensitive, a number is not its text, a
+//     multi-valued field equals the same list, a one-element array its
+//     element.
+//   - Missing and null keys. A join key that is not optional must be
+//     non-null: an event without it takes no part in that step. An
+//     optional key (`by ?field`) may be null, and null joins null
+//     (reference, "Optional by fields": "By default, a join key must be a
+//     non-null field value"; elastic/elasticsearch#79677, commit d4bf2dc8:
+//     "optional fields as keys can have null as a value, whereas
+//     non-optional fields will be restricted to non-null values only").
+//   - maxspan. The first and the last event's @timestamp are at most
+//     maxspan apart, bound included: SequenceMatcher.exceedsMaxSpan rejects
+//     only delta > maxspan, measured from the sequence's first event
+//     (startOrdinal) at every step. @timestamp counts in milliseconds, as a
+//     `date` field keeps it (spawnbeat's template maps @timestamp as date;
+//     execution/search/Timestamp reads epoch milliseconds): 0.9 ms and
+//     1000.4 ms are 1 s apart. Units ms, s, m, h, d; a positive whole
+//     number (LogicalPlanBuilder.visitSequenceParams).
+//   - until. An until event cancels the partial sequences of its own join
+//     key, computed from until's `by` fields (eql/execution/sequence/
+//     KeyToSequences keeps until events per key). It cancels a partial
+//     sequence whose last event is the until event itself, since
+//     Ordinal.between is inclusive at both ends, but not the sequence the
+//     until event completes, since UntilGroup.before looks only at until
+//     events strictly before the completing one. So a document may
+//     complete a sequence and be an until event; everything it started or
+//     advanced for that key is cancelled (reference, "until keyword": A B C
+//     matches [A B], A C B does not).
+//   - @timestamp. Elasticsearch requires a timestamp on every event
+//     (reference, "Required fields"); a document without one takes no part.
+//   - Missing events (`![...]`) parse but do not run inline: a trailing one
+//     is decided only once maxspan has passed after the last step, after
+//     the document that would carry the alert has gone; CompileSequence
+//     returns a CompileError wrapping ErrUnsupported.
+//
+// Bounds, spawnbeat's own (Elasticsearch bounds a search by its result
+// size and circuit breaker instead): a Tracker drops a partial sequence
+// once more than maxspan has passed since its first event (Limits.MaxSpan
+// for a query without maxspan), and holds at most Limits.MaxPending. Past
+// that, the partial sequence waiting at the earliest step, the one that
+// has waited there longest, is evicted; when every held one has gone
+// beyond the first step, the new first step is dropped instead. So a flood
+// of first steps evicts only first steps, oldest first, and never a
+// partial sequence that has matched more; every eviction is counted.
+//
+// Cost: a document that matches no step evaluates the first step of each
+// sequence, and a later step only where a partial sequence waits at the
+// step before it; it allocates nothing. One that starts or advances a
+// sequence copies its id and join key strings (two allocations, plus one
+// for a new key entry and one for a new partial sequence when none is
+// free for reuse); one that completes a sequence allocates the slice of
+// earlier ids.
 package engine

@@ -40,6 +40,15 @@ func (r ecsResolver) Category(name string) func(*ecs.Event) bool {
 	return func(*ecs.Event) bool { return false }
 }
 
+// Timestamp implements Timestamper: @timestamp in Unix milliseconds, as
+// Elasticsearch's date type keeps it, without formatting it.
+func (ecsResolver) Timestamp(e *ecs.Event) (int64, bool) {
+	if e == nil || e.Timestamp.IsZero() {
+		return 0, false
+	}
+	return e.Timestamp.UnixMilli(), true
+}
+
 // ECSFields lists the field names the ECS resolver fills, for documentation
 // and tests.
 func ECSFields() []string {
@@ -212,6 +221,9 @@ func ecsFields() map[string]Field[*ecs.Event] {
 		"event.severity":    func(e E) Value { return numberIf(e.Severity != 0, float64(e.Severity)) },
 		"process.end":       func(e E) Value { return timeValue(e.Process.End) },
 		"process.exit_code": func(e E) Value { return numberIf(e.Process.HasExitCode, float64(e.Process.ExitCode)) },
+		// EQL cannot compare process.tty with process.parent.tty; the
+		// document carries the comparison.
+		"spawnbeat.process.tty.same_as_parent": func(e E) Value { return tristate(e.Process.TTYSameAsParent()) },
 	}
 	for k, g := range get {
 		m[k] = Field[E]{Get: g}

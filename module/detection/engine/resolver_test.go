@@ -74,6 +74,8 @@ func TestECSResolver(t *testing.T) {
 		"process.real_group.id": s("1001"), "process.real_group.name": s("g"), "process.tty.char_device.major": n(136),
 		"process.tty.char_device.minor": n(3), "process.interactive": engine.BoolValue(true),
 		"process.end": s(ts), "process.exit_code": n(0),
+		// The parent has no terminal: the process's is not the parent's.
+		"spawnbeat.process.tty.same_as_parent": engine.BoolValue(false),
 		// The parent is known (PID 9) with an empty argv: args absent, args_count 0.
 		"process.parent.pid": n(9), "process.parent.name": s("sshd"), "process.parent.args": missing, "process.parent.args_count": n(0),
 		"process.parent.entity_id": missing, "process.parent.executable": missing, "process.parent.command_line": missing,

@@ -3,11 +3,24 @@
 // Elasticsearch's grammar (x-pack/plugin/eql/src/main/antlr/EqlBase.g4) and
 // its reference (https://www.elastic.co/guide/en/elasticsearch/reference/current/eql-syntax.html).
 //
-// Parse accepts single-event queries, `<category> where <condition>` and
-// `any where <condition>`. Sequences, samples, joins and pipes are recognised
-// and rejected with an error wrapping ErrUnsupported that carries the
-// position of their keyword, so that a rule loader can tell "valid EQL this
-// agent cannot run" from a syntax error.
+// ParseStatement accepts single-event queries, `<category> where
+// <condition>` and `any where <condition>`, and sequences:
+//
+//	sequence [by k1, k2...] [with maxspan=N(ms|s|m|h|d)]
+//	  [q1] [by ...] [with runs=N]
+//	  ![q2] [by ...]                  (a missing event)
+//	  ...
+//	[until [q] [by ...]]
+//
+// with Elasticsearch's checks: at least two steps once runs are expanded
+// (until not counted), runs from 1 to 100, the same number of join keys on
+// every step and on until, join keys that are fields (?field for one that
+// may be null), a positive whole maxspan, "by" before "with", and maxspan
+// whenever a step is a missing event. Parse is the single-event form: it
+// refuses a sequence. Samples, joins and pipes are recognised and rejected
+// with an error wrapping ErrUnsupported that carries the position of their
+// keyword, so that a rule loader can tell "valid EQL this agent cannot run"
+// from a syntax error.
 //
 // Syntax covered:
 //   - and, or, not with the precedence not > and > or; parentheses;

@@ -6,7 +6,8 @@ import (
 )
 
 // ErrUnsupported is wrapped by the error Parse returns for valid EQL that
-// spawnbeat does not run: sequences, samples, joins and pipes.
+// spawnbeat does not run (samples, joins and pipes), and for a sequence,
+// which only ParseStatement returns.
 var ErrUnsupported = errors.New("unsupported EQL construct")
 
 // ErrSyntax is wrapped by every *SyntaxError, so callers can test
@@ -35,9 +36,9 @@ type UnsupportedError struct {
 	What      string // "sequence", "sample", "join", "pipe", ...
 }
 
-// Error formats the error as "line:col: <what> queries are not supported ...".
+// Error formats the error as "line:col: <what>: unsupported EQL construct".
 func (e *UnsupportedError) Error() string {
-	return fmt.Sprintf("%d:%d: %s: %v (spawnbeat runs single-event queries only)", e.Line, e.Col, e.What, ErrUnsupported)
+	return fmt.Sprintf("%d:%d: %s: %v", e.Line, e.Col, e.What, ErrUnsupported)
 }
 
 // Unwrap returns ErrUnsupported.

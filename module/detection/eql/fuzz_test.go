@@ -9,7 +9,8 @@ import (
 
 // FuzzParse checks that no input panics or hangs the parser, that every
 // error is a *SyntaxError or wraps ErrUnsupported, and that an accepted
-// query prints to text that parses back to the same tree.
+// statement (a query or a sequence) prints to text that parses back to the
+// same tree.
 func FuzzParse(f *testing.F) {
 	for _, r := range loadCorpus(f) {
 		f.Add(r.Query)
@@ -20,11 +21,13 @@ func FuzzParse(f *testing.F) {
 		"process where /* c */ `f``g` != null // x",
 		`process where ((((a))))`,
 		`sequence [process where true] [process where true]`,
+		"sequence by host.id, ?a.b with maxspan=30s\n [process where x] by c with runs=3\n ![any where y] by d\nuntil [file where z] by e",
+		`sequence with maxspan=5 m [any where a] [any where b] | head 1`,
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
-		q, err := eql.Parse(src)
+		q, err := eql.ParseStatement(src)
 		if err != nil {
 			var se *eql.SyntaxError
 			if !errors.As(err, &se) && !errors.Is(err, eql.ErrUnsupported) {
@@ -36,7 +39,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		text := q.String()
-		again, err := eql.Parse(text)
+		again, err := eql.ParseStatement(text)
 		if err != nil {
 			t.Fatalf("Parse(%q) ok, but its String %q fails: %v", src, text, err)
 		}

@@ -11,33 +11,34 @@ import (
 type tokKind uint8
 
 const (
-	tEOF      tokKind = iota
-	tWord             // identifier or keyword, possibly with a trailing ~ (in~, like~, startsWith~)
-	tQIdent           // `backquoted identifier`, Text is the unquoted name
-	tString           // Text is the decoded value
-	tInt              // Text is the literal
-	tFloat            // Text is the literal
-	tEq               // ==
-	tNeq              // !=
-	tLt               // <
-	tLe               // <=
-	tGt               // >
-	tGe               // >=
-	tColon            // :
-	tAssign           // =
-	tPlus             // +
-	tMinus            // -
-	tStar             // *
-	tSlash            // /
-	tPercent          // %
-	tDot              // .
-	tComma            // ,
-	tLParen           // (
-	tRParen           // )
-	tLBrack           // [
-	tRBrack           // ]
-	tPipe             // |
-	tQuestion         // ? (optional field marker)
+	tEOF         tokKind = iota
+	tWord                // identifier or keyword, possibly with a trailing ~ (in~, like~, startsWith~)
+	tQIdent              // `backquoted identifier`, Text is the unquoted name
+	tString              // Text is the decoded value
+	tInt                 // Text is the literal
+	tFloat               // Text is the literal
+	tEq                  // ==
+	tNeq                 // !=
+	tLt                  // <
+	tLe                  // <=
+	tGt                  // >
+	tGe                  // >=
+	tColon               // :
+	tAssign              // =
+	tPlus                // +
+	tMinus               // -
+	tStar                // *
+	tSlash               // /
+	tPercent             // %
+	tDot                 // .
+	tComma               // ,
+	tLParen              // (
+	tRParen              // )
+	tLBrack              // [
+	tRBrack              // ]
+	tPipe                // |
+	tQuestion            // ? (optional field marker)
+	tMissingOpen         // ![ (a sequence's missing-event step)
 )
 
 // String names the token kind for error messages.
@@ -58,7 +59,8 @@ func (k tokKind) String() string {
 	}
 	return strconv.Quote([...]string{tEq: "==", tNeq: "!=", tLt: "<", tLe: "<=", tGt: ">", tGe: ">=",
 		tColon: ":", tAssign: "=", tPlus: "+", tMinus: "-", tStar: "*", tSlash: "/", tPercent: "%", tDot: ".",
-		tComma: ",", tLParen: "(", tRParen: ")", tLBrack: "[", tRBrack: "]", tPipe: "|", tQuestion: "?"}[k])
+		tComma: ",", tLParen: "(", tRParen: ")", tLBrack: "[", tRBrack: "]", tPipe: "|", tQuestion: "?",
+		tMissingOpen: "!["}[k])
 }
 
 // token is one lexical token with its 1-based position.
@@ -209,6 +211,8 @@ func (l *lexer) next() (token, error) {
 		t.kind = tLe
 	case ">=":
 		t.kind = tGe
+	case "![":
+		t.kind = tMissingOpen
 	}
 	if t.kind != tEOF {
 		l.advance(2)
@@ -290,6 +294,32 @@ func (l *lexer) number(t token) (token, error) {
 	}
 	t.text = l.src[start:l.pos]
 	return t, nil
+}
+
+// timeValue lexes a maxspan value, the digits and unit letters right after
+// "=" ("30s", "5 m", "1.5h"), which the general number rule would refuse.
+// It returns the number's text, the unit (possibly "") and their position.
+func (l *lexer) timeValue() (num, unit string, line, col int, err error) {
+	if err := l.skipSpace(); err != nil {
+		return "", "", 0, 0, err
+	}
+	line, col = l.line, l.col
+	start := l.pos
+	for isDigit(l.peekByte(0)) || l.peekByte(0) == '.' {
+		l.advance(1)
+	}
+	num = l.src[start:l.pos]
+	if num == "" {
+		return "", "", line, col, nil
+	}
+	if err := l.skipSpace(); err != nil {
+		return "", "", 0, 0, err
+	}
+	start = l.pos
+	for isLetter(l.peekByte(0)) {
+		l.advance(1)
+	}
+	return num, l.src[start:l.pos], line, col, nil
 }
 
 // quotedString lexes "..." with Elasticsearch's escapes.

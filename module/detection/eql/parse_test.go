@@ -18,38 +18,44 @@ func TestParseCorpus(t *testing.T) {
 	seqStart := regexp.MustCompile(`(?m)^\s*sequence\b`)
 	for _, r := range rules {
 		t.Run(r.File, func(t *testing.T) {
-			q, err := eql.Parse(r.Query)
-			if loc := seqStart.FindStringIndex(r.Query); loc != nil {
+			st, err := eql.ParseStatement(r.Query)
+			if err != nil {
+				t.Fatalf("ParseStatement: %v", err)
+			}
+			if seqStart.MatchString(r.Query) {
 				sequences++
-				if !errors.Is(err, eql.ErrUnsupported) {
-					t.Fatalf("sequence rule: err = %v, want ErrUnsupported", err)
+				s, ok := st.(*eql.Sequence)
+				if !ok {
+					t.Fatalf("a sequence rule parsed as %T", st)
 				}
+				// Parse, the single-event parser, refuses it at the keyword.
+				_, err := eql.Parse(r.Query)
 				var ue *eql.UnsupportedError
 				if !errors.As(err, &ue) || ue.What != "sequence" {
-					t.Fatalf("err = %#v, want *UnsupportedError for sequence", err)
+					t.Fatalf("Parse err = %#v, want *UnsupportedError for sequence", err)
 				}
-				// The position is the sequence keyword's.
 				kw := strings.Index(r.Query, "sequence")
 				line := strings.Count(r.Query[:kw], "\n") + 1
 				col := kw - strings.LastIndex(r.Query[:kw], "\n")
-				if ue.Line != line || ue.Col != col {
-					t.Errorf("position %d:%d, want %d:%d", ue.Line, ue.Col, line, col)
+				if ue.Line != line || ue.Col != col || s.Pos != (eql.Pos{Line: line, Col: col}) {
+					t.Errorf("position %d:%d (sequence %v), want %d:%d", ue.Line, ue.Col, s.Pos, line, col)
 				}
-				return
+				if n := len(s.Expanded()); n < 2 || s.MaxSpan <= 0 {
+					t.Errorf("%d steps, maxspan %v", n, s.MaxSpan)
+				}
+			} else {
+				single++
+				q, ok := st.(*eql.Query)
+				if !ok || q.Category != "process" {
+					t.Fatalf("parsed as %T, want a process query", st)
+				}
 			}
-			single++
+			// The canonical form parses back to the same text.
+			again, err := eql.ParseStatement(st.String())
 			if err != nil {
-				t.Fatalf("Parse: %v", err)
+				t.Fatalf("reparse %q: %v", st.String(), err)
 			}
-			if q.Category != "process" {
-				t.Errorf("category %q, want process", q.Category)
-			}
-			// The canonical form parses back to the same tree.
-			again, err := eql.Parse(q.String())
-			if err != nil {
-				t.Fatalf("reparse %q: %v", q.String(), err)
-			}
-			if diff := cmp.Diff(q.String(), again.String()); diff != "" {
+			if diff := cmp.Diff(st.String(), again.String()); diff != "" {
 				t.Errorf("round trip (-want +got):\n%s", diff)
 			}
 		})

@@ -12,17 +12,45 @@ const MaxDepth = 200
 
 // Parse parses a single-event EQL query. Errors are a *SyntaxError (which
 // wraps ErrSyntax), or an *UnsupportedError wrapping ErrUnsupported for
-// sequences, samples, joins and pipes, positioned at their keyword.
+// samples, joins and pipes, positioned at their keyword, and for a
+// sequence, which ParseStatement parses.
 func Parse(src string) (*Query, error) {
+	st, err := ParseStatement(src)
+	if err != nil {
+		return nil, err
+	}
+	q, ok := st.(*Query)
+	if !ok {
+		pos := st.Position()
+		return nil, &UnsupportedError{Line: pos.Line, Col: pos.Col, What: "sequence"}
+	}
+	return q, nil
+}
+
+// ParseStatement parses a single-event query (*Query) or a sequence
+// (*Sequence). Errors are as for Parse; a sequence with a missing-event
+// step (![...]) parses, and the engine decides whether it can run it.
+func ParseStatement(src string) (Statement, error) {
 	p := &parser{lex: newLexer(src)}
 	if err := p.advance(); err != nil {
 		return nil, err
 	}
-	q, err := p.query()
+	var (
+		st  Statement
+		err error
+	)
+	if p.isWord("sequence") {
+		st, err = p.sequence()
+	} else {
+		st, err = p.query()
+	}
 	if err != nil {
 		return nil, err
 	}
-	return q, nil
+	if err := p.expectEnd(); err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // parser is a recursive-descent parser with one token of lookahead.
@@ -68,11 +96,11 @@ func (p *parser) unsupported(what string) error {
 	return &UnsupportedError{Line: p.tok.line, Col: p.tok.col, What: what}
 }
 
+// query parses an event filter, `<category> where <condition>`, up to the
+// end of its condition.
 func (p *parser) query() (*Query, error) {
 	if p.tok.kind == tWord {
 		switch p.tok.text {
-		case "sequence":
-			return nil, p.unsupported("sequence")
 		case "sample":
 			return nil, p.unsupported("sample")
 		case "join":
@@ -105,9 +133,6 @@ func (p *parser) query() (*Query, error) {
 		return nil, err
 	}
 	q.Where = where
-	if err := p.expectEnd(); err != nil {
-		return nil, err
-	}
 	return q, nil
 }
 
@@ -584,7 +609,14 @@ func (p *parser) field(pos Pos) (*FieldRef, error) {
 			}
 			continue
 		case tLBrack:
-			return nil, p.unsupported("array index in field name")
+			// field[0] indexes an array (Elasticsearch: LB INTEGER_VALUE+
+			// RB); any other "[" after a join key starts the next step.
+			save, at := *p.lex, p.tok
+			if err := p.advance(); err == nil && p.tok.kind == tInt {
+				*p.lex, p.tok = save, at
+				return nil, p.unsupported("array index in field name")
+			}
+			*p.lex, p.tok = save, at
 		}
 		return &FieldRef{Name: strings.Join(parts, "."), Pos: pos}, nil
 	}

@@ -27,7 +27,7 @@ func FuzzParse(f *testing.F) {
 		var u *UnsupportedError
 		switch {
 		case err == nil:
-			if r == nil || r.Meta == nil || r.ECS == nil || r.JSON == nil {
+			if r == nil || r.Meta == nil || (r.ECS == nil || r.JSON == nil) == (r.ECSSequence == nil || r.JSONSequence == nil) {
 				t.Fatalf("Parse returned no error and an incomplete rule %+v", r)
 			}
 		case errors.As(err, &p):

@@ -18,9 +18,10 @@ import (
 // repository root. The corpus is never copied into the project.
 func corpusDir(t *testing.T) string { return corpus.Dir(t) }
 
-// TestCorpus is the conformance proof: every single-event Linux rule of
-// Elastic's detection-rules loads and compiles, and every sequence rule is
-// listed as unsupported, by name.
+// TestCorpus is the conformance proof: every Linux process rule of
+// Elastic's detection-rules loads and compiles, the 236 single-event rules
+// as single-event programs and the 30 sequences as sequences; none is
+// unsupported.
 func TestCorpus(t *testing.T) {
 	dir := corpusDir(t)
 	set, err := Load(Options{Paths: []string{dir}, DisableBuiltin: true}, zap.NewNop())
@@ -50,24 +51,27 @@ func TestCorpus(t *testing.T) {
 		t.Fatalf("corpus has %d single-event and %d sequence rules, want 236 and 30", len(wantSingle), len(wantSeq))
 	}
 
-	var gotSingle []string
+	var gotSingle, gotSeq []string
 	for _, r := range set.Rules() {
-		gotSingle = append(gotSingle, r.File)
+		switch {
+		case r.IsSequence() && r.JSONSequence != nil && r.ECS == nil && r.JSON == nil:
+			gotSeq = append(gotSeq, r.File)
+		case !r.IsSequence() && r.ECS != nil && r.JSON != nil && r.JSONSequence == nil:
+			gotSingle = append(gotSingle, r.File)
+		default:
+			t.Errorf("%s: programs ECS %v JSON %v ECSSequence %v JSONSequence %v", r.File, r.ECS != nil, r.JSON != nil, r.ECSSequence != nil, r.JSONSequence != nil)
+		}
 	}
 	sort.Strings(gotSingle)
-	if diff := cmp.Diff(wantSingle, gotSingle); diff != "" {
-		t.Errorf("loaded rule files (-want +got):\n%s", diff)
-	}
-	var gotSeq []string
-	for _, u := range set.Unsupported() {
-		if u.Name == "" || u.RuleID == "" || !strings.Contains(u.Reason, "sequence") {
-			t.Errorf("unsupported entry %+v: want a name, a rule_id and a sequence reason", u)
-		}
-		gotSeq = append(gotSeq, u.File)
-	}
 	sort.Strings(gotSeq)
+	if diff := cmp.Diff(wantSingle, gotSingle); diff != "" {
+		t.Errorf("single-event rule files (-want +got):\n%s", diff)
+	}
 	if diff := cmp.Diff(wantSeq, gotSeq); diff != "" {
-		t.Errorf("unsupported rule files (-want +got):\n%s", diff)
+		t.Errorf("sequence rule files (-want +got):\n%s", diff)
+	}
+	if n := len(set.Unsupported()); n != 0 {
+		t.Errorf("%d unsupported rules, want 0: %+v", n, set.Unsupported())
 	}
 	for _, r := range set.Rules() {
 		if r.Meta.Ruleset != "elastic" || r.Meta.Version != "1" || r.Meta.UUID == "" {
@@ -88,12 +92,12 @@ func TestLoadPaths(t *testing.T) {
 		{
 			name:    "built-ins only",
 			opts:    Options{},
-			wantIDs: []string{pythonTTYID},
+			wantIDs: []string{newPTYID, pythonTTYID},
 		},
 		{
 			name:       "directory plus built-ins",
 			opts:       Options{Paths: []string{"testdata/custom"}},
-			wantIDs:    []string{"0f4c5d8e-7a2b-4c1d-9e3f-5a6b7c8d9e01", pythonTTYID},
+			wantIDs:    []string{"0f4c5d8e-7a2b-4c1d-9e3f-5a6b7c8d9e01", newPTYID, pythonTTYID},
 			wantUnsupp: []string{"Many Failed Logins"},
 		},
 		{
@@ -131,7 +135,7 @@ func TestLoadPaths(t *testing.T) {
 		{
 			name:    "broken files do not stop the others",
 			opts:    Options{Paths: []string{"testdata/broken"}},
-			wantIDs: []string{pythonTTYID},
+			wantIDs: []string{newPTYID, pythonTTYID},
 			wantProblem: []string{
 				`testdata/broken/eql_syntax.toml:12:25: EQL: expected a field, a value, a function call or "(", found ")"`,
 				`testdata/broken/missing_rule_id.toml:1:1: missing rule.rule_id`,
@@ -179,8 +183,8 @@ func TestLoadUserRuleReplacesBuiltin(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if set.Len() != 1 {
-		t.Fatalf("rules = %d, want 1 (the user rule in place of the built-in)", set.Len())
+	if set.Len() != 2 {
+		t.Fatalf("rules = %d, want 2 (the user rule in place of one built-in, and the other built-in)", set.Len())
 	}
 	r := set.Lookup(pythonTTYID)
 	got := []string{r.File, r.Meta.Name, r.Meta.Version, r.Meta.Severity, r.Replaces}

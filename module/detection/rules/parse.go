@@ -136,7 +136,7 @@ func Parse(name string, data []byte, builtin bool) (*Rule, error) {
 		return nil, problem("rule.risk_score", ErrInvalid, "rule.risk_score %v: want 0 to 100", r.RiskScore)
 	}
 
-	q, err := eql.Parse(r.Query)
+	st, err := eql.ParseStatement(r.Query)
 	if err != nil {
 		if errors.Is(err, eql.ErrUnsupported) {
 			return nil, unsupported(err.Error(), err)
@@ -151,10 +151,13 @@ func Parse(name string, data []byte, builtin bool) (*Rule, error) {
 		}
 		return nil, problem("rule.query", errors.Join(ErrSyntax, err), "EQL: %v", err)
 	}
-	compileProblem := func(err error) *Problem {
+	compileProblem := func(err error) error {
 		var ce *engine.CompileError
 		if !errors.As(err, &ce) {
 			return problem("rule.query", errors.Join(ErrInvalid, err), "EQL compile: %v", err)
+		}
+		if errors.Is(err, engine.ErrUnsupported) {
+			return unsupported(fmt.Sprintf("%d:%d: %s", ce.Pos.Line, ce.Pos.Col, ce.Msg), err)
 		}
 		msg := ce.Msg
 		if ce.Name != "" {
@@ -169,13 +172,24 @@ func Parse(name string, data []byte, builtin bool) (*Rule, error) {
 		}
 		return p
 	}
-	progECS, err := engine.Compile[*ecs.Event](q, engine.ECS())
-	if err != nil {
-		return nil, compileProblem(err)
-	}
-	progJSON, err := engine.Compile[map[string]any](q, engine.JSON())
-	if err != nil {
-		return nil, compileProblem(err)
+	rule := &Rule{File: name, Builtin: builtin, Query: r.Query}
+	switch q := st.(type) {
+	case *eql.Query:
+		if rule.ECS, err = engine.Compile[*ecs.Event](q, engine.ECS()); err != nil {
+			return nil, compileProblem(err)
+		}
+		if rule.JSON, err = engine.Compile[map[string]any](q, engine.JSON()); err != nil {
+			return nil, compileProblem(err)
+		}
+		rule.Unresolved = rule.ECS.Unresolved()
+	case *eql.Sequence:
+		if rule.ECSSequence, err = engine.CompileSequence[*ecs.Event](q, engine.ECS()); err != nil {
+			return nil, compileProblem(err)
+		}
+		if rule.JSONSequence, err = engine.CompileSequence[map[string]any](q, engine.JSON()); err != nil {
+			return nil, compileProblem(err)
+		}
+		rule.Unresolved = rule.ECSSequence.Unresolved()
 	}
 
 	meta := &ecs.Rule{
@@ -197,21 +211,15 @@ func Parse(name string, data []byte, builtin bool) (*Rule, error) {
 	if len(r.References) > 0 {
 		meta.Reference = r.References[0]
 	}
-	if builtin || isElastic(r.Author, r.License) {
+	switch {
+	case isElastic(r.Author, r.License):
 		meta.Ruleset = "elastic"
+	case builtin:
+		meta.Ruleset = "spawnbeat" // spawnbeat's own rules
 	}
-	idLine, idCol := lay.keyPosition("rule.rule_id")
-	return &Rule{
-		idLine:     idLine,
-		idCol:      idCol,
-		Meta:       meta,
-		File:       name,
-		Builtin:    builtin,
-		Query:      r.Query,
-		ECS:        progECS,
-		JSON:       progJSON,
-		Unresolved: progECS.Unresolved(),
-	}, nil
+	rule.idLine, rule.idCol = lay.keyPosition("rule.rule_id")
+	rule.Meta = meta
+	return rule, nil
 }
 
 // tomlProblem turns a BurntSushi/toml error into a positioned Problem.

@@ -22,17 +22,59 @@ const designQuery = `process where host.os.type == "linux" and event.type == "st
 )
 `
 
-const pythonTTYID = "d76b02ef-fc95-4001-9297-01cb7412232f"
+const (
+	pythonTTYID = "d76b02ef-fc95-4001-9297-01cb7412232f"
+	newPTYID    = "84c08f08-ace1-4372-814f-fc09620efca0"
+)
+
+// The sub-techniques of T1059 the built-in rules name.
+var (
+	unixShell = ecs.Ref{ID: "T1059.004", Name: "Unix Shell", Reference: "https://attack.mitre.org/techniques/T1059/004/"}
+	python    = ecs.Ref{ID: "T1059.006", Name: "Python", Reference: "https://attack.mitre.org/techniques/T1059/006/"}
+)
+
+// executionThreat is MITRE ATT&CK TA0002 Execution / T1059 with subs.
+func executionThreat(subs ...ecs.Ref) []ecs.Threat {
+	return []ecs.Threat{{
+		Framework:    "MITRE ATT&CK",
+		Tactic:       ecs.Ref{ID: "TA0002", Name: "Execution", Reference: "https://attack.mitre.org/tactics/TA0002/"},
+		Technique:    []ecs.Ref{{ID: "T1059", Name: "Command and Scripting Interpreter", Reference: "https://attack.mitre.org/techniques/T1059/"}},
+		Subtechnique: subs,
+	}}
+}
+
+// builtin parses the embedded rule file builtin/NAME.
+func builtin(t *testing.T, name string) *Rule {
+	t.Helper()
+	var names []string
+	for _, f := range builtinFiles() {
+		names = append(names, f.name)
+		if f.name != "builtin/"+name {
+			continue
+		}
+		r, err := Parse(f.name, f.data, true)
+		if err != nil {
+			t.Fatalf("Parse(%s): %v", f.name, err)
+		}
+		return r
+	}
+	t.Fatalf("no built-in %s among %v", name, names)
+	return nil
+}
+
+func TestBuiltinFiles(t *testing.T) {
+	var names []string
+	for _, f := range builtinFiles() {
+		names = append(names, f.name)
+	}
+	want := []string{"builtin/execution_python_new_pty_shell.toml", "builtin/execution_python_tty_shell.toml"}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("built-in rule files (-want +got):\n%s", diff)
+	}
+}
 
 func TestBuiltinPythonTTY(t *testing.T) {
-	files := builtinFiles()
-	if len(files) != 1 {
-		t.Fatalf("built-in files = %d, want 1", len(files))
-	}
-	r, err := Parse(files[0].name, files[0].data, true)
-	if err != nil {
-		t.Fatalf("Parse(%s): %v", files[0].name, err)
-	}
+	r := builtin(t, "execution_python_tty_shell.toml")
 	want := &ecs.Rule{
 		ID:          pythonTTYID,
 		UUID:        stableUUID(pythonTTYID, "210"),
@@ -44,15 +86,7 @@ func TestBuiltinPythonTTY(t *testing.T) {
 		Ruleset:     "elastic",
 		RiskScore:   73,
 		Severity:    "high",
-		Threat: []ecs.Threat{{
-			Framework: "MITRE ATT&CK",
-			Tactic:    ecs.Ref{ID: "TA0002", Name: "Execution", Reference: "https://attack.mitre.org/tactics/TA0002/"},
-			Technique: []ecs.Ref{{ID: "T1059", Name: "Command and Scripting Interpreter", Reference: "https://attack.mitre.org/techniques/T1059/"}},
-			Subtechnique: []ecs.Ref{
-				{ID: "T1059.004", Name: "Unix Shell", Reference: "https://attack.mitre.org/techniques/T1059/004/"},
-				{ID: "T1059.006", Name: "Python", Reference: "https://attack.mitre.org/techniques/T1059/006/"},
-			},
-		}},
+		Threat:      executionThreat(unixShell, python),
 	}
 	if diff := cmp.Diff(want, r.Meta); diff != "" {
 		t.Errorf("built-in rule metadata (-want +got):\n%s", diff)
@@ -62,6 +96,48 @@ func TestBuiltinPythonTTY(t *testing.T) {
 	}
 	if r.ECS == nil || r.JSON == nil || !r.Builtin || r.File != "builtin/execution_python_tty_shell.toml" {
 		t.Errorf("rule = %+v, want both programs, Builtin, File builtin/execution_python_tty_shell.toml", r)
+	}
+}
+
+// newPTYQuery is the query of spawnbeat's own rule, checked by hand against
+// what pty.spawn does (setsid, TIOCSCTTY on a new pty slave, exec).
+const newPTYQuery = `process where host.os.type == "linux" and event.type == "start" and event.action == "exec" and
+  process.parent.name : "python*" and
+  process.name in ("bash", "dash", "ash", "sh", "tcsh", "csh", "zsh", "ksh", "fish",
+                   "ksh93", "bsd-csh", "mksh", "lksh", "busybox") and
+  process.session_leader.same_as_process == true and
+  process.tty.char_device.major >= 136 and process.tty.char_device.major <= 143 and
+  spawnbeat.process.tty.same_as_parent == false
+`
+
+func TestBuiltinPythonNewPTY(t *testing.T) {
+	r := builtin(t, "execution_python_new_pty_shell.toml")
+	want := &ecs.Rule{
+		ID:      newPTYID,
+		UUID:    stableUUID(newPTYID, "1"),
+		Name:    "Shell Given a New Pseudo-Terminal by Python",
+		Version: "1",
+		Description: "Identifies a shell that a Python process started in a new session, with a fresh pseudo-terminal as its controlling\n" +
+			"terminal: what pty.spawn, pty.fork and os.forkpty do, whatever the Python code looks like. Attackers use it to upgrade\n" +
+			"a simple reverse shell to a fully interactive tty; unlike a match on Python's command line, it sees the call in a\n" +
+			"script file, in code read from standard input, typed into python3 -i, or hidden behind exec, base64 or getattr.",
+		Reference: "https://docs.python.org/3/library/pty.html",
+		Author:    "spawnbeat",
+		License:   "LicenseRef-spawnbeat-undeclared",
+		Ruleset:   "spawnbeat",
+		RiskScore: 73,
+		Severity:  "high",
+		Threat:    executionThreat(python),
+	}
+	if diff := cmp.Diff(want, r.Meta); diff != "" {
+		t.Errorf("built-in rule metadata (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(newPTYQuery, r.Query); diff != "" {
+		t.Errorf("built-in query (-want +got):\n%s", diff)
+	}
+	// Every field it tests is one spawnbeat fills: none may be unresolved.
+	if len(r.Unresolved) != 0 {
+		t.Errorf("unresolved fields %v, want none", r.Unresolved)
 	}
 }
 
@@ -103,18 +179,21 @@ func TestParseVersionAndRuleset(t *testing.T) {
 	base := "[rule]\nname = \"N\"\nrule_id = \"R\"\nrisk_score = 21\nseverity = \"low\"\ntype = \"eql\"\nquery = 'process where true'\n"
 	tests := []struct {
 		name, text           string
+		builtin              bool
 		wantVersion, wantSet string
 	}{
-		{"no version anywhere", base, "1", "custom"},
-		{"metadata version", "[metadata]\nversion = 7\n" + base, "7", "custom"},
-		{"rule version wins", "[metadata]\nversion = 7\n" + base + "version = 9\n", "9", "custom"},
-		{"elastic author", base + "author = [\"Elastic\"]\n", "1", "elastic"},
-		{"elastic licence spelling", base + "license = \"Elastic Licence v2\"\n", "1", "elastic"},
-		{"uuid from file", base + "uuid = \"u-1\"\n", "1", "custom"},
+		{"no version anywhere", base, false, "1", "custom"},
+		{"metadata version", "[metadata]\nversion = 7\n" + base, false, "7", "custom"},
+		{"rule version wins", "[metadata]\nversion = 7\n" + base + "version = 9\n", false, "9", "custom"},
+		{"elastic author", base + "author = [\"Elastic\"]\n", false, "1", "elastic"},
+		{"elastic licence spelling", base + "license = \"Elastic Licence v2\"\n", false, "1", "elastic"},
+		{"uuid from file", base + "uuid = \"u-1\"\n", false, "1", "custom"},
+		{"built-in by Elastic", base + "author = [\"Elastic\"]\n", true, "1", "elastic"},
+		{"built-in of spawnbeat's own", base + "author = [\"spawnbeat\"]\n", true, "1", "spawnbeat"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := Parse("x.toml", []byte(tt.text), false)
+			r, err := Parse("x.toml", []byte(tt.text), tt.builtin)
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
@@ -278,9 +357,14 @@ func TestParseUnsupported(t *testing.T) {
 			wantReason: `rule type "threshold" (only eql runs inline)`,
 		},
 		{
-			name:       "sequence query",
-			text:       "[rule]\nrule_id = \"R\"\nname = \"N\"\ntype = \"eql\"\nseverity = \"low\"\nquery = '''\nsequence by process.entity_id [process where true] [process where true]'''\n",
-			wantReason: `1:1: sequence: unsupported EQL construct (spawnbeat runs single-event queries only)`,
+			name:       "sample query",
+			text:       "[rule]\nrule_id = \"R\"\nname = \"N\"\ntype = \"eql\"\nseverity = \"low\"\nquery = '''\nsample by process.entity_id [process where true] [process where true]'''\n",
+			wantReason: `1:1: sample: unsupported EQL construct`,
+		},
+		{
+			name:       "sequence with a missing event",
+			text:       "[rule]\nrule_id = \"R\"\nname = \"N\"\ntype = \"eql\"\nseverity = \"low\"\nquery = '''\nsequence with maxspan=1m [process where true]\n  ![process where false] [process where true]'''\n",
+			wantReason: `2:3: missing events (![...]) are not run inline`,
 		},
 	}
 	for _, tt := range tests {

@@ -19,7 +19,8 @@ var (
 	// ErrDuplicate marks a rule_id defined by two user files.
 	ErrDuplicate = errors.New("duplicate rule_id")
 	// ErrUnsupported marks a rule spawnbeat cannot run inline (a type other
-	// than eql, a sequence query). Such a rule is listed, not failed.
+	// than eql, a sample, join or pipe, a sequence with missing events).
+	// Such a rule is listed, not failed.
 	ErrUnsupported = errors.New("unsupported rule")
 	// ErrNoMatch marks a literal rule path that does not exist.
 	ErrNoMatch = errors.New("no rule file")
@@ -38,10 +39,17 @@ type Rule struct {
 	// Replaces is the file of the built-in rule this user rule overrides, or "".
 	Replaces string
 
-	// ECS evaluates the rule on spawnbeat's typed documents (the hot path).
+	// ECS evaluates a single-event rule on spawnbeat's typed documents (the
+	// hot path); nil for a sequence rule.
 	ECS *engine.Program[*ecs.Event]
-	// JSON evaluates the rule on decoded JSON documents (rules test).
+	// JSON evaluates a single-event rule on decoded JSON documents (rules
+	// test); nil for a sequence rule.
 	JSON *engine.Program[map[string]any]
+	// ECSSequence and JSONSequence are a sequence rule's compiled query on
+	// the same two document types; nil for a single-event rule. Their
+	// partial matches live in an engine.Tracker each evaluator owns.
+	ECSSequence  *engine.Sequence[*ecs.Event]
+	JSONSequence *engine.Sequence[map[string]any]
 
 	// Unresolved lists fields the query references that spawnbeat never
 	// fills: the rule loads, but those predicates never match.
@@ -84,7 +92,7 @@ type Unsupported struct {
 	RuleID  string
 	Name    string
 	Version string
-	Reason  string // e.g. the EQL parser's "1:1: sequence: unsupported EQL construct ...", or `rule type "threshold" ...`
+	Reason  string // e.g. the EQL parser's "1:1: sample: unsupported EQL construct", or `rule type "threshold" ...`
 }
 
 // Warning is a field a loaded rule references that spawnbeat never fills.
@@ -133,8 +141,22 @@ func newSet(rs []*Rule, problems []*Problem, unsupported []Unsupported, files []
 	return s
 }
 
+// IsSequence reports whether r is a sequence rule (ECSSequence and
+// JSONSequence set) rather than a single-event one (ECS and JSON set).
+func (r *Rule) IsSequence() bool { return r.ECSSequence != nil }
+
 // Rules returns the compiled rules, sorted by rule_id.
 func (s *Set) Rules() []*Rule { return s.rules }
+
+// HasSequences reports whether some rule of the set is a sequence.
+func (s *Set) HasSequences() bool {
+	for _, r := range s.rules {
+		if r.IsSequence() {
+			return true
+		}
+	}
+	return false
+}
 
 // Len is the number of compiled rules.
 func (s *Set) Len() int { return len(s.rules) }

@@ -105,8 +105,14 @@ func (e *Event) appendJSON(dst []byte, enc *Encoder) []byte {
 
 	m = w.open("spawnbeat")
 	w.str("read_state", e.Spawnbeat.ReadState)
+	w.sequences(e.Sequences)
 	pm := w.open("process")
 	w.boolTrue("args_truncated", e.Process.ArgsTruncated)
+	if same := e.Process.TTYSameAsParent(); same != Unknown {
+		tm := w.open("tty")
+		w.tristate("same_as_parent", same)
+		w.close(tm)
+	}
 	if e.Process.Parent.PID != 0 {
 		ppm := w.open("parent")
 		w.boolTrue("args_truncated", e.Process.Parent.ArgsTruncated)
@@ -244,19 +250,35 @@ func (w *writer) tristate(k string, t Tristate) {
 }
 
 // previous writes process.previous, an array of objects, when not empty.
+// sequences writes spawnbeat.sequence, an array of objects.
+func (w *writer) sequences(ms []SequenceMatch) {
+	w.objects("sequence", len(ms), func(i int) {
+		w.str("rule_id", ms[i].RuleID)
+		w.strs("event_ids", ms[i].EventIDs, true)
+	})
+}
+
 func (w *writer) previous(ps []Previous) {
-	if len(ps) == 0 {
+	w.objects("previous", len(ps), func(i int) {
+		w.str("executable", ps[i].Executable)
+		w.args(ps[i].Args)
+	})
+}
+
+// objects writes an array of n objects under k, nothing when n is 0; elem
+// writes the fields of the i-th.
+func (w *writer) objects(k string, n int, elem func(i int)) {
+	if n == 0 {
 		return
 	}
-	w.key("previous")
+	w.key(k)
 	w.b = append(w.b, '[')
-	for i := range ps {
+	for i := 0; i < n; i++ {
 		if i > 0 {
 			w.b = append(w.b, ',')
 		}
 		w.b = append(w.b, '{')
-		w.str("executable", ps[i].Executable)
-		w.args(ps[i].Args)
+		elem(i)
 		w.b = append(w.b, '}')
 	}
 	w.b = append(w.b, ']')

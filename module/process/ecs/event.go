@@ -36,8 +36,19 @@ type Event struct {
 	RiskScore float64 // event.risk_score: the highest of the matching rules
 	Severity  int     // event.severity: numeric, the highest
 	Message   string
+	// Sequences are the sequence rules this document completed, each with
+	// the event.id values of the sequence's earlier documents
+	// (spawnbeat.sequence).
+	Sequences []SequenceMatch
 
 	Spawnbeat Extra // non-ECS fields, declared in _meta/fields.yml
+}
+
+// SequenceMatch is one element of spawnbeat.sequence: a sequence rule that
+// the document completed, and the documents before it in the sequence.
+type SequenceMatch struct {
+	RuleID   string   // rule.id of the sequence rule
+	EventIDs []string // event.id of the sequence's earlier documents, first first
 }
 
 // Container is the container.* object: absent for a process outside any.
@@ -104,6 +115,24 @@ type Info struct {
 
 // ArgsCount is len(Args); it is written only when Args is known.
 func (i *Info) ArgsCount() int { return len(i.Args) }
+
+// TTYSameAsParent is spawnbeat.process.tty.same_as_parent: whether the
+// process's controlling terminal is the one the document names for its
+// parent (process.tty and process.parent.tty, the same device). Rules need
+// it because EQL cannot compare two fields. It is unknown when the process
+// has no terminal, has no known parent, or when the parent's terminal is
+// unknown (its image was never read); False when the parent has none or
+// another. The parent's terminal is the one the process table holds for
+// it: what its stat said at its exec or at the start-up scan.
+func (p *Process) TTYSameAsParent() Tristate {
+	if !p.TTY.Valid || p.Parent.PID == 0 || p.Parent.Interactive == Unknown {
+		return Unknown
+	}
+	if p.Parent.TTY.Valid && p.Parent.TTY.Major == p.TTY.Major && p.Parent.TTY.Minor == p.TTY.Minor {
+		return True
+	}
+	return False
+}
 
 // Leader is a process.{entry,session,group}_leader.* object for Kibana's Session View.
 type Leader struct {
@@ -197,7 +226,7 @@ type Rule struct {
 	Reference   string // first reference URL
 	Author      string // authors joined by ", "
 	License     string
-	Ruleset     string // "elastic" for built-in/public rules, "custom" otherwise
+	Ruleset     string // "elastic" for Elastic's rules, "spawnbeat" for spawnbeat's own built-ins, "custom" otherwise
 	RiskScore   float64
 	Severity    string // "low", "medium", "high", "critical"
 	Threat      []Threat

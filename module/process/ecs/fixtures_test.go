@@ -379,6 +379,8 @@ func fullEvent(h string) *Event {
 		{Executable: "/usr/bin/dash", Args: []string{"sh", "-c", "exec bash"}},
 	}
 	alert(e, pythonTTYRule(), customShellRule())
+	// As if the custom rule were a sequence this document completed.
+	e.Sequences = []SequenceMatch{{RuleID: customShellRule().ID, EventIDs: []string{"mCMe5c1xN7QTX2ZpP1Jx0A", "q5m3sGvlbB4NTWYXa2G0tg"}}}
 	e.Spawnbeat.ReadState = "zombie"
 	e.AssignID()
 	return e

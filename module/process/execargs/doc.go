@@ -17,9 +17,12 @@
 // root of the mount tree: what /proc shows an agent that is not itself
 // under chroot (a process in a container has its container's paths).
 //
-// The program is assembled here (cilium/ebpf's asm) rather than compiled
-// from C, so building spawnbeat needs no clang; the struct offsets it
-// needs come from the running kernel's BTF. Loading it needs CAP_BPF and
-// CAP_PERFMON and a kernel with BTF and BPF ring buffers (5.8 and later);
-// where any is missing, Open fails and spawnbeat reads /proc alone.
+// The program is C (exec.c), compiled by cilium/ebpf's bpf2go into an
+// object embedded in the binary (exec_bpfel.o, with its Go bindings in
+// exec_bpfel.go; both committed, so building spawnbeat needs no clang).
+// It reads kernel structs only through CO-RE relocations on the members
+// that vmlinux.h declares, which the loader resolves against the running
+// kernel's BTF. Loading it needs CAP_BPF and CAP_PERFMON and a kernel with
+// BTF and BPF ring buffers (5.8 and later); where any is missing, Open
+// fails and spawnbeat reads /proc alone.
 package execargs

@@ -5,31 +5,32 @@ import (
 	"encoding/binary"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // rec builds a record as the program writes it.
 func rec(tgid uint32, time uint64, args string, full int, errno int32) []byte {
-	b := make([]byte, headerLen, headerLen+len(args))
-	copy(b[offComm:], "comm")
-	binary.NativeEndian.PutUint64(b[offTime:], time)
-	binary.NativeEndian.PutUint32(b[offTGID:], tgid)
-	binary.NativeEndian.PutUint32(b[offLen:], uint32(full))
-	binary.NativeEndian.PutUint32(b[offErr:], uint32(errno))
+	h := execExecHeader{Time: time, Tgid: tgid, ArgsLen: uint32(full), ArgsErr: errno}
+	copy(h.Comm[:], "comm")
+	b := append(make([]byte, 0, headerLen+len(args)), unsafe.Slice((*byte)(unsafe.Pointer(&h)), headerLen)...)
 	if errno == 0 {
 		b = append(b, args...)
 	}
 	return b
 }
 
+// header returns the header of record r, to change it.
+func header(r []byte) *execExecHeader { return (*execExecHeader)(unsafe.Pointer(&r[0])) }
+
 // imaged adds to record r the exe and cwd components given (nil: not
-// found), and the process group and session.
-func imaged(r []byte, exe, cwd []string, pgid, sid uint32) []byte {
+// found), and the process group, session and terminal.
+func imaged(r []byte, exe, cwd []string, pgid, sid, tty uint32) []byte {
 	args := append([]byte(nil), r[headerLen:]...)
 	r = r[:headerLen]
-	flags := uint32(flagIDs)
+	flags := flagIDs
 	for _, p := range []struct {
 		comps []string
-		flag  uint32
+		flag  execExecFlag
 	}{{exe, flagExe}, {cwd, flagCwd}} {
 		if p.comps != nil {
 			flags |= p.flag
@@ -38,13 +39,12 @@ func imaged(r []byte, exe, cwd []string, pgid, sid uint32) []byte {
 			}
 		}
 		if p.flag == flagExe {
-			binary.NativeEndian.PutUint32(r[offExeN:], uint32(len(r)-headerLen))
+			header(r).ExeLen = uint32(len(r) - headerLen)
 		}
 	}
-	binary.NativeEndian.PutUint32(r[offPathsN:], uint32(len(r)-headerLen))
-	binary.NativeEndian.PutUint32(r[offFlags:], flags)
-	binary.NativeEndian.PutUint32(r[offPGID:], pgid)
-	binary.NativeEndian.PutUint32(r[offSID:], sid)
+	h := header(r)
+	h.PathsLen = uint32(len(r) - headerLen)
+	h.Flags, h.Pgid, h.Sid, h.Tty = flags, pgid, sid, tty
 	return append(r, args...)
 }
 
@@ -89,12 +89,12 @@ func TestTake(t *testing.T) {
 // paths; a path not found is nil, the root has no components.
 func TestTakeImage(t *testing.T) {
 	tap := newTestTap(
-		imaged(rec(10, 100, "true\x00x\x00", 7, 0), []string{"true", "bin", "usr"}, []string{"b c", "a"}, 10, 3),
-		imaged(rec(11, 100, "sh\x00", 3, 0), nil, []string{}, 1, 1),
+		imaged(rec(10, 100, "true\x00x\x00", 7, 0), []string{"true", "bin", "usr"}, []string{"b c", "a"}, 10, 3, 0x8802),
+		imaged(rec(11, 100, "sh\x00", 3, 0), nil, []string{}, 1, 1, 0),
 	)
 	ex, ok := tap.Take(10, 101)
-	if !ok || string(ex.Exe) != "/usr/bin/true" || string(ex.Cwd) != "/a/b c" || !ex.IDs || ex.PGID != 10 || ex.SID != 3 || string(ex.Args) != "true\x00x\x00" {
-		t.Errorf("Take(10) = exe %q, cwd %q, ids %v %d %d, args %q", ex.Exe, ex.Cwd, ex.IDs, ex.PGID, ex.SID, ex.Args)
+	if !ok || string(ex.Exe) != "/usr/bin/true" || string(ex.Cwd) != "/a/b c" || !ex.IDs || ex.PGID != 10 || ex.SID != 3 || ex.TTY != 0x8802 || string(ex.Args) != "true\x00x\x00" {
+		t.Errorf("Take(10) = exe %q, cwd %q, ids %v %d %d tty %#x, args %q", ex.Exe, ex.Cwd, ex.IDs, ex.PGID, ex.SID, ex.TTY, ex.Args)
 	}
 	ex, ok = tap.Take(11, 101)
 	if !ok || ex.Exe != nil || string(ex.Cwd) != "/" || string(ex.Args) != "sh\x00" {
@@ -214,7 +214,7 @@ func BenchmarkTake(b *testing.B) {
 	recs := make([][]byte, batch)
 	for i := range recs {
 		recs[i] = imaged(rec(uint32(1000+i), uint64(i), "/bin/true\x00spawnbeat-bench-marker-000123\x00", 40, 0),
-			[]string{"true", "bin", "usr"}, []string{"spawnbeat", "work"}, 1000, 1)
+			[]string{"true", "bin", "usr"}, []string{"spawnbeat", "work"}, 1000, 1, 0)
 	}
 	tap := newTestTap()
 	b.ReportAllocs()
@@ -236,7 +236,7 @@ func BenchmarkTake(b *testing.B) {
 func FuzzKeep(f *testing.F) {
 	f.Add(rec(10, 100, "sh\x00-c\x00x\x00", 8, 0), 10, uint64(101))
 	f.Add(rec(10, 100, "", 50, -14), 10, uint64(101))
-	f.Add(imaged(rec(10, 100, "sh\x00", 3, 0), []string{"sh", "bin"}, []string{}, 1, 1), 10, uint64(101))
+	f.Add(imaged(rec(10, 100, "sh\x00", 3, 0), []string{"sh", "bin"}, []string{}, 1, 1, 0), 10, uint64(101))
 	f.Add([]byte{1, 2, 3}, 0, uint64(0))
 	f.Fuzz(func(t *testing.T, b []byte, tgid int, at uint64) {
 		tap := newTestTap(b, b)

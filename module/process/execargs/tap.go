@@ -6,20 +6,29 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
-	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
-
-	"github.com/spawnbeat/spawnbeat/module/process/procfs"
 )
 
-// ringSize is the ring buffer's data size, a power of two of pages. The
-// ring is emptied at every exec event; 1 MiB holds some 5,000 records of a
-// typical command line (seconds of the fastest exec storm), and at least
-// 31 of the longest. Its pages are mapped in twice, so they count twice
-// in spawnbeat's RSS.
-const ringSize = 1 << 20
+// The record's layout, as bpf2go generated it from exec.c's struct
+// exec_header: the header, then the exe's and the cwd's paths, then the
+// argument bytes (see exec.c).
+const (
+	headerLen = int(unsafe.Sizeof(execExecHeader{}))
+	commLen   = len(execExecHeader{}.Comm) // TASK_COMM_LEN
+	// dataMax is the room after the header: pathsMax for the paths, the
+	// rest for the arguments; argument lists longer than argsMax arrive
+	// cut (see Tap.Take).
+	dataMax  = len(execExecRecord{}.Data)
+	pathsMax = 4 << 10 // exec.c's PATHS_MAX
+	argsMax  = dataMax - pathsMax
+
+	flagExe = execExecFlagEXEC_FLAG_EXE
+	flagCwd = execExecFlagEXEC_FLAG_CWD
+	flagIDs = execExecFlagEXEC_FLAG_IDS
+)
 
 // maxPending and maxPendingBytes bound the records read from the ring
 // that no exec event has claimed yet, and their bytes (a storm of long
@@ -33,21 +42,39 @@ const (
 	expireAfter     = 5e9 // ns
 )
 
+// Image is what the kernel held of an exec'd process at its exec: its
+// argument list (NUL-terminated arguments, as /proc/PID/cmdline shows
+// them, and whether the list went on past them), its comm then (the
+// file's name, cut to 15 bytes), and, where the program could tell them,
+// the executable's path, the working directory, the process group, the
+// session and the controlling terminal. Its slices are the Tap's, valid
+// until the next Take.
+type Image struct {
+	Args     []byte
+	Cut      bool
+	Comm     []byte
+	Exe, Cwd []byte // nil when not known
+	IDs      bool   // PGID, SID and TTY are known
+	PGID     int
+	SID      int
+	TTY      uint32 // the controlling terminal as /proc/PID/stat's tty_nr; 0 for none
+}
+
 // Tap is the loaded program and the records it wrote. Take is called by
 // one goroutine; Stats by any.
 type Tap struct {
-	scratch, ringMap *ebpf.Map
-	prog             *ebpf.Program
-	link             link.Link
-	ring             *ring
-	keepFn           func(rec []byte)
+	objs   execObjects
+	link   link.Link
+	ring   *ring
+	keepFn func(rec []byte)
 
 	pending []record // read from the ring, not yet claimed
 	arena   []byte   // their bytes: comm, paths, then the arguments
 	paths   []byte   // the paths of the last Take, joined
 
 	taken, cut, missed, expired atomic.Uint64
-	mu                          sync.Mutex // Close against Stats' read of prog
+	mu                          sync.Mutex // Close against Stats' read of the program
+	closed                      bool
 }
 
 // record is one exec's record, its bytes in Tap.arena: the comm, the
@@ -57,7 +84,8 @@ type record struct {
 	tgid        uint32
 	full        uint32 // the argument block's length in the process
 	pgid, sid   uint32
-	flags       uint32
+	tty         uint32
+	flags       execExecFlag
 	exeN, pathN int  // the exe's bytes, and the exe's and cwd's, after the comm
 	off, n      int  // the record's bytes in the arena
 	copied      bool // the arguments were copied
@@ -76,15 +104,12 @@ type Stats struct {
 	ProgramNS, ProgramRuns uint64
 }
 
-// Open loads the program and attaches it. The error says what the kernel
-// or the process lacks.
+// Open loads the program and attaches it. The loader relocates its
+// reads of kernel structs against the running kernel's BTF (CO-RE). The
+// error says what the kernel or the process lacks.
 func Open() (*Tap, error) {
-	o, err := kernelOffsets()
-	if err != nil {
-		return nil, err
-	}
 	t := &Tap{}
-	if err := t.load(o); err != nil {
+	if err := t.load(); err != nil {
 		_ = t.Close()
 		if errors.Is(err, unix.EPERM) {
 			// cilium/ebpf's own hint blames RLIMIT_MEMLOCK, which memory
@@ -97,32 +122,16 @@ func Open() (*Tap, error) {
 	return t, nil
 }
 
-func (t *Tap) load(o offsets) error {
-	var err error
-	t.scratch, err = ebpf.NewMap(&ebpf.MapSpec{
-		Name: "spawnbeat_rec", Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: recordMax, MaxEntries: 1,
-	})
-	if err != nil {
-		return fmt.Errorf("create the scratch map: %w", err)
-	}
-	t.ringMap, err = ebpf.NewMap(&ebpf.MapSpec{Name: "spawnbeat_ring", Type: ebpf.RingBuf, MaxEntries: ringSize})
-	if err != nil {
-		return fmt.Errorf("create the ring buffer: %w", err)
-	}
-	t.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name:         "spawnbeat_exec",
-		Type:         ebpf.RawTracepoint,
-		Instructions: program(o, t.scratch, t.ringMap),
-		License:      "Dual BSD/GPL", // the probe_read helpers are GPL-only
-	})
-	if err != nil {
+func (t *Tap) load() error {
+	if err := loadExecObjects(&t.objs, nil); err != nil {
 		return fmt.Errorf("load the exec program: %w", err)
 	}
-	t.link, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: "sched_process_exec", Program: t.prog})
+	var err error
+	t.link, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: "sched_process_exec", Program: t.objs.ExecImage})
 	if err != nil {
 		return fmt.Errorf("attach to sched_process_exec: %w", err)
 	}
-	t.ring, err = mapRing(t.ringMap.FD(), ringSize)
+	t.ring, err = mapRing(t.objs.ExecRing.FD(), int(t.objs.ExecRing.MaxEntries()))
 	return err
 }
 
@@ -131,7 +140,7 @@ func (t *Tap) load(o offsets) error {
 // its arguments, whether the list went on past them, its comm, and, where
 // the program could tell them, its executable, working directory, process
 // group and session. ok is false when there is no usable record for it.
-func (t *Tap) Take(tgid int, at uint64) (ex procfs.AtExec, ok bool) {
+func (t *Tap) Take(tgid int, at uint64) (im Image, ok bool) {
 	t.compact()
 	t.ring.each(t.keepFn)
 	best := -1
@@ -153,13 +162,13 @@ func (t *Tap) Take(tgid int, at uint64) (ex procfs.AtExec, ok bool) {
 	}
 	if best < 0 {
 		t.missed.Add(1)
-		return procfs.AtExec{}, false
+		return Image{}, false
 	}
 	r := &t.pending[best]
 	r.done = true
 	if !r.copied {
 		t.missed.Add(1)
-		return procfs.AtExec{}, false
+		return Image{}, false
 	}
 	t.taken.Add(1)
 	b := t.arena[r.off : r.off+r.n]
@@ -167,19 +176,19 @@ func (t *Tap) Take(tgid int, at uint64) (ex procfs.AtExec, ok bool) {
 	if i := bytes.IndexByte(comm, 0); i >= 0 {
 		comm = comm[:i]
 	}
-	ex = procfs.AtExec{Args: b[commLen+r.pathN:], Comm: comm, IDs: r.flags&flagIDs != 0, PGID: int(r.pgid), SID: int(r.sid)}
-	ex.Cut = int(r.full) > len(ex.Args)
-	if ex.Cut {
+	im = Image{Args: b[commLen+r.pathN:], Comm: comm, IDs: r.flags&flagIDs != 0, PGID: int(r.pgid), SID: int(r.sid), TTY: r.tty}
+	im.Cut = int(r.full) > len(im.Args)
+	if im.Cut {
 		t.cut.Add(1)
 	}
 	t.paths = t.paths[:0]
 	if r.flags&flagExe != 0 {
-		ex.Exe, t.paths = joinPath(t.paths, b[commLen:commLen+r.exeN])
+		im.Exe, t.paths = joinPath(t.paths, b[commLen:commLen+r.exeN])
 	}
 	if r.flags&flagCwd != 0 {
-		ex.Cwd, t.paths = joinPath(t.paths, b[commLen+r.exeN:commLen+r.pathN])
+		im.Cwd, t.paths = joinPath(t.paths, b[commLen+r.exeN:commLen+r.pathN])
 	}
-	return ex, true
+	return im, true
 }
 
 // joinPath appends to buf the path whose components comps holds from the
@@ -212,26 +221,30 @@ func (t *Tap) keep(rec []byte) {
 		}
 		t.compact()
 	}
+	// The ring's records are 8-byte aligned, as is a Go allocation.
+	h := (*execExecHeader)(unsafe.Pointer(&rec[0]))
 	r := record{
-		time:  order.Uint64(rec[offTime:]),
-		tgid:  order.Uint32(rec[offTGID:]),
-		full:  order.Uint32(rec[offLen:]),
-		pgid:  order.Uint32(rec[offPGID:]),
-		sid:   order.Uint32(rec[offSID:]),
-		flags: order.Uint32(rec[offFlags:]),
-		exeN:  int(order.Uint32(rec[offExeN:])),
-		pathN: int(order.Uint32(rec[offPathsN:])),
+		time:  h.Time,
+		tgid:  h.Tgid,
+		full:  h.ArgsLen,
+		pgid:  h.Pgid,
+		sid:   h.Sid,
+		tty:   h.Tty,
+		flags: h.Flags,
+		exeN:  int(h.ExeLen),
+		pathN: int(h.PathsLen),
 		off:   len(t.arena),
 	}
 	if r.exeN > r.pathN || r.pathN > len(rec)-headerLen {
 		return // not the program's
 	}
-	r.copied = int32(order.Uint32(rec[offErr:])) == 0
+	r.copied = h.ArgsErr == 0
 	end := headerLen + r.pathN // the comm and the paths, without arguments unless copied
 	if r.copied {
 		end = len(rec)
 	}
-	t.arena = append(t.arena, rec[offComm:end]...)
+	t.arena = append(t.arena, h.Comm[:]...)
+	t.arena = append(t.arena, rec[headerLen:end]...)
 	r.n = len(t.arena) - r.off
 	t.pending = append(t.pending, r)
 }
@@ -259,18 +272,23 @@ func (t *Tap) Stats() Stats {
 	st := Stats{Taken: t.taken.Load(), Cut: t.cut.Load(), Missed: t.missed.Load(), Expired: t.expired.Load()}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.prog != nil {
-		if ps, err := t.prog.Stats(); err == nil {
+	if !t.closed && t.objs.ExecImage != nil {
+		if ps, err := t.objs.ExecImage.Stats(); err == nil {
 			st.ProgramNS, st.ProgramRuns = uint64(ps.Runtime), ps.RunCount
 		}
 	}
 	return st
 }
 
-// Close detaches the program and frees the ring.
+// Close detaches the program and frees the ring. It may be called more
+// than once.
 func (t *Tap) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.closed {
+		return nil
+	}
+	t.closed = true
 	var errs []error
 	if t.ring != nil {
 		errs = append(errs, t.ring.close())
@@ -278,15 +296,6 @@ func (t *Tap) Close() error {
 	if t.link != nil {
 		errs = append(errs, t.link.Close())
 	}
-	if t.prog != nil {
-		errs = append(errs, t.prog.Close())
-		t.prog = nil
-	}
-	if t.ringMap != nil {
-		errs = append(errs, t.ringMap.Close())
-	}
-	if t.scratch != nil {
-		errs = append(errs, t.scratch.Close())
-	}
+	errs = append(errs, t.objs.Close())
 	return errors.Join(errs...)
 }

@@ -13,8 +13,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
-
-	"github.com/spawnbeat/spawnbeat/module/process/procfs"
 )
 
 // requireRoot skips a privileged test outside root, except under CI=true,
@@ -180,7 +178,7 @@ func TestTapImage(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	run := func(cwd string, cmd *exec.Cmd) procfs.AtExec {
+	run := func(cwd string, cmd *exec.Cmd) Image {
 		t.Helper()
 		cmd.Dir = cwd
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -193,7 +191,7 @@ func TestTapImage(t *testing.T) {
 		}
 		return ex
 	}
-	check := func(what string, ex procfs.AtExec, exe, cwd []byte) {
+	check := func(what string, ex Image, exe, cwd []byte) {
 		t.Helper()
 		if !bytes.Equal(ex.Exe, exe) || !bytes.Equal(ex.Cwd, cwd) || (ex.Exe == nil) != (exe == nil) || (ex.Cwd == nil) != (cwd == nil) {
 			t.Errorf("%s: exe %q, cwd %q; want %q, %q", what, ex.Exe, ex.Cwd, exe, cwd)
@@ -244,14 +242,7 @@ func TestTapPathsAsProc(t *testing.T) {
 			cmd.Env = append(os.Environ(), "PATH=/usr/sbin:/usr/bin:/sbin:/bin") // mount, chroot
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				_ = cmd.Process.Kill()
-				_ = cmd.Wait()
-			})
-			pid := cmd.Process.Pid
+			pid := start(t, cmd)
 			proc := "/proc/" + strconv.Itoa(pid)
 			var exe, cwd string
 			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
@@ -272,4 +263,114 @@ func TestTapPathsAsProc(t *testing.T) {
 			t.Logf("exe %s, cwd %s", ex.Exe, ex.Cwd)
 		})
 	}
+}
+
+// TestTapTTY: the record names the controlling terminal as stat's tty_nr
+// does: a pseudo-terminal made the controlling terminal of a new session,
+// and none for a process in a session without one.
+func TestTapTTY(t *testing.T) {
+	tap := openTap(t)
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pts.Close()
+	for _, tc := range []struct {
+		name string
+		attr *syscall.SysProcAttr
+		tty  bool
+	}{
+		{"pseudo-terminal", &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}, true},
+		{"none", &syscall.SysProcAttr{Setsid: true}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command("/bin/sleep", "10")
+			cmd.Stdin, cmd.SysProcAttr = pts, tc.attr
+			pid := start(t, cmd)
+			stat := waitExec(t, pid, "/bin/sleep\x0010\x00")
+			ex, ok := tap.Take(pid, monotonic(t))
+			if !ok || !ex.IDs || ex.TTY != stat.ttyNr || (stat.ttyNr != 0) != tc.tty || ex.SID != pid {
+				t.Errorf("the tap says tty %#x, sid %d (ok %v, ids %v); /proc says tty_nr %#x, want a terminal: %v, session %d",
+					ex.TTY, ex.SID, ok, ex.IDs, stat.ttyNr, tc.tty, pid)
+			}
+		})
+	}
+}
+
+// TestTapMemfd: a program exec'd from a memfd has no path the walk can
+// take (/proc shows "/memfd:NAME (deleted)"); the rest of its image is
+// there.
+func TestTapMemfd(t *testing.T) {
+	tap := openTap(t)
+	script := `import os, sys
+fd = os.memfd_create("spawnbeat-test")
+os.write(fd, open("/bin/sleep", "rb").read())
+os.execv("/proc/self/fd/%d" % fd, ["memfd-sleep", "10"])`
+	cmd := exec.Command("/usr/bin/python3", "-c", script)
+	pid := start(t, cmd)
+	waitExec(t, pid, "memfd-sleep\x0010\x00")
+	exe, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+	cwd, _ := os.Getwd()
+	ex, ok := tap.Take(pid, monotonic(t))
+	if !ok || ex.Exe != nil || string(ex.Cwd) != cwd || string(ex.Args) != "memfd-sleep\x0010\x00" {
+		t.Errorf("the tap says exe %q, cwd %q, args %q (ok %v); want no exe (/proc says %q), cwd %q", ex.Exe, ex.Cwd, ex.Args, ok, exe, cwd)
+	}
+	if !strings.HasPrefix(exe, "/memfd:spawnbeat-test") {
+		t.Errorf("/proc says exe %q, want /memfd:spawnbeat-test (deleted)", exe)
+	}
+}
+
+// start starts cmd, to be killed and reaped when the test ends, and
+// returns its pid.
+func start(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return cmd.Process.Pid
+}
+
+// procStat is what the tests compare from /proc/PID/stat.
+type procStat struct{ ttyNr uint32 }
+
+// waitExec waits until process pid shows cmdline, and returns its stat.
+func waitExec(t *testing.T, pid int, cmdline string) procStat {
+	t.Helper()
+	proc := "/proc/" + strconv.Itoa(pid)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if b, _ := os.ReadFile(proc + "/cmdline"); string(b) == cmdline {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d did not exec %q within 5 s", pid, cmdline)
+		}
+	}
+	b, err := os.ReadFile(proc + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the comm's closing parenthesis: state, ppid, pgrp,
+	// session, tty_nr (proc(5)).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	tty, err := strconv.ParseUint(f[4], 10, 32)
+	if err != nil {
+		t.Fatalf("stat %q: %v", b, err)
+	}
+	return procStat{ttyNr: uint32(tty)}
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
@@ -66,6 +67,15 @@ const (
 	// a second, and then loses them as counted losses (ErrLost).
 	sideTickMin = 100 * time.Millisecond
 	sideTickMax = time.Second
+	// stormQuietTicks is how many Coalesce periods in a row without an
+	// exec end a storm (see Conn).
+	stormQuietTicks = 8
+	// coalesceMinBuffer is the smallest receive buffer (as granted, that
+	// is doubled) with which Open keeps Options.Coalesce: in a storm the
+	// side socket queues every event for a period, and at ~700 bytes of
+	// truesize an event, 1 MiB holds some 1,500 (a few ms of the fastest
+	// storms). With less, a storm's period overflows it.
+	coalesceMinBuffer = 1 << 20
 )
 
 // Options configure Open and NewReplay. A plain value; Open copies it.
@@ -83,12 +93,14 @@ type Options struct {
 	// kernel (and in user space for a replay): a process starts and ends
 	// with its leader, and threaded programs make many more of them.
 	LeadersOnly bool
-	// OnExec, if set, is called on the reading goroutine with each exec
-	// event the moment it is decoded, before Receive returns it in order
-	// with the others, which may take a read of the side socket or a later
-	// Receive: for work that races the process, such as reading its /proc
-	// entry before it exits.
-	OnExec func(*Event)
+	// Coalesce, when not 0, spaces out the wake-ups of an exec storm (with
+	// a receive buffer of 1 MiB or more, as granted; see coalesceMinBuffer): once
+	// two execs wake Receive less than two Coalesce periods apart, the
+	// exec socket stops waking it, and the exec events are read with the
+	// others from the side socket every Coalesce period, until a period
+	// finds none (see Conn). An exec then waits at most that long more;
+	// execs rarer than that wake Receive at once, as without it.
+	Coalesce time.Duration
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -116,23 +128,36 @@ type Stats struct {
 	Malformed uint64 // datagrams that did not decode in full; the events before the fault are kept
 	Truncated uint64 // datagrams larger than the read buffer, dropped
 	Filtered  uint64 // events decoded but not selected by Options.Events, dropped
+	Storms    uint64 // exec storms whose wake-ups were spaced out (Options.Coalesce)
 }
 
 type counters struct {
-	datagrams, events, lost, rejected, malformed, truncated, filtered atomic.Uint64
+	datagrams, events, lost, rejected, malformed, truncated, filtered, storms atomic.Uint64
 }
 
 // Conn receives proc connector events.
 //
 // When the events selected are exec and others, Open subscribes with two
 // sockets. Only the exec socket is on the runtime poller: an exec wakes
-// Receive at once, because the process's /proc entry must be read before
-// it exits. The others (fork, exit, credential changes) queue on the side
+// Receive at once, because what the caller reads of the process (its
+// exec image, its /proc entry) must be read before it is gone. The others (fork, exit, credential changes) queue on the side
 // socket, which wakes nobody: Receive reads it after every exec, and every
 // tick when no exec comes (see sideTickMin), and merges both by the
 // kernel's timestamps. Each wake-up costs a thread a context switch, and
 // a process makes three events; reading them in one wake-up cut the CPU
 // per exec by 10-20 % against forkstat's.
+//
+// A wake-up costs the reading thread a context switch, so a storm of execs
+// would wake it once per exec. With Options.Coalesce, Receive counts the
+// storm as begun when two execs wake it less than two periods apart: the
+// side socket's filter then lets exec events in too, the exec socket's
+// lets none, and Receive reads the side socket every period, taking what
+// queued meanwhile in one go. stormQuietTicks periods in a row without an
+// exec end the storm, and the filters go back. (Each switch of a filter
+// costs the kernel a compile of it, some 100 µs: a storm that ended at its
+// first quiet period came and went dozens of times a second.) Each switch lets execs into the new
+// socket before it stops them at the old one, so that none is missed; an
+// exec that reached both is returned once.
 //
 // The merge returns only events older than the cutoff, the moment just
 // before the polled socket's last read (which found it drained); the side
@@ -143,7 +168,7 @@ type counters struct {
 // and both reads saw it: the fork of an exec'd process, the exec of an
 // exited one. Newer events wait for the next Receive: execs at once, the
 // others until the next exec or tick. One read of each socket per
-// wake-up, and the exec's /proc entry read before the side socket's.
+// wake-up.
 //
 // A Conn is used by one reading goroutine: Receive, SetReadDeadline.
 // Close, Stats and Clock are safe to call from any goroutine; Close wakes
@@ -166,8 +191,13 @@ type Conn struct {
 	sideCarry   []Event       // from side, not returned yet
 	lostPending bool          // an ENOBUFS seen while a batch was being gathered
 	behind      bool          // the last Receive left datagrams queued (maxBatch)
-	tickEvery   time.Duration // the side socket's tick, sideTickMin to sideTickMax
+	tickEvery   time.Duration // the side socket's tick, sideTickMin to sideTickMax (Coalesce in a storm)
 	tickDue     time.Time
+	polledMask  EventMask // the events each socket selects outside a storm
+	sideMask    EventMask
+	storm       bool      // execs come through the side socket, read every Coalesce
+	quiet       int       // the storm's ticks in a row without an exec
+	lastWake    time.Time // the last wake-up by an exec, outside a storm
 	deadline    time.Time // the caller's (SetReadDeadline)
 
 	seq       uint32 // cn_msg.seq and .ack of our requests
@@ -217,6 +247,7 @@ func Open(opts Options, log *zap.Logger) (*Conn, error) {
 	}
 	c := newConn(sock, opts, log, clk)
 	c.sock, c.side = sock, side
+	c.polledMask, c.sideMask = polledMask, sideMask
 	c.seq = uint32(time.Now().UnixNano()) | 1 // nonzero: tells our ack from others' (ack 0 → 1)
 	if err := c.subscribe(); err != nil {
 		// No IGNORE: before 6.6 it would take away another listener's LISTEN.
@@ -233,6 +264,13 @@ func Open(opts Options, log *zap.Logger) (*Conn, error) {
 	if !forced {
 		log.Warn("SO_RCVBUFFORCE not permitted, receive buffer capped by net.core.rmem_max",
 			zap.Int("requested_bytes", opts.ReceiveBuffer), zap.Int("granted_bytes", got))
+	}
+	if opts.Coalesce > 0 && got < coalesceMinBuffer {
+		// A storm's period must fit in the side socket, which then
+		// queues every event.
+		c.opts.Coalesce = 0
+		log.Info("exec storms are read at each exec: the receive buffer is too small to queue a period of one",
+			zap.Int("receive_buffer_bytes", got), zap.Int("needed_bytes", coalesceMinBuffer))
 	}
 	log.Info("subscribed to the proc connector",
 		zap.Stringer("events", opts.Events), zap.Bool("side_socket", side != nil),
@@ -301,6 +339,7 @@ func (c *Conn) Stats() Stats {
 		Malformed: s.malformed.Load(),
 		Truncated: s.truncated.Load(),
 		Filtered:  s.filtered.Load(),
+		Storms:    s.storms.Load(),
 	}
 }
 
@@ -372,6 +411,13 @@ func (c *Conn) receiveMerged() ([]Event, error) {
 		// carried over wait for the next exec or tick, as do those queued
 		// after a side read.
 		wait := len(c.carry) == 0 && !c.behind
+		// In a storm nothing wakes the reader: it sleeps a period, then
+		// reads what queued.
+		tick := c.storm && wait
+		if tick {
+			sleepThread(c.opts.Coalesce)
+			wait = false
+		}
 		c.sock.drained = false // on the poller: only a read tells
 		c.sock.readAt = 0
 		polled, err := c.gather(append(c.events[:0], c.carry...), c.src, wait)
@@ -380,7 +426,7 @@ func (c *Conn) receiveMerged() ([]Event, error) {
 			return nil, err
 		}
 		expired := err != nil
-		callerDue := expired && !c.deadline.IsZero() && !time.Now().Before(c.deadline)
+		callerDue := (expired || tick) && !c.deadline.IsZero() && !time.Now().Before(c.deadline)
 		if expired {
 			// The last read was made before the wait: read again, so that
 			// the cutoff below is now.
@@ -402,10 +448,38 @@ func (c *Conn) receiveMerged() ([]Event, error) {
 		if err != nil {
 			return nil, err
 		}
+		if tick {
+			c.quiet++
+			if hasExec(side) {
+				c.quiet = 0
+			}
+			if c.quiet >= stormQuietTicks {
+				if err := c.setStorm(false); err != nil {
+					return nil, err
+				}
+				if err := c.nextTick(true); err != nil {
+					return nil, err
+				}
+			}
+		}
 		if expired && !callerDue {
 			if err := c.nextTick(len(side) > 0); err != nil {
 				return nil, err
 			}
+		}
+		if !expired && !c.storm && c.opts.Coalesce > 0 && len(polled) > 0 {
+			now := time.Now()
+			if !c.lastWake.IsZero() && now.Sub(c.lastWake) < 2*c.opts.Coalesce {
+				if err := c.setStorm(true); err != nil {
+					return nil, err
+				}
+				// No tick: the storm's sleeps read the side socket.
+				c.tickDue = time.Time{}
+				if err := c.armDeadline(); err != nil {
+					return nil, err
+				}
+			}
+			c.lastWake = now
 		}
 		c.behind = false
 		for _, evs := range [][]Event{polled, side} {
@@ -428,6 +502,60 @@ func (c *Conn) receiveMerged() ([]Event, error) {
 			return nil, fmt.Errorf("receive: %w", ErrLost)
 		}
 	}
+}
+
+// sleepThread sleeps for d in a raw nanosleep: the thread sleeps, and
+// its goroutine keeps its P. A runtime sleep (time.Sleep, or a read
+// deadline) would set a timer, and moving a timer earlier than the
+// netpoller's wait wakes the thread in it, which then sleeps again: two
+// context switches a period more. The P stays idle meanwhile: the others
+// run the rest of the agent (GOMAXPROCS is at least 2 where it matters).
+// A goroutine that never parks is taken for a long-running one: every
+// 10 ms the runtime signals its thread to make it yield, which ends a
+// sleep early (the caller then reads early). That costs less than
+// yielding after each sleep (runtime.Gosched wakes another thread to run
+// the goroutine: measured, three times the futex calls).
+func sleepThread(d time.Duration) {
+	ts := unix.NsecToTimespec(d.Nanoseconds())
+	_, _, _ = unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
+}
+
+// hasExec reports whether evs holds an exec event.
+func hasExec(evs []Event) bool {
+	for i := range evs {
+		if evs[i].What == WhatExec {
+			return true
+		}
+	}
+	return false
+}
+
+// setStorm moves the exec events to the side socket (on) or back to the
+// polled one (off); see Conn. The socket that is to take them lets them in
+// before the other stops them.
+func (c *Conn) setStorm(on bool) error {
+	exec := EventMask(WhatExec)
+	steps := []struct {
+		s    *socket
+		mask EventMask
+	}{{c.side, c.sideMask | exec}, {c.sock, c.polledMask &^ exec}}
+	if !on {
+		steps = []struct {
+			s    *socket
+			mask EventMask
+		}{{c.sock, c.polledMask}, {c.side, c.sideMask}}
+	}
+	for _, st := range steps {
+		if err := st.s.setFilter(st.mask, c.opts.LeadersOnly); err != nil {
+			return fmt.Errorf("receive: %w", c.closedOr(err))
+		}
+	}
+	c.storm, c.quiet = on, 0
+	c.lastWake = time.Time{}
+	if on {
+		c.stats.storms.Add(1)
+	}
+	return nil
 }
 
 // nextTick arms the side socket's next tick: sideTickMin after a tick that
@@ -490,13 +618,25 @@ func mergeBefore(cutoff uint64, polled, side, merged, polledRest, sideRest []Eve
 		case i == len(polled) && j == len(side):
 			return merged, polledRest, sideRest
 		case j == len(side) || i < len(polled) && polled[i].Timestamp < side[j].Timestamp:
-			merged = append(merged, polled[i])
+			merged = appendOnce(merged, &polled[i])
 			i++
 		default:
-			merged = append(merged, side[j])
+			merged = appendOnce(merged, &side[j])
 			j++
 		}
 	}
+}
+
+// appendOnce appends e to merged, unless it is an exec event that merged
+// ends with already: both sockets may receive an exec while a storm begins
+// or ends (see Conn). An exec is one process's, at one kernel time.
+func appendOnce(merged []Event, e *Event) []Event {
+	if n := len(merged); n > 0 && e.What == WhatExec {
+		if last := &merged[n-1]; last.What == WhatExec && last.TGID == e.TGID && last.Timestamp == e.Timestamp {
+			return merged
+		}
+	}
+	return append(merged, *e)
 }
 
 // ingest decodes one received datagram of length n and appends its
@@ -535,9 +675,6 @@ func (c *Conn) ingest(dst []Event, buf []byte, n int, from uint32) []Event {
 			continue
 		}
 		events[kept] = events[i]
-		if events[kept].What == WhatExec && c.opts.OnExec != nil {
-			c.opts.OnExec(&events[kept])
-		}
 		kept++
 	}
 	return events[:kept]

@@ -371,12 +371,22 @@ func TestIntegrationLeadersOnly(t *testing.T) {
 // process's fork comes before its exec and its exec before its exit, every
 // exec arrives, and no deadline error reaches a caller that set none (the
 // side socket's tick is the Conn's own deadline).
+//
+// With Options.Coalesce the storm is read every period from the side
+// socket: the same holds, each exec is returned once though both sockets
+// may have had it while the filters switched, and the storm is counted.
 func TestIntegrationSideSocketOrder(t *testing.T) {
 	requireRoot(t)
-	// OnExec as slow as the Source reading /proc: other processes fork,
-	// exec and exit between the reads of the two sockets.
-	slow := func(*Event) { time.Sleep(time.Millisecond) }
-	c := openTest(t, Options{LeadersOnly: true, OnExec: slow})
+	for _, tc := range []struct {
+		name     string
+		coalesce time.Duration
+	}{{"each exec wakes", 0}, {"coalesced", 5 * time.Millisecond}} {
+		t.Run(tc.name, func(t *testing.T) { sideSocketOrder(t, tc.coalesce) })
+	}
+}
+
+func sideSocketOrder(t *testing.T, coalesce time.Duration) {
+	c := openTest(t, Options{LeadersOnly: true, Coalesce: coalesce})
 	if c.side == nil {
 		t.Fatal("fork, exec and exit selected, but no side socket")
 	}
@@ -397,6 +407,7 @@ func TestIntegrationSideSocketOrder(t *testing.T) {
 	state := map[int]What{}
 	root := storm.Process.Pid
 	execs := 0
+	seen := map[[2]uint64]bool{} // exec events returned, by process and time
 	for {
 		events, err := c.Receive()
 		if errors.Is(err, ErrClosed) {
@@ -415,6 +426,11 @@ func TestIntegrationSideSocketOrder(t *testing.T) {
 					state[e.ChildTGID] = WhatFork
 				}
 			case WhatExec:
+				key := [2]uint64{uint64(e.TGID), e.Timestamp}
+				if seen[key] {
+					t.Errorf("pid %d: exec at %d returned twice", e.TGID, e.Timestamp)
+				}
+				seen[key] = true
 				if st, ok := state[e.TGID]; ok {
 					if st == WhatExit {
 						t.Errorf("pid %d: exec after its exit", e.TGID)
@@ -437,6 +453,9 @@ func TestIntegrationSideSocketOrder(t *testing.T) {
 		if st != WhatExit {
 			t.Errorf("pid %d: last event %v, want its exit", pid, st)
 		}
+	}
+	if storms := c.Stats().Storms; (coalesce > 0) != (storms > 0) {
+		t.Errorf("coalesce %v: %d storms counted", coalesce, storms)
 	}
 }
 
@@ -475,5 +494,21 @@ func TestIntegrationReadPastDeadline(t *testing.T) {
 	}
 	if _, _, err := sock.recv(buf, true); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("a waiting read past the deadline: %v, want a deadline error", err)
+	}
+}
+
+// TestIntegrationCoalesceNeedsBuffer: Open keeps Options.Coalesce only
+// with a receive buffer that can queue a storm's period on the side
+// socket (1 MiB as granted, which is twice what is asked).
+func TestIntegrationCoalesceNeedsBuffer(t *testing.T) {
+	requireRoot(t)
+	for _, tc := range []struct {
+		rcvbuf int
+		kept   bool
+	}{{4096, false}, {DefaultReceiveBuffer, true}} {
+		c := openTest(t, Options{ReceiveBuffer: tc.rcvbuf, Coalesce: 5 * time.Millisecond})
+		if kept := c.opts.Coalesce > 0; kept != tc.kept {
+			t.Errorf("receive buffer %d: coalesce kept %v, want %v", tc.rcvbuf, kept, tc.kept)
+		}
 	}
 }

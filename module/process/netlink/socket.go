@@ -94,10 +94,8 @@ func openSocket(rcvbuf int, mask EventMask, leadersOnly, polled bool) (s *socket
 	} else if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf); err != nil {
 		return nil, false, fmt.Errorf("setsockopt SO_RCVBUF %d: %w", rcvbuf, err)
 	}
-	prog := filterProgram(mask, leadersOnly)
-	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
-	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog); err != nil {
-		return nil, false, fmt.Errorf("setsockopt SO_ATTACH_FILTER: %w", err)
+	if err := attachFilter(fd, mask, leadersOnly); err != nil {
+		return nil, false, err
 	}
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: CN_IDX_PROC}); err != nil {
 		return nil, false, fmt.Errorf("bind proc connector group %d: %w", CN_IDX_PROC, classify(err))
@@ -222,6 +220,26 @@ func (s *socket) send(msg []byte) error {
 		return err
 	}
 	return serr
+}
+
+// attachFilter sets the socket filter of fd to filterProgram's, replacing
+// the one attached before (the kernel swaps them atomically).
+func attachFilter(fd int, mask EventMask, leadersOnly bool) error {
+	prog := filterProgram(mask, leadersOnly)
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog); err != nil {
+		return fmt.Errorf("setsockopt SO_ATTACH_FILTER: %w", err)
+	}
+	return nil
+}
+
+// setFilter replaces the socket's filter (see attachFilter).
+func (s *socket) setFilter(mask EventMask, leadersOnly bool) error {
+	var err error
+	if cerr := s.rc.Control(func(fd uintptr) { err = attachFilter(int(fd), mask, leadersOnly) }); cerr != nil {
+		return cerr
+	}
+	return err
 }
 
 func (s *socket) setReadDeadline(t time.Time) error { return s.file.SetReadDeadline(t) }

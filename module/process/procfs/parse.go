@@ -224,6 +224,18 @@ func splitCmdline(b []byte, truncated bool) cmdline {
 	return cmdline{data: b, known: true, n: bytes.Count(b, []byte{0}) + 1, sep: 0}
 }
 
+// SplitCmdline splits b, the bytes of a /proc/PID/cmdline (at most a cap;
+// more says the file went on past them), into arguments as Read does (see
+// splitCmdline): substrings of one new string, nil when b is empty.
+// rewritten says the process had replaced its argv with a title.
+func SplitCmdline(b []byte, more bool) (args []string, rewritten bool) {
+	cl := splitCmdline(b, more)
+	if !cl.known {
+		return nil, false
+	}
+	return cl.args(string(cl.data), make([]string, 0, cl.n)), cl.rewritten
+}
+
 // countFields counts the sep-separated non-empty fields of b.
 func countFields(b []byte, sep byte) int {
 	n := 0

@@ -66,8 +66,7 @@ type ReadState uint8
 const (
 	// ReadComplete: stat, status, cmdline, exe and cwd were read (a kernel
 	// thread has no cmdline and no exe; that is still complete), less what
-	// Missing says the caller is to complete; or, for ReadExecAt, the
-	// exec gave them.
+	// Missing says the caller is to complete.
 	ReadComplete ReadState = iota + 1
 	// ReadZombie: the process has exited but is not reaped, or was in the
 	// middle of exiting (PF_EXITING) when a part was found missing: its

@@ -72,6 +72,9 @@ func (fs FS) NewReader(maxArgBytes int) *Reader {
 	}
 }
 
+// MaxArgBytes returns the Reader's cap on cmdline bytes.
+func (r *Reader) MaxArgBytes() int { return r.maxArg }
+
 // ReadStat reads only /proc/PID/stat into s: the cheap read for a scan. It
 // returns an error wrapping ErrGone when the process does not exist.
 func (r *Reader) ReadStat(pid int, s *Stat) error {
@@ -112,7 +115,7 @@ func (r *Reader) ReadStat(pid int, s *Stat) error {
 // only reused after the kernel has cycled through every other one.
 // After an error p holds only the PID.
 func (r *Reader) Read(pid int, p *Process) error {
-	return r.readProcess(pid, p, false, nil)
+	return r.readProcess(pid, p, false)
 }
 
 // ReadExec is Read for a process that just exec'd. It skips status: the
@@ -131,50 +134,34 @@ func (r *Reader) Read(pid int, p *Process) error {
 // ReadStat reads them when it does not. p.Missing then has PartStat. A
 // process found exiting takes Read's path, stat included.
 func (r *Reader) ReadExec(pid int, p *Process) error {
-	return r.readProcess(pid, p, true, nil)
+	return r.readProcess(pid, p, true)
 }
 
-// AtExec is what the kernel held of an exec'd process at its exec
-// (module/process/execargs): its argument list (NUL-terminated arguments,
-// and whether the list went on past them), its comm then (the file's
-// name, cut to 15 bytes), and, where the kernel could tell them, the
-// executable's path, the working directory, the process group and the
-// session.
-type AtExec struct {
-	Args     []byte
-	Cut      bool
-	Comm     []byte
-	Exe, Cwd []byte // nil when not known
-	IDs      bool   // PGID and SID are known
-	PGID     int
-	SID      int
-}
-
-// complete reports whether a has all that ReadExec reads of a live process,
-// arguments aside.
-func (a *AtExec) complete() bool { return a.Exe != nil && a.Cwd != nil && a.IDs }
-
-// ReadExecAt is ReadExec for a process whose image was taken at its exec,
-// before it could exit. A whole argument list stands for cmdline, which is
-// then not read; a cut one stands in only when cmdline is gone. It is read
-// like any cmdline: at most the Reader's cap, and the exec's argv exactly,
-// as no later rewrite of the process's title has touched it. The exec's
-// comm stands for stat's when stat is not read. With the exec's exe, cwd,
-// process group and session too, /proc is not read at all (for a whole
-// argument list): the process is read complete, as it was at the exec,
-// even if it is gone since. Otherwise a process found exiting is not read
-// further: getpgid tells a zombie from a reaped one (readExiting).
-func (r *Reader) ReadExecAt(pid int, p *Process, at AtExec) error {
-	return r.readProcess(pid, p, true, &at)
-}
-
-func (r *Reader) readProcess(pid int, p *Process, execd bool, at *AtExec) error {
+func (r *Reader) readProcess(pid int, p *Process, execd bool) error {
 	*p = Process{Stat: Stat{PID: pid}}
-	if err := r.read(pid, p, execd, at); err != nil {
+	if err := r.read(pid, p, execd); err != nil {
 		*p = Process{Stat: Stat{PID: pid}}
 		return err
 	}
 	return nil
+}
+
+// ReadCmdline reads only /proc/PID/cmdline, at the Reader's cap, into
+// arguments as Read does: nil for an empty cmdline (a zombie's);
+// truncated says it went on past the cap, rewritten that the process
+// replaced its argv with a title. It returns an error wrapping ErrGone
+// when the process does not exist.
+func (r *Reader) ReadCmdline(pid int) (args []string, truncated, rewritten bool, err error) {
+	if pid <= 0 {
+		return nil, false, false, fmt.Errorf("read process %d: %w", pid, ErrBadPID)
+	}
+	b, more, err := readFile(r.pidPath(pid, "/cmdline"), r.args, r.maxArg, false)
+	r.args = b[:0]
+	if err != nil {
+		return nil, false, false, wrapRead(pid, "cmdline", err)
+	}
+	args, rewritten = SplitCmdline(b, more)
+	return args, more && args != nil, rewritten, nil
 }
 
 // ReadStatus reads the credentials of process pid from status into p,
@@ -192,14 +179,15 @@ func (r *Reader) ReadStatus(pid int, p *Process) error {
 	return nil
 }
 
-func (r *Reader) read(pid int, p *Process, execd bool, at *AtExec) error {
+func (r *Reader) read(pid int, p *Process, execd bool) error {
 	if pid <= 0 {
 		return fmt.Errorf("read process %d: %w", pid, ErrBadPID)
 	}
 	r.pidPath(pid, "/")
 	// cmdline first: of what a short-lived process loses at exit, its
 	// arguments matter most (rules match on them).
-	args, more, argsErr := r.cmdline(at, execd)
+	args, more, argsErr := readFile(r.file("cmdline"), r.args, r.maxArg, !execd)
+	r.args = args[:0]
 	if isGone(argsErr) {
 		return wrapRead(pid, "cmdline", argsErr)
 	}
@@ -209,15 +197,7 @@ func (r *Reader) read(pid int, p *Process, execd bool, at *AtExec) error {
 		p.ArgsTruncated = more
 		p.ArgsRewritten = cl.rewritten
 	}
-	var comm []byte // the exec's, until stat says otherwise
-	if at != nil {
-		comm = at.Comm
-		if cl.known && at.complete() {
-			r.fromExec(p, at, cl)
-			return nil
-		}
-	}
-	if execd && cl.known && r.fs.live && r.readLive(pid, p, comm, cl) {
+	if execd && cl.known && r.fs.live && r.readLive(pid, p, cl) {
 		return nil
 	}
 	b, _, err := readFile(r.file("stat"), r.buf, maxFileBytes, false)
@@ -226,7 +206,7 @@ func (r *Reader) read(pid int, p *Process, execd bool, at *AtExec) error {
 		// Reaped right after its arguments were read: keep them.
 		p.Missing |= PartStat | PartStatus | PartExe | PartCwd
 		p.ReadState = ReadExited
-		l := r.startStr(comm, cl)
+		l := r.startStr(nil, cl)
 		l.exe, l.cwd = l.argEnd, l.argEnd
 		r.finish(p, l, cl)
 		return nil
@@ -234,7 +214,7 @@ func (r *Reader) read(pid int, p *Process, execd bool, at *AtExec) error {
 	if err != nil {
 		return wrapRead(pid, "stat", err)
 	}
-	comm, err = parseStat(b, &p.Stat)
+	comm, err := parseStat(b, &p.Stat)
 	if err != nil {
 		return fmt.Errorf("read process %d: %w", pid, err)
 	}
@@ -329,45 +309,15 @@ func (r *Reader) read(pid int, p *Process, execd bool, at *AtExec) error {
 	return nil
 }
 
-// cmdline returns the process's argument bytes, and whether there were
-// more than the cap: the exec's own when whole (see ReadExecAt), else
-// cmdline's, else, when cmdline is gone or empty, the exec's cut ones.
-func (r *Reader) cmdline(at *AtExec, execd bool) ([]byte, bool, error) {
-	if at != nil && !at.Cut {
-		return at.Args[:min(len(at.Args), r.maxArg)], len(at.Args) > r.maxArg, nil
-	}
-	args, more, err := readFile(r.file("cmdline"), r.args, r.maxArg, !execd)
-	r.args = args[:0]
-	if at != nil && len(at.Args) > 0 && (err != nil || len(args) == 0) {
-		return at.Args[:min(len(at.Args), r.maxArg)], true, nil
-	}
-	return args, more, err
-}
-
-// fromExec ends the read of a process whose whole image the exec gave:
-// stat and status are left to the caller, as for readLive.
-func (r *Reader) fromExec(p *Process, at *AtExec, cl cmdline) {
-	l := r.startStr(at.Comm, cl)
-	r.str = append(r.str, at.Exe...)
-	l.exe = len(r.str)
-	r.str = append(r.str, at.Cwd...)
-	l.cwd = len(r.str)
-	p.PGID, p.SID = at.PGID, at.SID
-	p.Missing |= PartStat | PartStatus
-	p.ReadState = ReadComplete
-	r.finish(p, l, cl)
-}
-
 // readLive ends ReadExec's read of a live process without stat (see
 // ReadExec): exe, cwd, then the process group and session. It reports
 // false, having set nothing in p, when one is missing; the caller then
-// reads stat, which tells an exiting process from a part withheld. A
-// process found exiting whose comm the exec gave is readExiting's.
-func (r *Reader) readLive(pid int, p *Process, comm []byte, cl cmdline) bool {
-	l := r.startStr(comm, cl)
+// reads stat, which tells an exiting process from a part withheld.
+func (r *Reader) readLive(pid int, p *Process, cl cmdline) bool {
+	l := r.startStr(nil, cl)
 	exe, err := r.readlink("exe")
 	if err != nil {
-		return isGone(err) && len(comm) > 0 && r.readExiting(pid, p, l, cl)
+		return false
 	}
 	exe, deleted := bytes.CutSuffix(exe, []byte(deletedSuffix))
 	r.str = append(r.str, exe...)
@@ -390,27 +340,6 @@ func (r *Reader) readLive(pid int, p *Process, comm []byte, cl cmdline) bool {
 	p.ExeDeleted = deleted
 	p.Missing |= PartStat | PartStatus
 	p.ReadState = ReadComplete
-	r.finish(p, l, cl)
-	return true
-}
-
-// readExiting ends readLive's read of a process whose exe link is gone:
-// its memory is (exit_mm), so it is exiting, a zombie or reaped, and its
-// cwd goes next. Stat would be read only for the comm, which the exec
-// gave, and to tell a zombie from a reaped process, which getpgid tells
-// too: only a reaped one has no process group. The start, the parent and
-// the terminal are the caller's to complete, as for a live process
-// (PartStat).
-func (r *Reader) readExiting(pid int, p *Process, l layout, cl cmdline) bool {
-	p.Missing |= PartStat | PartStatus | PartExe | PartCwd
-	p.ReadState = ReadExited
-	if pgid, err := getpgid(pid); err == nil {
-		if sid, err := getsid(pid); err == nil {
-			p.PGID, p.SID = pgid, sid
-			p.ReadState = ReadZombie // or still in do_exit, as recheck says too
-		}
-	}
-	l.exe, l.cwd = l.argEnd, l.argEnd
 	r.finish(p, l, cl)
 	return true
 }

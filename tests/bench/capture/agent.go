@@ -114,6 +114,7 @@ type agent struct {
 	out  string // the file output's current file
 	port int    // monitoring endpoint
 	tail lineTail
+	es   string // the Elasticsearch it ships to, where its documents are read; "": the file output
 }
 
 // agentConfig is spawnbeat's configuration for a run: the file output
@@ -122,8 +123,7 @@ type agent struct {
 const agentConfig = `spawnbeat:
   capture:
     scan_existing: false%s
-%soutput.file:
-  rotate_every_kb: 1048576
+%s%s
 logging.level: info
 logging.json: false
 http.enabled: true
@@ -136,6 +136,7 @@ http.port: %d
 type settings struct {
 	boost    int    // priority_boost; 0 leaves it unset
 	execArgs string // exec_args; "" leaves it unset
+	esURL    string // ship to this Elasticsearch (output.elasticsearch, defaults otherwise) instead of the file output
 	queue    string // queueDisk for queue.disk at its defaults; "" leaves the memory queue
 }
 
@@ -148,6 +149,14 @@ func (s settings) queueYAML() string {
 		return "queue.disk: {}\n"
 	}
 	return ""
+}
+
+// output is the output section of the configuration.
+func (s settings) output() string {
+	if s.esURL != "" {
+		return fmt.Sprintf("output.elasticsearch:\n  hosts: [%q]", s.esURL)
+	}
+	return "output.file:\n  rotate_every_kb: 1048576"
 }
 
 func (s settings) yaml() string {
@@ -172,7 +181,7 @@ func startAgent(ctx context.Context, name, binary string, set settings, home str
 		return nil, fmt.Errorf("start spawnbeat: %w", err)
 	}
 	cfg := filepath.Join(home, "spawnbeat.yml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, agentConfig, set.yaml(), set.queueYAML(), port), 0o600); err != nil {
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, agentConfig, set.yaml(), set.queueYAML(), set.output(), port), 0o600); err != nil {
 		return nil, fmt.Errorf("start spawnbeat: %w", err)
 	}
 	cmd := exec.Command(binary, "-c", cfg, "-e", "--path.home", home)
@@ -182,7 +191,7 @@ func startAgent(ctx context.Context, name, binary string, set settings, home str
 		return nil, err
 	}
 	out := filepath.Join(home, "data", "spawnbeat.ndjson")
-	a := &agent{child: c, home: home, out: out, port: port, tail: lineTail{path: out}}
+	a := &agent{child: c, home: home, out: out, port: port, tail: lineTail{path: out}, es: set.esURL}
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(c.logs.String(), readyLog) {
 		if a.exited() || ctx.Err() != nil || time.Now().After(deadline) {
@@ -278,6 +287,9 @@ type doc struct {
 // A last line still being written is skipped. fn's doc is reused between
 // calls.
 func (a *agent) eachDoc(fn func(*doc)) error {
+	if a.es != "" {
+		return a.eachIndexed(json.RawMessage(`{"match_all": {}}`), -1, fn)
+	}
 	f, err := os.Open(a.out)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -308,6 +320,14 @@ func (a *agent) eachDoc(fn func(*doc)) error {
 // as one of its args. It reads only what was appended since its last call.
 func (a *agent) seenExec(marker string) (bool, error) {
 	found := false
+	if a.es != "" {
+		q, err := json.Marshal(map[string]any{"term": map[string]any{"process.args": marker}})
+		if err != nil {
+			return false, fmt.Errorf("search %s: %w", marker, err)
+		}
+		err = a.eachIndexed(q, 1, func(d *doc) { found = found || d.Event.Action == "exec" })
+		return found, err
+	}
 	err := a.tail.scan(func(line []byte) {
 		if found || !bytes.Contains(line, []byte(marker)) {
 			return
@@ -318,6 +338,45 @@ func (a *agent) seenExec(marker string) (bool, error) {
 		}
 	})
 	return found, err
+}
+
+// eachIndexed calls fn with every document of the data stream in
+// Elasticsearch that query matches, at most size (-1: all), in the order
+// they were indexed.
+func (a *agent) eachIndexed(query json.RawMessage, size int, fn func(*doc)) error {
+	body, err := json.Marshal(map[string]any{"query": query, "size": size})
+	if err != nil {
+		return fmt.Errorf("search: %w", err)
+	}
+	resp, err := http.Post(a.es+"/logs-spawnbeat.process-*/_search", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("search: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return nil // nothing indexed yet
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("search: status %s", resp.Status)
+	}
+	var res struct {
+		Hits struct {
+			Hits []struct {
+				Source json.RawMessage `json:"_source"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+		return fmt.Errorf("search: %w", err)
+	}
+	var d doc
+	for _, h := range res.Hits.Hits {
+		d = doc{}
+		if json.Unmarshal(h.Source, &d) == nil {
+			fn(&d)
+		}
+	}
+	return nil
 }
 
 // lineTail reads the complete lines appended to a file since the last

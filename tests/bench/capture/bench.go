@@ -24,6 +24,7 @@ type bench struct {
 	set      settings // spawnbeat's capture settings
 	baseSet  settings // the baseline's
 	forkstat string   // forkstat's path; empty when it is not installed
+	esserver string   // the Elasticsearch test server's binary: a second spawnbeat ships to it on every storm; empty for none
 	tmp      string   // homes of the runs
 	runID    string   // in every marker, so runs never match each other's processes
 	n        int      // processes per storm
@@ -130,6 +131,14 @@ type stormResult struct {
 	BaseFull int   // storm processes the baseline spawnbeat wrote with their full args
 	Base     usage // CPU includes its BPF program's
 
+	// The spawnbeat that shipped to Elasticsearch (-es), side by side.
+	ES                bool
+	ESDocs, ESFull    int           // storm processes with an exec document in the test server; … with full args
+	ESParentFull      int           // … with their parent's full args
+	ESAgent           usage         // CPU includes its BPF program's
+	ESServerCPU       time.Duration // the test server's own, not the agent's
+	ESLost, ESDropped uint64
+
 	HeardFirst string // the tool that subscribed last, which the kernel tells first
 }
 
@@ -146,11 +155,15 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 	// first: a head start in the race with a short-lived process's exit.
 	// The tools take turns at subscribing last, run by run.
 	var (
-		a, base *agent
-		fs      *forkstat
+		a, base, shipper *agent
+		fs               *forkstat
+		es               *esServer
 	)
 	defer func() {
-		for _, c := range []*agent{a, base} {
+		if es != nil {
+			_ = es.stop(10 * time.Second)
+		}
+		for _, c := range []*agent{a, base, shipper} {
 			if c != nil {
 				_ = c.stop(30 * time.Second)
 			}
@@ -173,6 +186,18 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 			return err
 		}})
 	}
+	if b.esserver != "" {
+		var err error
+		if es, err = startESServer(b.esserver); err != nil {
+			return res, err
+		}
+		set := b.set
+		set.esURL = es.url
+		starts = append(starts, starter{"elasticsearch", func() (err error) {
+			shipper, err = startAgent(b.ctx, "spawnbeat shipping to Elasticsearch", b.binary, set, home+"-es")
+			return err
+		}})
+	}
 	if b.forkstat != "" {
 		starts = append(starts, starter{"forkstat", func() (err error) {
 			fs, err = startForkstat(b.forkstat, home)
@@ -189,6 +214,10 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 	tools := []seer{a}
 	if base != nil {
 		tools = append(tools, base)
+	}
+	if shipper != nil {
+		tools = append(tools, shipper)
+		res.ES = true
 	}
 	if fs != nil {
 		tools = append(tools, fs)
@@ -207,7 +236,18 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 	if err != nil {
 		return res, err
 	}
-	var fs0, base0, baseBPF0 time.Duration
+	var fs0, base0, baseBPF0, es0, esBPF0, esServer0 time.Duration
+	if shipper != nil {
+		if es0, err = cpuTime(shipper.pid()); err != nil {
+			return res, err
+		}
+		if esBPF0, err = programTime(b.ctx, shipper); err != nil {
+			return res, err
+		}
+		if esServer0, err = cpuTime(es.pid()); err != nil {
+			return res, err
+		}
+	}
 	if fs != nil {
 		if fs0, err = cpuTime(fs.pid()); err != nil {
 			return res, err
@@ -258,6 +298,22 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 		}
 		res.Base.CPU += bpf - baseBPF0
 	}
+	if shipper != nil {
+		if res.ESAgent, err = measure(shipper.pid(), es0); err != nil {
+			return res, err
+		}
+		st, err := shipper.stats(b.ctx)
+		if err != nil {
+			return res, err
+		}
+		res.ESAgent.CPU += time.Duration(st.Capture.ExecArgs.ProgramNS) - esBPF0
+		res.ESLost, res.ESDropped = st.Capture.Kernel.Lost, st.Queue.Dropped+st.Queue.Rejected
+		srv, err := cpuTime(es.pid())
+		if err != nil {
+			return res, err
+		}
+		res.ESServerCPU = srv - esServer0
+	}
 	stats, err := a.stats(b.ctx)
 	if err != nil {
 		return res, err
@@ -299,9 +355,21 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 		}
 		res.BaseFull = br.Full
 	}
+	if shipper != nil {
+		if err := shipper.stop(30 * time.Second); err != nil {
+			b.logf("%s-es: the spawnbeat shipping to Elasticsearch did not exit cleanly after SIGTERM: %v", home, err)
+		}
+		var er stormResult
+		er.States = map[string]int{}
+		if err := countAgent(shipper, k, m, st, byPid, ready, end, &er); err != nil {
+			return res, err
+		}
+		res.ESDocs, res.ESFull, res.ESParentFull = er.Docs, er.Full, er.ParentFull
+	}
 	if !b.keep {
 		_ = os.RemoveAll(home)
 		_ = os.RemoveAll(home + "-baseline")
+		_ = os.RemoveAll(home + "-es")
 	}
 	return res, nil
 }

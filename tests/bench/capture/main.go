@@ -42,7 +42,8 @@ type options struct {
 	boost     int    // spawnbeat.capture.priority_boost
 	execArgs  string // spawnbeat.capture.exec_args ("": the default)
 	baseArgs  string // … of the baseline
-	queue     string // "mem" or queueDisk, for both
+	es        bool   // also ship every storm to Elasticsearch (tests/esserver), side by side
+	queue     string // "mem" or queueDisk, for spawnbeat and the baseline
 }
 
 // quick settings: a run of about a minute to check that everything works.
@@ -70,6 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fl.IntVar(&o.boost, "priority-boost", 0, "spawnbeat.capture.priority_boost for spawnbeat (forkstat runs at the harness's priority)")
 	fl.StringVar(&o.execArgs, "exec-args", "", "spawnbeat.capture.exec_args for spawnbeat (auto, kernel, proc); empty leaves the default")
 	fl.StringVar(&o.baseArgs, "baseline-exec-args", "", "spawnbeat.capture.exec_args for the baseline")
+	fl.BoolVar(&o.es, "es", false, "run a second spawnbeat side by side on every storm that ships to Elasticsearch (tests/esserver, in a child process) with output.elasticsearch's defaults (gzip level 1)")
 	fl.StringVar(&o.queue, "queue", "mem", `the queue of spawnbeat and the baseline: "mem" (the default memory queue) or "disk" (queue.disk at its defaults under each run's path.data)`)
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: go run ./tests/bench/capture [flags]   (as root)")
@@ -179,6 +181,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	esBin := ""
+	if o.es {
+		fmt.Fprintln(stderr, "capture: building the Elasticsearch test server")
+		if esBin, err = buildESServer(ctx, root, tmp); err != nil {
+			fmt.Fprintln(stderr, "capture:", err)
+			return 1
+		}
+	}
 	fsPath := ""
 	if o.forkstat != "none" {
 		if fsPath, err = exec.LookPath(o.forkstat); err != nil {
@@ -203,7 +213,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	b := &bench{
-		ctx: ctx, binary: binary, baseline: o.baseline, forkstat: fsPath, tmp: tmp, n: o.n, keep: o.keep,
+		ctx: ctx, binary: binary, baseline: o.baseline, forkstat: fsPath, esserver: esBin, tmp: tmp, n: o.n, keep: o.keep,
 		set:     settings{boost: o.boost, execArgs: o.execArgs, queue: o.queue},
 		baseSet: settings{boost: o.boost, execArgs: o.baseArgs, queue: o.queue},
 		runID:   strconv.FormatInt(time.Now().UnixNano()%1e9, 36),

@@ -160,6 +160,9 @@ func (r *report) write(w io.Writer) {
 		if r.opts.baseline != "" {
 			r.writeBaseline(w)
 		}
+		if r.opts.es {
+			r.writeES(w)
+		}
 	}
 	if len(r.attacks) > 0 {
 		r.writeAttacks(w)
@@ -311,6 +314,43 @@ func (r *report) writeBaseline(w io.Writer) {
 			strings.Join(runs, ", "), median(ratios),
 			of(g, func(x stormResult) float64 { return pct(x.Full, x.Launched) }),
 			of(g, func(x stormResult) float64 { return pct(x.BaseFull, x.Launched) }))
+	}
+	fmt.Fprintln(w)
+}
+
+// writeES sets the CPU of the spawnbeat that shipped every storm to
+// Elasticsearch beside the file output's and forkstat's, all run side by
+// side on the same storms. The test server's CPU is its own, apart.
+func (r *report) writeES(w io.Writer) {
+	fmt.Fprintln(w, "Shipping to Elasticsearch (tests/esserver, output.elasticsearch's defaults: gzip level 1, memory queue), side by side with the file output and forkstat (medians; CPU ms per 1,000 processes launched):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| storm | rate | docs in Elasticsearch | full args | parent args | lost | dropped | spawnbeat → Elasticsearch | spawnbeat → file | forkstat | Elasticsearch / forkstat | test server (not the agent's) |")
+	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	for _, g := range r.groups() {
+		ratio := "—"
+		var ratios []float64
+		for _, x := range g {
+			if x.Forkstat && x.FS.CPU > 0 {
+				ratios = append(ratios, float64(x.ESAgent.CPU)/float64(x.FS.CPU))
+			}
+		}
+		if len(ratios) > 0 {
+			ratio = fmt.Sprintf("%.2f", median(ratios))
+		}
+		fsCPU := "—"
+		if g[0].Forkstat {
+			fsCPU = fmt.Sprintf("%.0f", of(g, func(x stormResult) float64 { return perK(x.FS.CPU, x.Launched) }))
+		}
+		fmt.Fprintf(w, "| %s | %s | %.1f %% | %.1f %% | %.1f %% | %.0f | %.0f | %.0f | %.0f | %s | %s | %.0f |\n", g[0].Kind, rateName(g[0].Rate),
+			of(g, func(x stormResult) float64 { return pct(x.ESDocs, x.Launched) }),
+			of(g, func(x stormResult) float64 { return pct(x.ESFull, x.Launched) }),
+			of(g, func(x stormResult) float64 { return pct(x.ESParentFull, x.Launched) }),
+			of(g, func(x stormResult) float64 { return float64(x.ESLost) }),
+			of(g, func(x stormResult) float64 { return float64(x.ESDropped) }),
+			of(g, func(x stormResult) float64 { return perK(x.ESAgent.CPU, x.Launched) }),
+			of(g, func(x stormResult) float64 { return perK(x.Agent.CPU, x.Launched) }),
+			fsCPU, ratio,
+			of(g, func(x stormResult) float64 { return perK(x.ESServerCPU, x.Launched) }))
 	}
 	fmt.Fprintln(w)
 }

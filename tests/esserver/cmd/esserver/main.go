@@ -65,19 +65,11 @@ func run() error {
 		opts.Logf = logger.Printf
 	}
 	if useTLS {
-		ca, err := esserver.NewTestCA()
+		cfg, err := esserver.CommandTLS(opts.Addr, caOut)
 		if err != nil {
-			return fmt.Errorf("create test ca: %w", err)
-		}
-		host, _, _ := strings.Cut(opts.Addr, ":")
-		cfg, err := ca.ServerConfig(host, "127.0.0.1", "localhost")
-		if err != nil {
-			return fmt.Errorf("issue server certificate: %w", err)
+			return err
 		}
 		opts.TLS = cfg
-		if err := os.WriteFile(caOut, ca.PEM(), 0o644); err != nil {
-			return fmt.Errorf("write ca certificate %s: %w", caOut, err)
-		}
 		logger.Printf("CA certificate written to %s", caOut)
 	}
 	srv, err := esserver.Start(opts)

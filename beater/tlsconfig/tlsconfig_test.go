@@ -1,4 +1,4 @@
-package elasticsearch
+package tlsconfig
 
 import (
 	"crypto/tls"
@@ -12,10 +12,10 @@ import (
 	"github.com/spawnbeat/spawnbeat/tests/esserver"
 )
 
-// TestTLSConfig checks how the ssl settings turn into a tls.Config: CA
+// TestClient checks how the ssl settings turn into a tls.Config: CA
 // files and inline PEM, a client certificate, protocol bounds, the
 // verification modes, and clear errors for unreadable material.
-func TestTLSConfig(t *testing.T) {
+func TestClient(t *testing.T) {
 	ca, err := esserver.NewTestCA()
 	if err != nil {
 		t.Fatal(err)
@@ -38,13 +38,13 @@ func TestTLSConfig(t *testing.T) {
 	no := false
 	tests := []struct {
 		name    string
-		ssl     SSLConfig
+		ssl     Settings
 		check   func(*testing.T, *tls.Config)
 		wantErr string
 	}{
 		{
 			name: "defaults",
-			ssl:  SSLConfig{VerificationMode: VerifyFull},
+			ssl:  Settings{VerificationMode: VerifyFull},
 			check: func(t *testing.T, c *tls.Config) {
 				if c.MinVersion != tls.VersionTLS12 || c.MaxVersion != tls.VersionTLS13 || c.InsecureSkipVerify || c.RootCAs != nil {
 					t.Errorf("defaults: %+v", c)
@@ -53,7 +53,7 @@ func TestTLSConfig(t *testing.T) {
 		},
 		{
 			name: "ca file, client certificate inline, TLSv1.3 only",
-			ssl: SSLConfig{VerificationMode: VerifyStrict, CertificateAuthorities: []string{caFile},
+			ssl: Settings{VerificationMode: VerifyStrict, CertificateAuthorities: []string{caFile},
 				Certificate: string(certPEM), Key: string(keyPEM), SupportedProtocols: []string{"TLSv1.3"}},
 			check: func(t *testing.T, c *tls.Config) {
 				if c.RootCAs == nil || len(c.Certificates) != 1 || c.MinVersion != tls.VersionTLS13 || c.MaxVersion != tls.VersionTLS13 {
@@ -63,7 +63,7 @@ func TestTLSConfig(t *testing.T) {
 		},
 		{
 			name: "none skips verification",
-			ssl:  SSLConfig{VerificationMode: VerifyNone},
+			ssl:  Settings{VerificationMode: VerifyNone},
 			check: func(t *testing.T, c *tls.Config) {
 				if !c.InsecureSkipVerify || c.VerifyConnection != nil {
 					t.Errorf("none: %+v", c)
@@ -72,7 +72,7 @@ func TestTLSConfig(t *testing.T) {
 		},
 		{
 			name: "certificate verifies the chain itself",
-			ssl:  SSLConfig{VerificationMode: VerifyCertificate, CertificateAuthorities: []string{string(ca.PEM())}},
+			ssl:  Settings{VerificationMode: VerifyCertificate, CertificateAuthorities: []string{string(ca.PEM())}},
 			check: func(t *testing.T, c *tls.Config) {
 				if !c.InsecureSkipVerify || c.VerifyConnection == nil {
 					t.Fatalf("certificate: %+v", c)
@@ -107,26 +107,24 @@ func TestTLSConfig(t *testing.T) {
 		},
 		{
 			name:  "disabled",
-			ssl:   SSLConfig{Enabled: &no, VerificationMode: VerifyFull},
+			ssl:   Settings{Enabled: &no, VerificationMode: VerifyFull},
 			check: func(t *testing.T, c *tls.Config) { t.Helper(); checkNil(t, c) },
 		},
-		{name: "missing ca file", ssl: SSLConfig{VerificationMode: VerifyFull, CertificateAuthorities: []string{filepath.Join(dir, "nope.pem")}}, wantErr: "nope.pem"},
-		{name: "ca without pem", ssl: SSLConfig{VerificationMode: VerifyFull, CertificateAuthorities: []string{"-----BEGIN garbage"}}, wantErr: "no PEM certificate"},
-		{name: "key does not match", ssl: SSLConfig{VerificationMode: VerifyFull, Certificate: string(certPEM), Key: string(ca.PEM())}, wantErr: "ssl.certificate/ssl.key"},
+		{name: "missing ca file", ssl: Settings{VerificationMode: VerifyFull, CertificateAuthorities: []string{filepath.Join(dir, "nope.pem")}}, wantErr: "nope.pem"},
+		{name: "ca without pem", ssl: Settings{VerificationMode: VerifyFull, CertificateAuthorities: []string{"-----BEGIN garbage"}}, wantErr: "no PEM certificate"},
+		{name: "key does not match", ssl: Settings{VerificationMode: VerifyFull, Certificate: string(certPEM), Key: string(ca.PEM())}, wantErr: "ssl.certificate/ssl.key"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := DefaultConfig()
-			c.SSL = tc.ssl
-			got, err := c.TLSConfig()
+			got, err := tc.ssl.Client()
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("TLSConfig error = %v, want %q", err, tc.wantErr)
+					t.Fatalf("Client error = %v, want %q", err, tc.wantErr)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("TLSConfig: %v", err)
+				t.Fatalf("Client: %v", err)
 			}
 			tc.check(t, got)
 		})
@@ -136,24 +134,46 @@ func TestTLSConfig(t *testing.T) {
 func checkNil(t *testing.T, c *tls.Config) {
 	t.Helper()
 	if c != nil {
-		t.Errorf("TLSConfig = %+v, want nil when disabled", c)
+		t.Errorf("Client() = %+v, want nil when disabled", c)
 	}
 }
 
-// FuzzHostURL: any host string yields a usable URL or an error, never a
-// panic, and accepted URLs always carry a scheme, host and port.
-func FuzzHostURL(f *testing.F) {
-	for _, s := range []string{"localhost", "es:9200", "https://es/p/", "[::1]:9201", "http://:9200", "h:0", "ftp://x", "%"} {
-		f.Add(s)
+func TestProblems(t *testing.T) {
+	s := Settings{VerificationMode: "sometimes", SupportedProtocols: []string{"TLSv1.3", "SSLv3"}, Certificate: "cert.pem"}
+	var msgs []string
+	for _, err := range s.Problems() {
+		msgs = append(msgs, err.Error())
 	}
-	f.Fuzz(func(t *testing.T, h string) {
-		c := DefaultConfig()
-		u, err := c.hostURL(h)
-		if err != nil {
-			return
+	got := strings.Join(msgs, "\n")
+	for _, want := range []string{
+		`ssl.verification_mode: must be full, strict, certificate or none, got "sometimes"`,
+		`ssl.supported_protocols.1: must be TLSv1.2 or TLSv1.3, got "SSLv3"`,
+		"ssl.certificate: certificate and key must be given together",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("problems lack %q:\n%s", want, got)
 		}
-		if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.Port() == "" {
-			t.Fatalf("hostURL(%q) = %s", h, u)
+	}
+	if d := Default(); len(d.Problems()) != 0 {
+		t.Errorf("defaults have problems: %v", d.Problems())
+	}
+}
+
+func TestWanted(t *testing.T) {
+	yes, no := true, false
+	for _, tc := range []struct {
+		name string
+		s    Settings
+		want bool
+	}{
+		{"defaults", Default(), false},
+		{"a CA", Settings{CertificateAuthorities: []string{"ca.pem"}}, true},
+		{"a client certificate", Settings{Certificate: "c.pem", Key: "k.pem"}, true},
+		{"enabled", Settings{Enabled: &yes}, true},
+		{"disabled despite a CA", Settings{Enabled: &no, CertificateAuthorities: []string{"ca.pem"}}, false},
+	} {
+		if got := tc.s.Wanted(); got != tc.want {
+			t.Errorf("%s: Wanted() = %v, want %v", tc.name, got, tc.want)
 		}
-	})
+	}
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package detection
+
+const raceEnabled = false
