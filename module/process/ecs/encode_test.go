@@ -14,7 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/golden/*.json and _meta/fields.yml")
+var update = flag.Bool("update", false, "rewrite testdata/golden/*.json")
 
 func TestGolden(t *testing.T) {
 	events := goldenEvents()

@@ -205,24 +205,3 @@ func TestDeclaredFieldsWritten(t *testing.T) {
 		t.Errorf("fields declared in fields.yml but absent from full.json (-want +got):\n%s", diff)
 	}
 }
-
-// TestMetaFieldsInSync keeps _meta/fields.yml identical to the embedded
-// canonical file; -update rewrites the copy.
-func TestMetaFieldsInSync(t *testing.T) {
-	path := filepath.Join("..", "..", "..", "_meta", "fields.yml")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, FieldsYAML, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read %s (run go test ./module/process/ecs -update): %v", path, err)
-	}
-	if diff := cmp.Diff(string(FieldsYAML), string(got)); diff != "" {
-		t.Errorf("_meta/fields.yml differs from module/process/ecs/fields.yml; run go test ./module/process/ecs -update (-want +got):\n%s", diff)
-	}
-}
