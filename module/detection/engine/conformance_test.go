@@ -78,7 +78,7 @@ func TestCorpusConformance(t *testing.T) {
 				t.Errorf("JSON Unresolved = %v, want none", jp.Unresolved())
 			}
 			for _, f := range ep.Unresolved() {
-				unresolved[f] = append(unresolved[f], strings.TrimSuffix(r.File, ".toml"))
+				unresolved[f.Name] = append(unresolved[f.Name], strings.TrimSuffix(r.File, ".toml"))
 			}
 		})
 	}

@@ -219,11 +219,52 @@ func TestProgramFields(t *testing.T) {
 	if diff := cmp.Diff([]string{"process.Ext.load_module.taint_flags", "process.command_line", "process.name"}, p.Fields()); diff != "" {
 		t.Errorf("Fields (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"process.Ext.load_module.taint_flags"}, p.Unresolved()); diff != "" {
+	want := []engine.UnresolvedField{{Name: "process.Ext.load_module.taint_flags", Optional: true, Pos: eql.Pos{Line: 1, Col: 39}}}
+	if diff := cmp.Diff(want, p.Unresolved()); diff != "" {
 		t.Errorf("Unresolved (-want +got):\n%s", diff)
 	}
 	if p.Query() != q {
 		t.Errorf("Query() is not the compiled query")
+	}
+}
+
+// TestUnresolvedOptional: a field is optional only when every reference
+// writes ?field, and its place is then the first reference not written so;
+// a sequence gathers its steps' and join keys' fields.
+func TestUnresolvedOptional(t *testing.T) {
+	q, err := eql.Parse(`process where ?a.b == 1 or (?c.d == 2 and a.b == 3) or process.name == "x"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := engine.Compile(q, engine.ECS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []engine.UnresolvedField{
+		{Name: "a.b", Pos: eql.Pos{Line: 1, Col: 43}},
+		{Name: "c.d", Optional: true, Pos: eql.Pos{Line: 1, Col: 29}},
+	}
+	if diff := cmp.Diff(want, p.Unresolved()); diff != "" {
+		t.Errorf("Unresolved (-want +got):\n%s", diff)
+	}
+	st, err := eql.ParseStatement("sequence by ?k.k\n [process where ?a.b == 1] by x.y\n [process where a.b == 2] by process.pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := engine.CompileSequence(st.(*eql.Sequence), engine.ECS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []engine.UnresolvedField{
+		{Name: "a.b", Pos: eql.Pos{Line: 3, Col: 17}},
+		{Name: "k.k", Optional: true, Pos: eql.Pos{Line: 1, Col: 13}},
+		{Name: "x.y", Pos: eql.Pos{Line: 2, Col: 31}},
+	}
+	if diff := cmp.Diff(want, s.Unresolved()); diff != "" {
+		t.Errorf("sequence Unresolved (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"a.b", "k.k", "process.pid", "x.y"}, s.Fields()); diff != "" {
+		t.Errorf("sequence Fields (-want +got):\n%s", diff)
 	}
 }
 
