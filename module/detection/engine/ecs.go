@@ -114,66 +114,47 @@ func numberField[T any](f func(T) (float64, bool)) Field[T] {
 	}}
 }
 
-// process.previous and spawnbeat.sequence are arrays of objects: each of
-// their fields holds the values of every element, as Elasticsearch
-// flattens them. One element, the common case, is read without a copy.
+// objectsString, objectsStrings and objectsCount read a field of an array
+// of objects (process.previous, spawnbeat.sequence): the values of every
+// element, as Elasticsearch flattens them. One element, the common case,
+// is read without a copy.
 
-func previousExecutables(ps []ecs.Previous) Value {
-	if len(ps) == 1 {
-		return StringValue(ps[0].Executable)
+// objectsString is a keyword field of each element; empty ones are absent.
+func objectsString[E any](es []E, get func(*E) string) Value {
+	if len(es) == 1 {
+		return StringValue(get(&es[0]))
 	}
 	var vs []string
-	for _, p := range ps {
-		if p.Executable != "" {
-			vs = append(vs, p.Executable)
+	for i := range es {
+		if v := get(&es[i]); v != "" {
+			vs = append(vs, v)
 		}
 	}
 	return StringsValue(vs)
 }
 
-func previousArgs(ps []ecs.Previous) Value {
-	if len(ps) == 1 {
-		return StringsValue(ps[0].Args)
+// objectsStrings is a multi-valued keyword field of each element.
+func objectsStrings[E any](es []E, get func(*E) []string) Value {
+	if len(es) == 1 {
+		return StringsValue(get(&es[0]))
 	}
 	var vs []string
-	for _, p := range ps {
-		vs = append(vs, p.Args...)
+	for i := range es {
+		vs = append(vs, get(&es[i])...)
 	}
 	return StringsValue(vs)
 }
 
-func previousArgsCount(ps []ecs.Previous) Value {
+// objectsCount is the length of a list of each element where the list is
+// known (non-nil), as the encoder writes args_count beside args.
+func objectsCount[E any](es []E, get func(*E) []string) Value {
 	var ns []Value
-	for _, p := range ps {
-		if p.Args != nil {
-			ns = append(ns, NumberValue(float64(len(p.Args))))
+	for i := range es {
+		if l := get(&es[i]); l != nil {
+			ns = append(ns, NumberValue(float64(len(l))))
 		}
 	}
 	return listValue(ns)
-}
-
-func sequenceRuleIDs(ms []ecs.SequenceMatch) Value {
-	if len(ms) == 1 {
-		return StringValue(ms[0].RuleID)
-	}
-	var vs []string
-	for _, m := range ms {
-		if m.RuleID != "" {
-			vs = append(vs, m.RuleID)
-		}
-	}
-	return StringsValue(vs)
-}
-
-func sequenceEventIDs(ms []ecs.SequenceMatch) Value {
-	if len(ms) == 1 {
-		return StringsValue(ms[0].EventIDs)
-	}
-	var vs []string
-	for _, m := range ms {
-		vs = append(vs, m.EventIDs...)
-	}
-	return StringsValue(vs)
 }
 
 // listValue is the Value of several scalars: Missing for none, the scalar

@@ -360,9 +360,15 @@ func ecsFieldReaders() map[string]Field[*ecs.Event] {
 			}
 			return boolValue(p.Interactive)
 		}},
-		"process.previous.executable": {Get: func(e *ecs.Event) Value { return previousExecutables(e.Process.Previous) }},
-		"process.previous.args":       {Get: func(e *ecs.Event) Value { return previousArgs(e.Process.Previous) }},
-		"process.previous.args_count": {Get: func(e *ecs.Event) Value { return previousArgsCount(e.Process.Previous) }},
+		"process.previous.executable": {Get: func(e *ecs.Event) Value {
+			return objectsString(e.Process.Previous, func(p *ecs.Previous) string { return p.Executable })
+		}},
+		"process.previous.args": {Get: func(e *ecs.Event) Value {
+			return objectsStrings(e.Process.Previous, func(p *ecs.Previous) []string { return p.Args })
+		}},
+		"process.previous.args_count": {Get: func(e *ecs.Event) Value {
+			return objectsCount(e.Process.Previous, func(p *ecs.Previous) []string { return p.Args })
+		}},
 		"process.entry_leader.pid": numberField(func(e *ecs.Event) (float64, bool) {
 			l := &e.Process.EntryLeader
 			if l.PID == 0 {
@@ -634,9 +640,13 @@ func ecsFieldReaders() map[string]Field[*ecs.Event] {
 				}
 			})
 		}},
-		"spawnbeat.read_state":                 stringField(func(e *ecs.Event) string { return e.Spawnbeat.ReadState }),
-		"spawnbeat.sequence.rule_id":           {Get: func(e *ecs.Event) Value { return sequenceRuleIDs(e.Sequences) }},
-		"spawnbeat.sequence.event_ids":         {Get: func(e *ecs.Event) Value { return sequenceEventIDs(e.Sequences) }},
+		"spawnbeat.read_state": stringField(func(e *ecs.Event) string { return e.Spawnbeat.ReadState }),
+		"spawnbeat.sequence.rule_id": {Get: func(e *ecs.Event) Value {
+			return objectsString(e.Sequences, func(m *ecs.SequenceMatch) string { return m.RuleID })
+		}},
+		"spawnbeat.sequence.event_ids": {Get: func(e *ecs.Event) Value {
+			return objectsStrings(e.Sequences, func(m *ecs.SequenceMatch) []string { return m.EventIDs })
+		}},
 		"spawnbeat.process.args_truncated":     {Get: func(e *ecs.Event) Value { return boolValue(e.Process.ArgsTruncated) }},
 		"spawnbeat.process.tty.same_as_parent": {Get: func(e *ecs.Event) Value { return boolValue(e.Process.TTYSameAsParent()) }},
 		"spawnbeat.process.parent.args_truncated": {Get: func(e *ecs.Event) Value {
