@@ -83,7 +83,7 @@ func (b *Beater) Run(ctx context.Context) error {
 		return err
 	}
 	defer queue.Close()
-	out, err := b.output()
+	out, outStats, err := b.output()
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func (b *Beater) Run(ctx context.Context) error {
 		return err
 	}
 
-	st := &stages{log: b.log, source: src, detector: det, queue: queue, output: out, cfg: b.cfg}
+	st := &stages{log: b.log, source: src, detector: det, queue: queue, output: out, outputStats: outStats, cfg: b.cfg}
 	if b.cfg.HTTP.Enabled {
 		srv, err := serveStats(b.cfg.HTTP, st, b.log)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/spawnbeat/spawnbeat/beater/output/elasticsearch"
 	"github.com/spawnbeat/spawnbeat/beater/pipeline"
 	"github.com/spawnbeat/spawnbeat/config"
 	"github.com/spawnbeat/spawnbeat/module/process"
@@ -107,5 +108,25 @@ func TestIntegrationFullQueueDrops(t *testing.T) {
 		}
 	case <-time.After(shutdownTimeout + 5*time.Second):
 		t.Fatal("run did not return after cancel")
+	}
+}
+
+// TestDataStream: the index each event carries is the data stream its
+// document names, the one the Elasticsearch output's template covers.
+func TestDataStream(t *testing.T) {
+	var d dataStream
+	for _, tc := range []struct{ ns, want string }{
+		{"", elasticsearch.DataStreamPrefix + "default"},
+		{"prod", elasticsearch.DataStreamPrefix + "prod"},
+		{"prod", elasticsearch.DataStreamPrefix + "prod"},
+		{"default", elasticsearch.DataStreamPrefix + "default"},
+	} {
+		if got := d.of(&ecs.Event{Namespace: tc.ns}); got != tc.want {
+			t.Errorf("data stream of namespace %q = %q, want %q", tc.ns, got, tc.want)
+		}
+	}
+	ev := &ecs.Event{Namespace: "prod"}
+	if allocs := testing.AllocsPerRun(100, func() { _ = d.of(ev) }); allocs != 0 {
+		t.Errorf("naming the data stream allocates %.0f times per document", allocs)
 	}
 }

@@ -123,7 +123,7 @@ type agent struct {
 const agentConfig = `spawnbeat:
   capture:
     scan_existing: false%s
-%s
+%s%s
 logging.level: info
 logging.json: false
 http.enabled: true
@@ -137,6 +137,18 @@ type settings struct {
 	boost    int    // priority_boost; 0 leaves it unset
 	execArgs string // exec_args; "" leaves it unset
 	esURL    string // ship to this Elasticsearch (output.elasticsearch, defaults otherwise) instead of the file output
+	queue    string // queueDisk for queue.disk at its defaults; "" leaves the memory queue
+}
+
+// queueDisk selects the disk queue (-queue disk).
+const queueDisk = "disk"
+
+// queueYAML is the top-level queue section of s.
+func (s settings) queueYAML() string {
+	if s.queue == queueDisk {
+		return "queue.disk: {}\n"
+	}
+	return ""
 }
 
 // output is the output section of the configuration.
@@ -169,7 +181,7 @@ func startAgent(ctx context.Context, name, binary string, set settings, home str
 		return nil, fmt.Errorf("start spawnbeat: %w", err)
 	}
 	cfg := filepath.Join(home, "spawnbeat.yml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, agentConfig, set.yaml(), set.output(), port), 0o600); err != nil {
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, agentConfig, set.yaml(), set.queueYAML(), set.output(), port), 0o600); err != nil {
 		return nil, fmt.Errorf("start spawnbeat: %w", err)
 	}
 	cmd := exec.Command(binary, "-c", cfg, "-e", "--path.home", home)

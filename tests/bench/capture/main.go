@@ -43,6 +43,7 @@ type options struct {
 	execArgs  string // spawnbeat.capture.exec_args ("": the default)
 	baseArgs  string // … of the baseline
 	es        bool   // also ship every storm to Elasticsearch (tests/esserver), side by side
+	queue     string // "mem" or queueDisk, for spawnbeat and the baseline
 }
 
 // quick settings: a run of about a minute to check that everything works.
@@ -71,6 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fl.StringVar(&o.execArgs, "exec-args", "", "spawnbeat.capture.exec_args for spawnbeat (auto, kernel, proc); empty leaves the default")
 	fl.StringVar(&o.baseArgs, "baseline-exec-args", "", "spawnbeat.capture.exec_args for the baseline")
 	fl.BoolVar(&o.es, "es", false, "run a second spawnbeat side by side on every storm that ships to Elasticsearch (tests/esserver, in a child process) with output.elasticsearch's defaults (gzip level 1)")
+	fl.StringVar(&o.queue, "queue", "mem", `the queue of spawnbeat and the baseline: "mem" (the default memory queue) or "disk" (queue.disk at its defaults under each run's path.data)`)
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: go run ./tests/bench/capture [flags]   (as root)")
 		fl.PrintDefaults()
@@ -110,6 +112,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.n < 1 || o.reps < 1 || o.attacks < 0 || o.launchers < 1 {
 		return o, errors.New("-n, -reps and -launchers must be at least 1, -attacks at least 0")
+	}
+	if o.queue != "mem" && o.queue != queueDisk {
+		return o, fmt.Errorf("-queue %q: want mem or disk", o.queue)
 	}
 	if o.boost < 0 || o.boost > 20 {
 		return o, errors.New("-priority-boost must be within 0..20")
@@ -209,8 +214,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	b := &bench{
 		ctx: ctx, binary: binary, baseline: o.baseline, forkstat: fsPath, esserver: esBin, tmp: tmp, n: o.n, keep: o.keep,
-		set:     settings{boost: o.boost, execArgs: o.execArgs},
-		baseSet: settings{boost: o.boost, execArgs: o.baseArgs},
+		set:     settings{boost: o.boost, execArgs: o.execArgs, queue: o.queue},
+		baseSet: settings{boost: o.boost, execArgs: o.baseArgs, queue: o.queue},
 		runID:   strconv.FormatInt(time.Now().UnixNano()%1e9, 36),
 		probes:  &direct{s: newStarter(devnull)}, fleet: fleet{exe: exe, count: o.launchers}, log: stderr,
 	}
