@@ -430,6 +430,57 @@ func TestCorpusAgreesOnEncodedDocuments(t *testing.T) {
 	}
 }
 
+// TestNewlyResolvedFields: rules on the fields the resolver lacked before
+// fields.yml generated it match the same documents in the agent (the typed
+// event) and in `rules test` (its JSON), and match some.
+func TestNewlyResolvedFields(t *testing.T) {
+	docs := documents(t)
+	for _, tt := range []struct {
+		query string
+		want  []string
+	}{
+		{`process where spawnbeat.read_state == "exited"`, []string{"exec/exited"}},
+		{`process where spawnbeat.process.args_truncated == true and spawnbeat.process.parent.args_truncated == true`, []string{"exec/exited"}},
+		{`process where process.parent.env_vars : "LD_PRELOAD=*"`, []string{"exec"}},
+		{`process where rule.name == "Shell Spawned by Interpreter" and rule.ruleset == "spawnbeat"`, []string{"alert/several rules"}},
+		{`process where threat.tactic.id == "TA0004" and threat.technique.subtechnique.id == "T1059.006"`, []string{"alert/several rules"}},
+		{`process where threat.framework == "MITRE ATT&CK" and not threat.tactic.id == "TA0004"`, []string{"alert/one rule"}},
+		{`process where spawnbeat.sequence.rule_id == "9a1b2c3d-0000-4000-8000-00000000seq1" and spawnbeat.sequence.event_ids != null`, []string{"alert/sequence"}},
+		{`process where data_stream.namespace == "default" and host.os.type == "linux"`, []string{"exec/exited"}},
+	} {
+		q, err := eql.Parse(tt.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ep, err := engine.Compile(q, engine.ECS())
+		if err != nil {
+			t.Fatal(err)
+		}
+		jp, err := engine.Compile(q, engine.JSON())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ep.Unresolved()) != 0 {
+			t.Errorf("%s: unresolved %v", tt.query, ep.Unresolved())
+		}
+		var ecsGot, jsonGot []string
+		for _, d := range docs {
+			if ep.Match(d.ev) {
+				ecsGot = append(ecsGot, d.name)
+			}
+			if jp.Match(encodeJSON(t, d.ev)) {
+				jsonGot = append(jsonGot, d.name)
+			}
+		}
+		if diff := cmp.Diff(tt.want, ecsGot); diff != "" {
+			t.Errorf("%s: agent (-want +got):\n%s", tt.query, diff)
+		}
+		if diff := cmp.Diff(tt.want, jsonGot); diff != "" {
+			t.Errorf("%s: rules test (-want +got):\n%s", tt.query, diff)
+		}
+	}
+}
+
 // TestGeneratedReadersCurrent fails when ecs_fields_gen.go is not what
 // `go generate` would write from _meta/fields.yml today (the generator runs
 // in the test, on the embedded file).
