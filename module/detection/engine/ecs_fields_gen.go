@@ -15,7 +15,6 @@ func ecsFieldReaders() map[string]Field[*ecs.Event] {
 		"event.action":   stringField(func(e *ecs.Event) string { return e.Event.Action }),
 		"event.dataset":  stringField(func(e *ecs.Event) string { return ecs.Dataset }),
 		"event.module":   stringField(func(e *ecs.Event) string { return ecs.Module }),
-		"event.outcome":  stringField(func(e *ecs.Event) string { return e.Event.Outcome }),
 		"event.created":  {Get: func(e *ecs.Event) Value { return timeValue(e.Event.Created) }},
 		"event.id":       stringField(func(e *ecs.Event) string { return e.Event.ID }),
 		"event.sequence": numberField(func(e *ecs.Event) (float64, bool) {

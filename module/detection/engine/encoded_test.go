@@ -68,7 +68,7 @@ func docLeader(pid int, name, exe string, args ...string) ecs.Leader {
 func docEvent(action, typ string, seq uint64, p ecs.Info) *ecs.Event {
 	e := &ecs.Event{
 		Timestamp: docTime.Add(time.Duration(seq) * time.Millisecond),
-		Event: ecs.Meta{Kind: ecs.KindEvent, Type: typ, Action: action, Outcome: "success",
+		Event: ecs.Meta{Kind: ecs.KindEvent, Type: typ, Action: action,
 			Created: docTime.Add(time.Duration(seq)*time.Millisecond + 180*time.Microsecond), Sequence: seq},
 		Host: docHost(), Agent: docAgent(), Namespace: "prod",
 		Spawnbeat: ecs.Extra{ReadState: "complete"},
@@ -198,7 +198,7 @@ func documents(t *testing.T) []namedDoc {
 	// empty argv (args [] and args_count 0) on the parent; two earlier
 	// images; the argument lists cut at the cap.
 	gone := docEvent(ecs.ActionExec, "start", 1002, ecs.Info{PID: 4300})
-	gone.Event.Outcome, gone.Spawnbeat.ReadState = "unknown", "exited"
+	gone.Spawnbeat.ReadState = "exited"
 	gone.Process.Parent = docInfo(4299, "runner", "/opt/runner")
 	gone.Process.Parent.Args, gone.Process.Parent.ArgsTruncated = []string{}, true
 	gone.Process.ArgsTruncated = true

@@ -20,7 +20,7 @@ func fullEvent() *ecs.Event {
 	ts := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
 	return &ecs.Event{
 		Timestamp: ts,
-		Event:     ecs.Meta{Kind: "event", Type: "start", Action: "exec", Outcome: "success", Created: ts, ID: "id1", Sequence: 7},
+		Event:     ecs.Meta{Kind: "event", Type: "start", Action: "exec", Created: ts, ID: "id1", Sequence: 7},
 		Host: &ecs.Host{Name: "n", Hostname: "hn", ID: "hid", Architecture: "x86_64", IP: []string{"10.0.0.1"}, MAC: []string{"02-00"},
 			OS: ecs.OS{Type: "linux", Family: "debian", Name: "Debian", Platform: "debian", Version: "12", Kernel: "6.1", Full: "Debian 12"}},
 		Agent:     &ecs.Agent{Type: "spawnbeat", Version: "0.1", ID: "aid", Name: "an", EphemeralID: "eid"},

@@ -144,7 +144,6 @@ func (w *writer) meta(e *Event) {
 	w.str("action", e.Event.Action)
 	w.str("dataset", Dataset)
 	w.str("module", Module)
-	w.str("outcome", e.Event.Outcome)
 	w.time("created", e.Event.Created)
 	w.str("id", e.Event.ID)
 	if e.Event.Sequence != 0 {
