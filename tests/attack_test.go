@@ -26,12 +26,12 @@ const (
 	newPTYRuleName    = "Shell Given a New Pseudo-Terminal by Python"
 )
 
-// What a document fires: the seed rule, spawnbeat's own, both or neither.
+// What a document fires: spawnbeat's rule alone, both or neither (no run
+// here fires the seed's alone).
 var (
-	seedOnly = []string{pythonTTYRuleID}
-	newOnly  = []string{newPTYRuleID}
-	both     = []string{newPTYRuleID, pythonTTYRuleID}
-	neither  []string
+	newOnly = []string{newPTYRuleID}
+	both    = []string{newPTYRuleID, pythonTTYRuleID}
+	neither []string
 )
 
 // record names a file to write the documents each run wants, one a line in

@@ -146,8 +146,8 @@ func parseRange(body json.RawMessage) (query, error) {
 			for _, v := range fieldValues(ix, src, field) {
 				ok := true
 				for op, b := range bounds {
-					c, comparable := compareValues(v, b)
-					if !comparable {
+					c, canCompare := compareValues(v, b)
+					if !canCompare {
 						if op == "gt" || op == "gte" || op == "lt" || op == "lte" {
 							ok = false
 						}

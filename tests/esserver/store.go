@@ -85,27 +85,25 @@ func newStore() *store {
 // wildcardMatch reports whether name matches pattern, where * matches any
 // run of characters (Elasticsearch's simple wildcard matching).
 func wildcardMatch(pattern, name string) bool {
-	for {
-		star := strings.IndexByte(pattern, '*')
-		if star < 0 {
-			return pattern == name
-		}
-		if !strings.HasPrefix(name, pattern[:star]) {
-			return false
-		}
-		name = name[star:]
-		pattern = pattern[star+1:]
-		if pattern == "" {
-			return true
-		}
-		// Try every position for the rest of the pattern.
-		for i := 0; i <= len(name); i++ {
-			if wildcardMatch(pattern, name[i:]) {
-				return true
-			}
-		}
+	star := strings.IndexByte(pattern, '*')
+	if star < 0 {
+		return pattern == name
+	}
+	if !strings.HasPrefix(name, pattern[:star]) {
 		return false
 	}
+	name = name[star:]
+	pattern = pattern[star+1:]
+	if pattern == "" {
+		return true
+	}
+	// Try every position for the rest of the pattern.
+	for i := 0; i <= len(name); i++ {
+		if wildcardMatch(pattern, name[i:]) {
+			return true
+		}
+	}
+	return false
 }
 
 // patternsOverlap reports whether some name matches both glob patterns

@@ -19,7 +19,7 @@ type backoff struct {
 }
 
 func newBackoff(init, maxWait time.Duration, seed uint64) backoff {
-	return backoff{init: init, max: maxWait, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	return backoff{init: init, max: maxWait, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))} //nolint:gosec // jitter, not a secret
 }
 
 // Wait returns the wait before retry number attempt (0-based).
