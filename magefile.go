@@ -155,10 +155,16 @@ func Check() error {
 	return sh.RunV("git", "diff", "--exit-code")
 }
 
-// Update rewrites the generated files: _meta copies and golden files.
+// Update rewrites the generated files: _meta copies and golden files. The
+// disk queue's format fixture (beater/pipeline's -update) is left out: it
+// is rewritten only on purpose, with a change of the on-disk format.
 func Update() error {
-	for _, pkg := range []string{"./config", "./module/process/ecs", "./beater/output/elasticsearch"} {
-		if err := sh.RunV("go", "test", pkg, "-update"); err != nil {
+	for _, pkg := range [][]string{
+		{"./config"}, {"./module/process/ecs"}, {"./beater/output/elasticsearch"},
+		{"./module/process/netlink", "-run", "^TestReplayGolden$"},
+		{"./module/detection/engine", "-run", "^TestCorpusConformance$"},
+	} {
+		if err := sh.RunV("go", append(append([]string{"test"}, pkg...), "-update")...); err != nil {
 			return err
 		}
 	}
