@@ -411,8 +411,10 @@ func relocate(locate func(string, error) error, err error) []error {
 }
 
 func flatten(err error) []error {
+	// The walk looks at each node's own type: a *KeyError also unwraps to
+	// several errors, but it is one problem.
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		if _, isKey := err.(*KeyError); !isKey {
+		if _, isKey := err.(*KeyError); !isKey { //nolint:errorlint // the node's own type
 			var out []error
 			for _, e := range j.Unwrap() {
 				out = append(out, flatten(e)...)

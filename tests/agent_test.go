@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -128,10 +129,62 @@ func (a *agent) stop() error {
 	}
 }
 
-// docs reads every document the file output holds now.
+// docs reads every document the file output holds now: the rotated files,
+// oldest first, then the current one. Other processes' execs on a busy
+// machine can fill the file past rotate_every_kb during a test, and a test
+// that read the current file alone would then miss its own documents. A
+// rotation during the read (the files' inodes moved) reads them again.
 func (a *agent) docs() []map[string]any {
 	a.t.Helper()
-	return readDocs(a.t, a.out)
+	for {
+		files := outputFiles(a.t, a.out)
+		var out []map[string]any
+		for _, f := range files {
+			out = append(out, readDocs(a.t, f.path)...)
+		}
+		if slices.Equal(files, outputFiles(a.t, a.out)) {
+			return out
+		}
+	}
+}
+
+// outputFile is one file of the file output and the inode it had.
+type outputFile struct {
+	path  string
+	inode uint64
+}
+
+// outputFiles lists the file output's files, oldest first: path.N … path.1
+// (rotated), then path.
+func outputFiles(t *testing.T, path string) []outputFile {
+	t.Helper()
+	rotated, err := filepath.Glob(path + ".*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := func(p string) int {
+		n, err := strconv.Atoi(strings.TrimPrefix(p, path+"."))
+		if err != nil {
+			return -1 // not one of the output's files
+		}
+		return n
+	}
+	slices.SortFunc(rotated, func(a, b string) int { return gen(b) - gen(a) })
+	var out []outputFile
+	for _, p := range append(rotated, path) {
+		if p != path && gen(p) < 1 {
+			continue
+		}
+		fi, err := os.Stat(p)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, outputFile{path: p, inode: fi.Sys().(*syscall.Stat_t).Ino})
+	}
+	return out
 }
 
 func readDocs(t *testing.T, path string) []map[string]any {

@@ -249,7 +249,9 @@ func TestE2EUnitRestrictions(t *testing.T) {
 				var unitSet uint64
 				for _, c := range []string{"net_admin:12", "sys_ptrace:19", "dac_read_search:2", "bpf:39", "perfmon:38", "sys_nice:23"} {
 					var bit uint
-					fmt.Sscanf(c[strings.IndexByte(c, ':')+1:], "%d", &bit)
+					if _, err := fmt.Sscanf(c[strings.IndexByte(c, ':')+1:], "%d", &bit); err != nil {
+						t.Fatal(err)
+					}
 					unitSet |= 1 << bit
 				}
 				if got := capsOf(t, status, "CapBnd"); got&^unitSet != 0 {

@@ -112,8 +112,8 @@ func TestSavedObjectsErrors(t *testing.T) {
 			"search/a.json: line 4 column 3: invalid character '\"' after object key:value pair"},
 		{"not an object", fstest.MapFS{"search/a.json": file(`[1]`)}, "search/a.json: json: cannot unmarshal array"},
 		{"two values", fstest.MapFS{"search/a.json": file(ok + ok)}, "search/a.json: more than one JSON value"},
-		{"unknown key", fstest.MapFS{"search/a.json": file(`{"id":"a","type":"search","attributes":{},"refrences":[]}`)},
-			`search/a.json: unknown key "refrences"`},
+		{"unknown key", fstest.MapFS{"search/a.json": file(`{"id":"a","type":"search","attributes":{},"refrences":[]}`)}, //nolint:misspell // the misspelt key is the case
+			`search/a.json: unknown key "refrences"`}, //nolint:misspell // the misspelt key is the case
 		{"no attributes", fstest.MapFS{"search/a.json": file(`{"id":"a","type":"search"}`)},
 			"search/a.json: attributes: missing or not an object"},
 		{"no type", fstest.MapFS{"search/a.json": file(`{"id":"a","attributes":{}}`)}, "search/a.json: type: missing"},

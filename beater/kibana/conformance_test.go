@@ -271,8 +271,8 @@ func filteredOnDataset(q string) bool {
 }
 
 // versionAtMost compares dotted versions numerically.
-func versionAtMost(v, max string) bool {
-	a, b := strings.Split(v, "."), strings.Split(max, ".")
+func versionAtMost(v, limit string) bool {
+	a, b := strings.Split(v, "."), strings.Split(limit, ".")
 	for i := range 3 {
 		var x, y int
 		if i < len(a) {

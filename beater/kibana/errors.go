@@ -46,10 +46,10 @@ func (e *StatusError) Error() string {
 	if e.Message != "" && e.Message != e.Kind {
 		s += ": " + e.Message
 	}
-	switch {
-	case e.Status == 401:
+	switch e.Status {
+	case 401:
 		s += " (check setup.kibana.username/password or api_key)"
-	case e.Status == 403:
+	case 403:
 		s += " (the user lacks a Kibana privilege this needs)"
 	}
 	return s

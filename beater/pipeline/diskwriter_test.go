@@ -119,8 +119,8 @@ func TestDiskQueueStageLimit(t *testing.T) {
 			t.Fatal("TryPut never refused: the stage is not bounded")
 		}
 	}
-	if got, max := len(accepted), stageLimit/(64<<10); got < max-1 || got > max {
-		t.Errorf("accepted %d events of 64 KiB, want about %d", got, max)
+	if got, want := len(accepted), stageLimit/(64<<10); got < want-1 || got > want {
+		t.Errorf("accepted %d events of 64 KiB, want about %d", got, want)
 	}
 	if st := q.Stats(); st.Dropped != 1 {
 		t.Errorf("Dropped = %d, want 1", st.Dropped)

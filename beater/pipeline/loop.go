@@ -140,7 +140,7 @@ func (l *Loop) deliver(ctx context.Context, b Batch) error {
 		l.failures.Add(1)
 		l.log.Warn("publish failed, retrying", zap.Int("events", len(b.Events)), zap.Duration("backoff", delay), zap.Error(err))
 		// Jitter (half to all of delay) keeps many agents from retrying in step.
-		wait := delay/2 + rand.N(delay/2+1)
+		wait := delay/2 + rand.N(delay/2+1) //nolint:gosec // jitter, not a secret
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

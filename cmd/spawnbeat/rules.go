@@ -39,7 +39,7 @@ PATH:LINE:COL: message on stderr), 2 for a usage error.`,
 		Args:          noArgs,
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(_ *cobra.Command, _ []string) error {
 			return usageError(errors.New("rules: missing subcommand (list, check or test)"))
 		},
 	}

@@ -287,7 +287,7 @@ func decode(raw []byte) (map[string][]byte, error) {
 	}
 	sealed, err := base64.StdEncoding.AppendDecode(nil, bytes.TrimSpace(body))
 	if err != nil {
-		return nil, fmt.Errorf("damaged (%v): %w", err, ErrCorrupt)
+		return nil, fmt.Errorf("damaged (%w): %w", err, ErrCorrupt)
 	}
 	if len(sealed) < saltLen+nonceLen+16 {
 		return nil, fmt.Errorf("damaged (truncated): %w", ErrCorrupt)
@@ -299,11 +299,11 @@ func decode(raw []byte) (map[string][]byte, error) {
 	}
 	plain, err := gcm.Open(nil, nonce, ciphertext, []byte(header))
 	if err != nil {
-		return nil, fmt.Errorf("damaged (it does not decrypt: %v): %w", err, ErrCorrupt)
+		return nil, fmt.Errorf("damaged (it does not decrypt: %w): %w", err, ErrCorrupt)
 	}
 	secrets := map[string][]byte{}
 	if err := json.Unmarshal(plain, &secrets); err != nil {
-		return nil, fmt.Errorf("damaged (%v): %w", err, ErrCorrupt)
+		return nil, fmt.Errorf("damaged (%w): %w", err, ErrCorrupt)
 	}
 	return secrets, nil
 }

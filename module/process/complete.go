@@ -79,8 +79,8 @@ func (c *completer) release() { c.p = procfs.Process{} }
 // the Reader's cap, and whether the list went on past them.
 func (c *completer) args(im *execargs.Image) ([]byte, bool) {
 	b, more := im.Args, im.Cut
-	if max := c.rd.MaxArgBytes(); len(b) > max {
-		b, more = b[:max], true
+	if limit := c.rd.MaxArgBytes(); len(b) > limit {
+		b, more = b[:limit], true
 	}
 	return b, more
 }

@@ -318,8 +318,8 @@ func TestIntegrationExec(t *testing.T) {
 		for _, a := range p.Args {
 			n += len(a) + 1
 		}
-		if max := testOptions().MaxArgsBytes; n > max+1 || n < max/2 {
-			t.Errorf("args hold %d bytes, want about the cap %d", n, max)
+		if limit := testOptions().MaxArgsBytes; n > limit+1 || n < limit/2 {
+			t.Errorf("args hold %d bytes, want about the cap %d", n, limit)
 		}
 		if len(p.Args) < 4 || !slices.Equal(p.Args[:4], []string{"/bin/sh", "-c", "sleep 0.1; exit 0", bad}) {
 			t.Errorf("args start %.4q, want the real first four", p.Args)
@@ -770,8 +770,8 @@ func argsShare(t *testing.T, from string) {
 		if after.ExecArgs != (execargs.Stats{}) {
 			t.Errorf("exec_args proc: the tap counted %+v", after.ExecArgs)
 		}
-		if min := float64(envInt("SPAWNBEAT_MIN_SHARE", 40)); share < min {
-			t.Errorf("complete share %.1f%% < %.0f%%", share, min)
+		if least := float64(envInt("SPAWNBEAT_MIN_SHARE", 40)); share < least {
+			t.Errorf("complete share %.1f%% < %.0f%%", share, least)
 		}
 	}
 }

@@ -185,18 +185,18 @@ func jsonTokenName(raw []byte) string {
 	if len(raw) == 0 {
 		return "null"
 	}
-	switch c := raw[0]; {
-	case c == '{':
+	switch raw[0] {
+	case '{':
 		return "START_OBJECT"
-	case c == '[':
+	case '[':
 		return "START_ARRAY"
-	case c == '"':
+	case '"':
 		return "VALUE_STRING"
-	case c == 't':
+	case 't':
 		return "VALUE_TRUE"
-	case c == 'f':
+	case 'f':
 		return "VALUE_FALSE"
-	case c == 'n':
+	case 'n':
 		return "VALUE_NULL"
 	default:
 		return "VALUE_NUMBER"

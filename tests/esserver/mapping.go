@@ -3,6 +3,7 @@ package esserver
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/netip"
@@ -241,7 +242,6 @@ type docValidator struct {
 	err     *esError
 	pending map[string]*field // fields learned by this document
 	pendObj map[string]string // objects learned by this document
-	scratch [64]byte
 }
 
 // validate checks src for the index's mapping and, for data streams, the
@@ -391,7 +391,7 @@ func (v *docValidator) scalar(kind tokKind, raw []byte, escaped bool, at int) er
 	f, isObj := v.lookup(v.path)
 	if isObj {
 		p := string(v.path)
-		return v.failf(at, "document_parsing_exception",
+		return v.failf("document_parsing_exception",
 			"[1:%d] object mapping for [%s] tried to parse field [%s] as object, but found a concrete value", at+1, p, p)
 	}
 	if f == nil {
@@ -418,7 +418,8 @@ func (v *docValidator) scalar(kind tokKind, raw []byte, escaped bool, at int) er
 // stop aborts the scan after v.err was set.
 func (v *docValidator) stop() error { return errSyntax }
 
-func (v *docValidator) failf(at int, typ, format string, args ...any) error {
+// failf sets v.err to an error of type typ and aborts the scan.
+func (v *docValidator) failf(typ, format string, args ...any) error {
 	v.err = newErr(typ, format, args...)
 	return v.stop()
 }
@@ -435,7 +436,7 @@ func (v *docValidator) learn(at int, kind string) error {
 	// A dotted path may run through a field that is not an object.
 	for p := parent; p != ""; {
 		if f, ok := v.m.fields[p]; ok && leafTypes[f.typ] {
-			return v.failf(at, "document_parsing_exception",
+			return v.failf("document_parsing_exception",
 				"[1:%d] Could not dynamically add mapping for field [%s]. Existing mapping for [%s] must be of type object but found [%s].",
 				at+1, path, p, f.typ)
 		}
@@ -451,7 +452,7 @@ func (v *docValidator) learn(at int, kind string) error {
 		if within == "" {
 			within = "_doc"
 		}
-		return v.failf(at, "strict_dynamic_mapping_exception",
+		return v.failf("strict_dynamic_mapping_exception",
 			"[1:%d] mapping set to strict, dynamic introduction of [%s] within [%s] is not allowed", at+1, name, within)
 	case "false", "runtime":
 		// Accepted and kept in _source, not mapped.
@@ -621,7 +622,7 @@ func coerce(typ string, kind tokKind, raw []byte, escaped bool) *esError {
 		}
 		f, err := strconv.ParseFloat(strings.TrimSpace(text), 64)
 		if err != nil {
-			if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+			if errors.Is(err, strconv.ErrRange) {
 				return newErr("illegal_argument_exception", "Value [%s] is out of range for %s", text, javaTypeName(typ))
 			}
 			return newErr("number_format_exception", "For input string: \"%s\"", text)

@@ -42,33 +42,16 @@ func (s *Server) route(rs *reply) {
 		}
 	case parts[0] == "_index_template" && n <= 2:
 		s.handleIndexTemplate(rs, at(parts, 1))
-	case parts[0] == "_component_template" && n <= 2:
-		s.handleComponentTemplate(rs, at(parts, 1))
 	case n >= 2 && parts[0] == "_ilm" && parts[1] == "policy" && n <= 3:
 		s.handleILM(rs, at(parts, 2))
 	case n >= 2 && parts[0] == "_ingest" && parts[1] == "pipeline" && n <= 3:
 		s.handlePipeline(rs, at(parts, 2))
-	case parts[0] == "_data_stream" && n <= 2:
-		s.handleDataStream(rs, at(parts, 1))
 	case (parts[n-1] == "_count" || parts[n-1] == "_search") && n <= 2:
 		if allow(http.MethodGet, http.MethodPost) {
 			s.handleSearch(rs, at(parts, n-2), parts[n-1] == "_count")
 		}
-	case parts[n-1] == "_refresh" && n <= 2:
-		s.handleRefresh(rs, at(parts, n-2))
-	case parts[0] == "_cluster" && n >= 2 && parts[1] == "health":
-		s.handleHealth(rs)
 	case parts[0] == "_security" && n == 2 && parts[1] == "_authenticate":
 		s.handleAuthenticate(rs)
-	case parts[0] == "_license" && n == 1:
-		rs.json(http.StatusOK, map[string]any{"license": map[string]any{
-			"status": "active", "uid": s.clusterUUID, "type": "basic", "issue_date": "2024-01-01T00:00:00.000Z",
-			"issued_to": "esserver", "issuer": "elasticsearch", "start_date_in_millis": -1,
-		}})
-	case n == 3 && parts[1] == "_doc":
-		s.handleGetDoc(rs, parts[0], parts[2])
-	case n == 1 && !strings.HasPrefix(parts[0], "_"):
-		s.handleIndex(rs, parts[0])
 	default:
 		rs.error(http.StatusBadRequest, newErr("illegal_argument_exception",
 			"no handler found for uri [%s] and method [%s]", rs.r.URL.RequestURI(), m))
@@ -224,7 +207,7 @@ func (s *Server) handleIndexTemplate(rs *reply, name string) {
 			rs.error(http.StatusBadRequest, newErr("x_content_parse_exception", "[1:1] [index_template] failed to parse: %v", err))
 			return
 		}
-		t := &indexTemplate{name: name, raw: body, composedOf: tb.ComposedOf}
+		t := &indexTemplate{name: name, raw: body}
 		switch p := tb.IndexPatterns.(type) {
 		case string:
 			t.patterns = []string{p}
@@ -252,20 +235,16 @@ func (s *Server) handleIndexTemplate(rs *reply, name string) {
 				return
 			}
 		}
-		st.mu.Lock()
-		defer st.mu.Unlock()
-		var missing []string
-		for _, c := range t.composedOf {
-			if _, ok := st.components[c]; !ok {
-				missing = append(missing, c)
-			}
-		}
-		if len(missing) > 0 {
+		// No component template exists here (nothing spawnbeat does
+		// makes one), so every one a template names is missing.
+		if len(tb.ComposedOf) > 0 {
 			rs.error(http.StatusBadRequest, newErr("invalid_index_template_exception",
 				"index_template [%s] invalid, cause [index template [%s] specifies component templates %s that do not exist]",
-				name, name, javaList(missing)))
+				name, name, javaList(tb.ComposedOf)))
 			return
 		}
+		st.mu.Lock()
+		defer st.mu.Unlock()
 		if rs.r.URL.Query().Get("create") == "true" {
 			if _, ok := st.templates[name]; ok {
 				rs.error(http.StatusBadRequest, newErr("illegal_argument_exception", "index template [%s] already exists", name))
@@ -342,47 +321,6 @@ func (rs *reply) methodNotAllowed() {
 // javaList formats names like Java's List.toString: [a, b].
 func javaList(v []string) string {
 	return "[" + strings.Join(v, ", ") + "]"
-}
-
-// handleComponentTemplate serves /_component_template/{name}.
-func (s *Server) handleComponentTemplate(rs *reply, name string) {
-	st := s.store
-	switch rs.r.Method {
-	case http.MethodPut, http.MethodPost:
-		var probe struct {
-			Template json.RawMessage `json:"template"`
-		}
-		body, ok := rs.body()
-		if !ok {
-			return
-		}
-		if err := json.Unmarshal(body, &probe); err != nil || len(probe.Template) == 0 {
-			rs.error(http.StatusBadRequest, newErr("x_content_parse_exception", "[1:1] [component_template] failed to parse: template is required"))
-			return
-		}
-		st.mu.Lock()
-		st.components[name] = body
-		st.mu.Unlock()
-		rs.acknowledged()
-	case http.MethodGet, http.MethodHead:
-		st.mu.RLock()
-		defer st.mu.RUnlock()
-		var out []map[string]any
-		for _, n := range selected(st.components, name) {
-			out = append(out, map[string]any{"name": n, "component_template": json.RawMessage(st.components[n])})
-		}
-		if len(out) == 0 && name != "" && !strings.Contains(name, "*") {
-			rs.error(http.StatusNotFound, resourceNotFound("component template matching [%s] not found", name))
-			return
-		}
-		rs.json(http.StatusOK, map[string]any{"component_templates": out})
-	case http.MethodDelete:
-		st.mu.Lock()
-		defer st.mu.Unlock()
-		remove(rs, st.components, name, resourceNotFound("%s", name))
-	default:
-		rs.methodNotAllowed()
-	}
 }
 
 // handleILM serves /_ilm/policy[/{name}] (reference: "Create or update
@@ -462,255 +400,6 @@ func (s *Server) handleILM(rs *reply, name string) {
 	default:
 		rs.methodNotAllowed()
 	}
-}
-
-// handleDataStream serves /_data_stream[/{name}] (reference: "Get data
-// stream API", "Create data stream API", "Delete data stream API").
-func (s *Server) handleDataStream(rs *reply, name string) {
-	st := s.store
-	switch rs.r.Method {
-	case http.MethodGet, http.MethodHead:
-		st.mu.RLock()
-		defer st.mu.RUnlock()
-		out := []map[string]any{}
-		expr := name
-		if expr == "_all" {
-			expr = ""
-		}
-		for _, n := range selected(st.dataStreams, expr) {
-			ds := st.dataStreams[n]
-			var ixs []map[string]any
-			for _, ix := range ds.indices {
-				ixs = append(ixs, map[string]any{"index_name": ix.name, "index_uuid": ix.uuid,
-					"prefer_ilm": true, "ilm_policy": ds.ilmPolicy, "managed_by": managedBy(ds)})
-			}
-			entry := map[string]any{
-				"name":                       ds.name,
-				"timestamp_field":            map[string]string{"name": "@timestamp"},
-				"indices":                    ixs,
-				"generation":                 ds.generation,
-				"status":                     "GREEN",
-				"template":                   ds.template,
-				"next_generation_managed_by": managedBy(ds),
-				"prefer_ilm":                 true,
-				"hidden":                     ds.hidden,
-				"system":                     false,
-				"allow_custom_routing":       false,
-				"replicated":                 false,
-				"rollover_on_write":          false,
-			}
-			if ds.ilmPolicy != "" {
-				entry["ilm_policy"] = ds.ilmPolicy
-			}
-			out = append(out, entry)
-		}
-		if len(out) == 0 && name != "" && !strings.Contains(name, "*") && name != "_all" {
-			rs.error(http.StatusNotFound, indexNotFound(name))
-			return
-		}
-		rs.json(http.StatusOK, map[string]any{"data_streams": out})
-	case http.MethodPut:
-		st.mu.Lock()
-		defer st.mu.Unlock()
-		if e := indexNameError(name); e != nil {
-			rs.error(http.StatusBadRequest, e)
-			return
-		}
-		if _, ok := st.dataStreams[name]; ok {
-			rs.error(http.StatusBadRequest, newErr("resource_already_exists_exception", "data_stream [%s] already exists", name))
-			return
-		}
-		if _, ok := st.indices[name]; ok {
-			rs.error(http.StatusBadRequest, newErr("resource_already_exists_exception", "index [%s] already exists", name))
-			return
-		}
-		t := st.matchTemplate(name)
-		if t == nil || !t.dataStream {
-			rs.error(http.StatusBadRequest, newErr("illegal_argument_exception", "no matching index template found for data stream [%s]", name))
-			return
-		}
-		if _, err := st.newDataStream(name, t); err != nil {
-			rs.error(http.StatusBadRequest, newErr("mapper_parsing_exception", "%v", err))
-			return
-		}
-		rs.acknowledged()
-	case http.MethodDelete:
-		st.mu.Lock()
-		defer st.mu.Unlock()
-		var del []string
-		for n := range st.dataStreams {
-			if n == name || (strings.Contains(name, "*") && wildcardMatch(name, n)) {
-				del = append(del, n)
-			}
-		}
-		if len(del) == 0 && !strings.Contains(name, "*") {
-			rs.error(http.StatusNotFound, indexNotFound(name))
-			return
-		}
-		for _, n := range del {
-			for _, ix := range st.dataStreams[n].indices {
-				delete(st.indices, ix.name)
-			}
-			delete(st.dataStreams, n)
-		}
-		rs.acknowledged()
-	default:
-		rs.methodNotAllowed()
-	}
-}
-
-func managedBy(ds *dataStream) string {
-	if ds.ilmPolicy != "" {
-		return "Index Lifecycle Management"
-	}
-	return "Unmanaged"
-}
-
-// handleIndex serves HEAD/GET/PUT/DELETE /{index}.
-func (s *Server) handleIndex(rs *reply, name string) {
-	st := s.store
-	switch rs.r.Method {
-	case http.MethodHead, http.MethodGet:
-		st.mu.RLock()
-		defer st.mu.RUnlock()
-		ixs, missing := st.resolve(name)
-		if rs.missingIndex(missing) {
-			return
-		}
-		out := map[string]any{}
-		for _, ix := range ixs {
-			entry := map[string]any{"aliases": map[string]any{}, "mappings": map[string]any{}, "settings": map[string]any{
-				"index": map[string]any{"uuid": ix.uuid, "provided_name": ix.name, "number_of_shards": "1", "number_of_replicas": "1",
-					"creation_date": fmt.Sprint(ix.created.UnixMilli())}}}
-			if ix.dataStream != "" {
-				entry["data_stream"] = ix.dataStream
-			}
-			out[ix.name] = entry
-		}
-		rs.json(http.StatusOK, out)
-	case http.MethodPut:
-		var body struct {
-			Mappings json.RawMessage `json:"mappings"`
-			Settings json.RawMessage `json:"settings"`
-		}
-		raw, ok := rs.body()
-		if !ok {
-			return
-		}
-		if len(raw) > 0 {
-			if err := json.Unmarshal(raw, &body); err != nil {
-				rs.error(http.StatusBadRequest, newErr("x_content_parse_exception", "[1:1] failed to parse: %v", err))
-				return
-			}
-		}
-		st.mu.Lock()
-		defer st.mu.Unlock()
-		if e := indexNameError(name); e != nil {
-			rs.error(http.StatusBadRequest, e)
-			return
-		}
-		if _, ok := st.indices[name]; ok {
-			e := newErr("resource_already_exists_exception", "index [%s/%s] already exists", name, st.indices[name].uuid)
-			e.Index = name
-			rs.error(http.StatusBadRequest, e)
-			return
-		}
-		if _, ok := st.dataStreams[name]; ok {
-			rs.error(http.StatusBadRequest, newErr("resource_already_exists_exception", "data stream [%s] already exists", name))
-			return
-		}
-		t := st.matchTemplate(name)
-		if t != nil && t.dataStream {
-			rs.error(http.StatusBadRequest, newErr("illegal_argument_exception",
-				"cannot create index with name [%s], because it matches with template [%s] that creates data streams only, use create data stream api instead", name, t.name))
-			return
-		}
-		over := &indexTemplate{name: "", mappings: body.Mappings, settings: body.Settings}
-		if t != nil {
-			merged := *t
-			if len(body.Mappings) > 0 {
-				merged.mappings = body.Mappings
-			}
-			if len(body.Settings) > 0 {
-				merged.settings = body.Settings
-			}
-			over = &merged
-		}
-		if _, err := st.newIndex(name, over, ""); err != nil {
-			rs.error(http.StatusBadRequest, newErr("mapper_parsing_exception", "Failed to parse mapping: %v", err))
-			return
-		}
-		rs.json(http.StatusOK, map[string]any{"acknowledged": true, "shards_acknowledged": true, "index": name})
-	case http.MethodDelete:
-		st.mu.Lock()
-		defer st.mu.Unlock()
-		if _, ok := st.dataStreams[name]; ok {
-			rs.error(http.StatusBadRequest, newErr("illegal_argument_exception",
-				"index [%s] is the write index for data stream [%s] and cannot be deleted", name, name))
-			return
-		}
-		ixs, missing := st.resolve(name)
-		if rs.missingIndex(missing) {
-			return
-		}
-		for _, ix := range ixs {
-			if ix.dataStream != "" {
-				continue
-			}
-			delete(st.indices, ix.name)
-		}
-		rs.acknowledged()
-	default:
-		rs.methodNotAllowed()
-	}
-}
-
-// handleGetDoc serves GET /{index}/_doc/{id}.
-func (s *Server) handleGetDoc(rs *reply, name, id string) {
-	st := s.store
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	ixs, missing := st.resolve(name)
-	if rs.missingIndex(missing) {
-		return
-	}
-	for _, ix := range ixs {
-		if d, ok := ix.docs[id]; ok {
-			rs.json(http.StatusOK, map[string]any{"_index": ix.name, "_id": id, "_version": d.version,
-				"_seq_no": d.seqNo, "_primary_term": 1, "found": true, "_source": d.source})
-			return
-		}
-	}
-	rs.json(http.StatusNotFound, map[string]any{"_index": name, "_id": id, "found": false})
-}
-
-func (s *Server) handleRefresh(rs *reply, name string) {
-	st := s.store
-	st.mu.RLock()
-	_, missing := st.resolve(name)
-	st.mu.RUnlock()
-	if rs.missingIndex(missing) {
-		return
-	}
-	rs.json(http.StatusOK, map[string]any{"_shards": shardsInfo{Total: 1, Successful: 1}})
-}
-
-// handleHealth serves /_cluster/health. A single node cannot place
-// replicas, so a real one would be yellow; green keeps clients that wait
-// for "yellow" or "green" happy either way.
-func (s *Server) handleHealth(rs *reply) {
-	st := s.store
-	st.mu.RLock()
-	n := len(st.indices)
-	st.mu.RUnlock()
-	rs.json(http.StatusOK, map[string]any{
-		"cluster_name": "esserver", "status": "green", "timed_out": false,
-		"number_of_nodes": 1, "number_of_data_nodes": 1,
-		"active_primary_shards": n, "active_shards": n, "relocating_shards": 0,
-		"initializing_shards": 0, "unassigned_shards": 0, "delayed_unassigned_shards": 0,
-		"number_of_pending_tasks": 0, "number_of_in_flight_fetch": 0,
-		"task_max_waiting_in_queue_millis": 0, "active_shards_percent_as_number": 100.0,
-	})
 }
 
 // handleAuthenticate serves /_security/_authenticate with the caller.

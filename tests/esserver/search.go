@@ -4,16 +4,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode"
 )
 
-// The query subset: match_all, match_none, term, terms, match,
-// match_phrase (as match), exists, ids, range and bool. Enough for tests to
-// ask "how many alerts", not a search engine: there is no scoring (every
-// hit scores 1.0) and hits come in index order, then write order.
+// The query subset is what spawnbeat's harnesses send: match_all and term
+// (tests/bench/capture's -es mode finds its documents with them), in _search
+// and _count. Another query answers 400 naming the two. There is no scoring
+// (every hit scores 1.0) and hits come in index order, then write order.
 
 type searchRequest struct {
 	Query          map[string]json.RawMessage `json:"query"`
@@ -40,161 +41,42 @@ func parseQuery(q map[string]json.RawMessage) (query, error) {
 		switch name {
 		case "match_all":
 			return func(*index, map[string]any, string) bool { return true }, nil
-		case "match_none":
-			return func(*index, map[string]any, string) bool { return false }, nil
-		case "term", "match", "match_phrase":
-			field, val, opts, err := fieldQuery(body, name)
+		case "term":
+			field, val, err := fieldQuery(body, name)
 			if err != nil {
 				return nil, err
 			}
-			analyzed := name != "term"
-			and := strings.EqualFold(opts["operator"], "and")
 			return func(ix *index, src map[string]any, _ string) bool {
-				return fieldMatches(ix, src, field, val, analyzed, and || name == "match_phrase")
+				return fieldMatches(ix, src, field, val)
 			}, nil
-		case "terms":
-			var m map[string]json.RawMessage
-			if err := json.Unmarshal(body, &m); err != nil || len(m) != 1 {
-				return nil, &queryError{"[terms] query malformed"}
-			}
-			for field, raw := range m {
-				var vals []any
-				if err := unmarshalNumbers(raw, &vals); err != nil {
-					return nil, &queryError{fmt.Sprintf("[terms] query does not support [%s]", field)}
-				}
-				return func(ix *index, src map[string]any, _ string) bool {
-					for _, v := range vals {
-						if fieldMatches(ix, src, field, v, false, false) {
-							return true
-						}
-					}
-					return false
-				}, nil
-			}
-		case "exists":
-			var e struct {
-				Field string `json:"field"`
-			}
-			if err := json.Unmarshal(body, &e); err != nil || e.Field == "" {
-				return nil, &queryError{"[exists] must be provided with a [field]"}
-			}
-			return func(ix *index, src map[string]any, _ string) bool {
-				return len(fieldValues(ix, src, e.Field)) > 0
-			}, nil
-		case "ids":
-			var e struct {
-				Values []string `json:"values"`
-			}
-			if err := json.Unmarshal(body, &e); err != nil {
-				return nil, &queryError{"[ids] query malformed"}
-			}
-			return func(_ *index, _ map[string]any, id string) bool {
-				for _, v := range e.Values {
-					if v == id {
-						return true
-					}
-				}
-				return false
-			}, nil
-		case "range":
-			return parseRange(body)
-		case "bool":
-			return parseBool(body)
 		default:
-			return nil, &queryError{fmt.Sprintf("unknown query [%s]", name)}
+			return nil, &queryError{fmt.Sprintf("unknown query [%s]: this test server serves match_all and term", name)}
 		}
 	}
 	return nil, &queryError{"empty query"}
 }
 
-// fieldQuery reads {"field": value} or {"field": {"value"|"query": v, ...}}.
-func fieldQuery(body json.RawMessage, name string) (string, any, map[string]string, error) {
+// fieldQuery reads {"field": value} or {"field": {"value": v}}.
+func fieldQuery(body json.RawMessage, name string) (string, any, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(body, &m); err != nil || len(m) != 1 {
-		return "", nil, nil, &queryError{fmt.Sprintf("[%s] query doesn't support multiple fields", name)}
+		return "", nil, &queryError{fmt.Sprintf("[%s] query doesn't support multiple fields", name)}
 	}
 	for field, raw := range m {
 		var v any
 		if err := unmarshalNumbers(raw, &v); err != nil {
-			return "", nil, nil, &queryError{fmt.Sprintf("[%s] malformed query: %v", name, err)}
+			return "", nil, &queryError{fmt.Sprintf("[%s] malformed query: %v", name, err)}
 		}
-		opts := map[string]string{}
 		if obj, ok := v.(map[string]any); ok {
-			for k, x := range obj {
-				opts[k] = fmt.Sprint(x)
+			x, ok := obj["value"]
+			if !ok {
+				return "", nil, &queryError{fmt.Sprintf("[%s] query on field [%s] needs a value", name, field)}
 			}
-			if x, ok := obj["value"]; ok {
-				v = x
-			} else if x, ok := obj["query"]; ok {
-				v = x
-			} else {
-				return "", nil, nil, &queryError{fmt.Sprintf("[%s] query on field [%s] needs a value", name, field)}
-			}
+			v = x
 		}
-		return field, v, opts, nil
+		return field, v, nil
 	}
-	return "", nil, nil, &queryError{"no field"}
-}
-
-func parseRange(body json.RawMessage) (query, error) {
-	var m map[string]map[string]any
-	if err := unmarshalNumbers(body, &m); err != nil || len(m) != 1 {
-		return nil, &queryError{"[range] query malformed"}
-	}
-	for field, bounds := range m {
-		return func(ix *index, src map[string]any, _ string) bool {
-			for _, v := range fieldValues(ix, src, field) {
-				ok := true
-				for op, b := range bounds {
-					c, comparable := compareValues(v, b)
-					if !comparable {
-						if op == "gt" || op == "gte" || op == "lt" || op == "lte" {
-							ok = false
-						}
-						continue
-					}
-					switch op {
-					case "gt":
-						ok = ok && c > 0
-					case "gte":
-						ok = ok && c >= 0
-					case "lt":
-						ok = ok && c < 0
-					case "lte":
-						ok = ok && c <= 0
-					}
-				}
-				if ok {
-					return true
-				}
-			}
-			return false
-		}, nil
-	}
-	return nil, &queryError{"[range] query malformed"}
-}
-
-// compareValues orders two scalars: numerically when both are numbers,
-// as dates when both parse as dates, else as strings.
-func compareValues(a, b any) (int, bool) {
-	fa, okA := toFloat(a)
-	fb, okB := toFloat(b)
-	if okA && okB {
-		switch {
-		case fa < fb:
-			return -1, true
-		case fa > fb:
-			return 1, true
-		}
-		return 0, true
-	}
-	sa, sb := scalarString(a), scalarString(b)
-	ta, okA := parseDate(sa)
-	tb, okB := parseDate(sb)
-	if okA && okB {
-		return ta.Compare(tb), true
-	}
-	return strings.Compare(sa, sb), true
+	return "", nil, &queryError{"no field"}
 }
 
 func toFloat(v any) (float64, bool) {
@@ -206,84 +88,6 @@ func toFloat(v any) (float64, bool) {
 		return x, true
 	}
 	return 0, false
-}
-
-func parseBool(body json.RawMessage) (query, error) {
-	var b map[string]json.RawMessage
-	if err := json.Unmarshal(body, &b); err != nil {
-		return nil, &queryError{"[bool] query malformed"}
-	}
-	clauses := func(key string) ([]query, error) {
-		raw, ok := b[key]
-		if !ok {
-			return nil, nil
-		}
-		var list []map[string]json.RawMessage
-		if len(raw) > 0 && raw[0] == '{' {
-			var one map[string]json.RawMessage
-			if err := json.Unmarshal(raw, &one); err != nil {
-				return nil, &queryError{fmt.Sprintf("[bool] malformed [%s]", key)}
-			}
-			list = append(list, one)
-		} else if err := json.Unmarshal(raw, &list); err != nil {
-			return nil, &queryError{fmt.Sprintf("[bool] malformed [%s]", key)}
-		}
-		var out []query
-		for _, q := range list {
-			c, err := parseQuery(q)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, c)
-		}
-		return out, nil
-	}
-	must, err := clauses("must")
-	if err != nil {
-		return nil, err
-	}
-	filter, err := clauses("filter")
-	if err != nil {
-		return nil, err
-	}
-	should, err := clauses("should")
-	if err != nil {
-		return nil, err
-	}
-	mustNot, err := clauses("must_not")
-	if err != nil {
-		return nil, err
-	}
-	must = append(must, filter...)
-	// Without must/filter, at least one should clause has to match.
-	minShould := 0
-	if len(should) > 0 && len(must) == 0 {
-		minShould = 1
-	}
-	if raw, ok := b["minimum_should_match"]; ok {
-		if n, err := strconv.Atoi(strings.Trim(string(raw), `"`)); err == nil {
-			minShould = n
-		}
-	}
-	return func(ix *index, src map[string]any, id string) bool {
-		for _, q := range must {
-			if !q(ix, src, id) {
-				return false
-			}
-		}
-		for _, q := range mustNot {
-			if q(ix, src, id) {
-				return false
-			}
-		}
-		n := 0
-		for _, q := range should {
-			if q(ix, src, id) {
-				n++
-			}
-		}
-		return n >= minShould
-	}, nil
 }
 
 // fieldValues collects the values at a dotted path, whether the source
@@ -351,33 +155,14 @@ func tokens(s string) []string {
 	})
 }
 
-// fieldMatches decides a term/match leaf: text fields compare analyzed
-// tokens (a term must equal one token; a match needs any, or all with
-// operator and), numeric fields compare numbers, the rest exact strings.
-func fieldMatches(ix *index, src map[string]any, field string, want any, analyzed, all bool) bool {
+// fieldMatches decides a term leaf: a text field's value matches when one
+// of its analyzed tokens equals want, a numeric field's when the numbers
+// are equal, any other's when the strings are.
+func fieldMatches(ix *index, src map[string]any, field string, want any) bool {
 	typ := ix.mapping.fieldType(field)
 	for _, v := range fieldValues(ix, src, field) {
 		if typ == "text" || typ == "match_only_text" {
-			have := tokens(scalarString(v))
-			if !analyzed {
-				for _, t := range have {
-					if t == scalarString(want) {
-						return true
-					}
-				}
-				continue
-			}
-			q := tokens(scalarString(want))
-			hits := 0
-			for _, t := range q {
-				for _, h := range have {
-					if t == h {
-						hits++
-						break
-					}
-				}
-			}
-			if (all && hits == len(q) && hits > 0) || (!all && hits > 0) {
+			if slices.Contains(tokens(scalarString(v)), scalarString(want)) {
 				return true
 			}
 			continue
@@ -417,9 +202,6 @@ func (s *Server) handleSearch(rs *reply, target string, count bool) {
 		}
 	}
 	qs := rs.r.URL.Query()
-	if qstr := qs.Get("q"); qstr != "" && len(req.Query) == 0 {
-		req.Query = uriQuery(qstr)
-	}
 	q, err := parseQuery(req.Query)
 	if err != nil {
 		rs.error(http.StatusBadRequest, newErr("parsing_exception", "%v", err))
@@ -507,14 +289,4 @@ func (s *Server) handleSearch(rs *reply, target string, count bool) {
 			"hits":      hits,
 		},
 	})
-}
-
-// uriQuery turns q=field:value (or q=*) into a query.
-func uriQuery(q string) map[string]json.RawMessage {
-	field, val, ok := strings.Cut(q, ":")
-	if !ok || q == "*" {
-		return map[string]json.RawMessage{"match_all": json.RawMessage("{}")}
-	}
-	body, _ := json.Marshal(map[string]string{field: strings.Trim(val, `"`)})
-	return map[string]json.RawMessage{"match": body}
 }

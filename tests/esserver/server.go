@@ -544,7 +544,7 @@ func (rs *reply) readBody() ([]byte, int, error) {
 	if rs.r.Body == nil {
 		return nil, 0, nil
 	}
-	var rd io.Reader = io.LimitReader(rs.r.Body, maxContentLength+1)
+	rd := io.LimitReader(rs.r.Body, maxContentLength+1)
 	switch enc := strings.ToLower(strings.TrimSpace(rs.r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip", "x-gzip":

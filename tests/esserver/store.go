@@ -46,7 +46,6 @@ type indexTemplate struct {
 	patterns   []string
 	priority   int64
 	dataStream bool
-	composedOf []string
 	mappings   json.RawMessage
 	settings   json.RawMessage
 }
@@ -58,7 +57,6 @@ type store struct {
 	indices     map[string]*index
 	dataStreams map[string]*dataStream
 	templates   map[string]*indexTemplate
-	components  map[string]json.RawMessage
 	policies    map[string]*ilmPolicy
 	pipelines   map[string]*ingestPipeline
 	now         func() time.Time
@@ -75,7 +73,6 @@ func newStore() *store {
 		indices:     make(map[string]*index),
 		dataStreams: make(map[string]*dataStream),
 		templates:   make(map[string]*indexTemplate),
-		components:  make(map[string]json.RawMessage),
 		policies:    make(map[string]*ilmPolicy),
 		pipelines:   make(map[string]*ingestPipeline),
 		now:         time.Now,
@@ -85,27 +82,25 @@ func newStore() *store {
 // wildcardMatch reports whether name matches pattern, where * matches any
 // run of characters (Elasticsearch's simple wildcard matching).
 func wildcardMatch(pattern, name string) bool {
-	for {
-		star := strings.IndexByte(pattern, '*')
-		if star < 0 {
-			return pattern == name
-		}
-		if !strings.HasPrefix(name, pattern[:star]) {
-			return false
-		}
-		name = name[star:]
-		pattern = pattern[star+1:]
-		if pattern == "" {
-			return true
-		}
-		// Try every position for the rest of the pattern.
-		for i := 0; i <= len(name); i++ {
-			if wildcardMatch(pattern, name[i:]) {
-				return true
-			}
-		}
+	star := strings.IndexByte(pattern, '*')
+	if star < 0 {
+		return pattern == name
+	}
+	if !strings.HasPrefix(name, pattern[:star]) {
 		return false
 	}
+	name = name[star:]
+	pattern = pattern[star+1:]
+	if pattern == "" {
+		return true
+	}
+	// Try every position for the rest of the pattern.
+	for i := 0; i <= len(name); i++ {
+		if wildcardMatch(pattern, name[i:]) {
+			return true
+		}
+	}
+	return false
 }
 
 // patternsOverlap reports whether some name matches both glob patterns
@@ -264,26 +259,6 @@ func (st *store) newIndex(name string, t *indexTemplate, ds string) (*index, err
 	var mappings []json.RawMessage
 	if t != nil {
 		ix.template = t.name
-		for _, c := range t.composedOf {
-			comp, ok := st.components[c]
-			if !ok {
-				continue
-			}
-			var body struct {
-				Template struct {
-					Mappings json.RawMessage `json:"mappings"`
-					Settings json.RawMessage `json:"settings"`
-				} `json:"template"`
-			}
-			if err := json.Unmarshal(comp, &body); err == nil {
-				if len(body.Template.Mappings) > 0 {
-					mappings = append(mappings, body.Template.Mappings)
-				}
-				if len(body.Template.Settings) > 0 {
-					ix.settings = body.Template.Settings
-				}
-			}
-		}
 		if len(t.mappings) > 0 {
 			mappings = append(mappings, t.mappings)
 		}

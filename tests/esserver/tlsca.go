@@ -125,7 +125,7 @@ func CommandTLS(addr, caFile string) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("issue server certificate: %w", err)
 	}
-	if err := os.WriteFile(caFile, ca.PEM(), 0o644); err != nil { //nolint:gosec // a CA certificate is public
+	if err := os.WriteFile(caFile, ca.PEM(), 0o644); err != nil { // a CA certificate is public
 		return nil, fmt.Errorf("write ca certificate %s: %w", caFile, err)
 	}
 	return cfg, nil

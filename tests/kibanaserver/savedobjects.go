@@ -98,9 +98,9 @@ func parseNDJSON(data []byte) ([]json.RawMessage, error) {
 			err := json.Unmarshal(line, &v)
 			var se *json.SyntaxError
 			if errors.As(err, &se) && se.Offset > 0 && int(se.Offset) <= len(line) && !strings.Contains(se.Error(), "end of JSON input") {
-				return nil, fmt.Errorf("Unexpected token %q in JSON at position %d", line[se.Offset-1], se.Offset-1)
+				return nil, fmt.Errorf("Unexpected token %q in JSON at position %d", line[se.Offset-1], se.Offset-1) //nolint:staticcheck // ST1005: Kibana's words, as JSON.parse writes them
 			}
-			return nil, errors.New("Unexpected end of JSON input")
+			return nil, errors.New("Unexpected end of JSON input") //nolint:staticcheck // ST1005: Kibana's words
 		}
 		out = append(out, json.RawMessage(line))
 	}

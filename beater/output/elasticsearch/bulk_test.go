@@ -184,8 +184,10 @@ func TestNodePool(t *testing.T) {
 		t.Fatalf("no node after the hold-back")
 	}
 	p.markUp(a)
-	if st := p.stats(now); st[0].Down || st[0].Failures != 0 || !st[1].Down {
-		t.Errorf("stats = %+v", st)
+	// b's hold-back has ended, but it has not answered since: only an
+	// answer brings a node up.
+	if st := p.stats(); st[0].Down || st[0].Failures != 0 || !st[1].Down || st[1].Failures != 1 {
+		t.Errorf("stats = %+v, want a up and b still down", st)
 	}
 }
 
@@ -284,7 +286,7 @@ func TestPublishClassification(t *testing.T) {
 		{
 			name:   "per item",
 			events: 6,
-			answer: func(n int, ids, _ []string) (int, string) {
+			answer: func(n int, _, _ []string) (int, string) {
 				if n == 0 {
 					return 200, items(201, 409, 429, 503, 400, 201)
 				}
@@ -297,7 +299,7 @@ func TestPublishClassification(t *testing.T) {
 			name:   "dead letter",
 			events: 3,
 			edit:   func(c *Config) { c.NonIndexablePolicy.DeadLetterIndex = "dlq" },
-			answer: func(n int, ids, _ []string) (int, string) {
+			answer: func(n int, _, _ []string) (int, string) {
 				switch n {
 				case 0:
 					return 200, items(201, 400, 400)
@@ -314,7 +316,7 @@ func TestPublishClassification(t *testing.T) {
 			name:   "max retries",
 			events: 2,
 			edit:   func(c *Config) { c.MaxRetries = 1 },
-			answer: func(n int, ids, _ []string) (int, string) {
+			answer: func(n int, _, _ []string) (int, string) {
 				if n == 0 {
 					return 200, items(201, 429)
 				}
@@ -326,7 +328,7 @@ func TestPublishClassification(t *testing.T) {
 		{
 			name:   "whole request 400 bisects to the bad document",
 			events: 4,
-			answer: func(n int, ids, docs []string) (int, string) {
+			answer: func(_ int, ids, docs []string) (int, string) {
 				for _, d := range docs {
 					if strings.Contains(d, `"n":2`) {
 						return 400, `{"error":{"type":"illegal_argument_exception","reason":"Malformed content"},"status":400}`
@@ -344,7 +346,7 @@ func TestPublishClassification(t *testing.T) {
 		{
 			name:   "whole request failures retry everything",
 			events: 2,
-			answer: func(n int, ids, _ []string) (int, string) {
+			answer: func(n int, _, _ []string) (int, string) {
 				switch n {
 				case 0:
 					return 429, `{"error":{"type":"es_rejected_execution_exception","reason":"queue full"},"status":429}`
@@ -413,7 +415,7 @@ func FuzzBulkResponse(f *testing.F) {
 	f.Add([]byte(`{"errors":true,"items":[{"create":{"status":400,"error":"plain string"}}]}`))
 	f.Add([]byte(`{"error":{"type":"security_exception","reason":"x"},"status":401}`))
 	f.Add([]byte(`not json`))
-	f.Fuzz(func(t *testing.T, b []byte) {
+	f.Fuzz(func(_ *testing.T, b []byte) {
 		var r bulkResponse
 		if err := r.decode(b); err != nil {
 			return

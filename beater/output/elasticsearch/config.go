@@ -119,11 +119,11 @@ func (p *NonIndexablePolicy) Unpack(c *ucfg.Config) error {
 	}
 }
 
-// DefaultConfig returns the defaults: localhost:9200, bulk_max_size 1600,
-// one worker, 90s timeout, backoff 1s..60s, retries forever, drop policy.
 // DefaultCompressionLevel is compression_level's default: gzip level 1.
 const DefaultCompressionLevel = 1
 
+// DefaultConfig returns the defaults: localhost:9200, bulk_max_size 1600,
+// one worker, 90s timeout, backoff 1s..60s, retries forever, drop policy.
 func DefaultConfig() Config {
 	return Config{
 		Hosts:                 []string{"localhost:9200"},

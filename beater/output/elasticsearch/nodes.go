@@ -19,7 +19,7 @@ type backoff struct {
 }
 
 func newBackoff(init, maxWait time.Duration, seed uint64) backoff {
-	return backoff{init: init, max: maxWait, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	return backoff{init: init, max: maxWait, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))} //nolint:gosec // jitter, not a secret
 }
 
 // Wait returns the wait before retry number attempt (0-based).
@@ -108,12 +108,15 @@ func (p *nodePool) markUp(n *node) {
 	p.mu.Unlock()
 }
 
-func (p *nodePool) stats(now time.Time) []HostStats {
+// stats reports each node. A node is down from its first connection failure
+// until it answers again: the end of its hold-back only makes it eligible
+// for a retry, it does not make it healthy.
+func (p *nodePool) stats() []HostStats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]HostStats, len(p.nodes))
 	for i, n := range p.nodes {
-		out[i] = HostStats{URL: n.url, Down: n.retryAt.After(now), Failures: n.failures, RetryAt: n.retryAt}
+		out[i] = HostStats{URL: n.url, Down: n.failures > 0, Failures: n.failures, RetryAt: n.retryAt}
 	}
 	return out
 }

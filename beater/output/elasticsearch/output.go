@@ -67,7 +67,7 @@ func New(cfg Config, log *zap.Logger) (*Output, error) {
 // Stats returns a snapshot of the counters.
 func (o *Output) Stats() Stats {
 	s := o.stats.snapshot()
-	s.Hosts = o.nodes.stats(o.clock())
+	s.Hosts = o.nodes.stats()
 	return s
 }
 

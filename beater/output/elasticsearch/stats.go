@@ -98,9 +98,9 @@ type Stats struct {
 // HostStats describes one configured host; part of a Stats snapshot.
 type HostStats struct {
 	URL      string
-	Down     bool      // marked down after a connection failure
+	Down     bool      // failed to connect and has not answered since
 	Failures int       // consecutive failures
-	RetryAt  time.Time // when a down host is tried again
+	RetryAt  time.Time // when a down host may be tried again
 }
 
 // counters holds the live atomics behind Stats. Safe for concurrent use.

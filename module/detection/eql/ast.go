@@ -271,11 +271,11 @@ func level(e Expr) int {
 	return levelPrimary
 }
 
-// format prints e, in parentheses when it binds more loosely than min. It
-// adds no parentheses that the grammar does not need, so that printing and
-// parsing again never nests deeper than the original.
-func format(b *strings.Builder, e Expr, min int) {
-	if level(e) < min {
+// format prints e, in parentheses when it binds more loosely than atLeast.
+// It adds no parentheses that the grammar does not need, so that printing
+// and parsing again never nests deeper than the original.
+func format(b *strings.Builder, e Expr, atLeast int) {
+	if level(e) < atLeast {
 		b.WriteByte('(')
 		defer b.WriteByte(')')
 	}

@@ -8,5 +8,4 @@ import (
 // corpusRule is one rule file of the shared detection-rules corpus.
 type corpusRule = corpus.Rule
 
-func corpusDir(tb testing.TB) string        { return corpus.Dir(tb) }
 func loadCorpus(tb testing.TB) []corpusRule { return corpus.Load(tb) }

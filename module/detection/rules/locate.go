@@ -33,10 +33,10 @@ func scanLayout(text string) *layout {
 		if s.eof() {
 			break
 		}
-		switch c := s.peek(); {
-		case c == '#':
+		switch s.peek() {
+		case '#':
 			s.skipLine()
-		case c == '[':
+		case '[':
 			start := s.pos
 			name, ok := s.tableHeader()
 			if !ok {

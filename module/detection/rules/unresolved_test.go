@@ -136,7 +136,7 @@ func TestEditDistance(t *testing.T) {
 			t.Errorf("editDistance(%q, %q, limit 1) = %d, want >= 1", tt.a, tt.b, got)
 		}
 	}
-	if !strings.Contains(unknownFieldsRule, "nmae") {
+	if !strings.Contains(unknownFieldsRule, "nmae") { //nolint:misspell // the misspelling is the fixture
 		t.Fatal("fixture lost its misspelling")
 	}
 }

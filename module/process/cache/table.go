@@ -357,22 +357,22 @@ func appendPrior(prev []PriorImage, im PriorImage) []PriorImage {
 // SetUIDs records the real and effective user ids the kernel announced
 // for the live process pid (a setuid call, or the exec of a set-user-ID
 // file), and reports whether the table knew the process's credentials.
-func (t *Table) SetUIDs(pid int, real, effective uint32) bool {
+func (t *Table) SetUIDs(pid int, realID, effective uint32) bool {
 	e := t.credsOf(pid)
 	if e == nil {
 		return false
 	}
-	e.Image.UID, e.Image.EUID = real, effective
+	e.Image.UID, e.Image.EUID = realID, effective
 	return true
 }
 
 // SetGIDs is SetUIDs for the real and effective group ids.
-func (t *Table) SetGIDs(pid int, real, effective uint32) bool {
+func (t *Table) SetGIDs(pid int, realID, effective uint32) bool {
 	e := t.credsOf(pid)
 	if e == nil {
 		return false
 	}
-	e.Image.GID, e.Image.EGID = real, effective
+	e.Image.GID, e.Image.EGID = realID, effective
 	return true
 }
 
@@ -574,7 +574,7 @@ func (t *Table) markExited(e *Entry, at time.Time) {
 // publish updates the gauges Stats reads.
 func (t *Table) publish() {
 	t.entries.Store(uint64(len(t.byPID)))
-	t.liveN.Store(uint64(t.live.n)) //nolint:gosec // a count
+	t.liveN.Store(uint64(t.live.n)) // a count
 }
 
 // sameStart reports whether start ticks read from /proc can belong to e.
@@ -619,7 +619,7 @@ func (t *Table) ticksAt(at time.Time) uint64 {
 		return 0
 	}
 	d := at.Sub(t.opts.BootTime)
-	return uint64(d/time.Second)*t.opts.ClockTicks + uint64(d%time.Second)*t.opts.ClockTicks/uint64(time.Second) //nolint:gosec // d >= 0
+	return uint64(d/time.Second)*t.opts.ClockTicks + uint64(d%time.Second)*t.opts.ClockTicks/uint64(time.Second) // d >= 0
 }
 
 // startTime converts ticks after boot to a time (zero without a boot time).
@@ -628,7 +628,7 @@ func (t *Table) startTime(ticks uint64) time.Time {
 		return time.Time{}
 	}
 	hz := t.opts.ClockTicks
-	return t.opts.BootTime.Add(time.Duration(ticks/hz)*time.Second + time.Duration((ticks%hz)*uint64(time.Second)/hz)) //nolint:gosec // ticks since boot
+	return t.opts.BootTime.Add(time.Duration(ticks/hz)*time.Second + time.Duration((ticks%hz)*uint64(time.Second)/hz)) // ticks since boot
 }
 
 // entityID derives a process's entity id: the first 15 bytes of
@@ -640,13 +640,13 @@ func (t *Table) entityID(pid int, ticks uint64, start time.Time) string {
 	b = append(b, 0)
 	b = append(b, t.opts.BootID...)
 	b = append(b, 0)
-	b = binary.BigEndian.AppendUint64(b, uint64(pid)) //nolint:gosec // bit pattern only
+	b = binary.BigEndian.AppendUint64(b, uint64(pid)) // bit pattern only
 	if ticks != 0 {
 		b = append(b, 't')
 		b = binary.BigEndian.AppendUint64(b, ticks)
 	} else {
 		b = append(b, 'n')
-		b = binary.BigEndian.AppendUint64(b, uint64(start.UnixNano())) //nolint:gosec // bit pattern only
+		b = binary.BigEndian.AppendUint64(b, uint64(start.UnixNano())) // bit pattern only
 	}
 	t.idBuf = b
 	sum := sha256.Sum256(b)

@@ -677,7 +677,7 @@ func TestPrevious(t *testing.T) {
 // TestKnowsNoTTY checks when the table vouches that a process has no
 // controlling terminal, so that stat need not be read at its exec.
 func TestKnowsNoTTY(t *testing.T) {
-	const pts0 = 136<<8 | 0 // /dev/pts/0
+	const pts0 = 136 << 8 // /dev/pts/0: major 136, minor 0
 	// member is a process of session sid, read from /proc with stat.
 	member := func(pid, sid int, tty uint32) *procfs.Process {
 		p := proc(pid, 1, 5000, "bash")

@@ -330,8 +330,8 @@ func (w *writer) id(k string, id *ID) {
 }
 
 // idWithReal writes an effective id with the real one under Ext.real.
-func (w *writer) idWithReal(k string, effective, real *ID) {
-	if *real == (ID{}) {
+func (w *writer) idWithReal(k string, effective, realID *ID) {
+	if *realID == (ID{}) {
 		w.id(k, effective)
 		return
 	}
@@ -339,7 +339,7 @@ func (w *writer) idWithReal(k string, effective, real *ID) {
 	w.str("id", effective.ID)
 	w.str("name", effective.Name)
 	ext := w.open("Ext")
-	w.id("real", real)
+	w.id("real", realID)
 	w.close(ext)
 	w.close(m)
 }

@@ -65,7 +65,7 @@ const (
 	// default buffer the side socket holds some 20,000 events: a fork storm
 	// without execs overflows it between two ticks only past 20,000 events
 	// a second, and then loses them as counted losses (ErrLost).
-	sideTickMin = 100 * time.Millisecond
+	sideTickMin = 100 * time.Millisecond //nolint:revive // Min: the minimum, not minutes
 	sideTickMax = time.Second
 	// stormQuietTicks is how many Coalesce periods in a row without an
 	// exec end a storm (see Conn).

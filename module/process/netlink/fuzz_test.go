@@ -89,7 +89,7 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		events, err := Decode(data, nil)
 		// Each event needs a message of at least this many bytes.
-		if min := offEvent + procHeaderLen; len(events)*min > len(data) {
+		if least := offEvent + procHeaderLen; len(events)*least > len(data) {
 			t.Fatalf("%d events from %d bytes (err %v)", len(events), len(data), err)
 		}
 		prefix := []Event{{PID: -7}}

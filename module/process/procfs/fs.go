@@ -104,7 +104,7 @@ func (fs FS) StartTime(boot time.Time, ticks uint64) time.Time {
 	}
 	sec := ticks / hz
 	nsec := (ticks % hz) * uint64(time.Second) / hz
-	return boot.Add(time.Duration(sec)*time.Second + time.Duration(nsec)) //nolint:gosec // ticks since boot fit easily
+	return boot.Add(time.Duration(sec)*time.Second + time.Duration(nsec)) // ticks since boot fit easily
 }
 
 // BootTime returns the boot time from the btime line of <root>/stat. The
@@ -138,7 +138,7 @@ func (fs FS) PIDs(dst []int) ([]int, error) {
 	if err != nil {
 		return dst, fmt.Errorf("list pids %s: %w", fs.root, err)
 	}
-	defer unix.Close(fd) //nolint:errcheck // read-only directory
+	defer unix.Close(fd) // read-only directory
 	buf := make([]byte, 16<<10)
 	for {
 		n, err := unix.Getdents(fd, buf)

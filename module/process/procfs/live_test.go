@@ -142,7 +142,7 @@ func TestReadLive(t *testing.T) {
 			}
 			got := []any{p.PID, p.PPID, p.Comm, p.Exe, p.Cwd, p.ArgsTruncated, p.ReadState, p.UID, p.EUID, p.GID}
 			want := []any{pid, ppid, tt.wantComm, tt.wantExe, tt.wantCwd, tt.wantTruncated, ReadComplete,
-				uint32(os.Getuid()), uint32(os.Geteuid()), uint32(os.Getgid())} //nolint:gosec // ids fit
+				uint32(os.Getuid()), uint32(os.Geteuid()), uint32(os.Getgid())} // ids fit
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("pid, ppid, comm, exe, cwd, truncated, state, uid, euid, gid (-want +got):\n%s", diff)
 			}
@@ -194,7 +194,7 @@ func TestReadLiveZombieAndGone(t *testing.T) {
 	if p.ReadState != ReadZombie || p.State != 'Z' || p.Args != nil || p.Exe != "" {
 		t.Errorf("unreaped child: state %v %q args %q exe %q; want zombie, Z, nil, empty", p.ReadState, p.State, p.Args, p.Exe)
 	}
-	if p.PPID != os.Getpid() || p.UID != uint32(os.Getuid()) { //nolint:gosec // ids fit
+	if p.PPID != os.Getpid() || p.UID != uint32(os.Getuid()) { // ids fit
 		t.Errorf("zombie ppid %d uid %d; want %d %d", p.PPID, p.UID, os.Getpid(), os.Getuid())
 	}
 	_ = cmd.Wait()

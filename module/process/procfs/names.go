@@ -128,11 +128,11 @@ func (n *Names) failed(f *idFile, err error) {
 // Comment, blank and malformed lines are skipped; the first entry for an id
 // wins, as getpwuid(3) does with files.
 func loadIDFile(path string) (map[uint32]string, error) {
-	f, err := os.Open(path) //nolint:gosec // path is the configured root's etc file
+	f, err := os.Open(path) // path is the configured root's etc file
 	if err != nil {
 		return nil, err //nolint:wrapcheck // *PathError names the file
 	}
-	defer f.Close() //nolint:errcheck // read-only
+	defer f.Close() // read-only
 	names := make(map[uint32]string)
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)

@@ -83,7 +83,7 @@ func parseStat(b []byte, s *Stat) ([]byte, error) {
 	s.PPID = int(ppid)
 	s.PGID = int(pgrp)
 	s.SID = int(sid)
-	s.TTY = uint32(tty) //nolint:gosec // tty_nr is a dev_t the kernel prints as %d
+	s.TTY = uint32(tty) // tty_nr is a dev_t the kernel prints as %d
 	s.TPGID = int(tpgid)
 	s.Flags = uint32(flags)
 	s.StartTicks = start
@@ -160,8 +160,8 @@ func parseCapLine(key, val []byte) (uint64, error) {
 
 // parseIDs parses the four tab-separated ids (real, effective, saved, fs) of
 // a Uid or Gid line.
-func parseIDs(b []byte, real, eff, saved, fs *uint32) bool {
-	dst := [4]*uint32{real, eff, saved, fs}
+func parseIDs(b []byte, realID, eff, saved, fs *uint32) bool {
+	dst := [4]*uint32{realID, eff, saved, fs}
 	for i := range dst {
 		for len(b) > 0 && (b[0] == '\t' || b[0] == ' ') {
 			b = b[1:]
@@ -314,7 +314,7 @@ func parseInt(b []byte) (int64, bool) {
 		if u > 1<<63 {
 			return 0, false
 		}
-		return -int64(u), true //nolint:gosec // range checked above
+		return -int64(u), true // range checked above
 	}
 	if u > 1<<63-1 {
 		return 0, false

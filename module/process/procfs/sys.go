@@ -1,6 +1,7 @@
 package procfs
 
 import (
+	"errors"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -46,7 +47,7 @@ func openFile(path []byte) (int, error) {
 // closeFile closes a read-only fd: nothing can be lost, so the error is not
 // looked at.
 func closeFile(fd int) {
-	unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
+	_, _, _ = unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
 }
 
 // readlink reads the target of the NUL-terminated path into buf and returns
@@ -93,7 +94,7 @@ func readFD(fd int, buf []byte, limit int, mayWait bool) ([]byte, bool, error) {
 			b = nb
 		}
 		n, err := read(fd, b[len(b):cap(b)], mayWait)
-		if err == unix.EINTR {
+		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {

@@ -196,7 +196,7 @@ func startAgent(ctx context.Context, name, binary string, set settings, home str
 	for !strings.Contains(c.logs.String(), readyLog) {
 		if a.exited() || ctx.Err() != nil || time.Now().After(deadline) {
 			_ = a.stop(5 * time.Second)
-			return nil, fmt.Errorf("start %s (exit %v): %w; its log:\n%s", name, a.exit, errNotStarted, tail(c.logs.String(), 2000))
+			return nil, fmt.Errorf("start %s (exit %w): %w; its log:\n%s", name, a.exit, errNotStarted, tail(c.logs.String(), 2000))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -541,10 +541,10 @@ func (b *bench) runAttacks(n, rep int) (attackResult, error) {
 		return res, err
 	}
 	for i, c := range alerts {
-		switch {
-		case c == 1:
+		switch c {
+		case 1:
 			res.One++
-		case c == 0:
+		case 0:
 			res.None++
 			shell := shells[i]
 			if shell == "" {

@@ -81,7 +81,7 @@ func writeExit0() error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(exit0Path(), prog, 0o755); err != nil { //nolint:gosec // an executable, on purpose
+	if err := os.WriteFile(exit0Path(), prog, 0o755); err != nil { // an executable, on purpose
 		return fmt.Errorf("write exit0: %w", err)
 	}
 	return nil

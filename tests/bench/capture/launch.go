@@ -177,7 +177,7 @@ func (f fleet) run(ctx context.Context, k kind, m markers, rate int) (storm, err
 		line, err := p.out.ReadString('\n')
 		if err != nil || strings.TrimSpace(line) != lineReady {
 			_ = p.cmd.Wait()
-			return st, fmt.Errorf("launcher %d not ready (%q, %v): %w: %s", p.pid, line, err, errLauncher, tail(p.logs.String(), 500))
+			return st, fmt.Errorf("launcher %d not ready (%q, %w): %w: %s", p.pid, line, err, errLauncher, tail(p.logs.String(), 500))
 		}
 	}
 	// A moment ahead, so every launcher is waiting when it comes.

@@ -286,7 +286,7 @@ func (c *children) reapAll() error {
 		c.reaped++
 	}
 	if _, err := syscall.Wait4(-1, &c.ws, syscall.WNOHANG, nil); !errors.Is(err, syscall.ECHILD) {
-		return fmt.Errorf("after reaping %d children wait4(-1) returned %v, want ECHILD: %w", c.reaped, err, errLauncher)
+		return fmt.Errorf("after reaping %d children wait4(-1) returned %w, want ECHILD: %w", c.reaped, err, errLauncher)
 	}
 	return nil
 }

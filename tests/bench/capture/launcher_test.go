@@ -150,8 +150,8 @@ func TestFleet(t *testing.T) {
 			}
 			if tt.rate > 0 {
 				// Index n-1 is due (n-1)/rate after the start, and never launched early.
-				if min := time.Duration(n-1) * time.Second / time.Duration(tt.rate); st.elapsed < min {
-					t.Errorf("elapsed %v at %d/s, want ≥ %v", st.elapsed, tt.rate, min)
+				if due := time.Duration(n-1) * time.Second / time.Duration(tt.rate); st.elapsed < due {
+					t.Errorf("elapsed %v at %d/s, want ≥ %v", st.elapsed, tt.rate, due)
 				}
 			}
 			if st.elapsed <= 0 {

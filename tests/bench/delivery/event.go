@@ -15,15 +15,14 @@ import (
 // (about 1.5 KB). It is not safe for concurrent use: it
 // reuses its event and argument buffers.
 type generator struct {
-	ev    ecs.Event
-	full  bool
-	cmds  []command
-	host  *ecs.Host
-	base  time.Time
-	seq   uint64
-	args  []string
-	pArgs []string
-	num   []byte
+	ev   ecs.Event
+	full bool
+	cmds []command
+	host *ecs.Host
+	base time.Time
+	seq  uint64
+	args []string
+	num  []byte
 }
 
 // command is one program the generator "starts".

@@ -70,7 +70,7 @@ func startServer(bin string) (*server, error) {
 	case s.url = <-urls:
 		return s, nil
 	case err := <-s.done:
-		return nil, fmt.Errorf("esserver exited before serving (%v): %w", err, errNoURL)
+		return nil, fmt.Errorf("esserver exited before serving (%w): %w", err, errNoURL)
 	case <-time.After(10 * time.Second):
 		_ = cmd.Process.Kill()
 		<-s.done
