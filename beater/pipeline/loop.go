@@ -161,30 +161,6 @@ func (l *Loop) Stats() LoopStats {
 	return LoopStats{Published: l.published.Load(), Events: l.events.Load(), Failures: l.failures.Load()}
 }
 
-// Open returns the queue cfg selects: the disk queue under dataDir (see
-// DiskConfig.ResolvePath) or the memory queue. cfg is validated first.
-func Open(cfg Config, dataDir string, log *zap.Logger) (Queue, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("open queue: %w", err)
-	}
-	if cfg.Disk != nil {
-		q, err := OpenDisk(*cfg.Disk, dataDir, log)
-		if err != nil {
-			return nil, err
-		}
-		return q, nil
-	}
-	mem := DefaultMemConfig()
-	if cfg.Mem != nil {
-		mem = *cfg.Mem
-	}
-	q, err := NewMemQueue(mem, log)
-	if err != nil {
-		return nil, err
-	}
-	return q, nil
-}
-
 // Both queues implement Queue.
 var (
 	_ Queue = (*MemQueue)(nil)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spawnbeat/spawnbeat/beater/endpoint"
 	"github.com/spawnbeat/spawnbeat/beater/tlsconfig"
+	"github.com/spawnbeat/spawnbeat/config"
 )
 
 // Defaults of the output.elasticsearch settings.
@@ -30,8 +31,9 @@ const (
 	DataStreamPrefix = "logs-spawnbeat.process-"
 )
 
-// Config is the output.elasticsearch section. Build it with DefaultConfig
-// and unpack the user's settings on top (go-ucfg); Unpack runs Validate.
+// Config is the output.elasticsearch section. Build it with Unpack, or with
+// DefaultConfig and the user's settings unpacked on top (go-ucfg runs
+// Validate).
 // A Config is a plain value: not safe for concurrent mutation, safe to read
 // from several goroutines once built.
 type Config struct {
@@ -65,8 +67,10 @@ type Config struct {
 	// the data stream it names (pipeline.Event.Index, made from its
 	// document's data_stream.namespace where the document is made), or to
 	// this namespace's data stream when it names none (the template maps the
-	// field as constant_keyword, so a document must match its stream).
-	Namespace string `config:"namespace"`
+	// field as constant_keyword, so a document must match its stream). It
+	// is not a setting of its own: Open takes spawnbeat.namespace, so that
+	// the two cannot disagree.
+	Namespace string `config:"-"`
 
 	NonIndexablePolicy NonIndexablePolicy `config:"non_indexable_policy"`
 }
@@ -119,11 +123,11 @@ func (p *NonIndexablePolicy) Unpack(c *ucfg.Config) error {
 	}
 }
 
-// DefaultConfig returns the defaults: localhost:9200, bulk_max_size 1600,
-// one worker, 90s timeout, backoff 1s..60s, retries forever, drop policy.
 // DefaultCompressionLevel is compression_level's default: gzip level 1.
 const DefaultCompressionLevel = 1
 
+// DefaultConfig returns the defaults: localhost:9200, bulk_max_size 1600,
+// one worker, 90s timeout, backoff 1s..60s, retries forever, drop policy.
 func DefaultConfig() Config {
 	return Config{
 		Hosts:                 []string{"localhost:9200"},
@@ -143,12 +147,23 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports every problem of the configuration at once, each with
-// its key name, joined into one error that wraps ErrInvalidConfig.
+// Unpack reads output.elasticsearch's settings over DefaultConfig and
+// validates them.
+func Unpack(raw *ucfg.Config) (Config, error) {
+	c := DefaultConfig()
+	if err := config.Unpack(raw, &c); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// Validate reports every problem of the configuration at once, each a
+// *config.KeyError naming its key below output.elasticsearch, joined into
+// one error that wraps ErrInvalidConfig.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+		errs = append(errs, &config.KeyError{Key: key, Err: fmt.Errorf(format, args...)})
 	}
 	if len(c.Hosts) == 0 {
 		bad("hosts", "at least one host is required")
@@ -203,7 +218,7 @@ func (c *Config) Validate() error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("output.elasticsearch: %w: %w", ErrInvalidConfig, errors.Join(errs...))
+	return fmt.Errorf("output.%s: %w: %w", Name, ErrInvalidConfig, errors.Join(errs...))
 }
 
 // validNamespace applies Elasticsearch's data stream naming rules to the
