@@ -2,7 +2,6 @@ package beater
 
 import (
 	"context"
-	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/spawnbeat/spawnbeat/beater/output/elasticsearch"
 	"github.com/spawnbeat/spawnbeat/beater/pipeline"
 	"github.com/spawnbeat/spawnbeat/config"
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
 	"github.com/spawnbeat/spawnbeat/module/process"
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
 )
@@ -37,12 +37,7 @@ func (stuckOutput) Close() error { return nil }
 // counted, and capture goes on reading the kernel's socket — every event
 // of the storm is received and none is lost to a full socket.
 func TestIntegrationFullQueueDrops(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root (CI=true: privileged tests must run)")
-		}
-		t.Skip("needs root")
-	}
+	testenv.RequireRoot(t)
 	loaded, err := config.Load(config.Source{
 		File: "/nonexistent/spawnbeat.yml", Default: config.DefaultYAML,
 		Overrides: []string{"path.home=" + t.TempDir(), "queue.mem.events=64", "queue.mem.flush.min_events=32", "spawnbeat.capture.scan_existing=false"},

@@ -3,27 +3,15 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"os"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/spawnbeat/spawnbeat/config/bytesize"
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
 	"golang.org/x/sys/unix"
 )
-
-// requireRoot skips a privileged test outside root, except under CI=true,
-// where it must run.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("privileged test must run under CI=true: run as root")
-		}
-		t.Skip("needs root")
-	}
-}
 
 // TestIntegrationDiskFull puts events into a disk queue on a tiny tmpfs,
 // far below max_size, until the file system is full: Put must fail with
@@ -31,7 +19,7 @@ func requireRoot(t *testing.T) {
 // accept must come back; once acknowledgements free segments, Put works
 // again.
 func TestIntegrationDiskFull(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	tests := []struct {
 		name        string
 		segmentSize bytesize.Size

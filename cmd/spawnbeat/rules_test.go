@@ -45,7 +45,7 @@ func runRules(t *testing.T, stdin string, args ...string) (string, string, int) 
 // eventsFile holds hand-written ECS documents, one a line
 // (testdata/events/README.md says what each line is): the Python-tty rule's
 // two branches (1: python3 -c pty.spawn, nested objects; 2: interactive
-// python3, dotted keys), its negative controls from FACTS.md (3: os.system,
+// python3, dotted keys), its negative controls (3: os.system,
 // child sh -c ls with 3 args; 4: subprocess.run(["/bin/sh"]) from a script;
 // 5: python3 -i), a blank line (6), a line that is not JSON (7), nginx
 // starting sh for the custom web shell rule (8) and a JSON array (9).
