@@ -128,14 +128,6 @@ func find(kinds []Section, name string) *Section {
 	return nil
 }
 
-func names(kinds []Section) []string {
-	out := make([]string, len(kinds))
-	for i, k := range kinds {
-		out[i] = k.Key
-	}
-	return out
-}
-
 // owned checks the owners' sections of raw and returns them as they are
 // handed on: the enabled output, the queue and the fixed sections. Every
 // problem is returned with its file and line.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -79,7 +80,13 @@ func newTestOutputCommand(g *globals) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), setupTimeout)
 			defer cancel()
-			if err := elasticsearch.TestOutput(ctx, *s.Elasticsearch, s.Index, cmd.OutOrStdout()); err != nil {
+			err = elasticsearch.TestOutput(ctx, *s.Elasticsearch, s.Index, cmd.OutOrStdout())
+			if errors.Is(err, elasticsearch.ErrCheckFailed) {
+				// The report printed each failed check with its error:
+				// only the verdict is left to say.
+				return &exitError{Code: statusError, Err: elasticsearch.ErrCheckFailed}
+			}
+			if err != nil {
 				return &exitError{Code: statusError, Err: err}
 			}
 			return nil
