@@ -486,3 +486,47 @@ func TestKnownKey(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnedSectionErrors: the sections other packages own are checked by
+// their owners at load, and each problem is reported once, with the file,
+// line and full key, like config's own.
+func TestOwnedSectionErrors(t *testing.T) {
+	text := `output.elasticsearch:
+  hosts: ["ftp://es:9200"]
+  compression_level: 10
+output.file.enabled: maybe
+queue.disk:
+  max_size: 1KiB
+queue.mem.events: 0
+output.kafka.hosts: [k]
+setup.ilm.policy_name: ""
+`
+	path := write(t, text)
+	_, err := loadSource(config.Source{File: path, Explicit: true, StrictPerms: true})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if !errors.Is(err, config.ErrInvalid) {
+		t.Errorf("errors.Is(err, ErrInvalid) = false for %v", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		path + `:2: output.elasticsearch.hosts.0: unsupported scheme "ftp"`,
+		path + ":3: output.elasticsearch.compression_level:",
+		path + ":4: output.file.enabled:",
+		path + ":6: queue.disk.max_size: must be at least 4096 bytes, got 1024",
+		path + ":7: queue.mem.events: must be at least 1, got 0",
+		path + ": queue: only one of queue.mem and queue.disk may be configured",
+		path + ":8: output.kafka.hosts.0: unknown setting",
+		path + ":9: setup.ilm.policy_name: must not be empty",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q; got:\n%s", want, msg)
+		}
+	}
+	for _, twice := range []string{"output.elasticsearch: output.elasticsearch", "queue.disk: queue.disk", "invalid"} {
+		if strings.Contains(msg, twice) {
+			t.Errorf("error says %q: a section named twice, or an owner's wrapping shown:\n%s", twice, msg)
+		}
+	}
+}
