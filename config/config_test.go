@@ -11,14 +11,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elastic/go-ucfg"
+	ucfgyaml "github.com/elastic/go-ucfg/yaml"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/spawnbeat/spawnbeat/beater"
+	"github.com/spawnbeat/spawnbeat/beater/kibana"
 	"github.com/spawnbeat/spawnbeat/beater/output/console"
 	"github.com/spawnbeat/spawnbeat/beater/output/elasticsearch"
 	"github.com/spawnbeat/spawnbeat/beater/output/file"
 	"github.com/spawnbeat/spawnbeat/beater/pipeline"
+	"github.com/spawnbeat/spawnbeat/beater/tlsconfig"
 	"github.com/spawnbeat/spawnbeat/config"
 	"github.com/spawnbeat/spawnbeat/module/process"
 )
@@ -378,6 +382,63 @@ func TestReferenceDocumentsEverySetting(t *testing.T) {
 	if l.Spawnbeat.Cache.ExitGrace != 30*time.Second {
 		t.Errorf("exit_grace = %s", l.Spawnbeat.Cache.ExitGrace)
 	}
+	// The owners' sections too: what the reference says of each is what
+	// its Unpack makes of nothing, the defaults each owner defines once.
+	section := func(key string) *ucfg.Config {
+		t.Helper()
+		c, err := l.Raw.Child(key, -1, ucfg.PathSep("."))
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		key    string
+		unpack func(*ucfg.Config) (any, error)
+	}{
+		{"output.elasticsearch", anyOf(elasticsearch.Unpack)},
+		{"output.file", anyOf(file.Unpack)},
+		{"output.console", anyOf(console.Unpack)},
+		{"queue.mem", anyOf(pipeline.UnpackMem)},
+		{"setup", anyOf(elasticsearch.UnpackSetup)},
+		{"setup.kibana", anyOf(kibana.Unpack)},
+		{"setup.dashboards", anyOf(kibana.UnpackDashboards)},
+	} {
+		got, err := tc.unpack(section(tc.key))
+		if err != nil {
+			t.Errorf("%s: %v", tc.key, err)
+			continue
+		}
+		want, err := tc.unpack(ucfg.New())
+		if err != nil {
+			t.Fatalf("%s defaults: %v", tc.key, err)
+		}
+		// ssl.enabled and ssl.supported_protocols are unset by default,
+		// which the reference writes as what unset means.
+		sslUnset := cmpopts.IgnoreFields(tlsconfig.Settings{}, "Enabled", "SupportedProtocols")
+		if diff := cmp.Diff(want, got, cmpopts.EquateEmpty(), sslUnset); diff != "" {
+			t.Errorf("reference values of %s differ from its defaults (-want +got):\n%s", tc.key, diff)
+		}
+	}
+	// queue.disk is documented beside queue.mem, so it is read on its own.
+	var disk strings.Builder
+	for _, line := range strings.Split(string(config.ReferenceYAML), "\n") {
+		if m := keyLine.FindStringSubmatch(line); m != nil && strings.HasPrefix(m[1], "queue.disk.") {
+			disk.WriteString(strings.TrimPrefix(m[1], "queue.disk.") + ": " + m[2] + "\n")
+		}
+	}
+	raw, err := ucfgyaml.NewConfig([]byte(disk.String()), ucfg.PathSep("."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := pipeline.UnpackDisk(raw); err != nil || !cmp.Equal(pipeline.DefaultDiskConfig(), got) {
+		t.Errorf("reference values of queue.disk = %+v (%v), want the defaults %+v", got, err, pipeline.DefaultDiskConfig())
+	}
+}
+
+// anyOf lets owners' Unpack functions of different types sit in one table.
+func anyOf[T any](unpack func(*ucfg.Config) (T, error)) func(*ucfg.Config) (any, error) {
+	return func(c *ucfg.Config) (any, error) { return unpack(c) }
 }
 
 func TestEnvVars(t *testing.T) {

@@ -15,8 +15,8 @@ import (
 // Defaults of the queue settings.
 const (
 	DefaultMemEvents     = 4096
-	DefaultFlushMin      = 1600
-	DefaultFlushTimeout  = time.Second // Beats uses 10s; a security agent wants alerts out within a second
+	DefaultFlushMin      = DefaultBatchSize // a full batch is worth sending at once
+	DefaultFlushTimeout  = time.Second      // Beats uses 10s; a security agent wants alerts out within a second
 	DefaultMaxSize       = bytesize.GiB
 	DefaultSegmentSize   = 16 * bytesize.MiB // small enough that acked data is freed soon, large enough to keep the file count low
 	DefaultFsyncInterval = time.Second

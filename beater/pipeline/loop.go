@@ -13,7 +13,7 @@ import (
 
 // Defaults of the delivery loop.
 const (
-	DefaultBatchSize  = 1600 // Beats' bulk_max_size for Elasticsearch
+	DefaultBatchSize  = 1600 // Beats' bulk_max_size for Elasticsearch: the most events one Publish takes
 	DefaultRetryDelay = 100 * time.Millisecond
 	DefaultMaxDelay   = 30 * time.Second
 )

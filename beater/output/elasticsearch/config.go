@@ -11,19 +11,20 @@ import (
 	"github.com/elastic/go-ucfg"
 
 	"github.com/spawnbeat/spawnbeat/beater/endpoint"
+	"github.com/spawnbeat/spawnbeat/beater/pipeline"
 	"github.com/spawnbeat/spawnbeat/beater/tlsconfig"
 	"github.com/spawnbeat/spawnbeat/config"
+	"github.com/spawnbeat/spawnbeat/module/process/ecs"
 )
 
 // Defaults of the output.elasticsearch settings.
 const (
-	DefaultBulkMaxSize           = 1600
+	DefaultBulkMaxSize           = pipeline.DefaultBatchSize // Beats' bulk_max_size
 	DefaultWorker                = 1
 	DefaultTimeout               = 90 * time.Second
 	DefaultBackoffInit           = time.Second
 	DefaultBackoffMax            = 60 * time.Second
 	DefaultIdleConnectionTimeout = 3 * time.Second // as libbeat's output.elasticsearch
-	DefaultNamespace             = "default"
 	DefaultDeadLetterIndex       = "spawnbeat-dlq"
 	DefaultPort                  = 9200
 
@@ -138,7 +139,7 @@ func DefaultConfig() Config {
 		Backoff:               BackoffConfig{Init: DefaultBackoffInit, Max: DefaultBackoffMax},
 		IdleConnectionTimeout: DefaultIdleConnectionTimeout,
 		MaxRetries:            -1,
-		Namespace:             DefaultNamespace,
+		Namespace:             ecs.DefaultNamespace,
 		// gzip at its fastest, as Beats' Elasticsearch output does by
 		// default: bulk bodies of ECS documents shrink some tenfold for
 		// about 1.4x the agent's CPU per document (see docs/performance.md).
