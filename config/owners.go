@@ -55,14 +55,19 @@ type Namespace struct {
 	Config *ucfg.Config // never nil; empty when the choice is the default
 }
 
-// Unpack lays the settings of raw over to, a pointer to an owner's
-// settings holding their defaults, resolving ${...} references as Load
-// does. A nil raw leaves to as it is. go-ucfg runs to's Validate method.
-func Unpack(raw *ucfg.Config, to any) error {
+// Unpack is an owner's Unpack: it lays the settings of raw over defaults,
+// resolving ${...} references as Load does, and returns them once go-ucfg
+// has run their Validate method; the zero T with the error. A nil raw
+// yields the defaults.
+func Unpack[T any](raw *ucfg.Config, defaults T) (T, error) {
 	if raw == nil {
-		return nil
+		return defaults, nil
 	}
-	return raw.Unpack(to, ucfgOptions...)
+	if err := raw.Unpack(&defaults, ucfgOptions...); err != nil {
+		var zero T
+		return zero, err
+	}
+	return defaults, nil
 }
 
 // Section returns the settings of the fixed section at key as given, empty

@@ -63,21 +63,11 @@ func DefaultConfig() Config {
 }
 
 // Unpack reads setup.kibana over DefaultConfig and validates it.
-func Unpack(raw *ucfg.Config) (Config, error) {
-	c := DefaultConfig()
-	if err := config.Unpack(raw, &c); err != nil {
-		return Config{}, err
-	}
-	return c, nil
-}
+func Unpack(raw *ucfg.Config) (Config, error) { return config.Unpack(raw, DefaultConfig()) }
 
 // UnpackDashboards reads setup.dashboards.
 func UnpackDashboards(raw *ucfg.Config) (DashboardsConfig, error) {
-	var d DashboardsConfig
-	if err := config.Unpack(raw, &d); err != nil {
-		return DashboardsConfig{}, err
-	}
-	return d, nil
+	return config.Unpack(raw, DashboardsConfig{})
 }
 
 // spaceID is Kibana's rule for a space identifier: lowercase letters,

@@ -84,22 +84,10 @@ func DefaultDiskConfig() DiskConfig {
 }
 
 // UnpackMem reads queue.mem over DefaultMemConfig and validates it.
-func UnpackMem(raw *ucfg.Config) (MemConfig, error) {
-	c := DefaultMemConfig()
-	if err := config.Unpack(raw, &c); err != nil {
-		return MemConfig{}, err
-	}
-	return c, nil
-}
+func UnpackMem(raw *ucfg.Config) (MemConfig, error) { return config.Unpack(raw, DefaultMemConfig()) }
 
 // UnpackDisk reads queue.disk over DefaultDiskConfig and validates it.
-func UnpackDisk(raw *ucfg.Config) (DiskConfig, error) {
-	c := DefaultDiskConfig()
-	if err := config.Unpack(raw, &c); err != nil {
-		return DiskConfig{}, err
-	}
-	return c, nil
-}
+func UnpackDisk(raw *ucfg.Config) (DiskConfig, error) { return config.Unpack(raw, DefaultDiskConfig()) }
 
 // ResolvePath returns the queue directory: Path, or dataDir/diskqueue.
 func (c DiskConfig) ResolvePath(dataDir string) string {

@@ -29,13 +29,7 @@ type Config struct {
 func DefaultConfig() Config { return Config{} }
 
 // Unpack reads output.console's settings over the defaults.
-func Unpack(raw *ucfg.Config) (Config, error) {
-	c := DefaultConfig()
-	if err := config.Unpack(raw, &c); err != nil {
-		return Config{}, err
-	}
-	return c, nil
-}
+func Unpack(raw *ucfg.Config) (Config, error) { return config.Unpack(raw, DefaultConfig()) }
 
 // Open opens the output for the agent, writing to info.Stdout.
 func Open(cfg Config, info output.Info) (output.Group, error) {

@@ -24,9 +24,5 @@ func Open(cfg Config, info output.Info) (output.Group, error) {
 // UnpackSetup reads the setup section's setup.template and setup.ilm over
 // DefaultSetupConfig and validates them.
 func UnpackSetup(raw *ucfg.Config) (SetupConfig, error) {
-	s := DefaultSetupConfig()
-	if err := config.Unpack(raw, &s); err != nil {
-		return SetupConfig{}, err
-	}
-	return s, nil
+	return config.Unpack(raw, DefaultSetupConfig())
 }

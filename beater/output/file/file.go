@@ -42,13 +42,7 @@ func DefaultConfig() Config {
 }
 
 // Unpack reads output.file's settings over the defaults and validates them.
-func Unpack(raw *ucfg.Config) (Config, error) {
-	c := DefaultConfig()
-	if err := config.Unpack(raw, &c); err != nil {
-		return Config{}, err
-	}
-	return c, nil
-}
+func Unpack(raw *ucfg.Config) (Config, error) { return config.Unpack(raw, DefaultConfig()) }
 
 // Validate reports every problem of the settings at once, each a
 // *config.KeyError naming its key below output.file.
