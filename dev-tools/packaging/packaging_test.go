@@ -263,7 +263,7 @@ func checkELF(t *testing.T, b []byte, goarch string) {
 }
 
 // TestCrossCompileArm64: the arm64 build is an AArch64 static executable.
-// It cannot run here; see the README for what was checked where.
+// It cannot run here; docs/packaging.md (Architectures) says what was checked where.
 func TestCrossCompileArm64(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the arm64 build is skipped")

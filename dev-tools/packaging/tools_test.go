@@ -218,7 +218,7 @@ func TestMaintainerScriptsParse(t *testing.T) {
 
 // TestLintian: lintian reports no error on the .deb (the Beats layout's
 // two are overridden by the overrides the package ships), and the warnings
-// are exactly those the README lists.
+// are exactly those docs/packaging.md lists.
 func TestLintian(t *testing.T) {
 	lintian := requireTool(t, "lintian")
 	deb := artifact(t, Deb).Path
@@ -245,7 +245,7 @@ func TestLintian(t *testing.T) {
 	if diff := cmp.Diff(wantOverridden, overridden); diff != "" {
 		t.Errorf("lintian overrides in use (-want +got):\n%s", diff)
 	}
-	// Listed, each with its reason, in the README's Install section.
+	// Listed, each with its reason, in docs/packaging.md (lintian and rpmlint).
 	wantWarnings := []string{
 		"initial-upload-closes-no-bugs [usr/share/doc/spawnbeat/changelog.Debian.gz:1]",
 		"no-manual-page [usr/bin/spawnbeat]",
@@ -256,7 +256,7 @@ func TestLintian(t *testing.T) {
 		"non-standard-file-perm 0600 != 0644 [etc/spawnbeat/spawnbeat.yml]",
 	}
 	if diff := cmp.Diff(wantWarnings, warnings); diff != "" {
-		t.Errorf("lintian warnings (-want +got); update the README's list with the reason:\n%s", diff)
+		t.Errorf("lintian warnings (-want +got); update the list in docs/packaging.md with the reason:\n%s", diff)
 	}
 }
 
@@ -280,7 +280,7 @@ func TestRPMLint(t *testing.T) {
 			warnings = append(warnings, w)
 		}
 	}
-	// Listed, each with its reason, in the README's Install section.
+	// Listed, each with its reason, in docs/packaging.md (lintian and rpmlint).
 	wantWarnings := []string{
 		"position-independent-executable-suggested /usr/share/spawnbeat/bin/spawnbeat",
 		"only-non-binary-in-usr-lib",
@@ -290,6 +290,6 @@ func TestRPMLint(t *testing.T) {
 		"invalid-license LicenseRef-spawnbeat-undeclared",
 	}
 	if diff := cmp.Diff(wantWarnings, warnings); diff != "" {
-		t.Errorf("rpmlint warnings (-want +got); update the README's list with the reason:\n%s", diff)
+		t.Errorf("rpmlint warnings (-want +got); update the list in docs/packaging.md with the reason:\n%s", diff)
 	}
 }

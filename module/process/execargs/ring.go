@@ -15,10 +15,9 @@ import (
 //
 // cilium/ebpf's ringbuf.Reader reads the same mapping, but it asks epoll
 // before every drain (a system call, even with a deadline already past),
-// takes a mutex and copies each record out. BenchmarkRingRead, a batch of
-// 16 records as a storm's wake-up finds them: 0.5–1.3 µs to read it here,
-// 6.3–11.6 µs with ringbuf.Reader (`go test -run '^$' -bench RingRead
-// -count 6 ./module/process/execargs/`, as root, load 12–15).
+// takes a mutex and copies each record out. BenchmarkRingRead reads a batch
+// of records as a storm's wake-up finds them both ways; reading it here
+// costs several times less (docs/performance.md has the figures).
 //
 // The mapping is the consumer position's page (ours to write), the
 // producer position's page, then the data pages twice over, so that a

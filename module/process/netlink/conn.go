@@ -145,7 +145,7 @@ type counters struct {
 // tick when no exec comes (see sideTickMin), and merges both by the
 // kernel's timestamps. Each wake-up costs a thread a context switch, and
 // a process makes three events; reading them in one wake-up cut the CPU
-// per exec by 10-20 % against forkstat's.
+// per exec (docs/performance.md, History).
 //
 // A wake-up costs the reading thread a context switch, so a storm of execs
 // would wake it once per exec. With Options.Coalesce, Receive counts the
