@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/spawnbeat/spawnbeat/beater/pipeline"
 	"github.com/spawnbeat/spawnbeat/config"
 	"github.com/spawnbeat/spawnbeat/module/detection"
 	"github.com/spawnbeat/spawnbeat/module/detection/rules"
@@ -78,18 +79,22 @@ func (b *Beater) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	queue, err := b.queue()
+	setup, err := ReadSetup(b.cfg)
+	if err != nil {
+		return err
+	}
+	queue, flush, err := b.queue()
 	if err != nil {
 		return err
 	}
 	defer queue.Close()
-	out, outStats, err := b.output()
+	out, err := b.output()
 	if err != nil {
 		return err
 	}
-	defer out.Close()
-	b.setup(ctx)
-	if err := b.loadKibana(ctx); err != nil {
+	defer out.Output.Close()
+	b.setup(ctx, setup)
+	if err := b.loadKibana(ctx, setup); err != nil {
 		return err
 	}
 
@@ -106,7 +111,8 @@ func (b *Beater) Run(ctx context.Context) error {
 		return err
 	}
 
-	st := &stages{log: b.log, source: src, detector: det, queue: queue, output: out, outputStats: outStats, cfg: b.cfg}
+	st := &stages{log: b.log, source: src, detector: det, queue: queue, output: out.Output, outputStats: out.Stats,
+		loopConfig: pipeline.LoopConfig{Flush: flush, BatchSize: out.BatchSize}}
 	if b.cfg.HTTP.Enabled {
 		srv, err := serveStats(b.cfg.HTTP, st, b.log)
 		if err != nil {
@@ -122,7 +128,7 @@ func (b *Beater) Run(ctx context.Context) error {
 		}()
 	}
 	b.log.Info("spawnbeat started", zap.String("agent.version", b.info.Version), zap.String("agent.id", agentID),
-		zap.String("output", b.cfg.Output.Name()))
+		zap.String("output", b.cfg.Output.Name))
 	err = st.run(ctx)
 	b.log.Info("spawnbeat stopped")
 	return err

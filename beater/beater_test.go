@@ -35,7 +35,7 @@ func TestRunPollModeToFile(t *testing.T) {
 			"spawnbeat.capture.scan_existing=false",
 			"queue.mem.flush.timeout=50ms",
 		},
-	})
+	}, Settings())
 	if err != nil {
 		t.Fatal(err)
 	}

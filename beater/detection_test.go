@@ -23,7 +23,7 @@ func TestDetectionWarnsUnknownFieldsAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	loaded, err := config.Load(config.Source{File: filepath.Join(home, "absent.yml"), Default: config.DefaultYAML,
-		Overrides: []string{"path.home=" + home}})
+		Overrides: []string{"path.home=" + home}}, Settings())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,8 +19,8 @@ const kibanaTimeout = 2 * time.Minute
 // what Kibana refused. The detection rule is left to `spawnbeat setup`, so
 // that a rule a SOC has tuned or disabled is not replaced each time an
 // agent starts.
-func (b *Beater) loadKibana(ctx context.Context) error {
-	d := b.cfg.Setup.Dashboards
+func (b *Beater) loadKibana(ctx context.Context, s SetupSettings) error {
+	d := s.Dashboards
 	if !d.Enabled {
 		return nil
 	}
@@ -30,7 +30,7 @@ func (b *Beater) loadKibana(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, kibanaTimeout)
 	defer cancel()
-	rep, err := kibana.Load(ctx, b.cfg.Setup.Kibana, c, kibana.Parts{SavedObjects: true})
+	rep, err := kibana.Load(ctx, s.Kibana, c, kibana.Parts{SavedObjects: true})
 	for _, w := range rep.Warnings {
 		b.log.Warn("Kibana warns about the import", zap.String("warning", w))
 	}

@@ -8,7 +8,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spawnbeat/spawnbeat/beater/pipeline"
-	"github.com/spawnbeat/spawnbeat/config"
 	"github.com/spawnbeat/spawnbeat/module/detection"
 	"github.com/spawnbeat/spawnbeat/module/process"
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
@@ -24,13 +23,14 @@ import (
 // document (counted as queue.dropped), so that the kernel's socket is
 // always read and the process table stays right.
 type stages struct {
-	cfg      *config.Config
 	log      *zap.Logger
 	source   *process.Source
 	detector *detection.Detector // nil when detection is disabled
 	queue    pipeline.Queue
 	output   pipeline.Output
 	loop     *pipeline.Loop
+	// loopConfig is the queue's flush settings and the output's batch size.
+	loopConfig pipeline.LoopConfig
 	// outputStats snapshots the output's counters for /stats; nil when it
 	// keeps none.
 	outputStats func() any
@@ -43,10 +43,7 @@ type stages struct {
 }
 
 func (s *stages) run(ctx context.Context) error {
-	s.loop = pipeline.NewLoop(s.queue, s.output, pipeline.LoopConfig{
-		Flush:     s.cfg.Queue.FlushSettings(),
-		BatchSize: s.cfg.Output.BatchSize(),
-	}, s.log)
+	s.loop = pipeline.NewLoop(s.queue, s.output, s.loopConfig, s.log)
 
 	// Delivery outlives ctx: once capture has stopped, what it queued is
 	// delivered (or kept on disk) within the shutdown timeout.

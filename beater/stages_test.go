@@ -41,7 +41,7 @@ func TestIntegrationFullQueueDrops(t *testing.T) {
 	loaded, err := config.Load(config.Source{
 		File: "/nonexistent/spawnbeat.yml", Default: config.DefaultYAML,
 		Overrides: []string{"path.home=" + t.TempDir(), "queue.mem.events=64", "queue.mem.flush.min_events=32", "spawnbeat.capture.scan_existing=false"},
-	})
+	}, Settings())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,13 +54,13 @@ func TestIntegrationFullQueueDrops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	queue, err := pipeline.Open(loaded.Config.Queue, t.TempDir(), log)
+	queue, flush, err := queues().Open(loaded.Queue, t.TempDir(), log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer queue.Close()
 	out := stuckOutput{release: make(chan struct{})}
-	st := &stages{cfg: loaded.Config, log: log, source: src, queue: queue, output: out}
+	st := &stages{log: log, source: src, queue: queue, output: out, loopConfig: pipeline.LoopConfig{Flush: flush}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- st.run(ctx) }()

@@ -7,34 +7,32 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spawnbeat/spawnbeat/beater/kibana"
-	"github.com/spawnbeat/spawnbeat/beater/output/console"
-	"github.com/spawnbeat/spawnbeat/beater/output/elasticsearch"
-	"github.com/spawnbeat/spawnbeat/beater/output/file"
-	"github.com/spawnbeat/spawnbeat/beater/pipeline"
+	"github.com/elastic/go-ucfg"
+
 	"github.com/spawnbeat/spawnbeat/config/bytesize"
+	"github.com/spawnbeat/spawnbeat/module/detection/engine"
+	"github.com/spawnbeat/spawnbeat/module/process"
+	"github.com/spawnbeat/spawnbeat/module/process/cache"
+	"github.com/spawnbeat/spawnbeat/module/process/ecs"
+	"github.com/spawnbeat/spawnbeat/module/process/netlink"
+	"github.com/spawnbeat/spawnbeat/module/process/procfs"
 )
 
-// Config is the whole of spawnbeat.yml.
+// Config is the whole of spawnbeat.yml: the sections config owns, typed,
+// and those other packages own (see Owners) as given, for them to read.
 type Config struct {
-	Spawnbeat Spawnbeat       `config:"spawnbeat"`
-	Name      string          `config:"name"`      // agent.name; the host name when empty
-	MaxProcs  int             `config:"max_procs"` // CPUs running Go code at once (GOMAXPROCS); 0: all
-	Output    Output          `config:"output"`
-	Queue     pipeline.Config `config:"queue"`
-	Setup     Setup           `config:"setup"`
-	Logging   Logging         `config:"logging"`
-	Path      Paths           `config:"path"`
-	HTTP      HTTP            `config:"http"`
-}
+	Spawnbeat Spawnbeat `config:"spawnbeat"`
+	Name      string    `config:"name"`      // agent.name; the host name when empty
+	MaxProcs  int       `config:"max_procs"` // CPUs running Go code at once (GOMAXPROCS); 0: all
+	// Output is the enabled output.<name>, the default output when none
+	// is; Queue is the queue.<type> configured, or the default type.
+	Output  Namespace `config:"-"`
+	Queue   Namespace `config:"-"`
+	Logging Logging   `config:"logging"`
+	Path    Paths     `config:"path"`
+	HTTP    HTTP      `config:"http"`
 
-// Setup is the setup section: index management in Elasticsearch
-// (setup.template, setup.ilm) and the Kibana assets (setup.kibana,
-// setup.dashboards).
-type Setup struct {
-	elasticsearch.SetupConfig `config:",inline"`
-	Kibana                    kibana.Config           `config:"kibana"`
-	Dashboards                kibana.DashboardsConfig `config:"dashboards"`
+	sections map[string]*ucfg.Config // the owners' fixed sections as given (Section)
 }
 
 // Spawnbeat is the spawnbeat.* section: what is captured and how.
@@ -48,25 +46,11 @@ type Spawnbeat struct {
 	Detection        Detection `config:"detection"`
 }
 
-// Capture modes.
-const (
-	ModeAuto    = "auto"    // the proc connector, or polling /proc where it cannot be used
-	ModeNetlink = "netlink" // the proc connector only; fail when it cannot be used
-	ModePoll    = "poll"    // poll /proc only
-)
-
-// Where exec'd processes' images (arguments, executable, working directory,
-// process group and session) come from (capture.exec_args).
-const (
-	ExecArgsAuto   = "auto"   // taken in the kernel at each exec (BPF) where it allows, else /proc
-	ExecArgsKernel = "kernel" // taken in the kernel; fail to start when it cannot be
-	ExecArgsProc   = "proc"   // read from /proc after each exec event
-)
-
-// Capture configures the sources.
+// Capture configures the sources. Its modes are the process module's
+// (process.Mode*, process.Args*).
 type Capture struct {
-	Mode          string        `config:"mode"`
-	ExecArgs      string        `config:"exec_args"`        // where exec'd processes' images come from
+	Mode          string        `config:"mode"`             // how processes are seen: process.ModeAuto, ModeNetlink, ModePoll
+	ExecArgs      string        `config:"exec_args"`        // where exec'd processes' images come from: process.ArgsAuto, ArgsKernel, ArgsProc
 	ReceiveBuffer bytesize.Size `config:"receive_buffer"`   // proc connector socket buffer (SO_RCVBUFFORCE)
 	PollPeriod    time.Duration `config:"poll_period"`      // poll mode: time between /proc scans
 	ProcRoot      string        `config:"proc_root"`        // where the host's /proc is mounted
@@ -102,21 +86,6 @@ type Sequences struct {
 // Reload configures reloading user rules when their files change.
 type Reload struct {
 	Enabled bool `config:"enabled"`
-}
-
-// Output holds the output namespaces. Exactly one may be enabled; when none
-// is configured the file output writes under path.data.
-type Output struct {
-	Elasticsearch *Elasticsearch  `config:"elasticsearch"`
-	File          *file.Config    `config:"file"`
-	Console       *console.Config `config:"console"`
-}
-
-// Elasticsearch is output.elasticsearch: the output's own settings plus
-// enabled, which every output namespace has.
-type Elasticsearch struct {
-	Enabled              bool `config:"enabled"`
-	elasticsearch.Config `config:",inline"`
 }
 
 // Logging is the logging.* section.
@@ -170,22 +139,22 @@ var knownActions = []string{"exec", "end", "existing", "fork"}
 func Default() Config {
 	return Config{
 		Spawnbeat: Spawnbeat{
-			Namespace:        "default",
+			Namespace:        ecs.DefaultNamespace,
 			DropCapabilities: true,
 			Capture: Capture{
-				Mode:          ModeAuto,
-				ExecArgs:      ExecArgsAuto,
-				ReceiveBuffer: 8 << 20,
+				Mode:          process.ModeAuto,
+				ExecArgs:      process.ArgsAuto,
+				ReceiveBuffer: netlink.DefaultReceiveBuffer,
 				PollPeriod:    time.Second,
 				ProcRoot:      "/proc",
 				ScanExisting:  true,
 				Actions:       []string{"exec", "end", "existing"},
-				MaxArgsBytes:  32 << 10,
+				MaxArgsBytes:  procfs.DefaultMaxArgBytes,
 			},
-			Cache: Cache{MaxEntries: 65536, ExitGrace: 30 * time.Second},
+			Cache: Cache{MaxEntries: cache.DefaultMaxEntries, ExitGrace: cache.DefaultGrace},
 			Detection: Detection{
 				Enabled: true, Builtin: true, Reload: Reload{Enabled: true},
-				Sequences: Sequences{MaxPending: 4096, MaxSpan: time.Hour},
+				Sequences: Sequences{MaxPending: engine.DefaultMaxPending, MaxSpan: engine.DefaultMaxSpan},
 			},
 		},
 		Logging: Logging{
@@ -199,8 +168,7 @@ func Default() Config {
 				Permissions:      0o600,
 			},
 		},
-		HTTP:  HTTP{Host: "localhost", Port: 5066},
-		Setup: Setup{SetupConfig: elasticsearch.DefaultSetupConfig(), Kibana: kibana.DefaultConfig()},
+		HTTP: HTTP{Host: "localhost", Port: 5066},
 	}
 }
 
@@ -219,15 +187,11 @@ func (s *Spawnbeat) validate() []error {
 		add("namespace", "%q is not a data stream namespace: lower-case letters, digits and _ only, at most 100", s.Namespace)
 	}
 	c := &s.Capture
-	switch c.Mode {
-	case ModeAuto, ModeNetlink, ModePoll:
-	default:
-		add("capture.mode", "%q is not one of auto, netlink, poll", c.Mode)
+	if modes := []string{process.ModeAuto, process.ModeNetlink, process.ModePoll}; !slices.Contains(modes, c.Mode) {
+		add("capture.mode", "%q is not one of %s", c.Mode, strings.Join(modes, ", "))
 	}
-	switch c.ExecArgs {
-	case ExecArgsAuto, ExecArgsKernel, ExecArgsProc:
-	default:
-		add("capture.exec_args", "%q is not one of auto, kernel, proc", c.ExecArgs)
+	if from := []string{process.ArgsAuto, process.ArgsKernel, process.ArgsProc}; !slices.Contains(from, c.ExecArgs) {
+		add("capture.exec_args", "%q is not one of %s", c.ExecArgs, strings.Join(from, ", "))
 	}
 	if c.ReceiveBuffer < 64<<10 || c.ReceiveBuffer > 1<<30 {
 		add("capture.receive_buffer", "%d is outside 64KiB..1GiB", c.ReceiveBuffer)

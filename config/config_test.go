@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"errors"
@@ -11,9 +11,58 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elastic/go-ucfg"
+	ucfgyaml "github.com/elastic/go-ucfg/yaml"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/spawnbeat/spawnbeat/beater"
+	"github.com/spawnbeat/spawnbeat/beater/kibana"
+	"github.com/spawnbeat/spawnbeat/beater/output/console"
+	"github.com/spawnbeat/spawnbeat/beater/output/elasticsearch"
+	"github.com/spawnbeat/spawnbeat/beater/output/file"
+	"github.com/spawnbeat/spawnbeat/beater/pipeline"
+	"github.com/spawnbeat/spawnbeat/beater/tlsconfig"
+	"github.com/spawnbeat/spawnbeat/config"
+	"github.com/spawnbeat/spawnbeat/module/process"
 )
+
+// These tests load whole configuration files, the shipped ones among
+// them, so they check the outputs', queues' and setup's sections with
+// their owners as the agent registers them (beater.Settings). config
+// itself imports none of them.
+
+// loadSource loads src as the agent does.
+func loadSource(src config.Source) (*config.Loaded, error) {
+	return config.Load(src, beater.Settings())
+}
+
+// fileOutput is the file output's settings as the agent opens it.
+func fileOutput(t *testing.T, l *config.Loaded) file.Config {
+	t.Helper()
+	if l.Output.Name != file.Name {
+		t.Fatalf("output = %s, want file", l.Output.Name)
+	}
+	f, err := file.Unpack(l.Output.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Path = f.Dir(l.Path.Data)
+	return f
+}
+
+// esOutput is the Elasticsearch output's settings.
+func esOutput(t *testing.T, l *config.Loaded) elasticsearch.Config {
+	t.Helper()
+	s, err := beater.ReadSetup(l.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Elasticsearch == nil {
+		t.Fatalf("output = %s, want elasticsearch", l.Output.Name)
+	}
+	return *s.Elasticsearch
+}
 
 // write puts a config file with mode 0600 in a temp dir and returns its path.
 func write(t *testing.T, text string) string {
@@ -25,30 +74,34 @@ func write(t *testing.T, text string) string {
 	return p
 }
 
-func load(t *testing.T, text string, overrides ...string) (*Loaded, error) {
+func load(t *testing.T, text string, overrides ...string) (*config.Loaded, error) {
 	t.Helper()
-	return Load(Source{File: write(t, text), Explicit: true, Overrides: overrides, StrictPerms: true})
+	return loadSource(config.Source{File: write(t, text), Explicit: true, Overrides: overrides, StrictPerms: true})
 }
 
 func TestDefaultsWhenNoFile(t *testing.T) {
-	l, err := Load(Source{File: filepath.Join(t.TempDir(), "absent.yml"), Default: DefaultYAML, StrictPerms: true})
+	l, err := loadSource(config.Source{File: filepath.Join(t.TempDir(), "absent.yml"), Default: config.DefaultYAML, StrictPerms: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if l.Source != "embedded spawnbeat.yml" {
-		t.Errorf("Source = %q", l.Source)
+		t.Errorf("config.Source = %q", l.Source)
 	}
-	want := Default()
+	want := config.Default()
 	want.Path = l.Path // resolved from the working directory
-	want.Output = l.Output
 	// The commented default watches rules.d beside it (path.config).
 	want.Spawnbeat.Detection.Rules = []string{filepath.Join(l.Path.Config, "rules.d", "*.toml")}
-	if diff := cmp.Diff(want, *l.Config); diff != "" {
-		t.Errorf("embedded default differs from Default() (-want +got):\n%s", diff)
+	got := *l.Config
+	got.Output, got.Queue = config.Namespace{}, config.Namespace{} // checked below
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(config.Config{})); diff != "" {
+		t.Errorf("embedded default differs from config.Default() (-want +got):\n%s", diff)
 	}
 	wd, _ := os.Getwd()
-	if l.Path.Data != filepath.Join(wd, "data") || l.Output.File == nil || l.Output.File.Path != l.Path.Data {
-		t.Errorf("default output = %+v, path.data = %q: want the file output under path.data", l.Output.File, l.Path.Data)
+	if f := fileOutput(t, l); l.Path.Data != filepath.Join(wd, "data") || f.Path != l.Path.Data || f != (file.Config{Path: l.Path.Data, Filename: "spawnbeat", RotateEveryKB: 10 * 1024, NumberOfFiles: 7, Permissions: 0o600}) {
+		t.Errorf("default output = %+v, path.data = %q: want the file output under path.data", f, l.Path.Data)
+	}
+	if l.Queue.Name != pipeline.QueueMem {
+		t.Errorf("default queue = %s, want mem", l.Queue.Name)
 	}
 }
 
@@ -73,7 +126,7 @@ func TestPathReferences(t *testing.T) {
 			if got := l.Spawnbeat.Detection.Rules; len(got) != 1 || got[0] != tc.rules {
 				t.Errorf("rules = %q, want [%q]", got, tc.rules)
 			}
-			if got := l.Output.File.Path; got != tc.out {
+			if got := fileOutput(t, l).Path; got != tc.out {
 				t.Errorf("output.file.path = %q, want %q", got, tc.out)
 			}
 		})
@@ -81,7 +134,7 @@ func TestPathReferences(t *testing.T) {
 }
 
 func TestExplicitMissingFile(t *testing.T) {
-	_, err := Load(Source{File: "/nonexistent/spawnbeat.yml", Explicit: true, Default: DefaultYAML})
+	_, err := loadSource(config.Source{File: "/nonexistent/spawnbeat.yml", Explicit: true, Default: config.DefaultYAML})
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/spawnbeat.yml") {
 		t.Fatalf("err = %v, want one naming the file", err)
 	}
@@ -99,10 +152,10 @@ output.file.filename: fromfile
 		t.Fatal(err)
 	}
 	c := l.Spawnbeat.Capture
-	if c.Mode != ModeNetlink || c.ReceiveBuffer != 16<<20 || !c.Has("fork") || c.Has("end") {
+	if c.Mode != process.ModeNetlink || c.ReceiveBuffer != 16<<20 || !c.Has("fork") || c.Has("end") {
 		t.Errorf("capture = %+v", c)
 	}
-	if f := l.Output.File; f.Filename != "fromfile" || f.RotateEveryKB != 20 || f.NumberOfFiles != 7 || f.Path != "/opt/sb/data" {
+	if f := fileOutput(t, l); f.Filename != "fromfile" || f.RotateEveryKB != 20 || f.NumberOfFiles != 7 || f.Path != "/opt/sb/data" {
 		t.Errorf("output.file = %+v: want file values, -E values and defaults merged", f)
 	}
 	if l.Path.Logs != "/opt/sb/logs" {
@@ -124,7 +177,7 @@ output.elasticsearch.hosts: ["http://a:9200", "http://b:9200"]
 	if got := l.Spawnbeat.Capture.Actions; !slices.Equal(got, []string{"exec"}) {
 		t.Errorf("actions = %q, want [exec]", got)
 	}
-	if got := l.Output.Elasticsearch.Hosts; !slices.Equal(got, []string{"http://c:9200"}) {
+	if got := esOutput(t, l).Hosts; !slices.Equal(got, []string{"http://c:9200"}) {
 		t.Errorf("hosts = %q, want [http://c:9200]", got)
 	}
 	// And a file's list replaces the default's.
@@ -166,12 +219,12 @@ output.file:
 max_procs: -1
 `
 	path := write(t, text)
-	_, err := Load(Source{File: path, Explicit: true, StrictPerms: true})
+	_, err := loadSource(config.Source{File: path, Explicit: true, StrictPerms: true})
 	if err == nil {
 		t.Fatal("no error")
 	}
-	if !errors.Is(err, ErrInvalid) {
-		t.Errorf("errors.Is(err, ErrInvalid) = false for %v", err)
+	if !errors.Is(err, config.ErrInvalid) {
+		t.Errorf("errors.Is(err, config.ErrInvalid) = false for %v", err)
 	}
 	msg := err.Error()
 	for _, want := range []string{
@@ -214,7 +267,7 @@ func TestTypeMismatch(t *testing.T) {
 
 func TestYAMLSyntaxError(t *testing.T) {
 	path := write(t, "spawnbeat:\n  namespace: [unclosed\n")
-	_, err := Load(Source{File: path, Explicit: true})
+	_, err := loadSource(config.Source{File: path, Explicit: true})
 	if err == nil || !strings.Contains(err.Error(), path) || !regexp.MustCompile(`line \d+`).MatchString(err.Error()) {
 		t.Fatalf("err = %v, want the file and a line", err)
 	}
@@ -232,17 +285,18 @@ func TestOutputs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if l.Output.Console == nil || !l.Output.Console.Pretty || l.Output.File.Enabled {
-			t.Errorf("outputs = %+v %+v", l.Output.Console, l.Output.File)
+		c, err := console.Unpack(l.Output.Config)
+		if l.Output.Name != console.Name || err != nil || !c.Pretty {
+			t.Errorf("output = %s %+v (%v), want console with pretty", l.Output.Name, c, err)
 		}
 	})
 	t.Run("one -E switches the default", func(t *testing.T) {
-		l, err := load(t, string(DefaultYAML), "output.console.enabled=true")
+		l, err := load(t, string(config.DefaultYAML), "output.console.enabled=true")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if l.Output.File != nil || l.Output.Console == nil {
-			t.Errorf("outputs = %+v %+v, want console only", l.Output.File, l.Output.Console)
+		if l.Output.Name != console.Name {
+			t.Errorf("output = %s, want console", l.Output.Name)
 		}
 	})
 }
@@ -252,11 +306,11 @@ func TestStrictPerms(t *testing.T) {
 	if err := os.Chmod(path, 0o666); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Load(Source{File: path, Explicit: true, StrictPerms: true})
+	_, err := loadSource(config.Source{File: path, Explicit: true, StrictPerms: true})
 	if err == nil || !strings.Contains(err.Error(), "writable by group or others") || !strings.Contains(err.Error(), "--strict.perms=false") {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := Load(Source{File: path, Explicit: true, StrictPerms: false}); err != nil {
+	if _, err := loadSource(config.Source{File: path, Explicit: true, StrictPerms: false}); err != nil {
 		t.Fatalf("with strict perms off: %v", err)
 	}
 }
@@ -275,10 +329,14 @@ queue.disk.segment_size: 16MiB
 	if err != nil {
 		t.Fatal(err)
 	}
+	disk, err := pipeline.UnpackDisk(l.Queue.Config)
+	if err != nil || l.Queue.Name != pipeline.QueueDisk {
+		t.Fatalf("queue %s: %v, want disk", l.Queue.Name, err)
+	}
 	type sizes struct{ ReceiveBuffer, MaxArgsBytes, RotateEveryBytes, MaxSize, SegmentSize int64 }
 	got := sizes{
 		int64(l.Spawnbeat.Capture.ReceiveBuffer), int64(l.Spawnbeat.Capture.MaxArgsBytes), int64(l.Logging.Files.RotateEveryBytes),
-		int64(l.Queue.Disk.MaxSize), int64(l.Queue.Disk.SegmentSize),
+		int64(disk.MaxSize), int64(disk.SegmentSize),
 	}
 	want := sizes{8_000_000, 32 << 10, 1 << 20, 2_000_000_000, 16 << 20}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -297,10 +355,10 @@ func TestReferenceDocumentsEverySetting(t *testing.T) {
 	keyLine := regexp.MustCompile(`^#([a-z_][a-z0-9_.]*): ?(.*)$`)
 	var yaml []string
 	documented := map[string]bool{}
-	for _, line := range strings.Split(string(ReferenceYAML), "\n") {
+	for _, line := range strings.Split(string(config.ReferenceYAML), "\n") {
 		if m := keyLine.FindStringSubmatch(line); m != nil {
 			documented[m[1]] = true
-			if !knownKey(m[1]) {
+			if !config.Known(beater.Settings(), m[1]) {
 				t.Errorf("reference documents unknown key %s", m[1])
 			}
 			if !strings.HasPrefix(m[1], "queue.disk.") { // one queue at a time
@@ -308,7 +366,7 @@ func TestReferenceDocumentsEverySetting(t *testing.T) {
 			}
 		}
 	}
-	for _, key := range leafKeys() {
+	for _, key := range config.LeafKeys(beater.Settings()) {
 		if !documented[key] {
 			t.Errorf("setting %s is missing from spawnbeat.reference.yml", key)
 		}
@@ -318,12 +376,69 @@ func TestReferenceDocumentsEverySetting(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the reference's values do not load: %v", err)
 	}
-	if diff := cmp.Diff(Default().Spawnbeat, l.Spawnbeat, cmpopts.EquateEmpty()); diff != "" {
+	if diff := cmp.Diff(config.Default().Spawnbeat, l.Spawnbeat, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("reference values differ from the defaults (-want +got):\n%s", diff)
 	}
 	if l.Spawnbeat.Cache.ExitGrace != 30*time.Second {
 		t.Errorf("exit_grace = %s", l.Spawnbeat.Cache.ExitGrace)
 	}
+	// The owners' sections too: what the reference says of each is what
+	// its Unpack makes of nothing, the defaults each owner defines once.
+	section := func(key string) *ucfg.Config {
+		t.Helper()
+		c, err := l.Raw.Child(key, -1, ucfg.PathSep("."))
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		key    string
+		unpack func(*ucfg.Config) (any, error)
+	}{
+		{"output.elasticsearch", anyOf(elasticsearch.Unpack)},
+		{"output.file", anyOf(file.Unpack)},
+		{"output.console", anyOf(console.Unpack)},
+		{"queue.mem", anyOf(pipeline.UnpackMem)},
+		{"setup", anyOf(elasticsearch.UnpackSetup)},
+		{"setup.kibana", anyOf(kibana.Unpack)},
+		{"setup.dashboards", anyOf(kibana.UnpackDashboards)},
+	} {
+		got, err := tc.unpack(section(tc.key))
+		if err != nil {
+			t.Errorf("%s: %v", tc.key, err)
+			continue
+		}
+		want, err := tc.unpack(ucfg.New())
+		if err != nil {
+			t.Fatalf("%s defaults: %v", tc.key, err)
+		}
+		// ssl.enabled and ssl.supported_protocols are unset by default,
+		// which the reference writes as what unset means.
+		sslUnset := cmpopts.IgnoreFields(tlsconfig.Settings{}, "Enabled", "SupportedProtocols")
+		if diff := cmp.Diff(want, got, cmpopts.EquateEmpty(), sslUnset); diff != "" {
+			t.Errorf("reference values of %s differ from its defaults (-want +got):\n%s", tc.key, diff)
+		}
+	}
+	// queue.disk is documented beside queue.mem, so it is read on its own.
+	var disk strings.Builder
+	for _, line := range strings.Split(string(config.ReferenceYAML), "\n") {
+		if m := keyLine.FindStringSubmatch(line); m != nil && strings.HasPrefix(m[1], "queue.disk.") {
+			disk.WriteString(strings.TrimPrefix(m[1], "queue.disk.") + ": " + m[2] + "\n")
+		}
+	}
+	raw, err := ucfgyaml.NewConfig([]byte(disk.String()), ucfg.PathSep("."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := pipeline.UnpackDisk(raw); err != nil || !cmp.Equal(pipeline.DefaultDiskConfig(), got) {
+		t.Errorf("reference values of queue.disk = %+v (%v), want the defaults %+v", got, err, pipeline.DefaultDiskConfig())
+	}
+}
+
+// anyOf lets owners' Unpack functions of different types sit in one table.
+func anyOf[T any](unpack func(*ucfg.Config) (T, error)) func(*ucfg.Config) (any, error) {
+	return func(c *ucfg.Config) (any, error) { return unpack(c) }
 }
 
 func TestEnvVars(t *testing.T) {
@@ -355,7 +470,7 @@ setup.kibana:
 setup.dashboards.enabled: true
 `
 		path := write(t, text)
-		_, err := Load(Source{File: path, Explicit: true, StrictPerms: true})
+		_, err := loadSource(config.Source{File: path, Explicit: true, StrictPerms: true})
 		for _, want := range []string{
 			path + ":4: setup.kibana.space.id: \"Not-OK\" is not a Kibana space identifier",
 			path + ":5: setup.kibana.hots: unknown setting",
@@ -368,9 +483,13 @@ setup.dashboards.enabled: true
 		if err != nil {
 			t.Fatal(err)
 		}
-		if l.Setup.Template.Name != "custom" || l.Setup.Kibana.Host != "https://kibana:5601" || l.Setup.Kibana.SpaceID != "soc" ||
-			!l.Setup.Dashboards.Enabled || l.Setup.Kibana.Timeout != 90*time.Second {
-			t.Errorf("setup = %+v", l.Setup)
+		s, err := beater.ReadSetup(l.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Index.Template.Name != "custom" || s.Kibana.Host != "https://kibana:5601" || s.Kibana.SpaceID != "soc" ||
+			!s.Dashboards.Enabled || s.Kibana.Timeout != 90*time.Second {
+			t.Errorf("setup = %+v", s)
 		}
 	})
 	t.Run("credentials from the Elasticsearch output", func(t *testing.T) {
@@ -387,10 +506,88 @@ setup.dashboards.enabled: true
 			if err != nil {
 				t.Fatalf("%s: %v", tc.name, err)
 			}
-			k := l.Setup.Kibana
+			s, err := beater.ReadSetup(l.Config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k := s.Kibana
 			if k.Username != tc.user || k.Password != tc.pass || k.APIKey != tc.key {
 				t.Errorf("%s: kibana credentials %q %q %q, want %q %q %q", tc.name, k.Username, k.Password, k.APIKey, tc.user, tc.pass, tc.key)
 			}
 		}
 	})
+}
+
+func TestKnownKey(t *testing.T) {
+	for key, want := range map[string]bool{
+		"spawnbeat.capture.mode":         true,
+		"spawnbeat.detection.rules.3":    true,
+		"spawnbeat.detection.rules.x":    false,
+		"spawnbeat.capture.mode.sub":     false,
+		"spawnbeat.capture.poll_period":  true,
+		"spawnbeat.capture.poll_period.": false,
+		"output.file.path":               true,
+		"output.file":                    true,
+		"output.kafka.hosts":             false,
+		"logging.files.keepfiles":        true,
+		"loging.level":                   false,
+		"setup.template.name":            true,
+		"setup.kibana.space.id":          true,
+		"setup.kibana.space.name":        false,
+		"setup.kibana.ssl.key":           true,
+		"setup.dashboards.directory":     true,
+		"setup.dashboards.url":           false,
+		"output.elasticsearch.namespace": false, // spawnbeat.namespace
+		"output.console.enabled":         true,
+		"queue.disk.max_size":            true,
+		"queue.kafka":                    false,
+	} {
+		if got := config.Known(beater.Settings(), key); got != want {
+			t.Errorf("Known(%q) = %v, want %v", key, got, want)
+		}
+	}
+}
+
+// TestOwnedSectionErrors: the sections other packages own are checked by
+// their owners at load, and each problem is reported once, with the file,
+// line and full key, like config's own.
+func TestOwnedSectionErrors(t *testing.T) {
+	text := `output.elasticsearch:
+  hosts: ["ftp://es:9200"]
+  compression_level: 10
+output.file.enabled: maybe
+queue.disk:
+  max_size: 1KiB
+queue.mem.events: 0
+output.kafka.hosts: [k]
+setup.ilm.policy_name: ""
+`
+	path := write(t, text)
+	_, err := loadSource(config.Source{File: path, Explicit: true, StrictPerms: true})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if !errors.Is(err, config.ErrInvalid) {
+		t.Errorf("errors.Is(err, ErrInvalid) = false for %v", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		path + `:2: output.elasticsearch.hosts.0: unsupported scheme "ftp"`,
+		path + ":3: output.elasticsearch.compression_level:",
+		path + ":4: output.file.enabled:",
+		path + ":6: queue.disk.max_size: must be at least 4096 bytes, got 1024",
+		path + ":7: queue.mem.events: must be at least 1, got 0",
+		path + ": queue: only one of queue.mem and queue.disk may be configured",
+		path + ":8: output.kafka.hosts.0: unknown setting",
+		path + ":9: setup.ilm.policy_name: must not be empty",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q; got:\n%s", want, msg)
+		}
+	}
+	for _, twice := range []string{"output.elasticsearch: output.elasticsearch", "queue.disk: queue.disk", "invalid"} {
+		if strings.Contains(msg, twice) {
+			t.Errorf("error says %q: a section named twice, or an owner's wrapping shown:\n%s", twice, msg)
+		}
+	}
 }

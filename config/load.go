@@ -14,10 +14,6 @@ import (
 	ucfgyaml "github.com/elastic/go-ucfg/yaml"
 	yamlv3 "gopkg.in/yaml.v3"
 
-	"github.com/spawnbeat/spawnbeat/beater/output/console"
-	"github.com/spawnbeat/spawnbeat/beater/output/elasticsearch"
-	"github.com/spawnbeat/spawnbeat/beater/output/file"
-	"github.com/spawnbeat/spawnbeat/beater/pipeline"
 	"github.com/spawnbeat/spawnbeat/config/keystore"
 )
 
@@ -77,9 +73,10 @@ type Loaded struct {
 
 // Load reads the settings: defaults, then the YAML file (or the embedded
 // default), then each -E override, with ${KEY} taken from the keystore under
-// path.data before the environment. Every problem is returned at once,
-// joined, each naming the file, line and key where it can.
-func Load(src Source) (*Loaded, error) {
+// path.data before the environment. The sections that owners own are
+// checked by their owners and handed on as given. Every problem is returned
+// at once, joined, each naming the file, line and key where it can.
+func Load(src Source, owners Owners) (*Loaded, error) {
 	in, err := parseSource(src)
 	if err != nil {
 		return nil, err
@@ -94,17 +91,17 @@ func Load(src Source) (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	resolved, _, err := withKeystore(in.raw, secrets)
+	resolved, _, err := withKeystore(in.raw, secrets, owners.known)
 	if err != nil {
 		return nil, err
 	}
-	export, laid, err := withKeystore(in.raw, masked(secrets))
+	export, laid, err := withKeystore(in.raw, masked(secrets), owners.known)
 	if err != nil {
 		return nil, err
 	}
 	errs := in.errs
 	for _, key := range in.raw.FlattenedKeys(ucfgOptions...) {
-		if !knownKey(key) {
+		if !owners.known(key) {
 			errs = append(errs, in.locate(key, errors.New("unknown setting (check its spelling and the reference config)")))
 		}
 	}
@@ -113,23 +110,13 @@ func Load(src Source) (*Loaded, error) {
 	if err := cfg.Check(); err != nil {
 		errs = append(errs, relocate(in.locate, err)...)
 	}
-	if err := cfg.Output.validate(); err != nil {
-		errs = append(errs, relocate(in.locate, err)...)
-	}
+	var ownedErrs []error
+	cfg.Output, cfg.Queue, cfg.sections, ownedErrs = owners.owned(resolved, in.locate)
+	errs = append(errs, ownedErrs...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	cfg.Path.resolve()
-	cfg.Output.applyDefault(cfg.Path.Data)
-	if es := cfg.Output.Elasticsearch; es != nil {
-		// One namespace for the documents and the data stream they go to.
-		es.Namespace = cfg.Spawnbeat.Namespace
-		// Kibana takes the output's credentials when it has none of its
-		// own, as Beats do: most users have one user for both.
-		if k := &cfg.Setup.Kibana; es.Enabled && !k.HasCredentials() {
-			k.Username, k.Password, k.APIKey = es.Username, es.Password, es.APIKey
-		}
-	}
 	l := &Loaded{Config: &cfg, Source: in.name, Raw: in.raw, export: export, laid: laid}
 	if secrets != nil {
 		l.Keystore = ksPath
@@ -200,7 +187,7 @@ func (in *source) keystorePath() (string, error) {
 			err = child.Unpack(&p, ucfgOptions...)
 		}
 		if err != nil {
-			return "", errors.Join(locateUcfg(in.locate, err)...)
+			return "", errors.Join(locateUcfg(in.locate, "path", err)...)
 		}
 	}
 	p.resolve()
@@ -318,29 +305,26 @@ func collectLines(n *yamlv3.Node, prefix string, lines map[string]int) {
 	}
 }
 
-// unpackSections lays the settings over the defaults one top-level section
-// at a time, so that a failure in one section does not hide the others'.
+// unpackSections lays config's own settings over the defaults one
+// top-level section at a time, so that a failure in one section does not
+// hide the others'.
 func unpackSections(raw *ucfg.Config, cfg *Config, locate func(string, error) error) []error {
 	var errs []error
 	for _, s := range []struct {
 		key string
 		to  any
 	}{
-		{"spawnbeat", &cfg.Spawnbeat}, {"output", &cfg.Output}, {"queue", &cfg.Queue}, {"setup", &cfg.Setup}, {"logging", &cfg.Logging},
-		{"path", &cfg.Path}, {"http", &cfg.HTTP},
+		{"spawnbeat", &cfg.Spawnbeat}, {"logging", &cfg.Logging}, {"path", &cfg.Path}, {"http", &cfg.HTTP},
 	} {
 		if !raw.HasField(s.key) {
 			continue
 		}
 		child, err := raw.Child(s.key, -1, ucfgOptions...)
 		if err == nil {
-			if s.key == "output" {
-				cfg.Output.setDefaults(child)
-			}
 			err = child.Unpack(s.to, ucfgOptions...)
 		}
 		if err != nil {
-			errs = append(errs, locateUcfg(locate, err)...)
+			errs = append(errs, locateUcfg(locate, s.key, err)...)
 		}
 	}
 	// Unpacked rather than read with raw.String, whose error would hide
@@ -350,7 +334,7 @@ func unpackSections(raw *ucfg.Config, cfg *Config, locate func(string, error) er
 			Name string `config:"name"`
 		}
 		if err := raw.Unpack(&top, ucfgOptions...); err != nil {
-			errs = append(errs, locateUcfg(locate, err)...)
+			errs = append(errs, locateUcfg(locate, "name", err)...)
 		}
 		cfg.Name = top.Name
 	}
@@ -359,7 +343,7 @@ func unpackSections(raw *ucfg.Config, cfg *Config, locate func(string, error) er
 			MaxProcs int `config:"max_procs"`
 		}
 		if err := raw.Unpack(&top, ucfgOptions...); err != nil {
-			errs = append(errs, locateUcfg(locate, err)...)
+			errs = append(errs, locateUcfg(locate, "max_procs", err)...)
 		}
 		cfg.MaxProcs = top.MaxProcs
 	}
@@ -369,11 +353,11 @@ func unpackSections(raw *ucfg.Config, cfg *Config, locate func(string, error) er
 // accessing is how go-ucfg names the setting an error is about.
 var accessing = regexp.MustCompile(`accessing '([^']*)'`)
 
-// locateUcfg turns a go-ucfg unpack error (a type mismatch, a failed
-// Validate of an output) into KeyErrors with file and line.
-func locateUcfg(locate func(string, error) error, err error) []error {
+// locateUcfg turns a go-ucfg unpack error (a value of the wrong type, an
+// undefined ${KEY}) into KeyErrors with file and line: at the setting
+// go-ucfg names, or at key when it names none.
+func locateUcfg(locate func(string, error) error, key string, err error) []error {
 	msg := err.Error()
-	key := ""
 	if m := accessing.FindStringSubmatch(msg); m != nil {
 		key = m[1]
 		msg = strings.TrimSpace(strings.Replace(msg, m[0], "", 1))
@@ -383,15 +367,9 @@ func locateUcfg(locate func(string, error) error, err error) []error {
 	}
 	var parts []error
 	for _, line := range strings.Split(msg, "\n") {
-		if line = strings.TrimSpace(line); line == "" {
-			continue
+		if line = strings.TrimSpace(line); line != "" {
+			parts = append(parts, locate(key, errors.New(line)))
 		}
-		// A section's Validate names the setting first: "number_of_files must ...".
-		k := key
-		if word, rest, ok := strings.Cut(line, " "); ok && knownKey(key+"."+strings.TrimSuffix(word, ":")) {
-			k, line = key+"."+strings.TrimSuffix(word, ":"), strings.TrimSpace(rest)
-		}
-		parts = append(parts, locate(k, errors.New(line)))
 	}
 	return parts
 }
@@ -463,72 +441,6 @@ func (p *Paths) resolve() {
 		if *d.dir == "" {
 			*d.dir = filepath.Join(p.Home, d.name)
 		}
-	}
-}
-
-// enabled lists the outputs that are configured and not disabled.
-func (o *Output) enabled() []string {
-	var names []string
-	if o.Elasticsearch != nil && o.Elasticsearch.Enabled {
-		names = append(names, "elasticsearch")
-	}
-	if o.File != nil && o.File.Enabled {
-		names = append(names, "file")
-	}
-	if o.Console != nil && o.Console.Enabled {
-		names = append(names, "console")
-	}
-	return names
-}
-
-func (o *Output) validate() error {
-	if names := o.enabled(); len(names) > 1 {
-		return &KeyError{Key: "output", Err: fmt.Errorf("%s are all enabled: enable exactly one output (set enabled: false on the others)", strings.Join(names, ", "))}
-	}
-	return nil
-}
-
-// Name is the enabled output's name, for the log.
-func (o *Output) Name() string {
-	if names := o.enabled(); len(names) > 0 {
-		return names[0]
-	}
-	return ""
-}
-
-// BatchSize is the most events the enabled output takes in one Publish.
-func (o *Output) BatchSize() int {
-	if o.Elasticsearch != nil && o.Elasticsearch.Enabled {
-		return o.Elasticsearch.BulkMaxSize
-	}
-	return pipeline.DefaultBatchSize
-}
-
-// applyDefault enables the file output under path.data when no output is
-// enabled, so that naming another output (one -E) is all it takes to switch.
-func (o *Output) applyDefault(dataDir string) {
-	if len(o.enabled()) == 0 {
-		d := file.DefaultConfig()
-		o.File = &d
-	}
-	if o.File != nil && o.File.Path == "" {
-		o.File.Path = dataDir
-	}
-}
-
-// setDefaults gives each output configured in c its defaults, before the
-// user's settings are laid over them.
-func (o *Output) setDefaults(c *ucfg.Config) {
-	if c.HasField("elasticsearch") {
-		o.Elasticsearch = &Elasticsearch{Enabled: true, Config: elasticsearch.DefaultConfig()}
-	}
-	if c.HasField("file") {
-		d := file.DefaultConfig()
-		o.File = &d
-	}
-	if c.HasField("console") {
-		d := console.DefaultConfig()
-		o.Console = &d
 	}
 }
 

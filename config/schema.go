@@ -1,30 +1,15 @@
 package config
 
 import (
-	"github.com/elastic/go-ucfg"
 	"io/fs"
 	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/elastic/go-ucfg"
 )
-
-// knownKey reports whether a flattened key ("output.file.path",
-// "spawnbeat.detection.rules.0") names a setting of Config, so that a typo is
-// an error instead of a setting silently ignored.
-func knownKey(key string) bool {
-	if _, ok := derivedKeys[key]; ok {
-		return false
-	}
-	return keyIn(reflect.TypeOf(Config{}), strings.Split(key, "."))
-}
-
-// derivedKeys are settings of a section's struct that spawnbeat sets from
-// another one, so that the two cannot disagree.
-var derivedKeys = map[string]string{
-	"output.elasticsearch.namespace": "spawnbeat.namespace",
-}
 
 // selfUnpacking types read their own settings (go-ucfg's ConfigUnpacker):
 // any key below them is theirs to accept or refuse.
@@ -38,6 +23,8 @@ var (
 	durationType = reflect.TypeOf(time.Duration(0))
 )
 
+// keyIn reports whether parts name a setting of the struct t, by the
+// config tags of its fields (Owners.known has the whole schema).
 func keyIn(t reflect.Type, parts []string) bool {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()

@@ -36,8 +36,8 @@ func readKeystore(path string, strictPerms bool) (map[string]string, error) {
 }
 
 // withKeystore returns a copy of raw with values laid at its top level, and
-// the keys it laid.
-func withKeystore(raw *ucfg.Config, values map[string]string) (*ucfg.Config, []string, error) {
+// the keys it laid; known says which keys are settings.
+func withKeystore(raw *ucfg.Config, values map[string]string, known func(string) bool) (*ucfg.Config, []string, error) {
 	out := ucfg.New()
 	if err := out.Merge(raw, ucfgOptions...); err != nil {
 		return nil, nil, fmt.Errorf("copy configuration: %w", err)
@@ -45,7 +45,7 @@ func withKeystore(raw *ucfg.Config, values map[string]string) (*ucfg.Config, []s
 	top := map[string]any{}
 	var laid []string
 	for k, v := range values {
-		if raw.HasField(k) || knownKey(k) {
+		if raw.HasField(k) || known(k) {
 			continue
 		}
 		top[k] = v
@@ -67,12 +67,13 @@ func withKeystore(raw *ucfg.Config, values map[string]string) (*ucfg.Config, []s
 
 // CheckKeystoreKey accepts a key for `keystore add`: one that a ${KEY}
 // reference can name (keystore.CheckKey) and that is not the name of a
-// top-level setting, which a reference would find first.
-func CheckKeystoreKey(key string) error {
+// top-level setting, config's or an owner's, which a reference would find
+// first.
+func CheckKeystoreKey(key string, owners Owners) error {
 	if err := keystore.CheckKey(key); err != nil {
 		return err
 	}
-	if knownKey(key) {
+	if owners.known(key) {
 		return fmt.Errorf("%q is the name of a setting, which ${%s} would name first; choose another (keys are usually upper case, as ES_PWD): %w",
 			key, key, keystore.ErrKey)
 	}

@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"errors"
@@ -10,12 +10,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"gopkg.in/yaml.v3"
 
+	"github.com/spawnbeat/spawnbeat/beater"
+	"github.com/spawnbeat/spawnbeat/config"
 	"github.com/spawnbeat/spawnbeat/config/keystore"
 )
 
 // withSecrets writes a config file and a keystore under path.data of a
-// fresh home directory, and returns the Source for them.
-func withSecrets(t *testing.T, text string, secrets map[string]string, overrides ...string) Source {
+// fresh home directory, and returns the config.Source for them.
+func withSecrets(t *testing.T, text string, secrets map[string]string, overrides ...string) config.Source {
 	t.Helper()
 	home := t.TempDir()
 	ks := keystore.New(filepath.Join(home, "data", keystore.FileName))
@@ -31,7 +33,7 @@ func withSecrets(t *testing.T, text string, secrets map[string]string, overrides
 	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return Source{File: file, Explicit: true, StrictPerms: true, Overrides: append([]string{"path.home=" + home}, overrides...)}
+	return config.Source{File: file, Explicit: true, StrictPerms: true, Overrides: append([]string{"path.home=" + home}, overrides...)}
 }
 
 func TestKeystoreReferences(t *testing.T) {
@@ -53,11 +55,11 @@ name: ${SB_TEST_BOTH}
 		"SB_TEST_BOTH": "from-the-keystore",
 		"NS":           "prod",
 	}, "spawnbeat.namespace=${NS}")
-	l, err := Load(src)
+	l, err := loadSource(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	es := l.Output.Elasticsearch
+	es := esOutput(t, l)
 	got := map[string]string{
 		"password":  es.Password,
 		"path":      es.Path,
@@ -86,14 +88,14 @@ func TestKeystoreCannotChangeSettings(t *testing.T) {
 	// `keystore add` refuses keys named like settings; a keystore written
 	// otherwise still cannot change the configuration with them.
 	for _, k := range []string{"name", "max_procs", "output", "path"} {
-		if err := CheckKeystoreKey(k); !errors.Is(err, keystore.ErrKey) {
-			t.Errorf("CheckKeystoreKey(%q) = %v, want ErrKey", k, err)
+		if err := config.CheckKeystoreKey(k, beater.Settings()); !errors.Is(err, keystore.ErrKey) {
+			t.Errorf("config.CheckKeystoreKey(%q, beater.Settings()) = %v, want ErrKey", k, err)
 		}
 	}
-	if err := CheckKeystoreKey("ES_PWD"); err != nil {
-		t.Errorf("CheckKeystoreKey(ES_PWD) = %v", err)
+	if err := config.CheckKeystoreKey("ES_PWD", beater.Settings()); err != nil {
+		t.Errorf("config.CheckKeystoreKey(ES_PWD, beater.Settings()) = %v", err)
 	}
-	l, err := Load(withSecrets(t, "spawnbeat.namespace: ${NS}\n", map[string]string{"name": "evil", "max_procs": "1", "NS": "prod"}))
+	l, err := loadSource(withSecrets(t, "spawnbeat.namespace: ${NS}\n", map[string]string{"name": "evil", "max_procs": "1", "NS": "prod"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +110,7 @@ func TestUndefinedReferenceNamesTheKey(t *testing.T) {
   username: elastic
   password: ${ES_PWD}
 `, map[string]string{"OTHER": "x"}, "name=${SB_TEST_NOT_SET}")
-	_, err := Load(src)
+	_, err := loadSource(src)
 	if err == nil {
 		t.Fatal("no error for references nothing defines")
 	}
@@ -142,7 +144,7 @@ output.elasticsearch:
 name: "agent-${ES_PWD}"
 spawnbeat.namespace: ${NS}
 `, map[string]string{"ES_PWD": secret, "NS": "prod"}, "spawnbeat.capture.proc_root=/${ES_PWD}")
-	l, err := Load(src)
+	l, err := loadSource(src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,8 +169,8 @@ spawnbeat.namespace: ${NS}
 		t.Errorf("export lists the keystore's keys as settings:\n%s", text)
 	}
 	// The configuration in force has the values.
-	if l.Name != "agent-"+secret || l.Output.Elasticsearch.Password != secret {
-		t.Errorf("name %q, password %q", l.Name, l.Output.Elasticsearch.Password)
+	if l.Name != "agent-"+secret || esOutput(t, l).Password != secret {
+		t.Errorf("name %q, password %q", l.Name, esOutput(t, l).Password)
 	}
 }
 
@@ -180,19 +182,19 @@ func TestBrokenKeystoreStopsTheLoad(t *testing.T) {
 	if err := os.Chmod(ks, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Load(src)
-	if !errors.Is(err, keystore.ErrInsecure) || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), ks) {
+	_, err := loadSource(src)
+	if !errors.Is(err, keystore.ErrInsecure) || !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), ks) {
 		t.Errorf("keystore readable by others: %v", err)
 	}
 	src.StrictPerms = false
-	if l, err := Load(src); err != nil || l.Name != "x" {
+	if l, err := loadSource(src); err != nil || l.Name != "x" {
 		t.Errorf("with strict perms off: %v", err)
 	}
 
 	if err := os.WriteFile(ks, []byte("ES_PWD: x\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(src); !errors.Is(err, keystore.ErrCorrupt) || !strings.Contains(err.Error(), ks) {
+	if _, err := loadSource(src); !errors.Is(err, keystore.ErrCorrupt) || !strings.Contains(err.Error(), ks) {
 		t.Errorf("corrupt keystore: %v", err)
 	}
 }
@@ -214,9 +216,9 @@ func TestKeystorePath(t *testing.T) {
 		{"undefined reference elsewhere", "path.data: /a\noutput.elasticsearch.password: ${NOT_YET}\n", nil, "/a/" + keystore.FileName},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := KeystorePath(Source{File: write(t, tc.text), Explicit: true, StrictPerms: true, Overrides: tc.overrides})
+			got, err := config.KeystorePath(config.Source{File: write(t, tc.text), Explicit: true, StrictPerms: true, Overrides: tc.overrides})
 			if err != nil || got != tc.want {
-				t.Errorf("KeystorePath = %q, %v; want %q", got, err, tc.want)
+				t.Errorf("config.KeystorePath = %q, %v; want %q", got, err, tc.want)
 			}
 		})
 	}

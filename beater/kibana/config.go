@@ -9,8 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/elastic/go-ucfg"
+
 	"github.com/spawnbeat/spawnbeat/beater/endpoint"
 	"github.com/spawnbeat/spawnbeat/beater/tlsconfig"
+	"github.com/spawnbeat/spawnbeat/config"
 )
 
 // Defaults of setup.kibana.*, as libbeat has them.
@@ -21,8 +24,8 @@ const (
 )
 
 // Config is setup.kibana: where Kibana is and how to talk to it. Build it
-// with DefaultConfig and unpack the user's settings on top (go-ucfg runs
-// Validate). A plain value: not safe for concurrent mutation, safe to read
+// with Unpack, or with DefaultConfig and the user's settings unpacked on top
+// (go-ucfg runs Validate). A plain value: not safe for concurrent mutation, safe to read
 // from several goroutines.
 type Config struct {
 	// Host is "host", "host:port" or a URL with scheme and path.
@@ -59,16 +62,24 @@ func DefaultConfig() Config {
 	return Config{Host: DefaultHost, Timeout: DefaultTimeout, SSL: tlsconfig.Default()}
 }
 
+// Unpack reads setup.kibana over DefaultConfig and validates it.
+func Unpack(raw *ucfg.Config) (Config, error) { return config.Unpack(raw, DefaultConfig()) }
+
+// UnpackDashboards reads setup.dashboards.
+func UnpackDashboards(raw *ucfg.Config) (DashboardsConfig, error) {
+	return config.Unpack(raw, DashboardsConfig{})
+}
+
 // spaceID is Kibana's rule for a space identifier: lowercase letters,
 // digits, "_" and "-".
 var spaceID = regexp.MustCompile(`^[a-z0-9_-]+$`)
 
-// Validate reports every problem at once, one a line, each starting with
-// its key below setup.kibana (as go-ucfg's callers expect).
+// Validate reports every problem at once, one a line, each a
+// *config.KeyError naming its key below setup.kibana.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+		errs = append(errs, &config.KeyError{Key: key, Err: fmt.Errorf(format, args...)})
 	}
 	if c.Protocol != "" && c.Protocol != "http" && c.Protocol != "https" {
 		bad("protocol", "must be http or https, got %q", c.Protocol)

@@ -6,14 +6,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/elastic/go-ucfg"
+
+	"github.com/spawnbeat/spawnbeat/config"
 	"github.com/spawnbeat/spawnbeat/config/bytesize"
 )
 
 // Defaults of the queue settings.
 const (
 	DefaultMemEvents     = 4096
-	DefaultFlushMin      = 1600
-	DefaultFlushTimeout  = time.Second // Beats uses 10s; a security agent wants alerts out within a second
+	DefaultFlushMin      = DefaultBatchSize // a full batch is worth sending at once
+	DefaultFlushTimeout  = time.Second      // Beats uses 10s; a security agent wants alerts out within a second
 	DefaultMaxSize       = bytesize.GiB
 	DefaultSegmentSize   = 16 * bytesize.MiB // small enough that acked data is freed soon, large enough to keep the file count low
 	DefaultFsyncInterval = time.Second
@@ -30,13 +33,11 @@ const (
 	FsyncNever    = "never"    // leave it to the kernel: survives a process crash, not a power loss
 )
 
-// Config is the queue.* section. At most one of Mem and Disk may be set; the
-// zero Config selects the memory queue with DefaultMemConfig. Config is a
-// plain value, not safe for concurrent mutation.
-type Config struct {
-	Mem  *MemConfig  `config:"mem"`
-	Disk *DiskConfig `config:"disk"`
-}
+// Queue types: the names under queue. (see QueueType).
+const (
+	QueueMem  = "mem"  // the memory queue, the default
+	QueueDisk = "disk" // the disk queue, under path.data
+)
 
 // MemConfig is queue.mem.*.
 type MemConfig struct {
@@ -66,11 +67,6 @@ type DiskConfig struct {
 	Flush FlushConfig `config:"flush"`
 }
 
-// DefaultConfig returns the queue defaults: neither section set, which
-// selects the memory queue with DefaultMemConfig. Keeping both nil lets a user
-// configure queue.disk alone without tripping the one-of check.
-func DefaultConfig() Config { return Config{} }
-
 // DefaultMemConfig returns queue.mem's defaults.
 func DefaultMemConfig() MemConfig {
 	return MemConfig{Events: DefaultMemEvents, Flush: FlushConfig{MinEvents: DefaultFlushMin, Timeout: DefaultFlushTimeout}}
@@ -87,25 +83,11 @@ func DefaultDiskConfig() DiskConfig {
 	}
 }
 
-// InitDefaults lets go-ucfg fill a queue.mem section with defaults before
-// unpacking the user's keys over them.
-func (c *MemConfig) InitDefaults() { *c = DefaultMemConfig() }
+// UnpackMem reads queue.mem over DefaultMemConfig and validates it.
+func UnpackMem(raw *ucfg.Config) (MemConfig, error) { return config.Unpack(raw, DefaultMemConfig()) }
 
-// InitDefaults lets go-ucfg fill a queue.disk section with defaults before
-// unpacking the user's keys over them.
-func (c *DiskConfig) InitDefaults() { *c = DefaultDiskConfig() }
-
-// FlushSettings returns the flush settings of the selected queue.
-func (c Config) FlushSettings() FlushConfig {
-	switch {
-	case c.Disk != nil:
-		return c.Disk.Flush
-	case c.Mem != nil:
-		return c.Mem.Flush
-	default:
-		return DefaultMemConfig().Flush
-	}
-}
+// UnpackDisk reads queue.disk over DefaultDiskConfig and validates it.
+func UnpackDisk(raw *ucfg.Config) (DiskConfig, error) { return config.Unpack(raw, DefaultDiskConfig()) }
 
 // ResolvePath returns the queue directory: Path, or dataDir/diskqueue.
 func (c DiskConfig) ResolvePath(dataDir string) string {
@@ -115,69 +97,70 @@ func (c DiskConfig) ResolvePath(dataDir string) string {
 	return strings.TrimRight(dataDir, "/") + "/" + DefaultDiskDirName
 }
 
-// Validate returns every problem of c at once, each naming its key path and
-// wrapping ErrInvalidConfig; nil when c is usable.
-func (c Config) Validate() error {
-	var errs []error
-	if c.Mem != nil && c.Disk != nil {
-		errs = append(errs, fmt.Errorf("queue: only one of queue.mem and queue.disk may be configured: %w", ErrInvalidConfig))
+// Validate returns every problem of c at once, each a *config.KeyError
+// naming its key below queue.mem, joined into one error that wraps
+// ErrInvalidConfig; nil when c is usable.
+func (c *MemConfig) Validate() error { return invalidSettings(QueueMem, c.problems()) }
+
+// Validate returns every problem of c at once, each a *config.KeyError
+// naming its key below queue.disk, joined into one error that wraps
+// ErrInvalidConfig; nil when c is usable.
+func (c *DiskConfig) Validate() error { return invalidSettings(QueueDisk, c.problems()) }
+
+func invalidSettings(queue string, problems []error) error {
+	if len(problems) == 0 {
+		return nil
 	}
-	if c.Mem != nil {
-		errs = append(errs, c.Mem.problems("queue.mem")...)
-	}
-	if c.Disk != nil {
-		errs = append(errs, c.Disk.problems("queue.disk")...)
-	}
-	return errors.Join(errs...)
+	return fmt.Errorf("queue.%s: %w: %w", queue, ErrInvalidConfig, errors.Join(problems...))
 }
 
 func invalid(key, format string, args ...any) error {
-	return fmt.Errorf("%s: %s: %w", key, fmt.Sprintf(format, args...), ErrInvalidConfig)
+	return &config.KeyError{Key: key, Err: fmt.Errorf(format, args...)}
 }
 
-func (c MemConfig) problems(prefix string) []error {
+func (c MemConfig) problems() []error {
 	var errs []error
 	if c.Events < 1 {
-		errs = append(errs, invalid(prefix+".events", "must be at least 1, got %d", c.Events))
+		errs = append(errs, invalid("events", "must be at least 1, got %d", c.Events))
 	}
-	errs = append(errs, c.Flush.problems(prefix+".flush")...)
+	errs = append(errs, c.Flush.problems()...)
 	if c.Events >= 1 && c.Flush.MinEvents > c.Events {
-		errs = append(errs, invalid(prefix+".flush.min_events", "%d exceeds %s.events %d: a batch could never fill", c.Flush.MinEvents, prefix, c.Events))
+		errs = append(errs, invalid("flush.min_events", "%d exceeds events %d: a batch could never fill", c.Flush.MinEvents, c.Events))
 	}
 	return errs
 }
 
-func (c FlushConfig) problems(prefix string) []error {
+func (c FlushConfig) problems() []error {
 	var errs []error
 	if c.MinEvents < 0 {
-		errs = append(errs, invalid(prefix+".min_events", "must not be negative, got %d", c.MinEvents))
+		errs = append(errs, invalid("flush.min_events", "must not be negative, got %d", c.MinEvents))
 	}
 	if c.Timeout < 0 {
-		errs = append(errs, invalid(prefix+".timeout", "must not be negative, got %s", c.Timeout))
+		errs = append(errs, invalid("flush.timeout", "must not be negative, got %s", c.Timeout))
 	}
 	return errs
 }
 
-func (c DiskConfig) problems(prefix string) []error {
+func (c DiskConfig) problems() []error {
 	var errs []error
 	if c.SegmentSize < MinSegmentSize {
-		errs = append(errs, invalid(prefix+".segment_size", "must be at least %d bytes, got %d", MinSegmentSize, c.SegmentSize))
+		errs = append(errs, invalid("segment_size", "must be at least %d bytes, got %d", MinSegmentSize, c.SegmentSize))
 	}
 	switch {
 	case c.MaxSize < MinSegmentSize:
-		errs = append(errs, invalid(prefix+".max_size", "must be at least %d bytes, got %d", MinSegmentSize, c.MaxSize))
+		errs = append(errs, invalid("max_size", "must be at least %d bytes, got %d", MinSegmentSize, c.MaxSize))
 	case c.MaxSize < c.SegmentSize:
-		errs = append(errs, invalid(prefix+".max_size", "%d is smaller than %s.segment_size %d", c.MaxSize, prefix, c.SegmentSize))
+		errs = append(errs, invalid("max_size", "%d is smaller than segment_size %d", c.MaxSize, c.SegmentSize))
 	}
 	switch c.Fsync {
 	case FsyncAlways, FsyncNever:
 	case FsyncInterval:
 		if c.FsyncInterval <= 0 {
-			errs = append(errs, invalid(prefix+".fsync_interval", "must be positive with fsync %q, got %s", FsyncInterval, c.FsyncInterval))
+			errs = append(errs, invalid("fsync_interval", "must be positive with fsync %q, got %s", FsyncInterval, c.FsyncInterval))
 		}
 	default:
-		errs = append(errs, invalid(prefix+".fsync", "must be %q, %q or %q, got %q", FsyncAlways, FsyncInterval, FsyncNever, c.Fsync))
+		errs = append(errs, invalid("fsync", "must be %q, %q or %q, got %q", FsyncAlways, FsyncInterval, FsyncNever, c.Fsync))
 	}
-	errs = append(errs, c.Flush.problems(prefix+".flush")...)
+	errs = append(errs, c.Flush.problems()...)
 	return errs
 }

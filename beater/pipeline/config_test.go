@@ -9,75 +9,60 @@ import (
 	"github.com/elastic/go-ucfg"
 	"github.com/elastic/go-ucfg/yaml"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/spawnbeat/spawnbeat/config"
 )
 
-// unpackQueue unpacks the queue section of a YAML document the way the
-// config loader does: defaults first, the user's keys on top.
-func unpackQueue(t *testing.T, doc string) (Config, error) {
+// section parses a YAML document as the settings of one queue type, the
+// way config hands them on.
+func section(t *testing.T, doc string) *ucfg.Config {
 	t.Helper()
 	raw, err := yaml.NewConfig([]byte(doc), ucfg.PathSep("."))
 	if err != nil {
 		t.Fatalf("parse YAML: %v", err)
 	}
-	var root struct {
-		Queue Config `config:"queue"`
-	}
-	root.Queue = DefaultConfig()
-	err = raw.Unpack(&root, ucfg.PathSep("."))
-	return root.Queue, err
+	return raw
 }
 
-// unpackRaw unpacks like unpackQueue without go-ucfg calling Validate, so
-// that the test sees Validate's own error.
-func unpackRaw(t *testing.T, doc string) Config {
-	t.Helper()
-	raw, err := yaml.NewConfig([]byte(doc), ucfg.PathSep("."))
-	if err != nil {
-		t.Fatalf("parse YAML: %v", err)
-	}
-	type plain Config // no Validate method
-	var root struct {
-		Queue plain `config:"queue"`
-	}
-	if err := raw.Unpack(&root, ucfg.PathSep(".")); err != nil {
-		t.Fatalf("unpack: %v", err)
-	}
-	return Config(root.Queue)
-}
-
-func TestConfigUnpack(t *testing.T) {
+func TestUnpack(t *testing.T) {
 	mem := DefaultMemConfig()
 	disk := DefaultDiskConfig()
 	tests := []struct {
 		name string
+		mem  bool
 		doc  string
-		want Config
+		want any
 	}{
-		{name: "empty", doc: "", want: Config{}},
-		{name: "mem defaults", doc: "queue.mem: {}", want: Config{Mem: &mem}},
+		{name: "mem defaults", mem: true, doc: "{}", want: mem},
 		{
-			name: "mem overrides",
-			doc:  "queue.mem:\n  events: 8192\n  flush.min_events: 0\n  flush.timeout: 250ms\n",
-			want: Config{Mem: &MemConfig{Events: 8192, Flush: FlushConfig{MinEvents: 0, Timeout: 250 * time.Millisecond}}},
+			name: "mem overrides", mem: true,
+			doc:  "events: 8192\nflush.min_events: 0\nflush.timeout: 250ms\n",
+			want: MemConfig{Events: 8192, Flush: FlushConfig{MinEvents: 0, Timeout: 250 * time.Millisecond}},
 		},
-		{name: "disk defaults", doc: "queue.disk: {}", want: Config{Disk: &disk}},
+		{name: "disk defaults", doc: "{}", want: disk},
 		{
 			name: "disk overrides with units",
-			doc:  "queue.disk:\n  path: /var/lib/spawnbeat/q\n  max_size: 2GiB\n  segment_size: 32MB\n  fsync: always\n",
-			want: Config{Disk: &DiskConfig{
+			doc:  "path: /var/lib/spawnbeat/q\nmax_size: 2GiB\nsegment_size: 32MB\nfsync: always\n",
+			want: DiskConfig{
 				Path: "/var/lib/spawnbeat/q", MaxSize: 2 << 30, SegmentSize: 32_000_000, Fsync: FsyncAlways,
 				FsyncInterval: DefaultFsyncInterval, Flush: disk.Flush,
-			}},
+			},
 		},
 		{
 			name: "disk sizes as integers",
-			doc:  "queue.disk:\n  max_size: 1048576\n  segment_size: 65536\n",
-			want: Config{Disk: &DiskConfig{MaxSize: 1 << 20, SegmentSize: 1 << 16, Fsync: FsyncInterval, FsyncInterval: time.Second, Flush: disk.Flush}},
+			doc:  "max_size: 1048576\nsegment_size: 65536\n",
+			want: DiskConfig{MaxSize: 1 << 20, SegmentSize: 1 << 16, Fsync: FsyncInterval, FsyncInterval: time.Second, Flush: disk.Flush},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := unpackQueue(t, tt.doc)
+			var got any
+			var err error
+			if tt.mem {
+				got, err = UnpackMem(section(t, tt.doc))
+			} else {
+				got, err = UnpackDisk(section(t, tt.doc))
+			}
 			if err != nil {
 				t.Fatalf("unpack: %v", err)
 			}
@@ -88,59 +73,66 @@ func TestConfigUnpack(t *testing.T) {
 	}
 }
 
-func TestConfigValidate(t *testing.T) {
+// TestValidate: Unpack reports every problem of a queue's settings at
+// once, each a *config.KeyError naming its key below queue.<type>, so that
+// config can say on which line it is.
+func TestValidate(t *testing.T) {
 	tests := []struct {
 		name string
+		mem  bool
 		doc  string
-		want []string // every problem, by key path
+		want []string // the keys of every problem, in order
 	}{
-		{name: "valid mem", doc: "queue.mem.events: 10\nqueue.mem.flush.min_events: 10"},
-		{name: "valid disk", doc: "queue.disk.fsync: never"},
-		{name: "both queues", doc: "queue.mem: {}\nqueue.disk: {}", want: []string{"queue: only one of queue.mem and queue.disk"}},
-		{
-			name: "every mem problem at once",
-			doc:  "queue.mem:\n  events: 0\n  flush.min_events: -1\n  flush.timeout: -1s\n",
-			want: []string{"queue.mem.events:", "queue.mem.flush.min_events:", "queue.mem.flush.timeout:"},
-		},
-		{name: "min_events above events", doc: "queue.mem:\n  events: 10\n  flush.min_events: 11\n", want: []string{"queue.mem.flush.min_events: 11 exceeds"}},
-		{
-			name: "every disk problem at once",
-			doc:  "queue.disk:\n  max_size: 1KiB\n  segment_size: 100\n  fsync: sometimes\n",
-			want: []string{"queue.disk.segment_size:", "queue.disk.max_size:", "queue.disk.fsync:"},
-		},
-		{name: "interval without a period", doc: "queue.disk:\n  fsync_interval: 0s\n", want: []string{"queue.disk.fsync_interval:"}},
-		{name: "max_size below segment_size", doc: "queue.disk:\n  max_size: 1MiB\n  segment_size: 2MiB\n", want: []string{"queue.disk.max_size:"}},
+		{name: "valid mem", mem: true, doc: "events: 10\nflush.min_events: 10"},
+		{name: "valid disk", doc: "fsync: never"},
+		{name: "every mem problem at once", mem: true, doc: "events: 0\nflush.min_events: -1\nflush.timeout: -1s\n",
+			want: []string{"events", "flush.min_events", "flush.timeout"}},
+		{name: "min_events above events", mem: true, doc: "events: 10\nflush.min_events: 11\n", want: []string{"flush.min_events"}},
+		{name: "every disk problem at once", doc: "max_size: 1KiB\nsegment_size: 100\nfsync: sometimes\n",
+			want: []string{"segment_size", "max_size", "fsync"}},
+		{name: "interval without a period", doc: "fsync_interval: 0s\n", want: []string{"fsync_interval"}},
+		{name: "max_size below segment_size", doc: "max_size: 1MiB\nsegment_size: 2MiB\n", want: []string{"max_size"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, uerr := unpackQueue(t, tt.doc)
-			err := unpackRaw(t, tt.doc).Validate()
+			var err error
+			if tt.mem {
+				_, err = UnpackMem(section(t, tt.doc))
+			} else {
+				_, err = UnpackDisk(section(t, tt.doc))
+			}
 			if len(tt.want) == 0 {
-				if err != nil || uerr != nil {
-					t.Fatalf("Validate() = %v (unpack %v), want nil", err, uerr)
+				if err != nil {
+					t.Fatalf("unpack = %v, want nil", err)
 				}
 				return
 			}
-			if uerr == nil || !strings.Contains(uerr.Error(), tt.want[0]) {
-				t.Errorf("unpack = %v, want go-ucfg to report %q through Validate", uerr, tt.want[0])
+			var ue ucfg.Error
+			if !errors.As(err, &ue) || !errors.Is(ue.Reason(), ErrInvalidConfig) {
+				t.Fatalf("unpack = %v, want go-ucfg to report Validate's ErrInvalidConfig", err)
 			}
-			if !errors.Is(err, ErrInvalidConfig) {
-				t.Fatalf("Validate() = %v, want ErrInvalidConfig", err)
-			}
-			var got []string
-			for _, line := range strings.Split(err.Error(), "\n") {
-				for _, w := range tt.want {
-					if strings.HasPrefix(line, w) {
-						got = append(got, w)
-					}
-				}
-			}
+			got := keyErrors(ue.Reason())
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("problems reported (-want +got):\n%s\nfull error:\n%v", diff, err)
 			}
-			if n := len(strings.Split(err.Error(), "\n")); n != len(tt.want) {
-				t.Errorf("Validate() reported %d problems, want %d:\n%v", n, len(tt.want), err)
+			if !strings.Contains(err.Error(), tt.want[0]+": ") {
+				t.Errorf("message %q does not name %s", err, tt.want[0])
 			}
 		})
 	}
+}
+
+// keyErrors lists the keys of the *config.KeyErrors in err's tree.
+func keyErrors(err error) []string {
+	var ke *config.KeyError
+	if errors.As(err, &ke) && error(ke) == err {
+		return []string{ke.Key}
+	}
+	var keys []string
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			keys = append(keys, keyErrors(e)...)
+		}
+	}
+	return keys
 }

@@ -109,7 +109,7 @@ type segInfo struct {
 // tail off the last segment, counting it in Stats.TornSkipped, so that new
 // appends follow the last good record.
 func OpenDisk(cfg DiskConfig, dataDir string, log *zap.Logger) (*DiskQueue, error) {
-	if err := errors.Join(cfg.problems("queue.disk")...); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("open disk queue: %w", err)
 	}
 	if log == nil {
@@ -117,7 +117,7 @@ func OpenDisk(cfg DiskConfig, dataDir string, log *zap.Logger) (*DiskQueue, erro
 	}
 	dir := cfg.ResolvePath(dataDir)
 	if dir == "/"+DefaultDiskDirName && dataDir == "" {
-		return nil, fmt.Errorf("open disk queue: %w", invalid("queue.disk.path", "empty and no data path given"))
+		return nil, fmt.Errorf("open disk queue: %w", invalidSettings(QueueDisk, []error{invalid("path", "empty and no data path given")}))
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open disk queue %s: %w", dir, err)

@@ -38,8 +38,9 @@
 //
 // Wiring, in the beater:
 //
-//	q, err := pipeline.Open(cfg.Queue, cfg.Path.Data, log)
-//	loop := pipeline.NewLoop(q, out, pipeline.LoopConfig{Flush: cfg.Queue.FlushSettings(), BatchSize: bulkMaxSize}, log)
+//	types := pipeline.QueueTypes{pipeline.MemQueueType(), pipeline.DiskQueueType()}
+//	q, flush, err := types.Open(cfg.Queue, cfg.Path.Data, log) // queue.<type> as config hands it on
+//	loop := pipeline.NewLoop(q, out, pipeline.LoopConfig{Flush: flush, BatchSize: bulkMaxSize}, log)
 //	go loop.Run(ctx)                  // producers call q.TryPut (or q.Put)
 //	...                               // on stop: stop producers, cancel ctx, wait for Run
 //	err = loop.Drain(deadlineCtx)     // deliver what is queued, within the shutdown timeout

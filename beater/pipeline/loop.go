@@ -13,7 +13,7 @@ import (
 
 // Defaults of the delivery loop.
 const (
-	DefaultBatchSize  = 1600 // Beats' bulk_max_size for Elasticsearch
+	DefaultBatchSize  = 1600 // Beats' bulk_max_size for Elasticsearch: the most events one Publish takes
 	DefaultRetryDelay = 100 * time.Millisecond
 	DefaultMaxDelay   = 30 * time.Second
 )
@@ -159,30 +159,6 @@ func (l *Loop) deliver(ctx context.Context, b Batch) error {
 // Stats returns a snapshot of the loop's counters.
 func (l *Loop) Stats() LoopStats {
 	return LoopStats{Published: l.published.Load(), Events: l.events.Load(), Failures: l.failures.Load()}
-}
-
-// Open returns the queue cfg selects: the disk queue under dataDir (see
-// DiskConfig.ResolvePath) or the memory queue. cfg is validated first.
-func Open(cfg Config, dataDir string, log *zap.Logger) (Queue, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("open queue: %w", err)
-	}
-	if cfg.Disk != nil {
-		q, err := OpenDisk(*cfg.Disk, dataDir, log)
-		if err != nil {
-			return nil, err
-		}
-		return q, nil
-	}
-	mem := DefaultMemConfig()
-	if cfg.Mem != nil {
-		mem = *cfg.Mem
-	}
-	q, err := NewMemQueue(mem, log)
-	if err != nil {
-		return nil, err
-	}
-	return q, nil
 }
 
 // Both queues implement Queue.

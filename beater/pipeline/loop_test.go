@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/spawnbeat/spawnbeat/config"
 )
 
 // queueKinds builds each Queue implementation for the tests that hold for both.
@@ -174,36 +176,36 @@ func TestLoopFlushTimeout(t *testing.T) {
 	}
 }
 
-func TestOpen(t *testing.T) {
+// TestQueueTypesOpen opens each registered queue type by its name, with
+// its settings as config hands them on.
+func TestQueueTypesOpen(t *testing.T) {
 	data := t.TempDir()
-	disk := DefaultDiskConfig()
-	mem := DefaultMemConfig()
+	types := QueueTypes{MemQueueType(), DiskQueueType()}
 	tests := []struct {
-		name     string
-		cfg      Config
-		wantDisk bool
-		wantErr  error
+		name, doc string
+		wantDisk  bool
+		wantFlush FlushConfig
+		wantErr   bool
 	}{
-		{name: "default is memory", cfg: DefaultConfig()},
-		{name: "memory", cfg: Config{Mem: &mem}},
-		{name: "disk", cfg: Config{Disk: &disk}, wantDisk: true},
-		{name: "both", cfg: Config{Mem: &mem, Disk: &disk}, wantErr: ErrInvalidConfig},
+		{name: QueueMem, doc: "flush.min_events: 7", wantFlush: FlushConfig{MinEvents: 7, Timeout: DefaultFlushTimeout}},
+		{name: QueueDisk, doc: "{}", wantDisk: true, wantFlush: DefaultDiskConfig().Flush},
+		{name: "kafka", doc: "{}", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q, err := Open(tt.cfg, data, nil)
-			if !errors.Is(err, tt.wantErr) {
-				t.Fatalf("Open() = %v, want %v", err, tt.wantErr)
+			q, flush, err := types.Open(config.Namespace{Name: tt.name, Config: section(t, tt.doc)}, data, nil)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Open() = %v, want an error: %v", err, tt.wantErr)
 			}
 			if err != nil {
-				if q != nil {
-					t.Errorf("Open() returned a queue with an error")
-				}
 				return
 			}
 			defer func() { _ = q.Close() }()
 			if _, isDisk := q.(*DiskQueue); isDisk != tt.wantDisk {
 				t.Errorf("Open() = %T, want disk %v", q, tt.wantDisk)
+			}
+			if flush != tt.wantFlush {
+				t.Errorf("flush = %+v, want %+v", flush, tt.wantFlush)
 			}
 		})
 	}

@@ -37,7 +37,7 @@ type MemQueue struct {
 // Only cfg.Events is used here; the flush settings drive the delivery loop.
 func NewMemQueue(cfg MemConfig, log *zap.Logger) (*MemQueue, error) {
 	if cfg.Events < 1 {
-		return nil, fmt.Errorf("new memory queue: %w", invalid("queue.mem.events", "must be at least 1, got %d", cfg.Events))
+		return nil, fmt.Errorf("new memory queue: %w", invalidSettings(QueueMem, []error{invalid("events", "must be at least 1, got %d", cfg.Events)}))
 	}
 	if log == nil {
 		log = zap.NewNop()

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+
+	"github.com/spawnbeat/spawnbeat/config"
 )
 
 // ErrInvalid wraps every problem with the ssl settings.
@@ -45,22 +47,26 @@ type Settings struct {
 // Default returns the defaults: full verification, TLS 1.2 and 1.3.
 func Default() Settings { return Settings{VerificationMode: VerifyFull} }
 
-// Problems lists every problem of the settings, each naming its key below
-// the section ("ssl.verification_mode: ..."); nil when there is none.
+// Problems lists every problem of the settings, each a *config.KeyError
+// naming its key below the section that holds ssl ("ssl.verification_mode");
+// nil when there is none.
 func (s *Settings) Problems() []error {
 	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &config.KeyError{Key: key, Err: fmt.Errorf(format, args...)})
+	}
 	switch s.VerificationMode {
 	case VerifyFull, VerifyStrict, VerifyCertificate, VerifyNone:
 	default:
-		errs = append(errs, fmt.Errorf("ssl.verification_mode: must be full, strict, certificate or none, got %q", s.VerificationMode))
+		bad("ssl.verification_mode", "must be full, strict, certificate or none, got %q", s.VerificationMode)
 	}
 	for i, p := range s.SupportedProtocols {
 		if _, ok := versions[p]; !ok {
-			errs = append(errs, fmt.Errorf("ssl.supported_protocols.%d: must be TLSv1.2 or TLSv1.3, got %q", i, p))
+			bad(fmt.Sprintf("ssl.supported_protocols.%d", i), "must be TLSv1.2 or TLSv1.3, got %q", p)
 		}
 	}
 	if (s.Certificate == "") != (s.Key == "") {
-		errs = append(errs, errors.New("ssl.certificate: certificate and key must be given together"))
+		bad("ssl.certificate", "certificate and key must be given together")
 	}
 	return errs
 }

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/spawnbeat/spawnbeat/config"
+	"github.com/spawnbeat/spawnbeat/module/process"
 )
 
 // The capabilities spawnbeat keeps (include/uapi/linux/capability.h).
@@ -37,7 +38,7 @@ func keptCapabilities(cfg *config.Config) uint64 {
 	if c.PriorityBoost > 0 {
 		keep |= 1 << capSysNice
 	}
-	if c.ExecArgs != config.ExecArgsProc && c.Mode != config.ModePoll {
+	if c.ExecArgs != process.ArgsProc && c.Mode != process.ModePoll {
 		keep |= 1<<capPerfmon | 1<<capBPF
 	}
 	if cfg.HTTP.Enabled && cfg.HTTP.Port < 1024 {

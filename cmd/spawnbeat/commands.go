@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/spawnbeat/spawnbeat/beater"
+	"github.com/spawnbeat/spawnbeat/beater/output/file"
 )
 
 // version and commit are set at build time with -ldflags "-X main.version=…".
@@ -47,9 +48,11 @@ func runBeat(cmd *cobra.Command, g *globals) error {
 		runtime.GOMAXPROCS(n)
 		log.Info("max_procs set", zap.Int("max_procs", n))
 	}
-	if f := cfg.Output.File; f != nil && f.Enabled {
+	if cfg.Output.Name == file.Name {
 		// The one line a newcomer needs: where the documents go.
-		fmt.Fprintf(cmd.ErrOrStderr(), "spawnbeat: writing events to %s/%s.ndjson\n", f.Path, f.Filename)
+		if f, err := file.Unpack(cfg.Output.Config); err == nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "spawnbeat: writing events to %s/%s.ndjson\n", f.Dir(cfg.Path.Data), f.Filename)
+		}
 	}
 	b := beater.New(cfg.Config, log, beater.Info{Version: version, StrictPerms: g.strictPerms})
 	// An error is returned, not logged: run prints it once, on stderr

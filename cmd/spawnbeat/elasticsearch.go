@@ -2,47 +2,49 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/spawnbeat/spawnbeat/beater"
 	"github.com/spawnbeat/spawnbeat/beater/output/elasticsearch"
-	"github.com/spawnbeat/spawnbeat/config"
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
 )
 
 // setupTimeout bounds `setup` and `test output`.
 const setupTimeout = 2 * time.Minute
 
-// loadES loads the configuration and returns it with output.elasticsearch,
-// or an error when that is not the enabled output.
-func (g *globals) loadES(cmd *cobra.Command) (*config.Loaded, elasticsearch.Config, error) {
+// loadES loads the configuration and returns its setup settings, with
+// output.elasticsearch, or an error when that is not the enabled output.
+func (g *globals) loadES(cmd *cobra.Command) (beater.SetupSettings, error) {
 	cfg, err := g.load(cmd)
 	if err != nil {
-		return nil, elasticsearch.Config{}, err
+		return beater.SetupSettings{}, err
 	}
-	es := cfg.Output.Elasticsearch
-	if es == nil || !es.Enabled {
-		return nil, elasticsearch.Config{}, fmt.Errorf("%w (enable it in the config or with -E 'output.elasticsearch.hosts=[\"https://es:9200\"]')", errNotElasticsearch)
+	s, err := beater.ReadSetup(cfg.Config)
+	if err != nil {
+		return beater.SetupSettings{}, err
 	}
-	return cfg, es.Config, nil
+	if s.Elasticsearch == nil {
+		return beater.SetupSettings{}, fmt.Errorf("%w (enable it in the config or with -E 'output.elasticsearch.hosts=[\"https://es:9200\"]')", errNotElasticsearch)
+	}
+	return s, nil
 }
 
 func newExportTemplateCommand(g *globals) *cobra.Command {
 	return newExportJSONCommand(g, "template", "Print the index template (composable, data_stream, mappings from fields.yml)",
-		func(cfg *config.Loaded) ([]byte, error) {
-			return elasticsearch.Template(ecs.FieldsYAML, cfg.Setup.SetupConfig)
-		})
+		func(s beater.SetupSettings) ([]byte, error) { return elasticsearch.Template(ecs.FieldsYAML, s.Index) })
 }
 
 func newExportILMCommand(g *globals) *cobra.Command {
 	return newExportJSONCommand(g, "ilm-policy", "Print the lifecycle policy",
-		func(cfg *config.Loaded) ([]byte, error) { return elasticsearch.ILMPolicy(cfg.Setup.ILM) })
+		func(s beater.SetupSettings) ([]byte, error) { return elasticsearch.ILMPolicy(s.Index.ILM) })
 }
 
-// newExportJSONCommand prints what build makes of the configuration.
-func newExportJSONCommand(g *globals, use, short string, build func(*config.Loaded) ([]byte, error)) *cobra.Command {
+// newExportJSONCommand prints what build makes of the setup settings.
+func newExportJSONCommand(g *globals, use, short string, build func(beater.SetupSettings) ([]byte, error)) *cobra.Command {
 	return &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -52,7 +54,11 @@ func newExportJSONCommand(g *globals, use, short string, build func(*config.Load
 			if err != nil {
 				return err
 			}
-			out, err := build(cfg)
+			s, err := beater.ReadSetup(cfg.Config)
+			if err != nil {
+				return err
+			}
+			out, err := build(s)
 			if err != nil {
 				return err
 			}
@@ -68,13 +74,19 @@ func newTestOutputCommand(g *globals) *cobra.Command {
 		Short: "Check that Elasticsearch is reachable, accepts the credentials, has the template and takes writes",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, es, err := g.loadES(cmd)
+			s, err := g.loadES(cmd)
 			if err != nil {
 				return err
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), setupTimeout)
 			defer cancel()
-			if err := elasticsearch.TestOutput(ctx, es, cfg.Setup.SetupConfig, cmd.OutOrStdout()); err != nil {
+			err = elasticsearch.TestOutput(ctx, *s.Elasticsearch, s.Index, cmd.OutOrStdout())
+			if errors.Is(err, elasticsearch.ErrCheckFailed) {
+				// The report printed each failed check with its error:
+				// only the verdict is left to say.
+				return &exitError{Code: statusError, Err: elasticsearch.ErrCheckFailed}
+			}
+			if err != nil {
 				return &exitError{Code: statusError, Err: err}
 			}
 			return nil

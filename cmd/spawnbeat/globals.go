@@ -7,6 +7,7 @@ import (
 	"github.com/elastic/go-ucfg"
 	"github.com/spf13/cobra"
 
+	"github.com/spawnbeat/spawnbeat/beater"
 	"github.com/spawnbeat/spawnbeat/config"
 )
 
@@ -64,7 +65,7 @@ func (g *globals) register(root *cobra.Command) {
 
 // load reads the configuration the flags point at.
 func (g *globals) load(cmd *cobra.Command) (*config.Loaded, error) {
-	l, err := config.Load(g.source(cmd))
+	l, err := config.Load(g.source(cmd), beater.Settings())
 	if err != nil {
 		return nil, err
 	}

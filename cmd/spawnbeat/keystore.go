@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spawnbeat/spawnbeat/beater"
 	"github.com/spawnbeat/spawnbeat/config"
 	"github.com/spawnbeat/spawnbeat/config/keystore"
 )
@@ -85,7 +86,7 @@ func newKeystoreAddCommand(g *globals) *cobra.Command {
 				return fmt.Errorf("could not create secret for: %s: you can only provide one key per invocation", strings.Join(args, " "))
 			}
 			key := strings.TrimSpace(args[0])
-			if err := config.CheckKeystoreKey(key); err != nil {
+			if err := config.CheckKeystoreKey(key, beater.Settings()); err != nil {
 				return err
 			}
 			path, err := keystorePath(cmd, g)

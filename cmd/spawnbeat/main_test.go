@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,5 +119,56 @@ func TestConfigFileRelativeToPathConfig(t *testing.T) {
 	code := run([]string{"export", "config", "-c", "custom.yml", "--path.config", dir}, &out, &errb)
 	if code != 0 || !strings.Contains(out.String(), "fromfile") {
 		t.Fatalf("code %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+}
+
+// TestErrorsPrintedOnce: whatever fails, the user reads the error once,
+// with its context, not once logged and once printed, nor its context
+// repeated by each layer that passed it on.
+func TestErrorsPrintedOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	_ = ln.Close() // nothing listens there now
+	for _, tc := range []struct {
+		name string
+		args []string
+		once []string // each appears exactly once in stdout and stderr together
+	}{
+		{
+			name: "test output against a closed port",
+			args: []string{"test", "output", "-E", `output.elasticsearch.hosts=["http://` + closed + `"]`},
+			once: []string{"connection refused", "elasticsearch output check failed"},
+		},
+		{
+			name: "an output's setting in test config",
+			args: []string{"test", "config", "-E", `output.elasticsearch.hosts=["ftp://es:9200"]`},
+			once: []string{"output.elasticsearch", `unsupported scheme "ftp"`},
+		},
+		{
+			name: "a queue's setting in test config",
+			args: []string{"test", "config", "-E", "queue.disk.max_size=1KiB"},
+			once: []string{"queue.disk", "must be at least 4096 bytes"},
+		},
+		{
+			name: "a rule path that does not exist stops the run",
+			args: []string{"run", "-e", "-E", "spawnbeat.drop_capabilities=false", "-E", `spawnbeat.detection.rules=["/nonexistent/x.toml"]`},
+			once: []string{"/nonexistent/x.toml", "no rule file"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := spawnbeat(t, tc.args...)
+			if code != statusError {
+				t.Errorf("exit %d, want %d", code, statusError)
+			}
+			all := out + errOut
+			for _, s := range tc.once {
+				if n := strings.Count(all, s); n != 1 {
+					t.Errorf("%q appears %d times, want once:\n%s", s, n, all)
+				}
+			}
+		})
 	}
 }

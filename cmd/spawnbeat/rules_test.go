@@ -248,7 +248,7 @@ func TestRulesCheck(t *testing.T) {
 		{
 			name:       "missing file",
 			args:       []string{"check", "no/such/rule.toml"},
-			wantErr:    "no/such/rule.toml: rule path no/such/rule.toml: no rule file\n",
+			wantErr:    "no/such/rule.toml: no rule file\n",
 			wantStatus: 1,
 		},
 		{

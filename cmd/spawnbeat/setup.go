@@ -9,9 +9,9 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/spawnbeat/spawnbeat/beater"
 	"github.com/spawnbeat/spawnbeat/beater/kibana"
 	"github.com/spawnbeat/spawnbeat/beater/output/elasticsearch"
-	"github.com/spawnbeat/spawnbeat/config"
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
 )
 
@@ -31,18 +31,15 @@ func (p setupParts) kibana() bool { return p.dashboards || p.detection }
 // failure. Everything is checked before anything is sent: the
 // Elasticsearch output for index management, the Kibana content for the
 // Kibana parts (content is called only when a Kibana part is asked for).
-func runSetup(ctx context.Context, cfg *config.Loaded, p setupParts, content func() (kibana.Content, error), out io.Writer, log *zap.Logger) error {
-	var es elasticsearch.Config
+func runSetup(ctx context.Context, s beater.SetupSettings, p setupParts, content func() (kibana.Content, error), out io.Writer, log *zap.Logger) error {
 	if p.indexManagement {
-		o := cfg.Output.Elasticsearch
-		if o == nil || !o.Enabled {
+		if s.Elasticsearch == nil {
 			msg := "index management needs the Elasticsearch output: %w (enable it, e.g. -E 'output.elasticsearch.hosts=[\"https://es:9200\"]')"
 			if p.kibana() {
 				msg += "; to load only the Kibana assets, run `spawnbeat setup --dashboards --detection`"
 			}
 			return fmt.Errorf(msg, errNotElasticsearch)
 		}
-		es = o.Config
 	}
 	var c kibana.Content
 	if p.kibana() {
@@ -52,9 +49,9 @@ func runSetup(ctx context.Context, cfg *config.Loaded, p setupParts, content fun
 		}
 	}
 	if p.indexManagement {
-		setup := cfg.Setup.SetupConfig
+		setup := s.Index
 		setup.Template.Enabled, setup.ILM.Enabled = true, true // what setup is for
-		if err := elasticsearch.Setup(ctx, es, setup, ecs.FieldsYAML, log); err != nil {
+		if err := elasticsearch.Setup(ctx, *s.Elasticsearch, setup, ecs.FieldsYAML, log); err != nil {
 			return fmt.Errorf("index setup: %w", err)
 		}
 		fmt.Fprintln(out, "Index setup finished: template", setup.Template.Name, "and lifecycle policy", setup.ILM.PolicyName)
@@ -62,7 +59,7 @@ func runSetup(ctx context.Context, cfg *config.Loaded, p setupParts, content fun
 	if !p.kibana() {
 		return nil
 	}
-	rep, err := kibana.Load(ctx, cfg.Setup.Kibana, c, kibana.Parts{SavedObjects: p.dashboards, Rules: p.detection})
+	rep, err := kibana.Load(ctx, s.Kibana, c, kibana.Parts{SavedObjects: p.dashboards, Rules: p.detection})
 	for _, w := range rep.Warnings {
 		log.Warn("Kibana warns about the import", zap.String("warning", w))
 	}
@@ -106,10 +103,14 @@ output.elasticsearch); in Kibana the data view, dashboard and saved search
 				return err
 			}
 			defer closeLog()
+			s, err := beater.ReadSetup(cfg.Config)
+			if err != nil {
+				return err
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), setupTimeout)
 			defer cancel()
-			content := func() (kibana.Content, error) { return kibana.ReadContent(cfg.Setup.Dashboards.Directory) }
-			return runSetup(ctx, cfg, parseSetupParts(p), content, cmd.OutOrStdout(), log)
+			content := func() (kibana.Content, error) { return kibana.ReadContent(s.Dashboards.Directory) }
+			return runSetup(ctx, s, parseSetupParts(p), content, cmd.OutOrStdout(), log)
 		},
 	}
 	f := cmd.Flags()
@@ -131,7 +132,11 @@ func newExportKibanaCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := kibana.ReadContent(cfg.Setup.Dashboards.Directory)
+			s, err := beater.ReadSetup(cfg.Config)
+			if err != nil {
+				return err
+			}
+			c, err := kibana.ReadContent(s.Dashboards.Directory)
 			if err != nil {
 				return fmt.Errorf("export kibana: %w", err)
 			}

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/spawnbeat/spawnbeat/beater"
 	"github.com/spawnbeat/spawnbeat/beater/kibana"
 	"github.com/spawnbeat/spawnbeat/config"
 	"github.com/spawnbeat/spawnbeat/tests/esserver"
@@ -33,7 +34,7 @@ func fixtureContent(t *testing.T) kibana.Content {
 type setupEnv struct {
 	es  *esserver.Server
 	kb  *kibanaserver.Server
-	cfg func(t *testing.T, overrides ...string) *config.Loaded
+	cfg func(t *testing.T, overrides ...string) beater.SetupSettings
 }
 
 func newSetupEnv(t *testing.T) setupEnv {
@@ -48,15 +49,19 @@ func newSetupEnv(t *testing.T) setupEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = kb.Close() })
-	return setupEnv{es: es, kb: kb, cfg: func(t *testing.T, overrides ...string) *config.Loaded {
+	return setupEnv{es: es, kb: kb, cfg: func(t *testing.T, overrides ...string) beater.SetupSettings {
 		t.Helper()
 		l, err := config.Load(config.Source{File: filepath.Join(t.TempDir(), "absent.yml"), Default: config.DefaultYAML,
 			Overrides: append([]string{"setup.kibana.host=" + kb.URL(), "setup.kibana.username=elastic", "setup.kibana.password=pw",
-				"path.home=" + t.TempDir()}, overrides...)})
+				"path.home=" + t.TempDir()}, overrides...)}, beater.Settings())
 		if err != nil {
 			t.Fatal(err)
 		}
-		return l
+		s, err := beater.ReadSetup(l.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
 	}}
 }
 

@@ -57,15 +57,16 @@ type scanHit struct {
 // found for each (by then the table holds its parent and leaders, which
 // /proc lists in pid order, not in the order they started), and marks the
 // ones that vanished unnoticed as exited. It returns how many processes
-// were new to the table.
-func (s *Source) scanWith(found func(ent *cache.Entry, what scanned, at time.Time)) (added int, err error) {
+// were new to the table, and false when /proc could not be listed (which
+// it logs: the callers only need to know that the scan saw nothing).
+func (s *Source) scanWith(found func(ent *cache.Entry, what scanned, at time.Time)) (added int, ok bool) {
 	now := time.Now()
 	s.table.BeginScan(now)
 	pids, err := s.fs.PIDs(s.scans.pids[:0])
 	s.scans.pids = pids
 	if err != nil {
 		s.log.Warn("list processes", zap.Error(err))
-		return 0, err
+		return 0, false
 	}
 	for _, pid := range pids {
 		p := &s.scans.scratch
@@ -104,7 +105,7 @@ func (s *Source) scanWith(found func(ent *cache.Entry, what scanned, at time.Tim
 	}
 	s.scans.hits = s.scans.hits[:0]
 	s.table.EndScan(time.Now())
-	return added, nil
+	return added, true
 }
 
 // resyncEvery spaces the /proc scans of a sustained overflow: a scan
@@ -187,7 +188,7 @@ func (s *Source) poll(ctx context.Context) error {
 func (s *Source) pollOnce() {
 	prev := s.scans.live
 	s.scans.live = s.scans.live[len(s.scans.live):]
-	_, err := s.scanWith(func(ent *cache.Entry, what scanned, _ time.Time) {
+	_, ok := s.scanWith(func(ent *cache.Entry, what scanned, _ time.Time) {
 		if ent.Exited {
 			return
 		}
@@ -196,7 +197,7 @@ func (s *Source) pollOnce() {
 			s.emit(ecs.ActionExec, "start", ent.Start, ent)
 		}
 	})
-	if err != nil {
+	if !ok {
 		s.scans.live = prev
 		return
 	}

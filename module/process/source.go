@@ -28,9 +28,9 @@ const (
 )
 
 // Where an exec'd process's arguments come from (spawnbeat.capture.exec_args);
-// any other value ("auto", "") takes them in the kernel at the exec where it
-// allows (execargs), else from /proc.
+// any other value ("" too) is ArgsAuto.
 const (
+	ArgsAuto   = "auto"   // taken in the kernel at the exec where it allows (execargs), else from /proc
 	ArgsKernel = "kernel" // taken in the kernel at the exec; fail to start when it cannot be
 	ArgsProc   = "proc"   // read from /proc after the exec event
 )
@@ -38,7 +38,7 @@ const (
 // Options configure a Source. A plain value; New copies it.
 type Options struct {
 	Mode          string        // ModeAuto, ModeNetlink or ModePoll
-	ExecArgs      string        // ArgsKernel, ArgsProc, or "auto" (also "")
+	ExecArgs      string        // ArgsAuto (also ""), ArgsKernel or ArgsProc
 	ReceiveBuffer int           // proc connector socket buffer in bytes (0: netlink.DefaultReceiveBuffer)
 	PollPeriod    time.Duration // poll mode: time between /proc scans
 	ProcRoot      string        // where /proc is mounted ("": /proc); etc/passwd and etc/group are read beside it

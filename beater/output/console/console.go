@@ -10,17 +10,31 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/elastic/go-ucfg"
+
+	"github.com/spawnbeat/spawnbeat/beater/output"
 	"github.com/spawnbeat/spawnbeat/beater/pipeline"
+	"github.com/spawnbeat/spawnbeat/config"
 )
+
+// Name is the output's name: its settings are output.console.
+const Name = "console"
 
 // Config is output.console.
 type Config struct {
-	Enabled bool `config:"enabled"`
-	Pretty  bool `config:"pretty"` // indent documents (slower; for people, not for pipes)
+	Pretty bool `config:"pretty"` // indent documents (slower; for people, not for pipes)
 }
 
 // DefaultConfig returns output.console's defaults.
-func DefaultConfig() Config { return Config{Enabled: true} }
+func DefaultConfig() Config { return Config{} }
+
+// Unpack reads output.console's settings over the defaults.
+func Unpack(raw *ucfg.Config) (Config, error) { return config.Unpack(raw, DefaultConfig()) }
+
+// Open opens the output for the agent, writing to info.Stdout.
+func Open(cfg Config, info output.Info) (output.Group, error) {
+	return output.Group{Output: New(cfg, info.Stdout), BatchSize: pipeline.DefaultBatchSize}, nil
+}
 
 // Output writes documents to a writer. It is used by the delivery goroutine only.
 type Output struct {

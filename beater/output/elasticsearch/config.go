@@ -11,18 +11,20 @@ import (
 	"github.com/elastic/go-ucfg"
 
 	"github.com/spawnbeat/spawnbeat/beater/endpoint"
+	"github.com/spawnbeat/spawnbeat/beater/pipeline"
 	"github.com/spawnbeat/spawnbeat/beater/tlsconfig"
+	"github.com/spawnbeat/spawnbeat/config"
+	"github.com/spawnbeat/spawnbeat/module/process/ecs"
 )
 
 // Defaults of the output.elasticsearch settings.
 const (
-	DefaultBulkMaxSize           = 1600
+	DefaultBulkMaxSize           = pipeline.DefaultBatchSize // Beats' bulk_max_size
 	DefaultWorker                = 1
 	DefaultTimeout               = 90 * time.Second
 	DefaultBackoffInit           = time.Second
 	DefaultBackoffMax            = 60 * time.Second
 	DefaultIdleConnectionTimeout = 3 * time.Second // as libbeat's output.elasticsearch
-	DefaultNamespace             = "default"
 	DefaultDeadLetterIndex       = "spawnbeat-dlq"
 	DefaultPort                  = 9200
 
@@ -30,8 +32,9 @@ const (
 	DataStreamPrefix = "logs-spawnbeat.process-"
 )
 
-// Config is the output.elasticsearch section. Build it with DefaultConfig
-// and unpack the user's settings on top (go-ucfg); Unpack runs Validate.
+// Config is the output.elasticsearch section. Build it with Unpack, or with
+// DefaultConfig and the user's settings unpacked on top (go-ucfg runs
+// Validate).
 // A Config is a plain value: not safe for concurrent mutation, safe to read
 // from several goroutines once built.
 type Config struct {
@@ -65,8 +68,10 @@ type Config struct {
 	// the data stream it names (pipeline.Event.Index, made from its
 	// document's data_stream.namespace where the document is made), or to
 	// this namespace's data stream when it names none (the template maps the
-	// field as constant_keyword, so a document must match its stream).
-	Namespace string `config:"namespace"`
+	// field as constant_keyword, so a document must match its stream). It
+	// is not a setting of its own: Open takes spawnbeat.namespace, so that
+	// the two cannot disagree.
+	Namespace string `config:"-"`
 
 	NonIndexablePolicy NonIndexablePolicy `config:"non_indexable_policy"`
 }
@@ -134,7 +139,7 @@ func DefaultConfig() Config {
 		Backoff:               BackoffConfig{Init: DefaultBackoffInit, Max: DefaultBackoffMax},
 		IdleConnectionTimeout: DefaultIdleConnectionTimeout,
 		MaxRetries:            -1,
-		Namespace:             DefaultNamespace,
+		Namespace:             ecs.DefaultNamespace,
 		// gzip at its fastest, as Beats' Elasticsearch output does by
 		// default: bulk bodies of ECS documents shrink some tenfold for
 		// about 1.4x the agent's CPU per document (see docs/performance.md).
@@ -143,12 +148,17 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports every problem of the configuration at once, each with
-// its key name, joined into one error that wraps ErrInvalidConfig.
+// Unpack reads output.elasticsearch's settings over DefaultConfig and
+// validates them.
+func Unpack(raw *ucfg.Config) (Config, error) { return config.Unpack(raw, DefaultConfig()) }
+
+// Validate reports every problem of the configuration at once, each a
+// *config.KeyError naming its key below output.elasticsearch, joined into
+// one error that wraps ErrInvalidConfig.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+		errs = append(errs, &config.KeyError{Key: key, Err: fmt.Errorf(format, args...)})
 	}
 	if len(c.Hosts) == 0 {
 		bad("hosts", "at least one host is required")
@@ -203,7 +213,7 @@ func (c *Config) Validate() error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("output.elasticsearch: %w: %w", ErrInvalidConfig, errors.Join(errs...))
+	return fmt.Errorf("output.%s: %w: %w", Name, ErrInvalidConfig, errors.Join(errs...))
 }
 
 // validNamespace applies Elasticsearch's data stream naming rules to the

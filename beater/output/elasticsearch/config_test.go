@@ -13,8 +13,8 @@ import (
 	"github.com/spawnbeat/spawnbeat/beater/tlsconfig"
 )
 
-// TestConfigUnpack unpacks user settings over the defaults the way the
-// config package does (go-ucfg), including the non_indexable_policy forms.
+// TestConfigUnpack unpacks user settings over the defaults (Unpack, as the
+// agent opens the output), including the non_indexable_policy forms.
 func TestConfigUnpack(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -41,7 +41,6 @@ func TestConfigUnpack(t *testing.T) {
 				"timeout":           "5s",
 				"backoff":           map[string]any{"init": "2s", "max": "1m"},
 				"max_retries":       7,
-				"namespace":         "prod",
 				"proxy_url":         "http://proxy:3128",
 				"ssl":               map[string]any{"verification_mode": "certificate", "supported_protocols": []any{"TLSv1.3"}},
 				"non_indexable_policy": map[string]any{
@@ -53,7 +52,7 @@ func TestConfigUnpack(t *testing.T) {
 				c.Protocol, c.Path, c.Headers, c.APIKey = "https", "/p", map[string]string{"X-A": "b"}, "id:key"
 				c.CompressionLevel, c.BulkMaxSize, c.Worker, c.Timeout = 5, 50, 3, 5*time.Second
 				c.Backoff = BackoffConfig{Init: 2 * time.Second, Max: time.Minute}
-				c.MaxRetries, c.Namespace, c.ProxyURL = 7, "prod", "http://proxy:3128"
+				c.MaxRetries, c.ProxyURL = 7, "http://proxy:3128"
 				c.SSL.VerificationMode, c.SSL.SupportedProtocols = tlsconfig.VerifyCertificate, []string{"TLSv1.3"}
 				c.NonIndexablePolicy.DeadLetterIndex = "my-dlq"
 			},
@@ -85,8 +84,7 @@ func TestConfigUnpack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := DefaultConfig()
-			err = raw.Unpack(&got)
+			got, err := Unpack(raw)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("Unpack error = %v, want %q", err, tc.wantErr)

@@ -30,8 +30,7 @@ func TestPipelineUnderFaults(t *testing.T) {
 	srv.SetFaults(esserver.Faults{RequestStatus429: 0.05, RequestStatus503: 0.05, ItemStatus429: 0.01, CutConnection: 0.1, Seed: 3})
 	out := newOutput(t, cfg, nil)
 
-	mem := pipeline.DefaultMemConfig()
-	q, err := pipeline.Open(pipeline.Config{Mem: &mem}, t.TempDir(), zap.NewNop())
+	q, err := pipeline.NewMemQueue(pipeline.DefaultMemConfig(), zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}

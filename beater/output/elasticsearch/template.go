@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v2"
+
+	"github.com/spawnbeat/spawnbeat/config"
 )
 
 // Defaults of setup.template.* and setup.ilm.*.
@@ -73,26 +75,30 @@ func DefaultSetupConfig() SetupConfig {
 	}
 }
 
-// Validate reports every problem at once, with key names.
+// Validate reports every problem at once, each a *config.KeyError naming
+// its key below setup.
 func (c *SetupConfig) Validate() error {
 	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &config.KeyError{Key: key, Err: fmt.Errorf(format, args...)})
+	}
 	if c.Template.Enabled {
 		if c.Template.Name == "" {
-			errs = append(errs, errors.New("template.name: must not be empty"))
+			bad("template.name", "must not be empty")
 		}
 		if c.Template.Pattern == "" {
-			errs = append(errs, errors.New("template.pattern: must not be empty"))
+			bad("template.pattern", "must not be empty")
 		}
 		if c.Template.Priority < 0 {
-			errs = append(errs, fmt.Errorf("template.priority: must be >= 0, got %d", c.Template.Priority))
+			bad("template.priority", "must be >= 0, got %d", c.Template.Priority)
 		}
 	}
 	if c.ILM.Enabled {
 		if c.ILM.PolicyName == "" {
-			errs = append(errs, errors.New("ilm.policy_name: must not be empty"))
+			bad("ilm.policy_name", "must not be empty")
 		}
 		if c.ILM.RolloverMaxPrimaryShardSize == "" && c.ILM.RolloverMaxAge == "" {
-			errs = append(errs, errors.New("ilm: rollover_max_primary_shard_size or rollover_max_age is required"))
+			bad("ilm", "rollover_max_primary_shard_size or rollover_max_age is required")
 		}
 	}
 	if len(errs) == 0 {

@@ -11,15 +11,20 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/elastic/go-ucfg"
 	"go.uber.org/zap"
 
+	"github.com/spawnbeat/spawnbeat/beater/output"
 	"github.com/spawnbeat/spawnbeat/beater/pipeline"
+	"github.com/spawnbeat/spawnbeat/config"
 )
+
+// Name is the output's name: its settings are output.file.
+const Name = "file"
 
 // Config is output.file.
 type Config struct {
-	Enabled       bool   `config:"enabled"`
-	Path          string `config:"path"`            // directory; defaults to path.data
+	Path          string `config:"path"`            // directory; defaults to path.data (output.Info.DataDir)
 	Filename      string `config:"filename"`        // base name, without extension
 	RotateEveryKB int    `config:"rotate_every_kb"` // rotate when the file would exceed this size
 	NumberOfFiles int    `config:"number_of_files"` // files kept, the current one included
@@ -29,7 +34,6 @@ type Config struct {
 // DefaultConfig returns output.file's defaults.
 func DefaultConfig() Config {
 	return Config{
-		Enabled:       true,
 		Filename:      "spawnbeat",
 		RotateEveryKB: 10 * 1024,
 		NumberOfFiles: 7,
@@ -37,22 +41,49 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports every problem of the settings at once.
+// Unpack reads output.file's settings over the defaults and validates them.
+func Unpack(raw *ucfg.Config) (Config, error) { return config.Unpack(raw, DefaultConfig()) }
+
+// Validate reports every problem of the settings at once, each a
+// *config.KeyError naming its key below output.file.
 func (c *Config) Validate() error {
 	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &config.KeyError{Key: key, Err: fmt.Errorf(format, args...)})
+	}
 	if c.Filename == "" || filepath.Base(c.Filename) != c.Filename {
-		errs = append(errs, fmt.Errorf("filename %q must be a plain file name", c.Filename))
+		bad("filename", "%q must be a plain file name", c.Filename)
 	}
 	if c.RotateEveryKB < 1 {
-		errs = append(errs, fmt.Errorf("rotate_every_kb must be at least 1, got %d", c.RotateEveryKB))
+		bad("rotate_every_kb", "must be at least 1, got %d", c.RotateEveryKB)
 	}
 	if c.NumberOfFiles < 2 || c.NumberOfFiles > 1024 {
-		errs = append(errs, fmt.Errorf("number_of_files must be between 2 and 1024, got %d", c.NumberOfFiles))
+		bad("number_of_files", "must be between 2 and 1024, got %d", c.NumberOfFiles)
 	}
 	if c.Permissions&^0o777 != 0 {
-		errs = append(errs, fmt.Errorf("permissions %#o is not a file mode", c.Permissions))
+		bad("permissions", "%#o is not a file mode", c.Permissions)
 	}
 	return errors.Join(errs...)
+}
+
+// Dir is the directory the output writes to: Path, or dataDir when Path is
+// empty.
+func (c *Config) Dir(dataDir string) string {
+	if c.Path == "" {
+		return dataDir
+	}
+	return c.Path
+}
+
+// Open opens the output for the agent, under info.DataDir unless the
+// settings name a directory.
+func Open(cfg Config, info output.Info) (output.Group, error) {
+	cfg.Path = cfg.Dir(info.DataDir)
+	out, err := New(cfg, info.Log)
+	if err != nil {
+		return output.Group{}, err
+	}
+	return output.Group{Output: out, BatchSize: pipeline.DefaultBatchSize, Stats: func() any { return out.Stats() }}, nil
 }
 
 // retryDelay is how long Publish waits before writing again after a failed

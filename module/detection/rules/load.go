@@ -191,15 +191,16 @@ func checkPerms(fi fs.FileInfo) error {
 // Expand resolves one rule path (file, directory or glob) to the files it
 // names, sorted. A literal path that does not exist is an error wrapping
 // ErrNoMatch; a glob that matches nothing yields no files and no error
-// (the Watcher picks up files created later).
+// (the Watcher picks up files created later). An error about the path
+// itself is a *Problem naming it once.
 func Expand(pattern string) ([]string, error) {
 	if !hasMeta(pattern) {
 		fi, err := os.Stat(pattern)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("rule path %s: %w", pattern, ErrNoMatch)
+				return nil, pathProblem(pattern, ErrNoMatch)
 			}
-			return nil, fmt.Errorf("rule path %s: %w", pattern, err)
+			return nil, pathProblem(pattern, err)
 		}
 		if fi.IsDir() {
 			return tomlFiles(pattern)
@@ -208,7 +209,7 @@ func Expand(pattern string) ([]string, error) {
 	}
 	matches, err := filepath.Glob(pattern)
 	if err != nil {
-		return nil, fmt.Errorf("rule path %s: %w", pattern, err)
+		return nil, pathProblem(pattern, err)
 	}
 	var out []string
 	for _, m := range matches {
@@ -241,7 +242,12 @@ func expandAll(patterns []string, allowMissing bool) ([]string, []*Problem) {
 		if allowMissing && errors.Is(err, ErrNoMatch) {
 			continue
 		}
-		if err != nil {
+		var problem *Problem
+		switch {
+		case errors.As(err, &problem):
+			problems = append(problems, problem)
+			continue
+		case err != nil:
 			problems = append(problems, &Problem{File: p, Msg: err.Error(), Err: err})
 			continue
 		}
@@ -255,6 +261,11 @@ func expandAll(patterns []string, allowMissing bool) ([]string, []*Problem) {
 		}
 	}
 	return files, problems
+}
+
+// pathProblem is a problem with a rule path as the user wrote it.
+func pathProblem(pattern string, err error) *Problem {
+	return &Problem{File: pattern, Msg: err.Error(), Err: err}
 }
 
 func tomlFiles(dir string) ([]string, error) {

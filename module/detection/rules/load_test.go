@@ -133,7 +133,7 @@ func TestLoadPaths(t *testing.T) {
 		{
 			name:        "missing literal path",
 			opts:        Options{Paths: []string{"testdata/none.toml"}, DisableBuiltin: true},
-			wantProblem: []string{"testdata/none.toml: rule path testdata/none.toml: no rule file"},
+			wantProblem: []string{"testdata/none.toml: no rule file"},
 		},
 		{
 			name: "missing literal path allowed",

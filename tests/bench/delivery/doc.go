@@ -5,7 +5,7 @@
 // It pushes synthetic exec documents (a filled ecs.Event per process start,
 // about 1.5 KB, encoded with ecs.Event.AppendJSON, its pid, arguments,
 // sequence and time varying per event) through the real queue
-// (pipeline.Open with the memory or the disk queue at their defaults) and
+// (pipeline.NewMemQueue or pipeline.OpenDisk, at their defaults) and
 // the real output (elasticsearch.New, bulk creates into a data stream whose
 // template elasticsearch.Setup installed) into the Elasticsearch test server,
 // with gzip off and on (compression_level 0 and 1).

@@ -122,20 +122,11 @@ func runOnce(ctx context.Context, p params, c combo) (result, error) {
 		return result{}, fmt.Errorf("queue dir: %w", err)
 	}
 	defer os.RemoveAll(dataDir)
-	var qCfg pipeline.Config
-	if c.Disk {
-		d := pipeline.DefaultDiskConfig()
-		d.Path = filepath.Join(dataDir, pipeline.DefaultDiskDirName)
-		qCfg.Disk = &d
-	} else {
-		m := pipeline.DefaultMemConfig()
-		qCfg.Mem = &m
-	}
-	q, err := pipeline.Open(qCfg, dataDir, log)
+	q, flush, err := openQueue(c.Disk, dataDir, log)
 	if err != nil {
 		return result{}, err
 	}
-	loop := pipeline.NewLoop(q, out, pipeline.LoopConfig{Flush: qCfg.FlushSettings(), BatchSize: esCfg.BulkMaxSize}, log)
+	loop := pipeline.NewLoop(q, out, pipeline.LoopConfig{Flush: flush, BatchSize: esCfg.BulkMaxSize}, log)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	loopErr := make(chan error, 1)
@@ -246,4 +237,18 @@ func encodeCPU(n int, full bool) (time.Duration, int, error) {
 		return 0, 0, err
 	}
 	return cpu1 - cpu0, total / n, nil
+}
+
+// openQueue opens the disk queue under dataDir or the memory queue, at
+// their defaults, and returns it with its flush settings.
+func openQueue(disk bool, dataDir string, log *zap.Logger) (pipeline.Queue, pipeline.FlushConfig, error) {
+	if disk {
+		d := pipeline.DefaultDiskConfig()
+		d.Path = filepath.Join(dataDir, pipeline.DefaultDiskDirName)
+		q, err := pipeline.OpenDisk(d, dataDir, log)
+		return q, d.Flush, err
+	}
+	m := pipeline.DefaultMemConfig()
+	q, err := pipeline.NewMemQueue(m, log)
+	return q, m.Flush, err
 }
