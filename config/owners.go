@@ -268,7 +268,7 @@ func ownerErrors(locate func(string, error) error, key string, err error) []erro
 // tree holds (a sentinel, the section's name) is context for messages
 // printed outside config.
 func collectKeyErrors(err error, into *[]*KeyError) {
-	switch e := err.(type) {
+	switch e := err.(type) { //nolint:errorlint // walks the tree node by node; errors.As would find only the first
 	case *KeyError:
 		*into = append(*into, e)
 	case ucfg.Error:
