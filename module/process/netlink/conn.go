@@ -11,7 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
@@ -177,9 +176,11 @@ type Conn struct {
 	src  source
 	sock *socket // the polled socket; nil for a replay
 	side *socket // the socket of the events other than exec; nil if none
-	opts Options
-	log  *zap.Logger
-	clk  *Clock
+	// timer paces a storm's reads (Options.Coalesce); nil without.
+	timer *periodTimer
+	opts  Options
+	log   *zap.Logger
+	clk   *Clock
 
 	// Owned by the reading goroutine. The slices are allocated once;
 	// Receive returns events or merged, valid until the next Receive.
@@ -271,6 +272,12 @@ func Open(opts Options, log *zap.Logger) (*Conn, error) {
 		c.opts.Coalesce = 0
 		log.Info("exec storms are read at each exec: the receive buffer is too small to queue a period of one",
 			zap.Int("receive_buffer_bytes", got), zap.Int("needed_bytes", coalesceMinBuffer))
+	}
+	if c.opts.Coalesce > 0 && side != nil {
+		if c.timer, err = newPeriodTimer(); err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("open proc connector: %w", err)
+		}
 	}
 	log.Info("subscribed to the proc connector",
 		zap.Stringer("events", opts.Events), zap.Bool("side_socket", side != nil),
@@ -415,7 +422,9 @@ func (c *Conn) receiveMerged() ([]Event, error) {
 		// reads what queued.
 		tick := c.storm && wait
 		if tick {
-			sleepThread(c.opts.Coalesce)
+			if err := c.timer.wait(); err != nil {
+				return nil, fmt.Errorf("receive: %w", c.closedOr(err))
+			}
 			wait = false
 		}
 		c.sock.drained = false // on the poller: only a read tells
@@ -504,22 +513,6 @@ func (c *Conn) receiveMerged() ([]Event, error) {
 	}
 }
 
-// sleepThread sleeps for d in a raw nanosleep: the thread sleeps, and
-// its goroutine keeps its P. A runtime sleep (time.Sleep, or a read
-// deadline) would set a timer, and moving a timer earlier than the
-// netpoller's wait wakes the thread in it, which then sleeps again: two
-// context switches a period more. The P stays idle meanwhile: the others
-// run the rest of the agent (GOMAXPROCS is at least 2 where it matters).
-// A goroutine that never parks is taken for a long-running one: every
-// 10 ms the runtime signals its thread to make it yield, which ends a
-// sleep early (the caller then reads early). That costs less than
-// yielding after each sleep (runtime.Gosched wakes another thread to run
-// the goroutine: measured, three times the futex calls).
-func sleepThread(d time.Duration) {
-	ts := unix.NsecToTimespec(d.Nanoseconds())
-	_, _, _ = unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
-}
-
 // hasExec reports whether evs holds an exec event.
 func hasExec(evs []Event) bool {
 	for i := range evs {
@@ -549,6 +542,13 @@ func (c *Conn) setStorm(on bool) error {
 		if err := st.s.setFilter(st.mask, c.opts.LeadersOnly); err != nil {
 			return fmt.Errorf("receive: %w", c.closedOr(err))
 		}
+	}
+	every := time.Duration(0)
+	if on {
+		every = c.opts.Coalesce
+	}
+	if err := c.timer.set(every); err != nil {
+		return fmt.Errorf("receive: %w", c.closedOr(err))
 	}
 	c.storm, c.quiet = on, 0
 	c.lastWake = time.Time{}
@@ -795,6 +795,11 @@ func (c *Conn) Close() error {
 func (c *Conn) close() error {
 	c.closed.Store(true)
 	var errs []error
+	if c.timer != nil {
+		if err := c.timer.close(); err != nil {
+			errs = append(errs, fmt.Errorf("close storm timer: %w", err))
+		}
+	}
 	if c.side != nil {
 		if err := c.side.close(); err != nil {
 			errs = append(errs, fmt.Errorf("close side socket: %w", err))
