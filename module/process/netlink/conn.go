@@ -94,11 +94,12 @@ type Options struct {
 	LeadersOnly bool
 	// Coalesce, when not 0, spaces out the wake-ups of an exec storm (with
 	// a receive buffer of 1 MiB or more, as granted; see coalesceMinBuffer): once
-	// two execs wake Receive less than two Coalesce periods apart, the
-	// exec socket stops waking it, and the exec events are read with the
-	// others from the side socket every Coalesce period, until a period
-	// finds none (see Conn). An exec then waits at most that long more;
-	// execs rarer than that wake Receive at once, as without it.
+	// two execs wake Receive less than a Coalesce period apart, the exec
+	// socket stops waking it, and the exec events are read with the others
+	// from the side socket every Coalesce period, until stormQuietTicks
+	// periods in a row find none (see Conn). An exec then waits at most a
+	// period more; execs rarer than that wake Receive at once, as without
+	// it.
 	Coalesce time.Duration
 }
 
@@ -148,7 +149,7 @@ type counters struct {
 //
 // A wake-up costs the reading thread a context switch, so a storm of execs
 // would wake it once per exec. With Options.Coalesce, Receive counts the
-// storm as begun when two execs wake it less than two periods apart: the
+// storm as begun when two execs wake it less than a period apart: the
 // side socket's filter then lets exec events in too, the exec socket's
 // lets none, and Receive reads the side socket every period, taking what
 // queued meanwhile in one go. stormQuietTicks periods in a row without an
@@ -478,7 +479,7 @@ func (c *Conn) receiveMerged() ([]Event, error) {
 		}
 		if !expired && !c.storm && c.opts.Coalesce > 0 && len(polled) > 0 {
 			now := time.Now()
-			if !c.lastWake.IsZero() && now.Sub(c.lastWake) < 2*c.opts.Coalesce {
+			if !c.lastWake.IsZero() && now.Sub(c.lastWake) < c.opts.Coalesce {
 				if err := c.setStorm(true); err != nil {
 					return nil, err
 				}
