@@ -158,9 +158,13 @@ func Check() error {
 	return sh.RunV("git", "diff", "--exit-code")
 }
 
-// Update rewrites the generated files: _meta copies and golden files.
+// Update rewrites the generated files: the engine's field readers (from
+// _meta/fields.yml) and the golden files.
 func Update() error {
-	for _, pkg := range []string{"./config", "./module/process/ecs", "./beater/output/elasticsearch"} {
+	if err := sh.RunV("go", "generate", "./module/detection/engine"); err != nil {
+		return err
+	}
+	for _, pkg := range []string{"./module/process/ecs", "./beater/output/elasticsearch"} {
 		if err := sh.RunV("go", "test", pkg, "-update"); err != nil {
 			return err
 		}
@@ -168,9 +172,10 @@ func Update() error {
 	return nil
 }
 
-// Generate compiles the BPF programs from their C sources and rewrites
-// the committed objects and Go bindings (go generate ./...). It needs
-// Debian's clang, llvm and libbpf-dev; building and testing do not.
+// Generate rewrites every generated file (go generate ./...): the BPF
+// programs compiled from their C sources with their Go bindings, and the
+// engine's field readers from _meta/fields.yml. The BPF step needs Debian's
+// clang, llvm and libbpf-dev; building and testing do not.
 func Generate() error {
 	return sh.RunV("go", "generate", "./...")
 }

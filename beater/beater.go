@@ -83,7 +83,7 @@ func (b *Beater) Run(ctx context.Context) error {
 		return err
 	}
 	defer queue.Close()
-	out, err := b.output()
+	out, outStats, err := b.output()
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func (b *Beater) Run(ctx context.Context) error {
 		return err
 	}
 
-	st := &stages{log: b.log, source: src, detector: det, queue: queue, output: out, cfg: b.cfg}
+	st := &stages{log: b.log, source: src, detector: det, queue: queue, output: out, outputStats: outStats, cfg: b.cfg}
 	if b.cfg.HTTP.Enabled {
 		srv, err := serveStats(b.cfg.HTTP, st, b.log)
 		if err != nil {
@@ -150,7 +150,8 @@ func (b *Beater) sourceOptions() process.Options {
 }
 
 // detection loads the rules; a user rule file that does not load stops the
-// start, so that a typo is seen at once rather than a rule silently absent.
+// start, so that a typo is seen at once rather than a rule silently absent,
+// and a rule that names a field spawnbeat never fills is warned about.
 func (b *Beater) detection() (*detection.Detector, *rules.Watcher, error) {
 	d := b.cfg.Spawnbeat.Detection
 	if !d.Enabled {
@@ -161,6 +162,9 @@ func (b *Beater) detection() (*detection.Detector, *rules.Watcher, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("load detection rules: %w", err)
 	}
+	// Fields no document carries, as a reload reports them: an exclusion
+	// on a misspelt field would otherwise silently exclude nothing.
+	set.Log(b.log.Named("rules"))
 	det, err := detection.New(set, detection.Options{MaxPending: d.Sequences.MaxPending, MaxSpan: d.Sequences.MaxSpan}, b.log)
 	if err != nil {
 		return nil, nil, err

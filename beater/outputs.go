@@ -19,28 +19,27 @@ func (b *Beater) queue() (pipeline.Queue, error) {
 	return pipeline.Open(b.cfg.Queue, b.cfg.Path.Data, b.log)
 }
 
-// output opens the one enabled output.
-func (b *Beater) output() (pipeline.Output, error) {
+// output opens the one enabled output. It returns with it what /stats
+// shows of it: a function that snapshots its counters, nil for an output
+// that keeps none.
+func (b *Beater) output() (pipeline.Output, func() any, error) {
 	o := b.cfg.Output
 	switch {
 	case o.Elasticsearch != nil && o.Elasticsearch.Enabled:
-		return elasticsearch.New(o.Elasticsearch.Config, b.log)
+		out, err := elasticsearch.New(o.Elasticsearch.Config, b.log)
+		if err != nil {
+			return nil, nil, err
+		}
+		return out, func() any { return out.Stats() }, nil
 	case o.Console != nil && o.Console.Enabled:
-		return console.New(*o.Console, os.Stdout), nil
+		return console.New(*o.Console, os.Stdout), nil, nil
 	default:
-		return file.New(*o.File, b.log)
+		out, err := file.New(*o.File, b.log)
+		if err != nil {
+			return nil, nil, err
+		}
+		return out, func() any { return out.Stats() }, nil
 	}
-}
-
-// outputStats returns the counters of outputs that keep them.
-func outputStats(o pipeline.Output) any {
-	switch o := o.(type) {
-	case *file.Output:
-		return o.Stats()
-	case *elasticsearch.Output:
-		return o.Stats()
-	}
-	return nil
 }
 
 // setup installs the index template and lifecycle policy on start when the

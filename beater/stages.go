@@ -31,9 +31,13 @@ type stages struct {
 	queue    pipeline.Queue
 	output   pipeline.Output
 	loop     *pipeline.Loop
+	// outputStats snapshots the output's counters for /stats; nil when it
+	// keeps none.
+	outputStats func() any
 
 	encoder ecs.Encoder // the capture goroutine's
 	scratch []byte      // the capture goroutine's encoding buffer
+	index   dataStream  // the capture goroutine's
 
 	processed, queueFailures atomic.Uint64
 }
@@ -75,7 +79,7 @@ func (s *stages) process(ev *ecs.Event) {
 	}
 	// Encode into a reused buffer; the queue copies it.
 	s.scratch = s.encoder.Append(s.scratch[:0], ev)
-	if !s.queue.TryPut(pipeline.Event{ID: ev.Event.ID, Body: s.scratch}) {
+	if !s.queue.TryPut(pipeline.Event{ID: ev.Event.ID, Index: s.index.of(ev), Body: s.scratch}) {
 		// The queue counted why (full: dropped; closed: rejected). The log
 		// is sampled; the queue's depth is read only for an entry written.
 		s.queueFailures.Add(1)
@@ -85,4 +89,23 @@ func (s *stages) process(ev *ecs.Event) {
 		return
 	}
 	s.processed.Add(1)
+}
+
+// dataStream names the data stream of a document, logs-<dataset>-<namespace>
+// as its data_stream object says (see ecs.Event.AppendJSON), keeping the
+// last name so that the capture goroutine makes the string once per
+// namespace, not per document. Owned by one goroutine.
+type dataStream struct {
+	ns, name string
+}
+
+func (d *dataStream) of(ev *ecs.Event) string {
+	ns := ev.Namespace
+	if ns == "" {
+		ns = ecs.DefaultNamespace
+	}
+	if ns != d.ns || d.name == "" {
+		d.ns, d.name = ns, ecs.DataStreamType+"-"+ecs.Dataset+"-"+ns
+	}
+	return d.name
 }

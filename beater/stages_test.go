@@ -2,7 +2,6 @@ package beater
 
 import (
 	"context"
-	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -10,8 +9,10 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/spawnbeat/spawnbeat/beater/output/elasticsearch"
 	"github.com/spawnbeat/spawnbeat/beater/pipeline"
 	"github.com/spawnbeat/spawnbeat/config"
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
 	"github.com/spawnbeat/spawnbeat/module/process"
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
 )
@@ -36,12 +37,7 @@ func (stuckOutput) Close() error { return nil }
 // counted, and capture goes on reading the kernel's socket — every event
 // of the storm is received and none is lost to a full socket.
 func TestIntegrationFullQueueDrops(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root (CI=true: privileged tests must run)")
-		}
-		t.Skip("needs root")
-	}
+	testenv.RequireRoot(t)
 	loaded, err := config.Load(config.Source{
 		File: "/nonexistent/spawnbeat.yml", Default: config.DefaultYAML,
 		Overrides: []string{"path.home=" + t.TempDir(), "queue.mem.events=64", "queue.mem.flush.min_events=32", "spawnbeat.capture.scan_existing=false"},
@@ -107,5 +103,25 @@ func TestIntegrationFullQueueDrops(t *testing.T) {
 		}
 	case <-time.After(shutdownTimeout + 5*time.Second):
 		t.Fatal("run did not return after cancel")
+	}
+}
+
+// TestDataStream: the index each event carries is the data stream its
+// document names, the one the Elasticsearch output's template covers.
+func TestDataStream(t *testing.T) {
+	var d dataStream
+	for _, tc := range []struct{ ns, want string }{
+		{"", elasticsearch.DataStreamPrefix + "default"},
+		{"prod", elasticsearch.DataStreamPrefix + "prod"},
+		{"prod", elasticsearch.DataStreamPrefix + "prod"},
+		{"default", elasticsearch.DataStreamPrefix + "default"},
+	} {
+		if got := d.of(&ecs.Event{Namespace: tc.ns}); got != tc.want {
+			t.Errorf("data stream of namespace %q = %q, want %q", tc.ns, got, tc.want)
+		}
+	}
+	ev := &ecs.Event{Namespace: "prod"}
+	if allocs := testing.AllocsPerRun(100, func() { _ = d.of(ev) }); allocs != 0 {
+		t.Errorf("naming the data stream allocates %.0f times per document", allocs)
 	}
 }

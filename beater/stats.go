@@ -40,7 +40,9 @@ func (s *stages) snapshot() Snapshot {
 	if s.loop != nil {
 		snap.Delivery = s.loop.Stats()
 	}
-	snap.Output = outputStats(s.output)
+	if s.outputStats != nil {
+		snap.Output = s.outputStats()
+	}
 	return snap
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/spawnbeat/spawnbeat/beater/output/elasticsearch"
 	"github.com/spawnbeat/spawnbeat/beater/output/file"
 	"github.com/spawnbeat/spawnbeat/beater/pipeline"
+	"github.com/spawnbeat/spawnbeat/config/bytesize"
 )
 
 // Config is the whole of spawnbeat.yml.
@@ -66,12 +67,12 @@ const (
 type Capture struct {
 	Mode          string        `config:"mode"`
 	ExecArgs      string        `config:"exec_args"`        // where exec'd processes' images come from
-	ReceiveBuffer ByteSize      `config:"receive_buffer"`   // proc connector socket buffer (SO_RCVBUFFORCE)
+	ReceiveBuffer bytesize.Size `config:"receive_buffer"`   // proc connector socket buffer (SO_RCVBUFFORCE)
 	PollPeriod    time.Duration `config:"poll_period"`      // poll mode: time between /proc scans
 	ProcRoot      string        `config:"proc_root"`        // where the host's /proc is mounted
 	ScanExisting  bool          `config:"scan_existing"`    // emit "existing" documents at start
 	Actions       []string      `config:"actions,replace"`  // document kinds to emit: exec, end, existing, fork
-	MaxArgsBytes  ByteSize      `config:"max_args_bytes"`   // cap on a process's argument list
+	MaxArgsBytes  bytesize.Size `config:"max_args_bytes"`   // cap on a process's argument list
 	EnvVars       []string      `config:"env_vars,replace"` // environment variables reported in process.env_vars, by name
 	PriorityBoost int           `config:"priority_boost"`   // nice decrement of every thread, as auditd's priority_boost
 }
@@ -130,11 +131,11 @@ type Logging struct {
 
 // LoggingFiles configures the rotating log files.
 type LoggingFiles struct {
-	Path             string   `config:"path"` // defaults to path.logs
-	Name             string   `config:"name"`
-	RotateEveryBytes ByteSize `config:"rotateeverybytes"`
-	KeepFiles        int      `config:"keepfiles"`
-	Permissions      uint32   `config:"permissions"`
+	Path             string        `config:"path"` // defaults to path.logs
+	Name             string        `config:"name"`
+	RotateEveryBytes bytesize.Size `config:"rotateeverybytes"`
+	KeepFiles        int           `config:"keepfiles"`
+	Permissions      uint32        `config:"permissions"`
 }
 
 // Paths is the path.* section. Each defaults from path.home.

@@ -261,15 +261,32 @@ func TestStrictPerms(t *testing.T) {
 	}
 }
 
-func TestByteSize(t *testing.T) {
-	for in, want := range map[string]ByteSize{"65536": 65536, "64KiB": 64 << 10, "8 MiB": 8 << 20, "1GB": 1e9, "2k": 2048} {
-		got, err := ParseByteSize(in)
-		if err != nil || got != want {
-			t.Errorf("ParseByteSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
+// TestSizeSettings reads every setting that takes a size with one type and
+// Beats' units: k/m/g are powers of 1,000, ki/mi/gi (and KiB...) of 1,024, a
+// bare number is bytes.
+func TestSizeSettings(t *testing.T) {
+	l, err := load(t, `
+spawnbeat.capture.receive_buffer: 8m
+spawnbeat.capture.max_args_bytes: 32ki
+logging.files.rotateeverybytes: 1048576
+queue.disk.max_size: 2GB
+queue.disk.segment_size: 16MiB
+`)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := ParseByteSize("lots"); err == nil {
-		t.Error("ParseByteSize(lots) succeeded")
+	type sizes struct{ ReceiveBuffer, MaxArgsBytes, RotateEveryBytes, MaxSize, SegmentSize int64 }
+	got := sizes{
+		int64(l.Spawnbeat.Capture.ReceiveBuffer), int64(l.Spawnbeat.Capture.MaxArgsBytes), int64(l.Logging.Files.RotateEveryBytes),
+		int64(l.Queue.Disk.MaxSize), int64(l.Queue.Disk.SegmentSize),
+	}
+	want := sizes{8_000_000, 32 << 10, 1 << 20, 2_000_000_000, 16 << 20}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("sizes (-want +got):\n%s", diff)
+	}
+	_, err = load(t, "spawnbeat.capture.receive_buffer: 8 parsecs\n")
+	if err == nil || !strings.Contains(err.Error(), "receive_buffer") || !strings.Contains(err.Error(), `unknown unit "parsecs"`) {
+		t.Errorf("a size with an unknown unit: err = %v, want one naming the key and the unit", err)
 	}
 }
 
@@ -306,25 +323,6 @@ func TestReferenceDocumentsEverySetting(t *testing.T) {
 	}
 	if l.Spawnbeat.Cache.ExitGrace != 30*time.Second {
 		t.Errorf("exit_grace = %s", l.Spawnbeat.Cache.ExitGrace)
-	}
-}
-
-func TestMetaCopiesInSync(t *testing.T) {
-	for name, embedded := range map[string][]byte{"spawnbeat.yml": DefaultYAML, "spawnbeat.reference.yml": ReferenceYAML} {
-		meta := filepath.Join("..", "_meta", name)
-		if *update {
-			if err := os.WriteFile(meta, embedded, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(meta)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(got) != string(embedded) {
-			t.Errorf("_meta/%s differs from config/%s: run go test ./config -update", name, name)
-		}
 	}
 }
 

@@ -1,14 +1,10 @@
 package config
 
-import _ "embed"
+import spawnbeat "github.com/spawnbeat/spawnbeat"
 
 // DefaultYAML is the configuration spawnbeat runs on when no file is found:
-// the commented spawnbeat.yml (kept identical to _meta/spawnbeat.yml by a test).
-//
-//go:embed spawnbeat.yml
-var DefaultYAML []byte
+// the commented _meta/spawnbeat.yml, embedded by the root package.
+var DefaultYAML = spawnbeat.ConfigYAML
 
 // ReferenceYAML documents every setting (_meta/spawnbeat.reference.yml).
-//
-//go:embed spawnbeat.reference.yml
-var ReferenceYAML []byte
+var ReferenceYAML = spawnbeat.ReferenceYAML

@@ -1,14 +1,11 @@
 package config
 
 import (
-	"flag"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite the _meta copies")
 
 // leafKeys lists every setting of Config as a dotted key.
 func leafKeys() []string {

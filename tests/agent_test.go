@@ -37,18 +37,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// requireRoot skips a privileged test, except under CI=true where it must run.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root, and CI=true requires it to run")
-	}
-	t.Skip("needs root (the proc connector); runs in CI")
-}
-
 // agent is a running spawnbeat.
 type agent struct {
 	t      *testing.T

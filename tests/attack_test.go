@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
 )
 
 // The built-in rules.
@@ -101,7 +103,7 @@ const (
 // reads Python's command line, spawnbeat's own, which reads the session and
 // the terminal the shell was given, both, or neither.
 func TestE2EPythonTTYAttacks(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	ptyshell := buildPTYShell(t)
 	a := startAgent(t, caseConfig)
 
@@ -196,7 +198,7 @@ func TestE2EPythonTTYAttacks(t *testing.T) {
 // and checks that it is silent there while an attack still fires the
 // user's copy of the rule.
 func TestE2EPythonNewPTYException(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	example, err := os.ReadFile("../module/detection/rules/testdata/exception/python_new_pty_shell.toml")
 	if err != nil {
 		t.Fatal(err)

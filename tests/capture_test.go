@@ -13,12 +13,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
 )
 
 // TestE2ECaptureToFile runs the real binary with a config file and checks
 // that the documents of real processes reach the file output.
 func TestE2ECaptureToFile(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	a := startAgent(t, fileConfig)
 	marker := fmt.Sprintf("e2e-marker-%d", time.Now().UnixNano())
 	// sh lives 50 ms, so /proc is read in full; true may be gone before
@@ -78,7 +80,7 @@ func TestE2ECaptureToFile(t *testing.T) {
 // being started and checks that every line of the output is a whole JSON
 // document and that the exit status is 0.
 func TestE2ESigtermLeavesCompleteLines(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	a := startAgent(t, fileConfig)
 	stop := make(chan struct{})
 	go func() {
@@ -150,7 +152,7 @@ func TestE2EBadConfig(t *testing.T) {
 // captured a process, every one of its threads (those the Go runtime
 // started since the boost too) runs 4 nice steps below the test.
 func TestE2EPriorityBoost(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	ownNice := niceOf(t, fmt.Sprintf("/proc/%d/stat", os.Getpid()))
 	want := max(ownNice-4, -20)
 	a := startAgent(t, fileConfig, "-E", "spawnbeat.capture.priority_boost=4")
@@ -196,7 +198,7 @@ func niceOf(t *testing.T, stat string) int {
 // arguments in the kernel (CAP_BPF, CAP_PERFMON); and that
 // drop_capabilities: false keeps what it was given.
 func TestE2ECapabilities(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	const netAdmin, sysPtrace, dacReadSearch, perfmon, bpf = 12, 19, 2, 38, 39
 	own := capsOf(t, fmt.Sprintf("/proc/%d/status", os.Getpid()), "CapBnd")
 	want := own & (1<<netAdmin | 1<<sysPtrace | 1<<dacReadSearch | 1<<perfmon | 1<<bpf)
@@ -275,7 +277,7 @@ func capsOf(t *testing.T, status, set string) uint64 {
 // exec_args auto says why and captures from /proc, and exec_args kernel
 // refuses to start, saying why.
 func TestE2EExecArgsWithoutBPF(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	noBPF := []string{"/usr/bin/setpriv", "--bounding-set", "-bpf,-perfmon,-sys_admin"}
 
 	a := startAgentUnder(t, noBPF, t.TempDir(), fileConfig)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
 	"github.com/spawnbeat/spawnbeat/tests/esserver"
 )
 
@@ -457,7 +458,7 @@ func TestE2ECommandsAgainstElasticsearch(t *testing.T) {
 // in the data stream with the alert fields, and that the index template was
 // installed on start.
 func TestE2EElasticsearchDelivery(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	srv := startES(t, esserver.Options{})
 	if code, _ := esGet(t, srv, "", "", "/_index_template/logs-spawnbeat.process"); code != http.StatusNotFound {
 		t.Fatalf("template exists before the agent started: status %d", code)
@@ -545,7 +546,7 @@ func TestE2EElasticsearchDelivery(t *testing.T) {
 // server is back, without a restart of the agent, and the agent's memory
 // stays bounded meanwhile.
 func TestE2EElasticsearchOutage(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	const (
 		outage  = 30 * time.Second
 		maxRSS  = 150 << 20
@@ -647,7 +648,7 @@ func segmentsContain(t *testing.T, dir string, markers []marker) (missing []stri
 // the server is down, so that documents sit in the queue, restarts it on the
 // same path.data, and checks that every queued document arrives once.
 func TestE2EDiskQueueSurvivesSIGKILL(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	srv := startES(t, esserver.Options{})
 	home := t.TempDir()
 	queueDir := filepath.Join(home, "data", "diskqueue")
@@ -702,7 +703,7 @@ func TestE2EDiskQueueSurvivesSIGKILL(t *testing.T) {
 // the agent captures real processes: every marker arrives exactly once, and
 // the 409s the server answered are the agent's counted duplicates.
 func TestE2EElasticsearchFaults(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	srv := startES(t, esserver.Options{})
 	port := freePort(t)
 	// Small batches make many bulk requests, so that every kind of fault

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/spawnbeat/spawnbeat/config/keystore"
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
 	"github.com/spawnbeat/spawnbeat/tests/esserver"
 )
 
@@ -261,7 +262,7 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 // server that accepts only that password, and the password appears nowhere
 // in what the agent logged, through a server outage as well.
 func TestE2EKeystoreSecretsNeverLogged(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	secret := fmt.Sprintf("ks-e2e-%d-Pa55", time.Now().UnixNano())
 	srv := startES(t, esserver.Options{Username: "elastic", Password: secret})
 	home := t.TempDir()

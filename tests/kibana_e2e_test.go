@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/spawnbeat/spawnbeat/beater/kibana"
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
 	"github.com/spawnbeat/spawnbeat/tests/esserver"
 	"github.com/spawnbeat/spawnbeat/tests/kibanaserver"
 )
@@ -349,7 +350,7 @@ func TestE2EKibanaTLSAndAPIKey(t *testing.T) {
 // objects before the agent captures anything; when Kibana cannot take them
 // the agent does not start, as in Beats.
 func TestE2EKibanaDashboardsAtStart(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	kb := startKibana(t, kibanaserver.Options{})
 	a := startAgent(t, fileConfig, "-E", "setup.dashboards.enabled=true", "-E", "setup.kibana.host="+kb.URL())
 	if len(kb.Objects("")) == 0 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spawnbeat/spawnbeat/beater/kibana"
 	"github.com/spawnbeat/spawnbeat/beater/output/elasticsearch"
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
 	"github.com/spawnbeat/spawnbeat/tests/esserver"
 )
@@ -205,7 +206,7 @@ func TestPromotionRuleOnRecordedAlert(t *testing.T) {
 // name (docs/kibana.md, several rules on one document); a script file
 // fires spawnbeat's own rule only and is named after it.
 func TestE2EPromotionRule(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	srv := startES(t, esserver.Options{})
 	port := freePort(t)
 	startAgent(t, esConfig, esFlags(srv, port)...)

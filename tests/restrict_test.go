@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
 )
 
 // unitFile is the packaged systemd unit; the restriction tests read its
@@ -221,7 +223,7 @@ func isShell(marker string) func(map[string]any) bool {
 // still captures every process with its arguments. SystemCallFilter= and
 // RestrictAddressFamilies= (seccomp filters) are not reproduced here.
 func TestE2EUnitRestrictions(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	bounding := setprivBounding(t)
 	// As systemd orders them: the read-only tree first, then what is
 	// writable again (data, logs, the private /tmp) or hidden.

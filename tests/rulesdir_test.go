@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
 )
 
 // TestE2ERulesDirReload runs the agent on the packaged configuration's rule
@@ -14,7 +16,7 @@ import (
 // empty one, it starts and runs the built-in rules; a rule file dropped
 // into rules.d while it runs is loaded, and matches.
 func TestE2ERulesDirReload(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	const cfg = fileConfig + `spawnbeat.detection.rules: ["${path.config}/rules.d/*.toml"]
 `
 	home := t.TempDir()

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
 )
 
 // corpusRule is the path of a rule file of Elastic's corpus, which lives
@@ -50,7 +52,7 @@ const (
 // names the earlier steps' documents by event.id in spawnbeat.sequence;
 // the same attacks one step short, in shells of their own, yield none.
 func TestE2ESequenceRules(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	files := []string{
 		corpusRule(t, "defense_evasion_multi_base64_decoding_attempt.toml"),
 		corpusRule(t, "discovery_unusual_user_enumeration_via_id.toml"),

@@ -12,27 +12,21 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
-// queueWait returns q's batch wait.
+// queueWait returns q's batch wait: both queues keep it in their ledger.
 func queueWait(t testing.TB, q Queue) *batchWait {
 	t.Helper()
-	switch q := q.(type) {
-	case *MemQueue:
-		return q.wait
-	case *DiskQueue:
-		return q.wait
+	l, ok := q.(interface{ consumerWait() *batchWait })
+	if !ok {
+		t.Fatalf("no batch wait in %T", q)
 	}
-	t.Fatalf("no batch wait in %T", q)
-	return nil
+	return l.consumerWait()
 }
 
 // consumerWakeups returns how many times q's consumer has woken from its
 // wait for a batch.
 func consumerWakeups(q Queue) uint64 {
-	switch q := q.(type) {
-	case *MemQueue:
-		return q.wait.wakeups.Load()
-	case *DiskQueue:
-		return q.wait.wakeups.Load()
+	if l, ok := q.(interface{ consumerWait() *batchWait }); ok {
+		return l.consumerWait().wakeups.Load()
 	}
 	return 0
 }

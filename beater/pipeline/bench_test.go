@@ -94,27 +94,7 @@ func BenchmarkDiskQueue(b *testing.B) {
 // (hundreds a second), where every wake-up is a futex wake of an idle
 // thread. Its ns/op is mostly the sleep: compare cpu-ns/op and wakeups/op.
 func BenchmarkPutWaitingConsumer(b *testing.B) {
-	queues := []struct {
-		name string
-		open func(b *testing.B) Queue
-	}{
-		{name: "mem", open: func(b *testing.B) Queue {
-			q, err := NewMemQueue(MemConfig{Events: 4096}, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return q
-		}},
-		{name: "disk", open: func(b *testing.B) Queue {
-			cfg := diskConfig(b.TempDir())
-			cfg.Fsync = FsyncNever
-			q, err := OpenDisk(cfg, "", nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return q
-		}},
-	}
+	queues := waitingQueues(FsyncNever)
 	flushes := []FlushConfig{
 		{MinEvents: DefaultBatchSize, Timeout: time.Second}, // the defaults
 		{MinEvents: 1, Timeout: time.Second},
@@ -136,20 +116,7 @@ func benchPutWaiting(b *testing.B, q Queue, fl FlushConfig, pace time.Duration) 
 	body := bytes.Repeat([]byte("x"), benchBody)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	consumed := make(chan error, 1)
-	go func() {
-		for {
-			bt, err := q.Get(ctx, fl.MinEvents, DefaultBatchSize, fl.Timeout)
-			if err != nil {
-				consumed <- nil
-				return
-			}
-			if err := q.Ack(bt); err != nil {
-				consumed <- err
-				return
-			}
-		}
-	}()
+	consumed := consume(ctx, q, fl)
 	ev := Event{ID: "bench-00000001", Body: body}
 	wake0 := consumerWakeups(q)
 	cpu0, sw0 := processUsage(b)
@@ -174,6 +141,107 @@ func benchPutWaiting(b *testing.B, q Queue, fl FlushConfig, pace time.Duration) 
 	b.ReportMetric(float64(wakes)/float64(b.N), "wakeups/op")
 	b.ReportMetric(float64((cpu-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(sw-sw0)/float64(b.N), "ctxsw/op")
+}
+
+// queueOpener opens a queue for a benchmark; name names it.
+type queueOpener struct {
+	name string
+	open func(b *testing.B) Queue
+}
+
+// waitingQueues are the queues of the waiting-consumer benchmarks: the
+// memory queue of the default size, and the disk queue with fsync policy.
+func waitingQueues(fsync string) []queueOpener {
+	return []queueOpener{
+		{name: "mem", open: func(b *testing.B) Queue {
+			q, err := NewMemQueue(MemConfig{Events: 4096}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return q
+		}},
+		{name: "disk", open: func(b *testing.B) Queue {
+			cfg := diskConfig(b.TempDir())
+			cfg.Fsync = fsync
+			q, err := OpenDisk(cfg, "", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return q
+		}},
+	}
+}
+
+// BenchmarkTryPutWaitingConsumer is BenchmarkPutWaitingConsumer with TryPut,
+// the capture goroutine's call: ns/op is what queueing one document costs
+// the capture goroutine, cpu-ns/op what it costs the process (the disk
+// queue's writer included), dropped/op the documents refused because the
+// queue was full. pace=1000us puts one event a millisecond, as real exec
+// rates do; pace=0us puts back to back.
+func BenchmarkTryPutWaitingConsumer(b *testing.B) {
+	for _, qt := range waitingQueues(FsyncInterval) { // the default policy, as the agent runs
+
+		for _, pace := range []time.Duration{0, time.Millisecond} {
+			b.Run(fmt.Sprintf("%s/pace=%dus", qt.name, pace.Microseconds()), func(b *testing.B) {
+				q := qt.open(b)
+				defer func() { _ = q.Close() }()
+				benchTryPutWaiting(b, q, pace)
+			})
+		}
+	}
+}
+
+func benchTryPutWaiting(b *testing.B, q Queue, pace time.Duration) {
+	body := bytes.Repeat([]byte("x"), 2700) // an exec document with its parent's details
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	consumed := consume(ctx, q, FlushConfig{MinEvents: DefaultBatchSize, Timeout: time.Second})
+	ev := Event{ID: "bench-00000001", Body: body}
+	drop0 := q.Stats().Dropped
+	cpu0, sw0 := processUsage(b)
+	var busy time.Duration // in TryPut, the capture goroutine's share
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		q.TryPut(ev)
+		busy += time.Since(start)
+		if pace > 0 {
+			time.Sleep(pace)
+		}
+	}
+	b.StopTimer()
+	cpu, sw := processUsage(b)
+	dropped := q.Stats().Dropped - drop0
+	cancel()
+	if err := <-consumed; err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(busy.Nanoseconds())/float64(b.N), "tryput-ns/op")
+	b.ReportMetric(float64((cpu-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(sw-sw0)/float64(b.N), "ctxsw/op")
+	b.ReportMetric(float64(dropped)/float64(b.N), "dropped/op")
+}
+
+// consume takes and acknowledges batches of q as Loop.Run does, with the
+// flush settings fl, until ctx ends; it then sends nil, or Ack's error.
+func consume(ctx context.Context, q Queue, fl FlushConfig) <-chan error {
+	consumed := make(chan error, 1)
+	go func() {
+		for {
+			bt, err := q.Get(ctx, fl.MinEvents, DefaultBatchSize, fl.Timeout)
+			if err != nil {
+				consumed <- nil
+				return
+			}
+			if err := q.Ack(bt); err != nil {
+				consumed <- err
+				return
+			}
+		}
+	}()
+	return consumed
 }
 
 // processUsage returns the user+system CPU time of the whole process so far

@@ -3,10 +3,10 @@ package pipeline
 import (
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spawnbeat/spawnbeat/config/bytesize"
 )
 
 // Defaults of the queue settings.
@@ -14,13 +14,13 @@ const (
 	DefaultMemEvents     = 4096
 	DefaultFlushMin      = 1600
 	DefaultFlushTimeout  = time.Second // Beats uses 10s; a security agent wants alerts out within a second
-	DefaultMaxSize       = ByteSize(1 << 30)
-	DefaultSegmentSize   = ByteSize(16 << 20) // small enough that acked data is freed soon, large enough to keep the file count low
+	DefaultMaxSize       = bytesize.GiB
+	DefaultSegmentSize   = 16 * bytesize.MiB // small enough that acked data is freed soon, large enough to keep the file count low
 	DefaultFsyncInterval = time.Second
 	DefaultDiskDirName   = "diskqueue" // under path.data when queue.disk.path is empty
 
 	// MinSegmentSize is the smallest queue.disk.segment_size accepted.
-	MinSegmentSize = ByteSize(4 << 10)
+	MinSegmentSize = 4 * bytesize.KiB
 )
 
 // Fsync policies of the disk queue (queue.disk.fsync).
@@ -57,8 +57,8 @@ type DiskConfig struct {
 	// Path is the queue directory; empty means <path.data>/diskqueue,
 	// resolved by the caller through ResolvePath.
 	Path          string        `config:"path"`
-	MaxSize       ByteSize      `config:"max_size"`     // bytes of segment files on disk
-	SegmentSize   ByteSize      `config:"segment_size"` // a segment is closed once it reaches this size
+	MaxSize       bytesize.Size `config:"max_size"`     // bytes of segment files on disk
+	SegmentSize   bytesize.Size `config:"segment_size"` // a segment is closed once it reaches this size
 	Fsync         string        `config:"fsync"`        // FsyncAlways, FsyncInterval or FsyncNever
 	FsyncInterval time.Duration `config:"fsync_interval"`
 	// Flush batches reads like the memory queue's flush settings (an
@@ -94,9 +94,6 @@ func (c *MemConfig) InitDefaults() { *c = DefaultMemConfig() }
 // InitDefaults lets go-ucfg fill a queue.disk section with defaults before
 // unpacking the user's keys over them.
 func (c *DiskConfig) InitDefaults() { *c = DefaultDiskConfig() }
-
-// IsDisk reports whether c selects the disk queue.
-func (c Config) IsDisk() bool { return c.Disk != nil }
 
 // FlushSettings returns the flush settings of the selected queue.
 func (c Config) FlushSettings() FlushConfig {
@@ -183,81 +180,4 @@ func (c DiskConfig) problems(prefix string) []error {
 	}
 	errs = append(errs, c.Flush.problems(prefix+".flush")...)
 	return errs
-}
-
-// ByteSize is a size in bytes. In YAML it is an integer or a string with a
-// unit: B, KB/MB/GB/TB (powers of 1000) or KiB/MiB/GiB/TiB (powers of 1024),
-// case-insensitive, e.g. "16MiB" or "1 GB". It is a plain value.
-type ByteSize uint64
-
-// Unpack implements go-ucfg's Unpacker.
-func (s *ByteSize) Unpack(v any) error {
-	switch x := v.(type) {
-	case int64:
-		if x < 0 {
-			return fmt.Errorf("parse size %d: negative: %w", x, ErrInvalidConfig)
-		}
-		*s = ByteSize(x)
-	case uint64:
-		*s = ByteSize(x)
-	case float64:
-		if x < 0 || x != math.Trunc(x) || x > math.MaxUint64/2 {
-			return fmt.Errorf("parse size %v: not a whole number of bytes: %w", x, ErrInvalidConfig)
-		}
-		*s = ByteSize(x)
-	case string:
-		n, err := ParseByteSize(x)
-		if err != nil {
-			return err
-		}
-		*s = n
-	default:
-		return fmt.Errorf("parse size %v: unsupported type %T: %w", v, v, ErrInvalidConfig)
-	}
-	return nil
-}
-
-// ParseByteSize parses a size such as "1024", "64MiB" or "1.5 GB".
-func ParseByteSize(text string) (ByteSize, error) {
-	s := strings.TrimSpace(text)
-	i := 0
-	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
-		i++
-	}
-	num, unit := s[:i], strings.ToLower(strings.TrimSpace(s[i:]))
-	if num == "" {
-		return 0, fmt.Errorf("parse size %q: no number: %w", text, ErrInvalidConfig)
-	}
-	var mult float64
-	switch unit {
-	case "", "b":
-		mult = 1
-	case "k", "kb":
-		mult = 1e3
-	case "m", "mb":
-		mult = 1e6
-	case "g", "gb":
-		mult = 1e9
-	case "t", "tb":
-		mult = 1e12
-	case "ki", "kib":
-		mult = 1 << 10
-	case "mi", "mib":
-		mult = 1 << 20
-	case "gi", "gib":
-		mult = 1 << 30
-	case "ti", "tib":
-		mult = 1 << 40
-	default:
-		return 0, fmt.Errorf("parse size %q: unknown unit %q: %w", text, unit, ErrInvalidConfig)
-	}
-	f, err := strconv.ParseFloat(num, 64)
-	if err != nil {
-		return 0, fmt.Errorf("parse size %q: %w", text, errors.Join(err, ErrInvalidConfig))
-	}
-	v := math.Round(f * mult)
-	if v >= 1<<63 {
-		return 0, fmt.Errorf("parse size %q: too large: %w", text, ErrInvalidConfig)
-	}
-	return ByteSize(v), nil
 }

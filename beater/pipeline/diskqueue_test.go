@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/spawnbeat/spawnbeat/config/bytesize"
 )
 
 func diskConfig(dir string) DiskConfig {
@@ -55,7 +56,7 @@ func TestDiskQueueReopen(t *testing.T) {
 	tests := []struct {
 		name        string
 		fsync       string
-		segmentSize ByteSize
+		segmentSize bytesize.Size
 		n, acked    int
 		batch       int
 	}{

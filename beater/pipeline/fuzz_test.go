@@ -11,37 +11,45 @@ import (
 )
 
 // FuzzParseRecord feeds arbitrary bytes (what a damaged segment may hold) to
-// the record decoder, and checks that whatever it accepts re-encodes to the
-// same bytes; it also round-trips an event built from the input.
+// the record decoder of both versions, and checks that whatever it accepts
+// re-encodes to the same bytes; it also round-trips an event built from the
+// input.
 func FuzzParseRecord(f *testing.F) {
-	good := appendRecord(nil, Event{ID: "id-1", Body: []byte(`{"a":1}`)}, 1700000000000000000)
-	f.Add(good, "id-1", []byte(`{"a":1}`))
-	f.Add(good[:len(good)-1], "", []byte{})
-	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}, "x", []byte("y"))
-	f.Add(make([]byte, 64), "", []byte(nil))
-	f.Fuzz(func(t *testing.T, b []byte, id string, body []byte) {
-		size, putTime, gotID, gotBody, err := parseRecord(b, 1<<20)
-		switch {
-		case err == nil:
-			if size > int64(len(b)) {
-				t.Fatalf("record size %d beyond input %d", size, len(b))
+	good := appendRecord(nil, Event{ID: "id-1", Index: "logs-spawnbeat.process-default", Body: []byte(`{"a":1}`)}, 1700000000000000000)
+	f.Add(good, "id-1", "logs-x", []byte(`{"a":1}`))
+	f.Add(good[:len(good)-1], "", "", []byte{})
+	f.Add(appendRecordV1(nil, Event{ID: "id-1", Body: []byte(`{"a":1}`)}, 1), "x", "", []byte("y"))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}, "x", "i", []byte("y"))
+	f.Add(make([]byte, 64), "", "", []byte(nil))
+	f.Fuzz(func(t *testing.T, b []byte, id, index string, body []byte) {
+		for _, version := range []uint32{segVersion, segVersionV1} {
+			rec, err := parseRecord(b, 1<<20, version)
+			switch {
+			case err == nil:
+				if rec.size > int64(len(b)) {
+					t.Fatalf("v%d record size %d beyond input %d", version, rec.size, len(b))
+				}
+				ev := Event{ID: string(rec.id), Index: string(rec.index), Body: rec.body}
+				again := appendRecord(nil, ev, rec.putTime)
+				if version == segVersionV1 {
+					again = appendRecordV1(nil, ev, rec.putTime)
+				}
+				if !bytes.Equal(again, b[:rec.size]) {
+					t.Fatalf("accepted v%d record does not re-encode to itself:\n%x\n%x", version, b[:rec.size], again)
+				}
+			case errors.Is(err, errBadRecord), errors.Is(err, io.ErrUnexpectedEOF):
+			default:
+				t.Fatalf("unexpected error %v", err)
 			}
-			again := appendRecord(nil, Event{ID: string(gotID), Body: gotBody}, putTime)
-			if !bytes.Equal(again, b[:size]) {
-				t.Fatalf("accepted record does not re-encode to itself:\n%x\n%x", b[:size], again)
-			}
-		case errors.Is(err, errBadRecord), errors.Is(err, io.ErrUnexpectedEOF):
-		default:
-			t.Fatalf("unexpected error %v", err)
 		}
 
-		if len(id) > 0xffff {
+		if len(id) > 0xffff || len(index) > MaxIndexLen {
 			return
 		}
-		rec := appendRecord(nil, Event{ID: id, Body: body}, 42)
-		size, putTime, gotID, gotBody, err = parseRecord(rec, 1<<30)
-		if err != nil || size != int64(len(rec)) || putTime != 42 || string(gotID) != id || !bytes.Equal(gotBody, body) {
-			t.Fatalf("round trip of (%q, %q) = %d, %d, %q, %q, %v", id, body, size, putTime, gotID, gotBody, err)
+		enc := appendRecord(nil, Event{ID: id, Index: index, Body: body}, 42)
+		rec, err := parseRecord(enc, 1<<30, segVersion)
+		if err != nil || rec.size != int64(len(enc)) || rec.putTime != 42 || string(rec.id) != id || string(rec.index) != index || !bytes.Equal(rec.body, body) {
+			t.Fatalf("round trip of (%q, %q, %q) = %+v, %v", id, index, body, rec, err)
 		}
 	})
 }
@@ -64,33 +72,6 @@ func FuzzDecodeAck(f *testing.F) {
 			t.Fatalf("accepted ack %x decodes to %+v, which encodes differently", b, p)
 		}
 	})
-}
-
-// FuzzParseByteSize checks that sizes from configuration files either parse
-// or fail with ErrInvalidConfig, and that plain numbers parse exactly.
-func FuzzParseByteSize(f *testing.F) {
-	for _, s := range []string{"1024", "64MiB", "1.5 GB", "", "x", "9999999999999TiB", "-1"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		n, err := ParseByteSize(s)
-		if err != nil {
-			if !errors.Is(err, ErrInvalidConfig) {
-				t.Fatalf("ParseByteSize(%q) error %v does not wrap ErrInvalidConfig", s, err)
-			}
-			return
-		}
-		if again, err := ParseByteSize(string(appendUint(nil, uint64(n)))); err != nil || again != n {
-			t.Fatalf("ParseByteSize(%q) = %d, which does not parse back: %d, %v", s, n, again, err)
-		}
-	})
-}
-
-func appendUint(b []byte, v uint64) []byte {
-	if v >= 10 {
-		b = appendUint(b, v/10)
-	}
-	return append(b, byte('0'+v%10))
 }
 
 // FuzzOpenSegment writes arbitrary bytes after a valid segment header, as a

@@ -34,7 +34,7 @@ func ids(evs []Event) []string {
 func cloneEvents(evs []Event) []Event {
 	out := make([]Event, len(evs))
 	for i, ev := range evs {
-		out[i] = Event{ID: ev.ID, Body: append([]byte(nil), ev.Body...)}
+		out[i] = Event{ID: ev.ID, Index: ev.Index, Body: append([]byte(nil), ev.Body...)}
 	}
 	return out
 }
@@ -108,4 +108,30 @@ func (o *fakeOutput) events() []Event {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return append([]Event(nil), o.got...)
+}
+
+// consumerWait returns the consumer's wait of either queue.
+func (l *ledger) consumerWait() *batchWait { return l.wait }
+
+// runLoop runs a delivery loop from q to out with small, fast batches, as
+// the concurrency tests want, until stop: stop waits until q has
+// acknowledged acked events (20 s at most), ends Run and fails the test on
+// its error.
+func runLoop(t *testing.T, q Queue, out Output) (stop func(acked uint64)) {
+	t.Helper()
+	loop := NewLoop(q, out, LoopConfig{Flush: FlushConfig{MinEvents: 10, Timeout: time.Millisecond}, BatchSize: 17}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- loop.Run(ctx) }()
+	return func(acked uint64) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for q.Stats().Acked < acked && time.Now().Before(deadline) {
+			time.Sleep(2 * time.Millisecond)
+		}
+		cancel()
+		if err := <-runErr; err != nil {
+			t.Fatalf("Run() = %v", err)
+		}
+	}
 }

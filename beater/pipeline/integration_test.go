@@ -3,25 +3,15 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"os"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/spawnbeat/spawnbeat/config/bytesize"
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
 	"golang.org/x/sys/unix"
 )
-
-// requireRoot skips a privileged test outside root, except under CI=true,
-// where it must run.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("privileged test must run under CI=true: run as root")
-		}
-		t.Skip("needs root")
-	}
-}
 
 // TestIntegrationDiskFull puts events into a disk queue on a tiny tmpfs,
 // far below max_size, until the file system is full: Put must fail with
@@ -29,10 +19,10 @@ func requireRoot(t *testing.T) {
 // accept must come back; once acknowledgements free segments, Put works
 // again.
 func TestIntegrationDiskFull(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	tests := []struct {
 		name        string
-		segmentSize ByteSize
+		segmentSize bytesize.Size
 	}{
 		{name: "many segments fit", segmentSize: 16 << 10},
 		// One segment could outgrow the file system: its space can only be
@@ -42,9 +32,12 @@ func TestIntegrationDiskFull(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { testDiskFull(t, tt.segmentSize) })
 	}
+	t.Run("TryPut", testDiskFullTryPut)
 }
 
-func testDiskFull(t *testing.T, segmentSize ByteSize) {
+// mountTiny mounts a 128 KiB tmpfs on a temporary directory.
+func mountTiny(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=128k,mode=0700"); err != nil {
 		t.Fatalf("mount tmpfs on %s: %v", dir, err)
@@ -54,7 +47,68 @@ func testDiskFull(t *testing.T, segmentSize ByteSize) {
 			t.Errorf("unmount %s: %v", dir, err)
 		}
 	})
-	cfg := diskConfig(dir)
+	return dir
+}
+
+// testDiskFullTryPut fills the file system with TryPut, the capture's call,
+// which accepts events before the writer finds out that they do not fit:
+// those are counted as rejected, the rest come back in order, nothing is
+// torn, and once everything is acknowledged TryPut works again.
+func testDiskFullTryPut(t *testing.T) {
+	cfg := diskConfig(mountTiny(t))
+	cfg.SegmentSize = 16 << 10
+	cfg.MaxSize = 4 << 20
+	q, err := OpenDisk(cfg, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = q.Close() }()
+	fill := func(from int) (accepted []Event) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for i := from; q.Stats().Rejected == 0; i++ {
+			if time.Now().After(deadline) {
+				t.Fatal("no write failed on a full 128 KiB file system")
+			}
+			ev := bigEvent(i, 480)
+			if q.TryPut(ev) {
+				accepted = append(accepted, ev)
+			}
+			if i%16 == 0 {
+				time.Sleep(time.Millisecond) // let the writer run
+			}
+		}
+		return accepted
+	}
+	accepted := fill(0)
+	flushNow(q)
+	st := q.Stats()
+	written := len(accepted) - int(st.Rejected)
+	if st.EventsIn != uint64(written) || st.Events != int64(written) || written <= 0 {
+		t.Fatalf("Stats() = %+v after %d accepted: want the rejected ones taken out", st, len(accepted))
+	}
+	got := drain(t, q, 50)
+	if diff := cmp.Diff(ids(accepted[:written]), ids(got)); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	if st := q.Stats(); st.TornSkipped != 0 {
+		t.Errorf("TornSkipped = %d: a failed write left a torn record", st.TornSkipped)
+	}
+	// Everything acknowledged: the segments are recycled and there is room.
+	more := 0
+	for i := range 20 {
+		if q.TryPut(bigEvent(100000+i, 480)) {
+			more++
+		}
+	}
+	flushNow(q)
+	if st := q.Stats(); st.Events != int64(more) || more == 0 {
+		t.Errorf("after acknowledging all: %d accepted, Stats() = %+v; want them all in the file", more, st)
+	}
+}
+
+func testDiskFull(t *testing.T, segmentSize bytesize.Size) {
+	cfg := diskConfig(mountTiny(t))
 	cfg.SegmentSize = segmentSize
 	cfg.MaxSize = 4 << 20 // well above what the file system holds
 	q, err := OpenDisk(cfg, "", nil)

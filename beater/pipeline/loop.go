@@ -123,22 +123,6 @@ func (l *Loop) Drain(ctx context.Context) error {
 	return nil
 }
 
-// Shutdown ends delivery for good: for a queue that does not persist (the
-// memory queue) it first drains what is queued, bounded by ctx's deadline;
-// the disk queue keeps its events for the next start instead. Then it closes
-// the queue. Call it after Run has returned. It returns the drain's error
-// (events left at the deadline) joined with Close's.
-func (l *Loop) Shutdown(ctx context.Context) error {
-	var drainErr error
-	if _, durable := l.q.(*DiskQueue); !durable {
-		drainErr = l.Drain(ctx)
-	}
-	if err := l.q.Close(); err != nil {
-		return errors.Join(drainErr, fmt.Errorf("shutdown: %w", err))
-	}
-	return drainErr
-}
-
 // deliver publishes b until the output takes it or ctx ends, then
 // acknowledges it.
 func (l *Loop) deliver(ctx context.Context, b Batch) error {

@@ -209,21 +209,14 @@ func TestOpen(t *testing.T) {
 	}
 }
 
-func TestLoopShutdown(t *testing.T) {
-	tests := []struct {
-		name      string
-		disk      bool
-		wantSent  int // delivered by Shutdown
-		wantAfter int // found by a reopen (disk only)
-	}{
-		{name: "memory queue is drained", wantSent: 30},
-		{name: "disk queue keeps its events", disk: true, wantAfter: 30},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+// TestLoopDrainThenClose is the beater's shutdown: once Run has returned,
+// Drain delivers what is queued, whichever the queue, and Close ends it.
+func TestLoopDrainThenClose(t *testing.T) {
+	for _, disk := range []bool{false, true} {
+		t.Run(fmt.Sprintf("disk=%v", disk), func(t *testing.T) {
 			var q Queue
 			cfg := diskConfig(t.TempDir())
-			if tt.disk {
+			if disk {
 				q = openDisk(t, cfg)
 			} else {
 				q = newMem(t, 64)
@@ -233,18 +226,21 @@ func TestLoopShutdown(t *testing.T) {
 			loop := fastLoop(q, out, 8)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if err := loop.Shutdown(ctx); err != nil {
-				t.Fatalf("Shutdown() = %v", err)
+			if err := loop.Drain(ctx); err != nil {
+				t.Fatalf("Drain() = %v", err)
 			}
-			if got := len(out.events()); got != tt.wantSent {
-				t.Errorf("Shutdown delivered %d events, want %d", got, tt.wantSent)
+			if err := q.Close(); err != nil {
+				t.Fatalf("Close() = %v", err)
+			}
+			if diff := cmp.Diff(ids(testEvents(0, 30)), ids(out.events())); diff != "" {
+				t.Errorf("delivered (-want +got):\n%s", diff)
 			}
 			if err := q.Put(context.Background(), testEvent(99)); !errors.Is(err, ErrClosed) {
-				t.Errorf("Put after Shutdown = %v, want ErrClosed", err)
+				t.Errorf("Put after Close = %v, want ErrClosed", err)
 			}
-			if tt.disk {
-				if got := openDisk(t, cfg).Stats().Events; got != int64(tt.wantAfter) {
-					t.Errorf("reopened disk queue holds %d events, want %d", got, tt.wantAfter)
+			if disk {
+				if got := openDisk(t, cfg).Stats().Events; got != 0 {
+					t.Errorf("reopened disk queue holds %d events, want 0", got)
 				}
 			}
 		})
@@ -272,33 +268,14 @@ func TestConcurrentProducerConsumer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			q := tt.open(t)
 			out := &fakeOutput{}
-			loop := NewLoop(q, out, LoopConfig{Flush: FlushConfig{MinEvents: 10, Timeout: time.Millisecond}, BatchSize: 17}, nil)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			runErr := make(chan error, 1)
-			go func() { runErr <- loop.Run(ctx) }()
+			stop := runLoop(t, q, out)
 			want := testEvents(0, n)
-			putErr := make(chan error, 1)
-			go func() {
-				for _, ev := range want {
-					if err := q.Put(ctx, ev); err != nil {
-						putErr <- err
-						return
-					}
+			for _, ev := range want {
+				if err := q.Put(context.Background(), ev); err != nil {
+					t.Fatalf("Put() = %v", err)
 				}
-				putErr <- nil
-			}()
-			if err := <-putErr; err != nil {
-				t.Fatalf("Put() = %v", err)
 			}
-			deadline := time.Now().Add(20 * time.Second)
-			for q.Stats().Acked < n && time.Now().Before(deadline) {
-				time.Sleep(2 * time.Millisecond)
-			}
-			cancel()
-			if err := <-runErr; err != nil {
-				t.Fatalf("Run() = %v", err)
-			}
+			stop(n)
 			if diff := cmp.Diff(ids(want), ids(out.events())); diff != "" {
 				t.Errorf("delivered (-want +got):\n%s", diff)
 			}

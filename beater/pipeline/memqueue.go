@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -23,26 +22,15 @@ import (
 // MemQueue is safe for concurrent use by any number of producers (Put,
 // TryPut) and one consumer (Get, Ack, Rewind); Stats and Close may be called
 // from any goroutine. It copies each Event's Body: producers may reuse it.
+// An accepted event is ready at once (ready == tail in the ledger).
 type MemQueue struct {
 	log *zap.Logger
 
-	mu     sync.Mutex
+	ledger          // its mu guards the fields below
 	buf    []Event  // ring; slot i holds sequence i % len(buf)
 	times  []int64  // put time (unix ns) per slot
-	head   uint64   // oldest unacknowledged sequence
-	read   uint64   // next sequence Get hands out
-	tail   uint64   // next sequence Put writes
-	bytes  int64    // ID+Body bytes of head..tail
 	free   [][]byte // body buffers of acknowledged events, the last freed last
-	closed bool
-
-	closing chan struct{} // closed by Close
-	room    roomWait      // Put's wait for room; Ack wakes it
-	wait    *batchWait    // Get's wait for a batch; producers notify it under mu
-
-	out []Event // consumer-owned: the batch Get returns, reused
-
-	counters
+	out    []Event  // consumer-owned: the batch Get returns, reused
 }
 
 // NewMemQueue returns an empty memory queue with the capacity of cfg.Events.
@@ -55,35 +43,29 @@ func NewMemQueue(cfg MemConfig, log *zap.Logger) (*MemQueue, error) {
 		log = zap.NewNop()
 	}
 	q := &MemQueue{
-		log:     log.Named("memqueue"),
-		buf:     make([]Event, cfg.Events),
-		times:   make([]int64, cfg.Events),
-		free:    make([][]byte, 0, cfg.Events),
-		closing: make(chan struct{}),
-		room:    newRoomWait(),
+		log:   log.Named("memqueue"),
+		buf:   make([]Event, cfg.Events),
+		times: make([]int64, cfg.Events),
+		free:  make([][]byte, 0, cfg.Events),
 	}
-	q.wait = newBatchWait(&q.mu, q.closing, q.readyState)
+	q.init(func() int64 { return q.times[q.read%uint64(len(q.buf))] })
 	return q, nil
 }
+
+// hasRoom reports whether the ring has a free slot; mu is held.
+func (q *MemQueue) hasRoom() bool { return q.tail-q.head < uint64(len(q.buf)) }
 
 // Put adds ev, waiting for room while the queue is full.
 func (q *MemQueue) Put(ctx context.Context, ev Event) error {
 	q.mu.Lock()
-	for !q.closed && q.tail-q.head >= uint64(len(q.buf)) {
-		if err := q.room.await(ctx, &q.mu, q.closing); err != nil {
-			q.mu.Unlock()
-			q.rejected.Add(1)
+	if q.closed || !q.hasRoom() { // the common case stays inline
+		if err := q.admit(ctx, true, q.hasRoom); err != nil {
 			return fmt.Errorf("put event %q: %w", ev.ID, err)
 		}
 	}
-	if q.closed {
-		q.mu.Unlock()
-		q.rejected.Add(1)
-		return fmt.Errorf("put event %q: %w", ev.ID, ErrClosed)
-	}
 	q.store(ev)
 	// Hand the wake-up on to another waiting producer if room is left.
-	more := q.room.waiting() && q.tail-q.head < uint64(len(q.buf))
+	more := q.room.waiting() && q.hasRoom()
 	q.mu.Unlock()
 	if more {
 		q.room.wake()
@@ -95,14 +77,7 @@ func (q *MemQueue) Put(ctx context.Context, ev Event) error {
 // counted as dropped (full) or rejected (closed).
 func (q *MemQueue) TryPut(ev Event) bool {
 	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
-		q.rejected.Add(1)
-		return false
-	}
-	if q.tail-q.head >= uint64(len(q.buf)) {
-		q.mu.Unlock()
-		q.dropped.Add(1)
+	if (q.closed || !q.hasRoom()) && q.admit(context.Background(), false, q.hasRoom) != nil {
 		return false
 	}
 	q.store(ev)
@@ -114,21 +89,19 @@ func (q *MemQueue) TryPut(ev Event) bool {
 // command line's document is not held for the queue's lifetime.
 const keepBodyCap = 64 << 10
 
-// store appends a copy of ev and wakes a waiting Get if it can act now;
-// q.mu is held and there is room.
+// store appends a copy of ev and makes it ready; mu is held and there is
+// room.
 func (q *MemQueue) store(ev Event) {
 	i := q.tail % uint64(len(q.buf))
-	q.buf[i] = Event{ID: ev.ID, Body: append(q.buffer(len(ev.Body)), ev.Body...)}
+	q.buf[i] = Event{ID: ev.ID, Index: ev.Index, Body: append(q.buffer(len(ev.Body)), ev.Body...)}
 	q.times[i] = time.Now().UnixNano()
-	q.tail++
-	q.bytes += int64(len(ev.ID) + len(ev.Body))
-	q.eventsIn.Add(1)
-	q.wait.notify(q.tail - q.read)
+	q.accept(1, int64(len(ev.ID)+len(ev.Body)))
+	q.makeReady(1)
 }
 
 // buffer returns an empty buffer for a body of n bytes: the one freed last
 // (its memory is the likeliest to be in cache), or a new one if that is too
-// small; q.mu is held.
+// small; mu is held.
 func (q *MemQueue) buffer(n int) []byte {
 	if k := len(q.free); k > 0 {
 		b := q.free[k-1]
@@ -143,15 +116,6 @@ func (q *MemQueue) buffer(n int) []byte {
 	return make([]byte, 0, n+n/4)
 }
 
-// readyState is the memory queue's readyFunc; q.mu is held.
-func (q *MemQueue) readyState() (ready uint64, oldest int64, closed bool) {
-	ready = q.tail - q.read
-	if ready > 0 {
-		oldest = q.times[q.read%uint64(len(q.buf))]
-	}
-	return ready, oldest, q.closed
-}
-
 // Get hands out up to maxEvents events; see Queue.Get. The returned
 // Events slice is reused by the next Get.
 func (q *MemQueue) Get(ctx context.Context, minEvents, maxEvents int, flushTimeout time.Duration) (Batch, error) {
@@ -159,13 +123,7 @@ func (q *MemQueue) Get(ctx context.Context, minEvents, maxEvents int, flushTimeo
 	if err != nil {
 		return Batch{}, err
 	}
-	b := q.take(int(min(ready, uint64(max(maxEvents, 1)))))
-	q.mu.Unlock()
-	return b, nil
-}
-
-// take copies n ready events into the consumer's batch; q.mu is held.
-func (q *MemQueue) take(n int) Batch {
+	n := int(min(ready, uint64(max(maxEvents, 1))))
 	if cap(q.out) < n {
 		q.out = make([]Event, n, max(n, len(q.buf)))
 	}
@@ -176,83 +134,58 @@ func (q *MemQueue) take(n int) Batch {
 		out[k] = ev
 		bytes += int64(len(ev.ID) + len(ev.Body))
 	}
-	b := Batch{Events: out, seq: q.read, span: uint64(n), bytes: bytes}
-	q.read += uint64(n)
-	return b
+	b := q.take(out, uint64(n), bytes)
+	q.mu.Unlock()
+	return b, nil
 }
 
 // Ack releases the oldest unacknowledged batch b.
 func (q *MemQueue) Ack(b Batch) error {
-	n := b.span
 	q.mu.Lock()
-	if q.closed {
+	if err := q.checkAck(b); err != nil {
 		q.mu.Unlock()
-		return fmt.Errorf("ack batch: %w", ErrClosed)
+		return err
 	}
-	if b.seq != q.head || q.head+n > q.read {
-		q.mu.Unlock()
-		return fmt.Errorf("ack batch at %d of %d events, oldest unacknowledged is %d: %w", b.seq, n, q.head, ErrAckOrder)
-	}
-	for s := q.head; s < q.head+n; s++ {
+	for s := q.head; s < q.head+b.span; s++ {
 		ev := &q.buf[s%uint64(len(q.buf))]
 		if cap(ev.Body) <= keepBodyCap {
 			q.free = append(q.free, ev.Body[:0])
 		}
 		*ev = Event{}
 	}
-	q.head += n
-	q.bytes -= b.bytes
-	wake := q.room.waiting()
+	wake := q.release(b)
 	q.mu.Unlock()
-	q.acked.Add(n)
-	q.batches.Add(1)
-	if wake {
-		q.room.wake()
-	}
+	q.released(b, wake)
 	return nil
 }
 
 // Rewind makes Get hand out every unacknowledged event again.
 func (q *MemQueue) Rewind() {
 	q.mu.Lock()
-	q.read = q.head
-	if q.tail > q.read {
-		q.wait.wake()
-	}
+	q.rewind()
 	q.mu.Unlock()
 }
 
 // Stats returns a snapshot of the counters.
 func (q *MemQueue) Stats() Stats {
 	q.mu.Lock()
-	depth := int64(q.tail - q.head)
-	bytes := q.bytes
-	var age time.Duration
-	if depth > 0 {
-		age = time.Duration(time.Now().UnixNano() - q.times[q.head%uint64(len(q.buf))])
-	}
-	q.mu.Unlock()
-	st := q.stats()
-	st.Events, st.Bytes, st.OldestUnacked = depth, bytes, age
-	return st
+	defer q.mu.Unlock()
+	return q.stats(q.times[q.head%uint64(len(q.buf))])
 }
 
 // Close wakes every waiter, discards the unacknowledged events (counted as
 // dropped) and makes further calls fail with ErrClosed. Safe to call twice.
 func (q *MemQueue) Close() error {
 	q.mu.Lock()
-	if q.closed {
+	if !q.close() {
 		q.mu.Unlock()
 		return nil
 	}
-	q.closed = true
 	lost := q.tail - q.head
 	clear(q.buf)
 	q.free = nil
-	q.head = q.tail
-	q.read = q.tail
+	q.head, q.read, q.ready = q.tail, q.tail, q.tail
 	q.bytes = 0
-	close(q.closing)
 	q.mu.Unlock()
 	if lost > 0 {
 		q.dropped.Add(lost)

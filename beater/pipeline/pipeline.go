@@ -10,6 +10,11 @@ type Event struct {
 	// ID is deterministic per document (its event.id): Elasticsearch uses it
 	// as _id, so that a retried create that already landed answers 409.
 	ID string
+	// Index is the data stream (or index) the document goes to, decided
+	// where the document is made (logs-spawnbeat.process-<namespace>);
+	// empty means the output's configured one. The disk queue keeps it with
+	// the record (at most MaxIndexLen bytes).
+	Index string
 	// Body is the JSON document, without a trailing newline.
 	Body []byte
 }
@@ -40,7 +45,9 @@ type Queue interface {
 	// spawnbeat's capture uses TryPut: it must never wait.
 	Put(ctx context.Context, ev Event) error
 	// TryPut adds ev without blocking and reports whether it did; a refusal
-	// is counted (Stats.Dropped when full, Stats.Rejected otherwise).
+	// is counted (Stats.Dropped when full, Stats.Rejected otherwise). The
+	// disk queue writes ev to its file shortly after, off the caller's
+	// goroutine, and counts it as rejected should that write fail.
 	TryPut(ev Event) bool
 	// Get hands out the next events not handed out yet, at most maxEvents of
 	// them. It waits until at least minEvents are ready, or the oldest ready
@@ -88,14 +95,14 @@ func (b Batch) Len() int { return len(b.Events) }
 // OldestUnacked are current. TornSkipped counts damaged regions: a run of
 // adjacent bad records counts once.
 type Stats struct {
-	EventsIn      uint64        `json:"events_in"`         // accepted by Put or TryPut
+	EventsIn      uint64        `json:"events_in"`         // accepted by Put or TryPut (disk queue: once in the file)
 	Dropped       uint64        `json:"dropped"`           // lost because the queue was full (drop_newest, TryPut) or discarded at Close (memory queue)
 	Rejected      uint64        `json:"rejected"`          // Put or TryPut failed otherwise: too large, closed, ctx ended while waiting, write error
 	Acked         uint64        `json:"acked"`             // acknowledged and released
 	Batches       uint64        `json:"batches"`           // batches acknowledged
 	Events        int64         `json:"events"`            // queue depth: events not acknowledged yet
 	Bytes         int64         `json:"bytes"`             // queue depth in bytes (record sizes on disk, or ID+Body in memory)
-	DiskBytes     int64         `json:"disk_bytes"`        // disk queue: bytes of all segment files (what max_size limits)
+	DiskBytes     int64         `json:"disk_bytes"`        // disk queue: bytes of the segment files with the records on their way to them (what max_size limits)
 	TornSkipped   uint64        `json:"torn_skipped"`      // disk queue: torn or corrupt records detected by checksum and skipped
 	Fsyncs        uint64        `json:"fsyncs"`            // disk queue: fsync calls
 	OldestUnacked time.Duration `json:"oldest_unacked_ns"` // age of the oldest event not acknowledged yet; 0 when empty

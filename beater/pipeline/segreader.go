@@ -17,14 +17,16 @@ const readChunk = 256 << 10
 type segReader struct {
 	f          *os.File
 	seg        uint64
+	version    uint32 // of the segment's records
 	buf        []byte
 	bufOff     int64 // file offset of buf[0]
 	n          int   // valid bytes in buf
 	maxPayload int64
 }
 
-// open points r at segment seg of dir, reusing the file when it already is.
-func (r *segReader) open(dir string, seg uint64) error {
+// open points r at segment seg of dir, whose records are of the given
+// version, reusing the file when it already is.
+func (r *segReader) open(dir string, seg uint64, version uint32) error {
 	if r.f != nil && r.seg == seg {
 		return nil
 	}
@@ -33,7 +35,7 @@ func (r *segReader) open(dir string, seg uint64) error {
 	if err != nil {
 		return fmt.Errorf("open segment %d for reading: %w", seg, err)
 	}
-	r.f, r.seg, r.n = f, seg, 0
+	r.f, r.seg, r.version, r.n = f, seg, version, 0
 	return nil
 }
 
@@ -70,14 +72,6 @@ func (r *segReader) window(off, limit int64, need int) ([]byte, error) {
 	return r.buf[:got], nil
 }
 
-// record is one decoded record; its slices point into the reader's buffer.
-type record struct {
-	size    int64
-	putTime int64
-	id      []byte
-	body    []byte
-}
-
 // next decodes the record at off, which must lie below limit. It returns
 // io.ErrUnexpectedEOF when the bytes up to limit hold only the start of a
 // record, and errBadRecord when they cannot be one.
@@ -86,7 +80,7 @@ func (r *segReader) next(off, limit int64) (record, error) {
 	if err != nil {
 		return record{}, err
 	}
-	size, t, id, body, err := parseRecord(b, r.maxPayload)
+	rec, err := parseRecord(b, r.maxPayload, r.version)
 	if errors.Is(err, io.ErrUnexpectedEOF) && len(b) >= recHeaderSize {
 		need := recHeaderSize + int64(binary.LittleEndian.Uint32(b[0:4]))
 		if off+need > limit {
@@ -95,19 +89,16 @@ func (r *segReader) next(off, limit int64) (record, error) {
 		if b, err = r.window(off, limit, int(need)); err != nil {
 			return record{}, err
 		}
-		size, t, id, body, err = parseRecord(b, r.maxPayload)
+		rec, err = parseRecord(b, r.maxPayload, r.version)
 	}
-	if err != nil {
-		return record{}, err
-	}
-	return record{size: size, putTime: t, id: id, body: body}, nil
+	return rec, err
 }
 
 // resync returns the offset of the first valid record after a bad one at
 // off, or limit when none follows. CRC-32C makes a false match at a random
 // offset a one-in-four-billion event.
 func (r *segReader) resync(off, limit int64) (int64, error) {
-	for o := off + 1; o+recHeaderSize+payloadFixed <= limit; o++ {
+	for o := off + 1; o+recHeaderSize+payloadV1 <= limit; o++ {
 		_, err := r.next(o, limit)
 		switch {
 		case err == nil:

@@ -64,7 +64,8 @@ RULE_ID, VERSION, NAME, STATUS and WARNINGS. STATUS is "loaded" (with
 "replaces built-in" when a user rule takes a built-in's place), "unsupported:
 REASON" (for example a sample query), or "error: PATH:LINE:COL: message".
 A sequence rule's STATUS is "loaded, sequence".
-WARNINGS names the fields a rule references that spawnbeat never fills.
+WARNINGS names the fields a rule references that spawnbeat never fills
+(?field for those the rule writes optional).
 Exit status 1 when any rule file has an error.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -106,7 +107,14 @@ func writeList(w io.Writer, set *rules.Set) error {
 		}
 		warn := ""
 		if len(r.Unresolved) > 0 {
-			warn = "unresolved fields: " + strings.Join(r.Unresolved, ", ")
+			names := make([]string, len(r.Unresolved))
+			for i, f := range r.Unresolved {
+				names[i] = f.Field
+				if f.Optional {
+					names[i] = "?" + f.Field
+				}
+			}
+			warn = "unresolved fields: " + strings.Join(names, ", ")
 		}
 		row(tw, r.Meta.ID, r.Meta.Version, r.Meta.Name, status, warn)
 	}
@@ -138,16 +146,24 @@ func noArgs(cmd *cobra.Command, args []string) error {
 }
 
 func newRulesCheckCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "check PATH...",
+	var strict bool
+	cmd := &cobra.Command{
+		Use:   "check [--strict] PATH...",
 		Short: "Parse and compile rule files",
 		Long: `Parse and compile the rule files of every PATH (the built-in rules are
 not included). Exit status 0 when all load; otherwise every problem is printed
 on stderr as PATH:LINE:COL: message (an EQL error's position is the place in
 the file) and the exit status is 1. Rules that cannot run inline (samples,
-joins, pipes, sequences with missing events, other rule types) and fields
-spawnbeat never fills are reported as notes and warnings on stderr; they do
-not fail the check.`,
+joins, pipes, sequences with missing events, other rule types) are reported as
+notes on stderr and do not fail the check.
+
+A field a rule references that spawnbeat never fills is a warning, placed at
+its first reference: the rule loads, and every condition on the field sees a
+missing field (so "not process.parnet.name == ..." excludes nothing). With
+--strict it is an error and fails the check, as Elasticsearch refuses a query
+that names a field no index maps ("Unknown column"). A field written ?field is
+optional: Elasticsearch reads it as null where it is not mapped, and the check
+notes it without failing.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageError(errors.New("rules check: at least one PATH is required"))
@@ -173,7 +189,15 @@ not fail the check.`,
 				fmt.Fprintf(stderr, "%s: note: rule %s (%s) is not run: %s\n", u.File, u.RuleID, u.Name, oneLine(u.Reason))
 			}
 			for _, w := range set.Warnings() {
-				fmt.Fprintf(stderr, "%s: warning: rule %s (%s) references %s, which spawnbeat never fills\n", w.File, w.RuleID, w.Name, w.Field)
+				kind := "warning"
+				switch {
+				case w.Optional:
+					kind = "note"
+				case strict:
+					kind = "error"
+					failed++
+				}
+				fmt.Fprintf(stderr, "%s: %s: %s\n", w.Place(), kind, w.Message())
 			}
 			if failed > 0 {
 				return &exitError{Code: statusError, Err: fmt.Errorf("rules check: %d problem(s)", failed)}
@@ -183,6 +207,8 @@ not fail the check.`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&strict, "strict", false, "fail on fields spawnbeat never fills that are not written ?field")
+	return cmd
 }
 
 func newRulesTestCommand() *cobra.Command {

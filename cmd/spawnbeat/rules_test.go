@@ -45,7 +45,7 @@ func runRules(t *testing.T, stdin string, args ...string) (string, string, int) 
 // eventsFile holds hand-written ECS documents, one a line
 // (testdata/events/README.md says what each line is): the Python-tty rule's
 // two branches (1: python3 -c pty.spawn, nested objects; 2: interactive
-// python3, dotted keys), its negative controls from FACTS.md (3: os.system,
+// python3, dotted keys), its negative controls (3: os.system,
 // child sh -c ls with 3 args; 4: subprocess.run(["/bin/sh"]) from a script;
 // 5: python3 -i), a blank line (6), a line that is not JSON (7), nginx
 // starting sh for the custom web shell rule (8) and a JSON array (9).
@@ -347,11 +347,39 @@ func TestRulesList(t *testing.T) {
 		})
 	}
 
-	// rules check reports the same warning on stderr and passes.
+	// rules check reports the same warning on stderr, at the field's first
+	// reference, and passes; with --strict it fails, as Elasticsearch
+	// refuses a query on a field no index maps.
+	const msg = "rule 44444444-0000-4000-8000-000000000001 (Reads a file) references file.path, which spawnbeat never fills; " +
+		"every condition on it sees a missing field: write ?file.path if the rule allows for that\n"
 	_, errOut, status := runRules(t, "", "check", unresolved)
-	wantErr := unresolved + ": warning: rule 44444444-0000-4000-8000-000000000001 (Reads a file) references file.path, which spawnbeat never fills\n"
-	if status != 0 || errOut != wantErr {
+	if wantErr := unresolved + ":7:50: warning: " + msg; status != 0 || errOut != wantErr {
 		t.Errorf("check: status %d stderr %q, want 0 and %q", status, errOut, wantErr)
+	}
+	out, errOut, status := runRules(t, "", "check", "--strict", unresolved)
+	if wantErr := unresolved + ":7:50: error: " + msg; status != 1 || errOut != wantErr || out != "" {
+		t.Errorf("check --strict: status %d stdout %q stderr %q, want 1, nothing and %q", status, out, errOut, wantErr)
+	}
+}
+
+// TestRulesCheckOptionalField: a field written ?field that spawnbeat never
+// fills is noted, even with --strict, and the rule loads: Elasticsearch
+// reads it as null.
+func TestRulesCheckOptionalField(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "optional.toml")
+	text := "[rule]\nname = \"Optional\"\nrule_id = \"44444444-0000-4000-8000-000000000002\"\ntype = \"eql\"\n" +
+		"severity = \"low\"\nrisk_score = 21\nquery = 'process where process.name == \"cat\" and not ?auditd.data.syscall == \"open\"'\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, status := runRules(t, "", "check", "--strict", path)
+	wantErr := path + ":7:54: note: rule 44444444-0000-4000-8000-000000000002 (Optional) references ?auditd.data.syscall, which spawnbeat never fills: it reads as null\n"
+	if status != 0 || errOut != wantErr || out != "OK: 1 rules loaded, 0 unsupported, from 1 files\n" {
+		t.Errorf("status %d stdout %q stderr %q, want 0, OK and %q", status, out, errOut, wantErr)
+	}
+	out, _, _ = runRules(t, "", "list", "--builtin=false", "--rules", path)
+	if !strings.Contains(out, "unresolved fields: ?auditd.data.syscall\n") {
+		t.Errorf("list:\n%s", out)
 	}
 }
 

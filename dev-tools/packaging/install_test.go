@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
 )
 
 // maxExposure is the highest exposure `systemd-analyze security` may rate
@@ -179,7 +181,7 @@ process where event.type == "start" and process.name == "user-rule-marker"
 // user's edit, rules, keystore and disk queue survive; dpkg's conffile
 // question answered by --force-confold), then removes and purges it.
 func TestIntegrationDebInstallUpgradePurge(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	requireTool(t, "unshare")
 	requireTool(t, "chroot")
 	hostStatus, err := os.Stat("/var/lib/dpkg/status")

@@ -32,18 +32,6 @@ func requireTool(t *testing.T, name string) string {
 	return ""
 }
 
-// requireRoot skips a test that needs root, except under CI=true.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root, and CI=true requires it to run")
-	}
-	t.Skip("needs root (dpkg --root installs files owned by root)")
-}
-
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

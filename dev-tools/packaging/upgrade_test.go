@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
 	"github.com/spawnbeat/spawnbeat/tests/esserver"
 )
 
@@ -113,7 +114,7 @@ func closedPort(t *testing.T) int {
 // against a reachable Elasticsearch (the test server), it delivers every
 // queued document, once.
 func TestIntegrationUpgradeDeliversDiskQueue(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	r := newThrowawayRoot(t)
 	r.dpkgRun("-i", artifact(t, Deb).Path)
 	v2 := secondDeb(t)

@@ -88,7 +88,7 @@ func execStream(n int) []*ecs.Event {
 		c := everyday[i%len(everyday)]
 		ppid := 2000 + i%37
 		out[i] = &ecs.Event{
-			Event: ecs.Meta{Kind: ecs.KindEvent, Type: "start", Action: ecs.ActionExec, Outcome: "success",
+			Event: ecs.Meta{Kind: ecs.KindEvent, Type: "start", Action: ecs.ActionExec,
 				ID: "ev-" + strconv.Itoa(i), Sequence: uint64(i + 1)},
 			Host: streamHost,
 			Process: ecs.Process{

@@ -17,19 +17,6 @@ import (
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
 )
 
-// requireRoot skips a privileged test when not root, except under CI=true,
-// where it must run and therefore fails.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s needs root (CI=true: privileged tests must run)", t.Name())
-	}
-	t.Skipf("%s needs root", t.Name())
-}
-
 // marker returns an argument no other process on the host carries: the
 // test process's pid, the time in nanoseconds and what it marks.
 func marker(what string) string {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
 	"github.com/spawnbeat/spawnbeat/module/process/execargs"
 )
@@ -111,7 +112,7 @@ func run(t *testing.T, cmd *exec.Cmd) (pid int, started time.Time, err error) {
 }
 
 func TestIntegrationExec(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	c := startCapture(t, testOptions())
 	parent := self(t)
 	dash := resolve(t, "/bin/sh")
@@ -477,7 +478,7 @@ func waitDoc(c *capture, timeout time.Duration, match func(*ecs.Event) bool) (do
 }
 
 func TestIntegrationFork(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	opts := testOptions()
 	opts.Fork = true
 	opts.ScanExisting = false
@@ -543,7 +544,7 @@ func storm(t *testing.T, n, launchers, rate int, args ...string) []int {
 }
 
 func TestIntegrationLostResync(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	opts := testOptions()
 	// SO_RCVBUFFORCE doubles 4 KiB to 8 KiB, about a dozen events at
 	// ~700 bytes of skb truesize each: a storm overflows it while the
@@ -587,7 +588,7 @@ func TestIntegrationLostResync(t *testing.T) {
 }
 
 func TestIntegrationPoll(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	opts := testOptions()
 	opts.Mode = ModePoll
 	opts.PollPeriod = 20 * time.Millisecond
@@ -672,7 +673,7 @@ func shStorm(t *testing.T, n, launchers int, m string) []int {
 // the child execs, so two launchers can starve the Source's goroutine;
 // with GOMAXPROCS=4 it matches the /bin/sh launchers' figure.
 func TestIntegrationArgsShare(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	for _, from := range []string{ArgsKernel, ArgsProc} {
 		t.Run(from, func(t *testing.T) { argsShare(t, from) })
 	}
@@ -780,7 +781,7 @@ func argsShare(t *testing.T, from string) {
 // exec document names the new ids, which the Source learns from the
 // kernel's uid and gid events, not from /proc.
 func TestIntegrationCredentialChange(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	c := startCapture(t, testOptions())
 	m := marker("setpriv")
 	cmd := exec.Command("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/bin/sh", "-c", "sleep 0.05; exit 0", m)
@@ -833,7 +834,7 @@ func TestIntegrationCredentialChange(t *testing.T) {
 // the shell execs setpriv, also named runc, which empties the bounding set
 // before it execs sh, as runc narrows it for an unprivileged container.
 func TestIntegrationContainerID(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	c := startCapture(t, testOptions())
 	shRunc := namedRunc(t, "/bin/sh")
 	tests := []struct {
@@ -933,7 +934,7 @@ func fileExists(path string) bool {
 // variables configured, from a shell's environment and, inherited, from
 // its child's.
 func TestIntegrationEnvVars(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	opts := testOptions()
 	opts.EnvVars = []string{"HISTFILE", "LD_PRELOAD"}
 	c := startCapture(t, opts)
@@ -964,7 +965,7 @@ func TestIntegrationEnvVars(t *testing.T) {
 // later, or it calls setsid after, so sh's session is not the one its
 // image recorded. Both times sh's exec document names the terminal.
 func TestIntegrationTerminal(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	c := startCapture(t, testOptions())
 	dash, python3 := filepath.Base(resolve(t, "/bin/sh")), filepath.Base(resolve(t, "/usr/bin/python3"))
 	// python3 leads a session (setsid unless it does), makes a pty's slave

@@ -27,9 +27,10 @@ const (
 	ModePoll    = "poll"
 )
 
-// Where an exec'd process's arguments come from (spawnbeat.capture.exec_args).
+// Where an exec'd process's arguments come from (spawnbeat.capture.exec_args);
+// any other value ("auto", "") takes them in the kernel at the exec where it
+// allows (execargs), else from /proc.
 const (
-	ArgsAuto   = "auto"   // taken in the kernel at the exec where it allows (execargs), else /proc
 	ArgsKernel = "kernel" // taken in the kernel at the exec; fail to start when it cannot be
 	ArgsProc   = "proc"   // read from /proc after the exec event
 )
@@ -37,7 +38,7 @@ const (
 // Options configure a Source. A plain value; New copies it.
 type Options struct {
 	Mode          string        // ModeAuto, ModeNetlink or ModePoll
-	ExecArgs      string        // ArgsAuto ("" too), ArgsKernel or ArgsProc
+	ExecArgs      string        // ArgsKernel, ArgsProc, or "auto" (also "")
 	ReceiveBuffer int           // proc connector socket buffer in bytes (0: netlink.DefaultReceiveBuffer)
 	PollPeriod    time.Duration // poll mode: time between /proc scans
 	ProcRoot      string        // where /proc is mounted ("": /proc); etc/passwd and etc/group are read beside it

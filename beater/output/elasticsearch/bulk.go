@@ -10,7 +10,8 @@ import (
 
 // bulkFilterPath keeps what classification needs and nothing else. With
 // items.*.error alone successful items would vanish and positions would no
-// longer match the request (FACTS.md), so status stays in.
+// longer match the request (go-elasticsearch drops them from the
+// filtered answer, so item i is no longer request i), so status stays in.
 const bulkFilterPath = "errors,items.*.error,items.*.status"
 
 // bulkPath is the request path of every bulk request.

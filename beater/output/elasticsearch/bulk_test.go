@@ -451,26 +451,27 @@ func BenchmarkBulk(b *testing.B) {
 
 func TestIndexNames(t *testing.T) {
 	tests := []struct {
-		name, body, want string
+		name, index, want string
 	}{
-		{"document namespace", `{"a":1,"data_stream":{"type":"logs","dataset":"spawnbeat.process","namespace":"prod"}}`, "logs-spawnbeat.process-prod"},
-		{"namespace first", `{"data_stream":{"namespace":"qa","type":"logs"},"x":{"namespace":"no"}}`, "logs-spawnbeat.process-qa"},
-		{"no data_stream", `{"namespace":"other"}`, "logs-spawnbeat.process-default"},
-		{"namespace outside data_stream", `{"data_stream":{"type":"logs"},"k":{"namespace":"no"}}`, "logs-spawnbeat.process-default"},
-		{"escaped value in an argument", `{"process":{"args":["\"data_stream\":{\"namespace\":\"evil\"}"]}}`, "logs-spawnbeat.process-default"},
-		{"invalid namespace", `{"data_stream":{"namespace":"Bad-NS"}}`, "logs-spawnbeat.process-default"},
-		{"escape inside", `{"data_stream":{"namespace":"a\"b"}}`, "logs-spawnbeat.process-default"},
+		{"configured", "logs-spawnbeat.process-default", "logs-spawnbeat.process-default"},
+		{"another namespace", "logs-spawnbeat.process-prod", "logs-spawnbeat.process-prod"},
+		{"none", "", "logs-spawnbeat.process-default"},
+		{"not spawnbeat's", "logs-other-prod", "logs-spawnbeat.process-default"},
+		{"invalid namespace", "logs-spawnbeat.process-Bad-NS", "logs-spawnbeat.process-default"},
+		{"empty namespace", "logs-spawnbeat.process-", "logs-spawnbeat.process-default"},
 	}
 	n := indexNames{def: "logs-spawnbeat.process-default"}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := n.For([]byte(tc.body)); got != tc.want {
-				t.Errorf("For(%s) = %q, want %q", tc.body, got, tc.want)
+			for range 2 { // computed, then cached
+				if got := n.For(tc.index); got != tc.want {
+					t.Errorf("For(%q) = %q, want %q", tc.index, got, tc.want)
+				}
 			}
 		})
 	}
-	body := []byte(`{"data_stream":{"namespace":"prod"}}`)
-	if allocs := testing.AllocsPerRun(100, func() { _ = n.For(body) }); allocs != 0 {
-		t.Errorf("For allocates %.0f times per document for a known namespace", allocs)
+	index := "logs-spawnbeat.process-prod"
+	if allocs := testing.AllocsPerRun(100, func() { _ = n.For(index) }); allocs != 0 {
+		t.Errorf("For allocates %.0f times per event for a known index", allocs)
 	}
 }

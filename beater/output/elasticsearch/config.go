@@ -61,9 +61,10 @@ type Config struct {
 	// and counted (Stats.Dropped, error kind "retries_exhausted").
 	MaxRetries int `config:"max_retries"`
 
-	// Namespace is the default data_stream.namespace. Each document goes to
-	// logs-spawnbeat.process-<its data_stream.namespace>, or to this
-	// namespace's data stream when it carries none (the template maps the
+	// Namespace is the default data_stream.namespace. Each event goes to
+	// the data stream it names (pipeline.Event.Index, made from its
+	// document's data_stream.namespace where the document is made), or to
+	// this namespace's data stream when it names none (the template maps the
 	// field as constant_keyword, so a document must match its stream).
 	Namespace string `config:"namespace"`
 

@@ -471,8 +471,9 @@ func TestSetupKeepsExisting(t *testing.T) {
 	}
 }
 
-// TestPublishRoutesByNamespace: each document lands in the data stream of
-// its own data_stream.namespace, documents without one in the configured.
+// TestPublishRoutesByNamespace: each document lands in the data stream its
+// event names (its own data_stream.namespace's), an event that names none in
+// the configured one.
 func TestPublishRoutesByNamespace(t *testing.T) {
 	srv := startES(t, esserver.Options{})
 	cfg := testConfig(srv.URL())

@@ -71,7 +71,7 @@ func makeEvents(prefix string, n int, ns string, bad func(i int) bool) []pipelin
 			`"process":{"pid":%s,"name":"bash","args":["bash","-c","true"],"args_count":3},`+
 			`"data_stream":{"type":"logs","dataset":"spawnbeat.process","namespace":%q}}`,
 			ts.Add(time.Duration(i)*time.Millisecond).Format(time.RFC3339Nano), id, pid, ns)
-		evs[i] = pipeline.Event{ID: id, Body: []byte(body)}
+		evs[i] = pipeline.Event{ID: id, Index: DataStreamPrefix + ns, Body: []byte(body)}
 	}
 	return evs
 }

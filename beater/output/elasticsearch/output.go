@@ -172,7 +172,7 @@ func (w *worker) deliver(ctx context.Context, chunk []pipeline.Event) error {
 	w.items = w.items[:0]
 	w.pending = w.pending[:0]
 	for i := range chunk {
-		w.items = append(w.items, item{id: chunk[i].ID, body: chunk[i].Body, index: w.names.For(chunk[i].Body)})
+		w.items = append(w.items, item{id: chunk[i].ID, body: chunk[i].Body, index: w.names.For(chunk[i].Index)})
 		w.pending = append(w.pending, i)
 	}
 	limit := len(w.pending) // shrinks when a request is too large or malformed (bisection)

@@ -176,7 +176,7 @@ func jsonToECS(doc map[string]any) (*ecs.Event, bool) {
 		return nil, false
 	}
 	e := &ecs.Event{
-		Event:     ecs.Meta{Kind: s("event.kind"), Type: s("event.type"), Action: s("event.action"), Outcome: s("event.outcome"), ID: s("event.id")},
+		Event:     ecs.Meta{Kind: s("event.kind"), Type: s("event.type"), Action: s("event.action"), ID: s("event.id")},
 		Host:      &ecs.Host{Name: s("host.name"), ID: s("host.id"), OS: ecs.OS{Type: s("host.os.type"), Name: s("host.os.name")}},
 		Namespace: s("data_stream.namespace"),
 	}

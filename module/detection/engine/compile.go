@@ -50,7 +50,21 @@ type Program[T any] struct {
 	category   func(T) bool
 	root       func(T) bool
 	fields     []string
-	unresolved []string
+	unresolved []UnresolvedField
+}
+
+// UnresolvedField is a field a query references that the resolver never
+// fills: every condition on it sees a missing field. A plain value.
+type UnresolvedField struct {
+	Name string
+	// Optional is true when every reference writes it ?name. Elasticsearch
+	// reads an optional field that no searched index maps as null; a field
+	// that is neither mapped nor optional fails the whole query ("Unknown
+	// column"). See the package documentation.
+	Optional bool
+	// Pos is the first reference in the query text: the first not written
+	// ?name, unless Optional.
+	Pos eql.Pos
 }
 
 // Compile turns a parsed query into a Program over documents of type T.
@@ -59,20 +73,13 @@ func Compile[T any](q *eql.Query, r Resolver[T]) (*Program[T], error) {
 	if q == nil || q.Where == nil {
 		return nil, &CompileError{Msg: "empty query"}
 	}
-	c := &compiler[T]{r: r, fields: map[string]bool{}}
+	c := &compiler[T]{r: r, fields: fieldUses{}}
 	root, err := c.boolean(q.Where)
 	if err != nil {
 		return nil, err
 	}
 	p := &Program[T]{query: q, category: r.Category(q.Category), root: root}
-	for name, filled := range c.fields {
-		p.fields = append(p.fields, name)
-		if !filled {
-			p.unresolved = append(p.unresolved, name)
-		}
-	}
-	sort.Strings(p.fields)
-	sort.Strings(p.unresolved)
+	p.fields, p.unresolved = c.fields.lists()
 	return p, nil
 }
 
@@ -89,9 +96,9 @@ func (p *Program[T]) Match(doc T) bool {
 func (p *Program[T]) Fields() []string { return p.fields }
 
 // Unresolved lists the referenced fields that the resolver never fills,
-// sorted; conditions on them behave as on an absent field. The caller must
-// not modify the slice.
-func (p *Program[T]) Unresolved() []string { return p.unresolved }
+// sorted by name; conditions on them behave as on an absent field. The
+// caller must not modify the slice.
+func (p *Program[T]) Unresolved() []UnresolvedField { return p.unresolved }
 
 // Query returns the query the Program was compiled from.
 func (p *Program[T]) Query() *eql.Query { return p.query }
@@ -99,7 +106,59 @@ func (p *Program[T]) Query() *eql.Query { return p.query }
 // compiler holds the state of one Compile call.
 type compiler[T any] struct {
 	r      Resolver[T]
-	fields map[string]bool // name → filled
+	fields fieldUses
+}
+
+// fieldUse is what a query does with one field name.
+type fieldUse struct {
+	filled   bool // the resolver fills it
+	required bool // some reference is not written ?name
+	pos      eql.Pos
+}
+
+// fieldUses records the fields a query references, by name.
+type fieldUses map[string]*fieldUse
+
+// add records one reference: the position kept is the first reference's,
+// until a reference not written ?name comes, whose position wins.
+func (u fieldUses) add(ref *eql.FieldRef, filled bool) {
+	f, ok := u[ref.Name]
+	if !ok {
+		u[ref.Name] = &fieldUse{filled: filled, required: !ref.Optional, pos: ref.Pos}
+		return
+	}
+	if !ref.Optional && !f.required {
+		f.required, f.pos = true, ref.Pos
+	}
+}
+
+// merge adds the fields of a sequence's step, compiled with the same
+// resolver.
+func (u fieldUses) merge(p interface {
+	Fields() []string
+	Unresolved() []UnresolvedField
+}) {
+	for _, x := range p.Unresolved() {
+		u.add(&eql.FieldRef{Name: x.Name, Optional: x.Optional, Pos: x.Pos}, false)
+	}
+	for _, name := range p.Fields() {
+		if _, ok := u[name]; !ok {
+			u[name] = &fieldUse{filled: true}
+		}
+	}
+}
+
+// lists returns every referenced name and the unresolved fields, sorted.
+func (u fieldUses) lists() (names []string, unresolved []UnresolvedField) {
+	for name, f := range u {
+		names = append(names, name)
+		if !f.filled {
+			unresolved = append(unresolved, UnresolvedField{Name: name, Optional: !f.required, Pos: f.pos})
+		}
+	}
+	sort.Strings(names)
+	sort.Slice(unresolved, func(i, j int) bool { return unresolved[i].Name < unresolved[j].Name })
+	return names, unresolved
 }
 
 func errAt(e eql.Expr, name, msg string, err error) *CompileError {
@@ -369,7 +428,7 @@ func (c *compiler[T]) value(e eql.Expr) (Getter[T], error) {
 // field resolves a field reference and records it.
 func (c *compiler[T]) field(e *eql.FieldRef) Field[T] {
 	f, filled := c.r.Field(e.Name)
-	c.fields[e.Name] = filled
+	c.fields.add(e, filled)
 	if f.Get == nil {
 		f = Field[T]{Get: func(T) Value { return Value{} }}
 	}

@@ -78,7 +78,7 @@ func TestCorpusConformance(t *testing.T) {
 				t.Errorf("JSON Unresolved = %v, want none", jp.Unresolved())
 			}
 			for _, f := range ep.Unresolved() {
-				unresolved[f] = append(unresolved[f], strings.TrimSuffix(r.File, ".toml"))
+				unresolved[f.Name] = append(unresolved[f.Name], strings.TrimSuffix(r.File, ".toml"))
 			}
 		})
 	}
@@ -118,7 +118,7 @@ func ttyEvent() *ecs.Event {
 	host := &ecs.Host{Name: "h", Hostname: "h", OS: ecs.OS{Type: "linux", Family: "debian"}}
 	return &ecs.Event{
 		Timestamp: time.Unix(1700000000, 0),
-		Event:     ecs.Meta{Kind: ecs.KindEvent, Type: "start", Action: ecs.ActionExec, Outcome: "success"},
+		Event:     ecs.Meta{Kind: ecs.KindEvent, Type: "start", Action: ecs.ActionExec},
 		Host:      host,
 		Process: ecs.Process{
 			Info: ecs.Info{

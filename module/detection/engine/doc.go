@@ -54,8 +54,26 @@
 //   - divide() of two whole numbers truncates, as Elasticsearch does for
 //     integers (the engine keeps numbers as float64 and cannot tell 7.0 from 7).
 //   - null inside an in/":"/like list matches a missing field.
-//   - ?field (an optional field) behaves like field: Elasticsearch only
-//     relaxes the mapping check, and an absent field is missing either way.
+//   - ?field (an optional field) reads the same as field. The difference
+//     is at the mapping: Elasticsearch accepts a query only if every field
+//     it names is mapped (explicitly, dynamically or at run time) in some
+//     searched index, and refuses it as a whole otherwise, with a
+//     verification error "Unknown column [x]" (and "did you mean [y]?");
+//     ?x is replaced by null where no index maps it, so the query runs
+//     (reference, https://www.elastic.co/docs/reference/query-languages/eql/eql-syntax,
+//     "Optional fields": "If an EQL query contains a field that doesn't
+//     exist, it returns an error. ... If an optional field doesn't exist,
+//     the query replaces it with null instead of returning an error";
+//     source: x-pack/plugin/eql/src/test/.../analysis/VerifierTests.java,
+//     testMissingColumn, "1:11: Unknown column [xxx]", and testQueryOk,
+//     accept("file where ?foo == 123"); added by elastic/elasticsearch#79677,
+//     commit d4bf2dc8). The fields a Resolver fills are spawnbeat's
+//     mapping: a field it never fills compiles to "always missing" (so
+//     `not x == "v"` always holds), and Program.Unresolved and
+//     Sequence.Unresolved list it with its place and whether every
+//     reference wrote ?x. The agent warns about such a field when it loads
+//     a rule, and `spawnbeat rules check --strict` refuses it, as
+//     Elasticsearch would, unless the rule writes ?x.
 //
 // Operator by operator, on a missing field / on an array field (any element)
 // / in negation:
@@ -73,9 +91,10 @@
 // Evaluation: Compile turns the tree into closures over the document type,
 // resolving every field once through the Resolver. A Resolver's Field may
 // offer direct string, string-slice and number readers next to the general
-// Value reader; the ECS resolver does for every string field and for pid and
-// args_count, so the common leaves (==, in, :, like on process.name,
-// process.args, ...) read struct fields without building a Value.
+// Value reader; the ECS resolver, generated from _meta/fields.yml, does for
+// every keyword and numeric field, so the common leaves (==, in, :, like on
+// process.name, process.args, ...) read struct fields without building a
+// Value.
 // Case-insensitive tests on ASCII values fold in place. The operands of an
 // and are ordered by estimated cost and selectivity, tests on fields that
 // are the same for every process event (host.os.type, event.type,

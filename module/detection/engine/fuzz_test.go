@@ -13,59 +13,9 @@ import (
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
 )
 
-// ecsAsJSON renders every field the ECS resolver fills as a dotted-key JSON
-// document, so that both resolvers see the same values.
-func ecsAsJSON(e *ecs.Event) map[string]any {
-	r := engine.ECS()
-	doc := map[string]any{}
-	for _, name := range engine.ECSFields() {
-		g, _ := r.Field(name)
-		v := g.Get(e)
-		switch v.Kind {
-		case engine.String:
-			doc[name] = v.Str
-		case engine.Strings:
-			arr := make([]any, len(v.Strs))
-			for i, s := range v.Strs {
-				arr[i] = s
-			}
-			doc[name] = arr
-		case engine.Number:
-			doc[name] = v.Num
-		case engine.Bool:
-			doc[name] = v.Bool
-		}
-	}
-	return doc
-}
-
-// TestResolversAgree runs every corpus rule on the same events through both
-// resolvers: one semantics, two document shapes.
-func TestResolversAgree(t *testing.T) {
-	events := map[string]*ecs.Event{"tty": ttyEvent(), "ls": lsEvent(), "empty": {}}
-	for _, r := range loadCorpus(t) {
-		q, err := eql.Parse(r.Query)
-		if err != nil {
-			continue // sequences; TestCorpusConformance covers them
-		}
-		ep, err := engine.Compile(q, engine.ECS())
-		if err != nil {
-			t.Fatalf("%s: %v", r.File, err)
-		}
-		jp, err := engine.Compile(q, engine.JSON())
-		if err != nil {
-			t.Fatalf("%s: %v", r.File, err)
-		}
-		for name, ev := range events {
-			if got, want := ep.Match(ev), jp.Match(ecsAsJSON(ev)); got != want {
-				t.Errorf("%s on %s: ECS %v, JSON %v", r.File, name, got, want)
-			}
-		}
-	}
-}
-
 // FuzzEval parses, compiles and runs any query on a fixed event through
-// both resolvers: no panic, and the same answer from each.
+// both resolvers, the typed event and its encoded document: no panic, and
+// the same answer from each.
 func FuzzEval(f *testing.F) {
 	for _, r := range loadCorpus(f) {
 		f.Add(r.Query)
@@ -81,7 +31,7 @@ func FuzzEval(f *testing.F) {
 		f.Add(s)
 	}
 	ev := ttyEvent()
-	doc := ecsAsJSON(ev)
+	doc := encodeJSON(f, ev)
 	f.Fuzz(func(t *testing.T, src string) {
 		q, err := eql.Parse(src)
 		if err != nil {
@@ -178,7 +128,7 @@ func FuzzSequence(f *testing.F) {
 			ev := seqEvent(b, i, &at)
 			id := strconv.Itoa(i)
 			e1, ok1 := es.Eval(et, ev, id)
-			e2, ok2 := js.Eval(jt, ecsAsJSON(ev), id)
+			e2, ok2 := js.Eval(jt, encodeJSON(t, ev), id)
 			if ok1 != ok2 || !slices.Equal(e1, e2) {
 				t.Fatalf("event %d: ECS %v %v, JSON %v %v", i, ok1, e1, ok2, e2)
 			}

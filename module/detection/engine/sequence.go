@@ -2,7 +2,6 @@ package engine
 
 import (
 	"errors"
-	"sort"
 	"strconv"
 	"time"
 
@@ -24,7 +23,7 @@ type Sequence[T any] struct {
 	maxSpan    int64 // milliseconds; 0 when the query sets none
 	timestamp  func(T) (ms int64, ok bool)
 	fields     []string
-	unresolved []string
+	unresolved []UnresolvedField
 }
 
 // seqStep is one step (or the until condition) of a compiled sequence.
@@ -58,22 +57,17 @@ func CompileSequence[T any](s *eql.Sequence, r Resolver[T]) (*Sequence[T], error
 		}
 	}
 	seq := &Sequence[T]{query: s, maxSpan: s.MaxSpan.Milliseconds()}
-	fields := map[string]bool{}
+	fields := fieldUses{}
 	compileStep := func(st *eql.Step) (seqStep[T], error) {
 		p, err := Compile(st.Query, r)
 		if err != nil {
 			return seqStep[T]{}, err
 		}
-		for _, f := range p.Fields() {
-			fields[f] = true
-		}
-		for _, f := range p.Unresolved() {
-			fields[f] = false
-		}
+		fields.merge(p)
 		out := seqStep[T]{match: p}
 		for _, k := range append(append([]*eql.FieldRef(nil), s.By...), st.By...) {
 			f, filled := r.Field(k.Name)
-			fields[k.Name] = filled
+			fields.add(k, filled)
 			out.keys = append(out.keys, f)
 			out.optional = append(out.optional, k.Optional)
 		}
@@ -95,14 +89,7 @@ func CompileSequence[T any](s *eql.Sequence, r Resolver[T]) (*Sequence[T], error
 		}
 		seq.until = &c
 	}
-	for name, filled := range fields {
-		seq.fields = append(seq.fields, name)
-		if !filled {
-			seq.unresolved = append(seq.unresolved, name)
-		}
-	}
-	sort.Strings(seq.fields)
-	sort.Strings(seq.unresolved)
+	seq.fields, seq.unresolved = fields.lists()
 
 	if ts, ok := r.(Timestamper[T]); ok {
 		seq.timestamp = ts.Timestamp
@@ -140,8 +127,8 @@ func (s *Sequence[T]) Query() *eql.Sequence { return s.query }
 func (s *Sequence[T]) Fields() []string { return s.fields }
 
 // Unresolved lists the referenced fields that the resolver never fills,
-// sorted. The caller must not modify the slice.
-func (s *Sequence[T]) Unresolved() []string { return s.unresolved }
+// sorted by name. The caller must not modify the slice.
+func (s *Sequence[T]) Unresolved() []UnresolvedField { return s.unresolved }
 
 // Steps is the number of steps an event sequence must match, runs
 // expanded.

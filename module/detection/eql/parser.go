@@ -53,23 +53,6 @@ func ParseStatement(src string) (Statement, error) {
 	return st, nil
 }
 
-// ParseExpr parses a bare condition (what follows "where"). It is used by
-// tests and tools.
-func ParseExpr(src string) (Expr, error) {
-	p := &parser{lex: newLexer(src)}
-	if err := p.advance(); err != nil {
-		return nil, err
-	}
-	e, err := p.orExpr()
-	if err != nil {
-		return nil, err
-	}
-	if err := p.expectEnd(); err != nil {
-		return nil, err
-	}
-	return e, nil
-}
-
 // parser is a recursive-descent parser with one token of lookahead.
 type parser struct {
 	lex   *lexer

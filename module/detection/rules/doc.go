@@ -7,7 +7,9 @@
 // user rule paths (files, directories of *.toml, globs), the precedence
 // between built-in and user rules, the reporting of every problem with the
 // place it was found (FILE:LINE:COL, with an EQL error's position translated
-// from the query string to the file), and the Watcher that rebuilds the rule
-// set when rule files change. A Set is immutable once built; module/detection
+// from the query string to the file), the fields rules name that spawnbeat
+// never fills (placed in the file, with the declared fields a typo away;
+// Set.Log reports them at start and on every reload), and the Watcher that
+// rebuilds the rule set when rule files change. A Set is immutable once built; module/detection
 // evaluates it on the hot path.
 package rules

@@ -181,7 +181,7 @@ func Parse(name string, data []byte, builtin bool) (*Rule, error) {
 		if rule.JSON, err = engine.Compile[map[string]any](q, engine.JSON()); err != nil {
 			return nil, compileProblem(err)
 		}
-		rule.Unresolved = rule.ECS.Unresolved()
+		rule.Unresolved = unresolved(rule.ECS.Unresolved(), lay, r.Query)
 	case *eql.Sequence:
 		if rule.ECSSequence, err = engine.CompileSequence[*ecs.Event](q, engine.ECS()); err != nil {
 			return nil, compileProblem(err)
@@ -189,7 +189,7 @@ func Parse(name string, data []byte, builtin bool) (*Rule, error) {
 		if rule.JSONSequence, err = engine.CompileSequence[map[string]any](q, engine.JSON()); err != nil {
 			return nil, compileProblem(err)
 		}
-		rule.Unresolved = rule.ECSSequence.Unresolved()
+		rule.Unresolved = unresolved(rule.ECSSequence.Unresolved(), lay, r.Query)
 	}
 
 	meta := &ecs.Rule{
@@ -220,6 +220,22 @@ func Parse(name string, data []byte, builtin bool) (*Rule, error) {
 	rule.idLine, rule.idCol = lay.keyPosition("rule.rule_id")
 	rule.Meta = meta
 	return rule, nil
+}
+
+// unresolved places the fields the engine does not fill in the file and
+// looks for the fields a misspelt name may have meant.
+func unresolved(fs []engine.UnresolvedField, lay *layout, query string) []UnresolvedField {
+	if len(fs) == 0 {
+		return nil
+	}
+	out := make([]UnresolvedField, len(fs))
+	for i, f := range fs {
+		out[i] = UnresolvedField{Field: f.Name, Optional: f.Optional, Similar: similarFields(f.Name)}
+		if line, col, ok := lay.queryPosition(query, f.Pos.Line, f.Pos.Col); ok {
+			out[i].Line, out[i].Col = line, col
+		}
+	}
+	return out
 }
 
 // tomlProblem turns a BurntSushi/toml error into a positioned Problem.

@@ -12,7 +12,8 @@ import (
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
 )
 
-// designQuery is the Python-tty query as DESIGN.md fixes it, verbatim.
+// designQuery is the Python-tty query of Elastic's rule at version 210,
+// verbatim: the contract the built-in rule is held to.
 const designQuery = `process where host.os.type == "linux" and event.type == "start" and event.action in ("exec", "exec_event", "start") and
 (
   (process.parent.name : "python*" and process.name in ("bash", "dash", "ash", "sh", "tcsh", "csh", "zsh", "ksh",
@@ -92,7 +93,7 @@ func TestBuiltinPythonTTY(t *testing.T) {
 		t.Errorf("built-in rule metadata (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(designQuery, r.Query); diff != "" {
-		t.Errorf("built-in query differs from DESIGN.md (-want +got):\n%s", diff)
+		t.Errorf("built-in query differs from the version-210 contract (-want +got):\n%s", diff)
 	}
 	if r.ECS == nil || r.JSON == nil || !r.Builtin || r.File != "builtin/execution_python_tty_shell.toml" {
 		t.Errorf("rule = %+v, want both programs, Builtin, File builtin/execution_python_tty_shell.toml", r)

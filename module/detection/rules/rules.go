@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
+
+	"go.uber.org/zap"
 
 	"github.com/spawnbeat/spawnbeat/module/detection/engine"
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
@@ -51,9 +54,10 @@ type Rule struct {
 	ECSSequence  *engine.Sequence[*ecs.Event]
 	JSONSequence *engine.Sequence[map[string]any]
 
-	// Unresolved lists fields the query references that spawnbeat never
-	// fills: the rule loads, but those predicates never match.
-	Unresolved []string
+	// Unresolved lists the fields the query references that spawnbeat
+	// never fills, sorted: the rule loads, but every condition on them
+	// sees a missing field (a negated one is then always true).
+	Unresolved []UnresolvedField
 
 	idLine, idCol int // where rule_id is set, for duplicate reports
 }
@@ -95,19 +99,54 @@ type Unsupported struct {
 	Reason  string // e.g. the EQL parser's "1:1: sample: unsupported EQL construct", or `rule type "threshold" ...`
 }
 
-// Warning is a field a loaded rule references that spawnbeat never fills.
-// It is a plain value, safe to copy and share.
+// UnresolvedField is a field a rule's query references that spawnbeat
+// never fills. It is a plain value, safe to copy and share.
+type UnresolvedField struct {
+	Field string
+	// Optional is true when the query writes it ?field everywhere: the rule
+	// allows for its absence, and Elasticsearch reads such a field as null
+	// where no index maps it. A field neither mapped nor optional makes
+	// Elasticsearch refuse the whole query ("Unknown column").
+	Optional bool
+	// Line and Col place the first reference in the file (the first not
+	// written ?field, unless Optional); 0 when it could not be placed.
+	Line, Col int
+	// Similar lists fields spawnbeat fills whose names are a typo away,
+	// closest first: what a misspelt name may have meant.
+	Similar []string
+}
+
+// Warning is an unresolved field of a loaded rule, with the rule. It is a
+// plain value, safe to copy and share.
 type Warning struct {
 	File   string
 	RuleID string
 	Name   string
-	Field  string
+	UnresolvedField
 }
 
-// String formats the warning for logs and the CLI.
-func (w Warning) String() string {
-	return fmt.Sprintf("%s: rule %s (%s) references %s, which spawnbeat never fills", w.File, w.RuleID, w.Name, w.Field)
+// Place is FILE:LINE:COL, or FILE when the reference was not placed.
+func (w Warning) Place() string {
+	if w.Line == 0 {
+		return w.File
+	}
+	return fmt.Sprintf("%s:%d:%d", w.File, w.Line, w.Col)
 }
+
+// Message says what the warning means, without its place.
+func (w Warning) Message() string {
+	if w.Optional {
+		return fmt.Sprintf("rule %s (%s) references ?%s, which spawnbeat never fills: it reads as null", w.RuleID, w.Name, w.Field)
+	}
+	msg := fmt.Sprintf("rule %s (%s) references %s, which spawnbeat never fills", w.RuleID, w.Name, w.Field)
+	if len(w.Similar) > 0 {
+		msg += " (did you mean " + strings.Join(w.Similar, " or ") + "?)"
+	}
+	return msg + "; every condition on it sees a missing field: write ?" + w.Field + " if the rule allows for that"
+}
+
+// String formats the warning as PLACE: MESSAGE.
+func (w Warning) String() string { return w.Place() + ": " + w.Message() }
 
 // Set is a loaded rule set: the compiled rules, the problems, the
 // unsupported rules and the warnings. It is immutable once built and safe
@@ -135,7 +174,7 @@ func newSet(rs []*Rule, problems []*Problem, unsupported []Unsupported, files []
 	for _, r := range rs {
 		s.byID[r.Meta.ID] = r
 		for _, f := range r.Unresolved {
-			s.warnings = append(s.warnings, Warning{File: r.File, RuleID: r.Meta.ID, Name: r.Meta.Name, Field: f})
+			s.warnings = append(s.warnings, Warning{File: r.File, RuleID: r.Meta.ID, Name: r.Meta.Name, UnresolvedField: f})
 		}
 	}
 	return s
@@ -170,8 +209,33 @@ func (s *Set) Problems() []*Problem { return s.problems }
 // Unsupported returns the rules that parsed but cannot run inline.
 func (s *Set) Unsupported() []Unsupported { return s.unsupported }
 
-// Warnings returns the unresolved-field warnings of the loaded rules.
+// Warnings returns the unresolved fields of the loaded rules, by rule_id
+// and field; those written ?field have Optional set.
 func (s *Set) Warnings() []Warning { return s.warnings }
+
+// Log reports, for whoever runs the set, the rules that cannot run inline
+// (Info) and the fields rules reference that spawnbeat never fills: Warn
+// for each one not written ?field, naming the file, the place, the rule
+// and the field, Debug for the optional ones. The agent calls it when it
+// starts and on every reload.
+func (s *Set) Log(log *zap.Logger) {
+	for _, u := range s.unsupported {
+		log.Info("rule not supported", zap.String("file", u.File), zap.String("rule.id", u.RuleID),
+			zap.String("rule.name", u.Name), zap.String("reason", u.Reason))
+	}
+	for _, w := range s.warnings {
+		level := zap.WarnLevel
+		msg := "rule references a field spawnbeat never fills: every condition on it sees a missing field (write ?field if the rule allows for that)"
+		if w.Optional {
+			level, msg = zap.DebugLevel, "rule references an optional field spawnbeat never fills: it reads as null"
+		}
+		if ce := log.Check(level, msg); ce != nil {
+			ce.Write(zap.String("file", w.File), zap.Int("line", w.Line), zap.Int("col", w.Col),
+				zap.String("rule.id", w.RuleID), zap.String("rule.name", w.Name), zap.String("field", w.Field),
+				zap.Strings("similar", w.Similar))
+		}
+	}
+}
 
 // Files returns the user rule files that were read, in load order.
 func (s *Set) Files() []string { return s.files }

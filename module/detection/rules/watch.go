@@ -112,14 +112,7 @@ func (w *Watcher) reload() {
 		w.log.Debug("rule files unchanged")
 		return
 	}
-	for _, u := range set.Unsupported() {
-		w.log.Info("rule not supported", zap.String("file", u.File), zap.String("rule.id", u.RuleID),
-			zap.String("rule.name", u.Name), zap.String("reason", u.Reason))
-	}
-	for _, wn := range set.Warnings() {
-		w.log.Warn("rule references a field spawnbeat never fills", zap.String("file", wn.File),
-			zap.String("rule.id", wn.RuleID), zap.String("field", wn.Field))
-	}
+	set.Log(w.log)
 	w.log.Info("rule set reloaded", zap.Int("rules", set.Len()), zap.Int("unsupported", len(set.Unsupported())),
 		zap.Int("files", len(set.Files())))
 	w.current = set

@@ -155,6 +155,17 @@ func testWatcher(t *testing.T, pattern func(string) string) {
 		t.Errorf("after fix (-want +got):\n%s", diff)
 	}
 
+	// Misspell a field: the rule applies, and the reload warns about the
+	// field, naming file and rule.
+	write(strings.ReplaceAll(strings.ReplaceAll(watchRule, "%NAME%", "Netcat v3"), "process.name", "process.nmae"))
+	if diff := cmp.Diff([]string{"Netcat v3"}, names(next("misspell"))); diff != "" {
+		t.Errorf("after misspelling (-want +got):\n%s", diff)
+	}
+	warned := logs.FilterMessageSnippet("never fills").FilterField(zap.String("field", "process.nmae")).AllUntimed()
+	if len(warned) != 1 || warned[0].ContextMap()["file"] != file || warned[0].ContextMap()["rule.id"] != "33333333-0000-4000-8000-000000000001" {
+		t.Errorf("misspelt field: warnings %v, want one naming %s", warned, file)
+	}
+
 	// Delete it: the rule is gone.
 	if err := os.Remove(file); err != nil {
 		t.Fatal(err)

@@ -6,9 +6,10 @@
 // (process.entity_id, stable for a process across its documents and as its
 // children's process.parent.entity_id) and Event.AssignID (event.id, the
 // Elasticsearch _id) — the host.* and agent.* metadata read once at start
-// (ReadHost, NewAgent, LoadOrCreateAgentID), and fields.yml (FieldsYAML),
-// the declaration of every field the encoder writes from which the index
-// template is generated.
+// (ReadHost, NewAgent, LoadOrCreateAgentID). The fields the encoder writes
+// are declared once, in _meta/fields.yml (FieldsYAML): the index template is
+// built from it and the detection engine's field readers are generated from
+// it; the tests check the encoder against it.
 //
 // Event.AppendJSON and Encoder.Append (which remembers the host and agent
 // objects) are the hot path: they append a document to a caller-owned
@@ -20,6 +21,6 @@
 // once shared, nobody modifies it, so concurrent reads are safe (and an
 // Encoder's memo of the host and agent stays right).
 //
-// Golden documents live in testdata/golden; rewrite them and the
-// _meta/fields.yml copy with `go test ./module/process/ecs -update`.
+// Golden documents live in testdata/golden; rewrite them with
+// `go test ./module/process/ecs -update`.
 package ecs

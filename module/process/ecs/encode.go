@@ -19,6 +19,15 @@ const (
 	DefaultNamespace = "default"
 )
 
+// DataStreamNamespace is data_stream.namespace: e.Namespace, or
+// DefaultNamespace when it is empty.
+func (e *Event) DataStreamNamespace() string {
+	if e.Namespace == "" {
+		return DefaultNamespace
+	}
+	return e.Namespace
+}
+
 // AppendJSON appends e as one JSON document (nested objects, no trailing
 // newline) to dst and returns the extended buffer. Only present fields are
 // written (see Event); constants (event.category, event.dataset,
@@ -92,11 +101,7 @@ func (e *Event) appendJSON(dst []byte, enc *Encoder) []byte {
 	m := w.open("data_stream")
 	w.str("type", DataStreamType)
 	w.str("dataset", Dataset)
-	ns := e.Namespace
-	if ns == "" {
-		ns = DefaultNamespace
-	}
-	w.str("namespace", ns)
+	w.str("namespace", e.DataStreamNamespace())
 	w.close(m)
 
 	w.str("message", e.Message)
@@ -139,7 +144,6 @@ func (w *writer) meta(e *Event) {
 	w.str("action", e.Event.Action)
 	w.str("dataset", Dataset)
 	w.str("module", Module)
-	w.str("outcome", e.Event.Outcome)
 	w.time("created", e.Event.Created)
 	w.str("id", e.Event.ID)
 	if e.Event.Sequence != 0 {

@@ -66,7 +66,6 @@ type Meta struct {
 	Kind     string    // event.kind: KindEvent or KindAlert
 	Type     string    // event.type, written as a one-element array: "start", "end", "info"
 	Action   string    // event.action
-	Outcome  string    // event.outcome: "success", or "unknown" when /proc could not be read
 	Created  time.Time // event.created: when spawnbeat built the document
 	ID       string    // event.id: unique per document, also the Elasticsearch _id
 	Sequence uint64    // event.sequence: per-agent monotonic counter

@@ -1,11 +1,9 @@
 package ecs
 
-import _ "embed"
+import spawnbeat "github.com/spawnbeat/spawnbeat"
 
-// FieldsYAML is fields.yml: every field AppendJSON can write, with its
-// Elasticsearch type, in Beats' fields.yml layout. The index template
-// generator reads it; _meta/fields.yml is a copy kept identical by
-// TestMetaFieldsInSync. Treat it as read-only.
-//
-//go:embed fields.yml
-var FieldsYAML []byte
+// FieldsYAML is _meta/fields.yml, embedded by the root package: every field
+// AppendJSON can write, with its Elasticsearch type, in Beats' fields.yml
+// layout. The index template is built from it, and the detection engine's
+// field readers are generated from it. Treat it as read-only.
+var FieldsYAML = spawnbeat.FieldsYAML

@@ -10,95 +10,23 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"gopkg.in/yaml.v3"
+
+	"github.com/spawnbeat/spawnbeat/internal/fields"
 )
 
-// fieldDef is one entry of fields.yml, in the Beats layout.
-type fieldDef struct {
-	Key           string       `yaml:"key"`
-	Title         string       `yaml:"title"`
-	Name          string       `yaml:"name"`
-	Type          string       `yaml:"type"`
-	Description   string       `yaml:"description"`
-	Example       any          `yaml:"example"`
-	IgnoreAbove   int          `yaml:"ignore_above"`
-	ScalingFactor float64      `yaml:"scaling_factor"`
-	MultiFields   []multiField `yaml:"multi_fields"`
-	Fields        []fieldDef   `yaml:"fields"`
-}
-
-type multiField struct {
-	Name string `yaml:"name"`
-	Type string `yaml:"type"`
-}
-
-// leafTypes are the field types the template generator understands.
-var leafTypes = map[string]bool{
-	"keyword": true, "wildcard": true, "match_only_text": true, "text": true,
-	"long": true, "integer": true, "date": true, "boolean": true, "ip": true,
-	"float": true, "scaled_float": true, "object": true, "flattened": true,
-	"constant_keyword": true,
-}
-
-// declaredFields parses FieldsYAML into dotted leaf names and their types,
-// failing the test on any structural problem.
+// declaredFields parses _meta/fields.yml (which package fields checks in
+// full) into dotted leaf names and their types.
 func declaredFields(t *testing.T) map[string]string {
 	t.Helper()
-	var sections []fieldDef
-	dec := yaml.NewDecoder(bytes.NewReader(FieldsYAML))
-	dec.KnownFields(true)
-	if err := dec.Decode(&sections); err != nil {
-		t.Fatalf("parse fields.yml: %v", err)
+	leaves, err := fields.Parse(FieldsYAML)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(sections) == 0 {
-		t.Fatal("fields.yml has no sections")
+	out := make(map[string]string, len(leaves))
+	for _, l := range leaves {
+		out[l.Name] = l.Type
 	}
-	leaves := map[string]string{}
-	var walk func(prefix string, fs []fieldDef)
-	walk = func(prefix string, fs []fieldDef) {
-		seen := map[string]bool{}
-		for _, f := range fs {
-			name := prefix + f.Name
-			switch {
-			case f.Name == "" || strings.Contains(f.Name, "."):
-				t.Errorf("field %q under %q: names must be one non-empty path element", f.Name, prefix)
-			case seen[f.Name]:
-				t.Errorf("field %s declared twice", name)
-			case f.Description == "":
-				t.Errorf("field %s has no description", name)
-			}
-			seen[f.Name] = true
-			if f.Type == "group" {
-				if len(f.Fields) == 0 {
-					t.Errorf("group %s has no fields", name)
-				}
-				walk(name+".", f.Fields)
-				continue
-			}
-			if !leafTypes[f.Type] {
-				t.Errorf("field %s has unknown type %q", name, f.Type)
-			}
-			if f.Type == "scaled_float" && f.ScalingFactor <= 0 {
-				t.Errorf("field %s is scaled_float without scaling_factor", name)
-			}
-			if len(f.Fields) != 0 {
-				t.Errorf("field %s of type %s has sub-fields", name, f.Type)
-			}
-			for _, m := range f.MultiFields {
-				if m.Name == "" || !leafTypes[m.Type] {
-					t.Errorf("field %s: bad multi_field %+v", name, m)
-				}
-			}
-			leaves[name] = f.Type
-		}
-	}
-	for _, s := range sections {
-		if s.Key == "" || s.Title == "" {
-			t.Errorf("section %+v lacks key or title", s.Key)
-		}
-		walk("", s.Fields)
-	}
-	return leaves
+	return out
 }
 
 // goldenLeaves returns the dotted leaf keys of a decoded document with the
@@ -203,26 +131,5 @@ func TestDeclaredFieldsWritten(t *testing.T) {
 	sort.Strings(missing)
 	if diff := cmp.Diff([]string(nil), missing); diff != "" {
 		t.Errorf("fields declared in fields.yml but absent from full.json (-want +got):\n%s", diff)
-	}
-}
-
-// TestMetaFieldsInSync keeps _meta/fields.yml identical to the embedded
-// canonical file; -update rewrites the copy.
-func TestMetaFieldsInSync(t *testing.T) {
-	path := filepath.Join("..", "..", "..", "_meta", "fields.yml")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, FieldsYAML, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read %s (run go test ./module/process/ecs -update): %v", path, err)
-	}
-	if diff := cmp.Diff(string(FieldsYAML), string(got)); diff != "" {
-		t.Errorf("_meta/fields.yml differs from module/process/ecs/fields.yml; run go test ./module/process/ecs -update (-want +got):\n%s", diff)
 	}
 }

@@ -153,7 +153,6 @@ func baseEvent(action, typ string, seq uint64) *Event {
 			Kind:     KindEvent,
 			Type:     typ,
 			Action:   action,
-			Outcome:  "success",
 			Created:  testTime().Add(180 * time.Microsecond),
 			Sequence: seq,
 		},
@@ -178,10 +177,6 @@ func alert(e *Event, rules ...*Rule) {
 	}
 	e.Message = "Detection alert: " + strings.Join(names, ", ") + " (process bash, pid 4101)"
 }
-
-// hostileArgCap is the argument cap of the hostile golden; small so that
-// the golden stays readable.
-const hostileArgCap = 2048
 
 // goldenEvents returns the documents of testdata/golden, by file name
 // without .json.
@@ -307,7 +302,6 @@ func goldenEvents() map[string]*Event {
 	// The process was reaped before spawnbeat read /proc: only what the
 	// proc connector datagram carries (pid, parent pid, time) is known.
 	missing := baseEvent(ActionExec, "start", 1006)
-	missing.Event.Outcome = "unknown"
 	missing.Spawnbeat.ReadState = "exited"
 	missing.Process.PID = 4300
 	missing.Process.Parent = pythonParent(h)
@@ -320,18 +314,14 @@ func goldenEvents() map[string]*Event {
 }
 
 // hostileEvent carries what an attacker controls: invalid UTF-8, control
-// characters, quotes, backslashes, U+2028, and a 1 MiB argument list cut to
-// hostileArgCap.
+// characters, quotes, backslashes, U+2028, and a long argument list (1,024
+// arguments of 1,023 bytes) as /proc reads it under a 2,048-byte cap (small,
+// so that the golden stays readable): the arguments that fit with their NUL,
+// the one that crosses the cap cut at it, the rest gone, ArgsTruncated set.
 func hostileEvent(h string) *Event {
 	e := baseEvent(ActionExec, "start", 1007)
-	big := make([]string, 0, 1024)
-	big = append(big, "/tmp/x\"\\y")
-	for i := 0; len(big) < 1024; i++ {
-		big = append(big, strings.Repeat(string(rune('a'+i%26)), 1023))
-	}
-	args, truncated := TruncateArgs(big, hostileArgCap)
 	weird := "bad\xff\xfeutf8 \x00nul \x1b[31mred\x1b[0m \t\r\n \u2028ls\u2029 \x7f \"q\" \\b </script> é\xe2\x82"
-	args = append(args[:len(args):len(args)], weird)
+	args := []string{"/tmp/x\"\\y", strings.Repeat("a", 1023), strings.Repeat("b", 2048-(9+1)-(1023+1)-1), weird}
 	e.Process.Info = Info{
 		PID:              6666,
 		EntityID:         EntityID(h, 6666, 999999),
@@ -342,7 +332,7 @@ func hostileEvent(h string) *Event {
 		WorkingDirectory: "/tmp/\xed\xa0\x80dir",
 		Start:            testTime(),
 		User:             ID{ID: "1000", Name: "al\u2028ice"},
-		ArgsTruncated:    truncated,
+		ArgsTruncated:    true,
 	}
 	e.Process.Parent = pythonParent(h)
 	e.Process.Parent.Args = []string{"python3", "-c", "\"\\\x00"}

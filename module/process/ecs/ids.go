@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"unicode/utf8"
 )
 
 // idLen is the length of an EntityID or event.id: 128 bits in unpadded
@@ -130,37 +129,4 @@ func validUUID(s string) bool {
 		}
 	}
 	return true
-}
-
-// TruncateArgs caps an argument list at maxBytes, counting each argument
-// with its terminating NUL as /proc/PID/cmdline does. It returns args
-// unchanged and false when the list fits. Otherwise it returns the leading
-// arguments that fit, the first one that does not cut to the bytes left (at
-// a UTF-8 boundary, when any bytes are left), and true; the caller then sets
-// Info.ArgsTruncated. It reslices args and may replace the cut element in
-// args' backing array; it does not allocate.
-func TruncateArgs(args []string, maxBytes int) ([]string, bool) {
-	used := 0
-	for i, a := range args {
-		if used+len(a)+1 <= maxBytes {
-			used += len(a) + 1
-			continue
-		}
-		left := maxBytes - used - 1
-		if left <= 0 {
-			return args[:i], true
-		}
-		cut := left
-		// Back up to a rune start so the kept prefix does not end in a
-		// broken sequence that would encode as U+FFFD.
-		for cut > 0 && !utf8.RuneStart(a[cut]) {
-			cut--
-		}
-		if cut == 0 {
-			return args[:i], true
-		}
-		args[i] = a[:cut]
-		return args[:i+1], true
-	}
-	return args, false
 }

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 func TestEntityID(t *testing.T) {
@@ -138,46 +136,6 @@ func TestValidUUID(t *testing.T) {
 		t.Run(tt.in, func(t *testing.T) {
 			if got := validUUID(tt.in); got != tt.want {
 				t.Errorf("validUUID(%q) = %v, want %v", tt.in, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestTruncateArgs(t *testing.T) {
-	tests := []struct {
-		name          string
-		args          []string
-		max           int
-		want          []string
-		wantTruncated bool
-	}{
-		{"nil", nil, 10, nil, false},
-		{"fits exactly", []string{"ab", "cd"}, 6, []string{"ab", "cd"}, false},
-		{"one byte short cuts the last", []string{"ab", "cd"}, 5, []string{"ab", "c"}, true},
-		{"no room for the next", []string{"ab", "cd"}, 4, []string{"ab"}, true},
-		{"only its NUL fits", []string{"ab", "cd"}, 3, []string{"ab"}, true},
-		{"first argument too long", []string{"abcdef"}, 4, []string{"abc"}, true},
-		{"zero cap", []string{"a"}, 0, []string{}, true},
-		{"cut backs up to a rune start", []string{"a", "é€"}, 5, []string{"a", "é"}, true},
-		{"nothing of a rune fits", []string{"a", "€"}, 4, []string{"a"}, true},
-		{"empty arguments count their NUL", []string{"", "", ""}, 2, []string{"", ""}, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			in := append([]string(nil), tt.args...)
-			got, truncated := TruncateArgs(in, tt.max)
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("TruncateArgs(%q, %d) (-want +got):\n%s", tt.args, tt.max, diff)
-			}
-			if truncated != tt.wantTruncated {
-				t.Errorf("truncated = %v, want %v", truncated, tt.wantTruncated)
-			}
-			size := 0
-			for _, a := range got {
-				size += len(a) + 1
-			}
-			if size > tt.max && tt.max > 0 {
-				t.Errorf("kept %d bytes, cap %d", size, tt.max)
 			}
 		})
 	}

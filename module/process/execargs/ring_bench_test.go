@@ -9,6 +9,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
 )
 
 // BenchmarkRingRead compares the Tap's reader of the ring (ring.go: the
@@ -18,7 +20,7 @@ import (
 // batch (a small socket filter run batch times in one BPF_PROG_TEST_RUN);
 // read-ns/batch times the reading alone.
 func BenchmarkRingRead(b *testing.B) {
-	requireRootB(b)
+	testenv.RequireRoot(b)
 	const batch, size = 16, 160
 	ringMap, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.RingBuf, MaxEntries: 1 << 20})
 	if err != nil {
@@ -111,10 +113,4 @@ func BenchmarkRingRead(b *testing.B) {
 			b.Fatalf("read %d records, want %d", n, filled)
 		}
 	})
-}
-
-func requireRootB(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root")
-	}
 }

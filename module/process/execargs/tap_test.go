@@ -13,24 +13,13 @@ import (
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
-)
 
-// requireRoot skips a privileged test outside root, except under CI=true,
-// where privileged tests must run.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("privileged test needs root; CI=true requires it to run")
-	}
-	t.Skip("privileged test: needs root (runs under CI=true)")
-}
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
+)
 
 func openTap(t *testing.T) *Tap {
 	t.Helper()
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	tap, err := Open()
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -57,9 +46,9 @@ func cmdline(args ...string) []byte {
 	return []byte(strings.Join(args, "\x00") + "\x00")
 }
 
-// TestTapShortLived: the arguments of processes that exited and were
+// TestIntegrationTapShortLived: the arguments of processes that exited and were
 // reaped before anyone looked are in the tap, as the exec had them.
-func TestTapShortLived(t *testing.T) {
+func TestIntegrationTapShortLived(t *testing.T) {
 	tap := openTap(t)
 	marker := "execargs-" + strconv.Itoa(os.Getpid())
 	type run struct {
@@ -91,8 +80,8 @@ func TestTapShortLived(t *testing.T) {
 	}
 }
 
-// TestTapCut: a list longer than a record arrives cut, its start intact.
-func TestTapCut(t *testing.T) {
+// TestIntegrationTapCut: a list longer than a record arrives cut, its start intact.
+func TestIntegrationTapCut(t *testing.T) {
 	tap := openTap(t)
 	long := strings.Repeat("x", 20<<10)
 	args := []string{"/bin/true", long, long}
@@ -107,9 +96,9 @@ func TestTapCut(t *testing.T) {
 	}
 }
 
-// TestTapTimes: a record is an exec's only when it came before the
+// TestIntegrationTapTimes: a record is an exec's only when it came before the
 // event's time: the proc connector's event follows the tracepoint.
-func TestTapTimes(t *testing.T) {
+func TestIntegrationTapTimes(t *testing.T) {
 	tap := openTap(t)
 	before := monotonic(t)
 	cmd := exec.Command("/bin/true", "times")
@@ -124,9 +113,9 @@ func TestTapTimes(t *testing.T) {
 	}
 }
 
-// TestTapProgramStats: while the kernel counts BPF run time, Stats has
+// TestIntegrationTapProgramStats: while the kernel counts BPF run time, Stats has
 // the program's, the cost the exec'ing processes pay.
-func TestTapProgramStats(t *testing.T) {
+func TestIntegrationTapProgramStats(t *testing.T) {
 	tap := openTap(t)
 	on, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
 	if err != nil {
@@ -145,12 +134,12 @@ func TestTapProgramStats(t *testing.T) {
 	t.Logf("%d runs, %d ns each", st.ProgramRuns, st.ProgramNS/max(st.ProgramRuns, 1))
 }
 
-// TestTapImage: the record has the executable's path and the working
+// TestIntegrationTapImage: the record has the executable's path and the working
 // directory as /proc/PID/exe and cwd show them (symbolic links resolved, a
 // mount crossed, the root), and the process group and session, as getpgid
 // and getsid do; a deleted executable or directory has no path (/proc
 // adds " (deleted)" to it).
-func TestTapImage(t *testing.T) {
+func TestIntegrationTapImage(t *testing.T) {
 	tap := openTap(t)
 	dir := filepath.Join(t.TempDir(), "a dir", "ünï")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -218,10 +207,10 @@ func trueExe(t *testing.T) []byte {
 	return []byte(p)
 }
 
-// TestTapPathsAsProc: in another mount namespace, across a tmpfs, a bind
+// TestIntegrationTapPathsAsProc: in another mount namespace, across a tmpfs, a bind
 // mount of a file and a chroot, the paths the program walks are those
 // /proc/PID/exe and cwd show, read from here.
-func TestTapPathsAsProc(t *testing.T) {
+func TestIntegrationTapPathsAsProc(t *testing.T) {
 	tap := openTap(t)
 	dir := t.TempDir()
 	// Each script runs in a private mount namespace (unshare), sets up
@@ -265,10 +254,10 @@ func TestTapPathsAsProc(t *testing.T) {
 	}
 }
 
-// TestTapTTY: the record names the controlling terminal as stat's tty_nr
+// TestIntegrationTapTTY: the record names the controlling terminal as stat's tty_nr
 // does: a pseudo-terminal made the controlling terminal of a new session,
 // and none for a process in a session without one.
-func TestTapTTY(t *testing.T) {
+func TestIntegrationTapTTY(t *testing.T) {
 	tap := openTap(t)
 	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
@@ -309,10 +298,10 @@ func TestTapTTY(t *testing.T) {
 	}
 }
 
-// TestTapMemfd: a program exec'd from a memfd has no path the walk can
+// TestIntegrationTapMemfd: a program exec'd from a memfd has no path the walk can
 // take (/proc shows "/memfd:NAME (deleted)"); the rest of its image is
 // there.
-func TestTapMemfd(t *testing.T) {
+func TestIntegrationTapMemfd(t *testing.T) {
 	tap := openTap(t)
 	script := `import os, sys
 fd = os.memfd_create("spawnbeat-test")

@@ -6,7 +6,7 @@ package netlink
 // include/uapi/linux/cn_proc.h (proc_event, PROC_EVENT_*, PROC_CN_MCAST_*).
 // They are part of the kernel ABI and never change.
 
-//nolint:revive // kernel names on purpose (STYLE.md).
+//nolint:revive // kernel names on purpose, so they can be grepped in the headers.
 const (
 	// linux/netlink.h
 	NETLINK_CONNECTOR = 11

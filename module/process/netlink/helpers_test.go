@@ -7,19 +7,6 @@ import (
 	"time"
 )
 
-// requireRoot skips a privileged test outside root, except under CI=true,
-// where privileged tests must run.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("privileged test needs root; CI=true requires it to run")
-	}
-	t.Skip("privileged test: needs root (runs under CI=true)")
-}
-
 // openTest opens the real proc connector and closes it at the end of t.
 func openTest(t *testing.T, opts Options) *Conn {
 	t.Helper()

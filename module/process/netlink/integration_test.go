@@ -12,6 +12,8 @@ import (
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
+
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
 )
 
 // runChild starts name with args, waits for it and returns its pid.
@@ -25,7 +27,7 @@ func runChild(t *testing.T, name string, args ...string) (pid int, waitErr error
 }
 
 func TestIntegrationForkExecExit(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	tests := []struct {
 		name     string
 		path     string
@@ -82,7 +84,7 @@ func TestIntegrationForkExecExit(t *testing.T) {
 }
 
 func TestIntegrationCloseWakesReceive(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	c, err := Open(Options{Events: EventMask(WhatPtrace)}, nil) // rare events: Receive blocks
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -121,7 +123,7 @@ func TestIntegrationCloseWakesReceive(t *testing.T) {
 }
 
 func TestIntegrationFilter(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	tests := []struct {
 		name string
 		mask EventMask
@@ -160,7 +162,7 @@ func TestIntegrationFilter(t *testing.T) {
 }
 
 func TestIntegrationLost(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	// Shrink the buffer with plain SO_RCVBUF, not SO_RCVBUFFORCE: 4 KiB
 	// (the kernel doubles it) holds about a dozen events, and a storm we do
 	// not read in time overflows it.
@@ -214,7 +216,7 @@ func execLoop(t *testing.T) {
 // TestIntegrationReceiveAllocs proves that Receive on the real socket does
 // not allocate per call, while a shell loop we start produces events.
 func TestIntegrationReceiveAllocs(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	c := openTest(t, Options{})
 	execLoop(t)
 	if err := c.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
@@ -234,7 +236,7 @@ func TestIntegrationReceiveAllocs(t *testing.T) {
 // user-space netlink socket, unicast to the Conn's port id: the socket
 // filter passes it (the layout is right) and Receive must drop it.
 func TestIntegrationRejectForeignSender(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	c := openTest(t, Options{})
 	var port uint32
 	if err := c.sock.rc.Control(func(fd uintptr) {
@@ -270,7 +272,7 @@ func TestIntegrationRejectForeignSender(t *testing.T) {
 }
 
 func TestIntegrationReceiveBuffer(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	tests := []struct {
 		name      string
 		requested int
@@ -299,7 +301,7 @@ func TestIntegrationReceiveBuffer(t *testing.T) {
 // listeners' events have already filled: the kernel's acknowledgement
 // must still get through (the socket is emptied before the request).
 func TestIntegrationSubscribeFullSocket(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	openTest(t, Options{}) // a listener, so that the kernel sends events at all
 	execLoop(t)
 	sock, _, err := openSocket(4096, MaskDefault, false, true) // bound to the group: events queue up
@@ -325,7 +327,7 @@ func TestIntegrationSubscribeFullSocket(t *testing.T) {
 // LeadersOnly one sees only the process's own fork, exec and exit — the
 // kernel dropped the rest (nothing was filtered in user space).
 func TestIntegrationLeadersOnly(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	plain := openTest(t, Options{})
 	leaders := openTest(t, Options{LeadersOnly: true})
 	pid, err := runChild(t, "/usr/bin/python3", "-c",
@@ -376,7 +378,7 @@ func TestIntegrationLeadersOnly(t *testing.T) {
 // socket: the same holds, each exec is returned once though both sockets
 // may have had it while the filters switched, and the storm is counted.
 func TestIntegrationSideSocketOrder(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	for _, tc := range []struct {
 		name     string
 		coalesce time.Duration
@@ -464,7 +466,7 @@ func sideSocketOrder(t *testing.T, coalesce time.Duration) {
 // wait returns what is queued even when the socket's deadline has passed
 // (the side socket's tick may pass between the two reads).
 func TestIntegrationReadPastDeadline(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	openTest(t, Options{}) // a listener, so that the kernel sends events at all
 	sock, _, err := openSocket(1<<20, MaskDefault, false, true)
 	if err != nil {
@@ -501,7 +503,7 @@ func TestIntegrationReadPastDeadline(t *testing.T) {
 // with a receive buffer that can queue a storm's period on the side
 // socket (1 MiB as granted, which is twice what is asked).
 func TestIntegrationCoalesceNeedsBuffer(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	for _, tc := range []struct {
 		rcvbuf int
 		kept   bool

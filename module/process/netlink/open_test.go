@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
 )
 
 // onFreshThread runs fn on a locked OS thread that is discarded afterwards,
@@ -27,7 +29,7 @@ func onFreshThread(fn func()) {
 }
 
 func TestIntegrationOpenErrors(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	tests := []struct {
 		name    string
 		setup   func() error // runs on the thread that then calls Open
@@ -97,7 +99,7 @@ func TestHelperOpen(t *testing.T) {
 // all, which Open must report as ErrUnsupported rather than succeed and
 // deliver nothing.
 func TestIntegrationOpenOtherPIDNamespace(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperOpen$", "-test.count=1")
 	cmd.Env = append(os.Environ(), helperEnv+"=open")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
 )
 
 var record = flag.Bool("record", false, "record proc connector datagrams on this kernel into testdata/ (root)")
@@ -79,7 +81,7 @@ func TestRecord(t *testing.T) {
 	if !*record {
 		t.Skip("run with -record to record datagrams")
 	}
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	c := openTest(t, Options{Events: MaskAll})
 	kernel, err := kernelRelease()
 	if err != nil {

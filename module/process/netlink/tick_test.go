@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
 )
 
 // TestNextTick checks the side socket's tick: back to sideTickMin after a
@@ -44,7 +46,7 @@ func TestNextTick(t *testing.T) {
 // without an exec to wake Receive: a shell forks a subshell that exits,
 // and nothing execs after it.
 func TestIntegrationSideTick(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t)
 	c := openTest(t, Options{})
 	if c.side == nil {
 		t.Fatal("fork, exec and exit selected, but no side socket")

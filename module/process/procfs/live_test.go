@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
+
+	"github.com/spawnbeat/spawnbeat/internal/testenv"
 )
 
 // startChild starts path with argv (argv[0] as given) in dir and stops it
@@ -208,9 +210,7 @@ func TestReadLiveZombieAndGone(t *testing.T) {
 // TestIntegrationReadAll reads every process on the host. As root it must
 // read all of them completely, except those that exit meanwhile.
 func TestIntegrationReadAll(t *testing.T) {
-	if os.Geteuid() != 0 && os.Getenv("CI") != "true" {
-		t.Skip("needs root to read every process's exe and cwd")
-	}
+	testenv.RequireRoot(t) // to read every process's exe and cwd
 	fs, err := NewFS("")
 	if err != nil {
 		t.Fatal(err)

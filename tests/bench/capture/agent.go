@@ -123,7 +123,7 @@ type agent struct {
 const agentConfig = `spawnbeat:
   capture:
     scan_existing: false%s
-%s
+%s%s
 logging.level: info
 logging.json: false
 http.enabled: true
@@ -138,6 +138,18 @@ type settings struct {
 	execArgs string // exec_args; "" leaves it unset
 	esURL    string // ship to this Elasticsearch (output.elasticsearch, defaults otherwise) instead of the file output
 	pprof    bool   // serve Go's profiler on the monitoring endpoint
+	queue    string // queueDisk for queue.disk at its defaults; "" leaves the memory queue
+}
+
+// queueDisk selects the disk queue (-queue disk).
+const queueDisk = "disk"
+
+// queueYAML is the top-level queue section of s.
+func (s settings) queueYAML() string {
+	if s.queue == queueDisk {
+		return "queue.disk: {}\n"
+	}
+	return ""
 }
 
 // output is the output section of the configuration.
@@ -170,7 +182,7 @@ func startAgent(ctx context.Context, name, binary string, set settings, home str
 		return nil, fmt.Errorf("start spawnbeat: %w", err)
 	}
 	cfg := filepath.Join(home, "spawnbeat.yml")
-	yml := fmt.Appendf(nil, agentConfig, set.yaml(), set.output(), port)
+	yml := fmt.Appendf(nil, agentConfig, set.yaml(), set.queueYAML(), set.output(), port)
 	if set.pprof {
 		yml = append(yml, "http.pprof.enabled: true\n"...)
 	}

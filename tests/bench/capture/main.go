@@ -45,6 +45,7 @@ type options struct {
 	es        bool   // also ship every storm to Elasticsearch (tests/esserver), side by side
 	profile   string // save a CPU profile of spawnbeat's first profSecs of each storm here; "": none
 	profSecs  int
+	queue     string // "mem" or queueDisk, for spawnbeat and the baseline
 }
 
 // quick settings: a run of about a minute to check that everything works.
@@ -75,6 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fl.StringVar(&o.profile, "cpuprofile", "", "a directory: save a CPU profile of spawnbeat (Go's pprof, from its monitoring endpoint) over the first -profile-seconds of each storm there, as storm-<kind>-<rate, 0 for max>-<run>.pprof; the profiler's own CPU is then in spawnbeat's figures")
 	fl.IntVar(&o.profSecs, "profile-seconds", 10, "the length of each -cpuprofile profile, from the storm's start")
 	fl.BoolVar(&o.es, "es", false, "run a second spawnbeat side by side on every storm that ships to Elasticsearch (tests/esserver, in a child process) with output.elasticsearch's defaults (gzip level 1)")
+	fl.StringVar(&o.queue, "queue", "mem", `the queue of spawnbeat and the baseline: "mem" (the default memory queue) or "disk" (queue.disk at its defaults under each run's path.data)`)
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: go run ./tests/bench/capture [flags]   (as root)")
 		fl.PrintDefaults()
@@ -117,6 +119,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.profSecs < 1 {
 		return o, errors.New("-profile-seconds must be at least 1")
+	}
+	if o.queue != "mem" && o.queue != queueDisk {
+		return o, fmt.Errorf("-queue %q: want mem or disk", o.queue)
 	}
 	if o.boost < 0 || o.boost > 20 {
 		return o, errors.New("-priority-boost must be within 0..20")
@@ -223,8 +228,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	b := &bench{
 		ctx: ctx, binary: binary, baseline: o.baseline, forkstat: fsPath, esserver: esBin, tmp: tmp, n: o.n, keep: o.keep,
 		profile: o.profile, profSecs: o.profSecs,
-		set:     settings{boost: o.boost, execArgs: o.execArgs, pprof: o.profile != ""},
-		baseSet: settings{boost: o.boost, execArgs: o.baseArgs},
+		set:     settings{boost: o.boost, execArgs: o.execArgs, queue: o.queue, pprof: o.profile != ""},
+		baseSet: settings{boost: o.boost, execArgs: o.baseArgs, queue: o.queue},
 		runID:   strconv.FormatInt(time.Now().UnixNano()%1e9, 36),
 		probes:  &direct{s: newStarter(devnull)}, fleet: fleet{exe: exe, count: o.launchers}, log: stderr,
 	}

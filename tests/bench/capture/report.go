@@ -147,6 +147,9 @@ func (r *report) write(w io.Writer) {
 	if r.opts.execArgs != "" {
 		boost += "; spawnbeat with exec_args " + r.opts.execArgs
 	}
+	if r.opts.queue == queueDisk {
+		boost += "; spawnbeat and the baseline with the disk queue (queue.disk defaults)"
+	}
 	if r.opts.baseArgs != "" {
 		boost += "; the baseline with exec_args " + r.opts.baseArgs
 	}

@@ -89,7 +89,7 @@ func (g *generator) next(dst []byte) ([]byte, string) {
 	ts := g.base.Add(time.Duration(n) * 137 * time.Microsecond)
 	pid := 10000 + int(n%4000000)
 	e.Timestamp = ts
-	e.Event = ecs.Meta{Kind: ecs.KindEvent, Type: "start", Action: ecs.ActionExec, Outcome: "success",
+	e.Event = ecs.Meta{Kind: ecs.KindEvent, Type: "start", Action: ecs.ActionExec,
 		Created: ts.Add(180 * time.Microsecond), Sequence: n}
 
 	// The last argument carries the sequence number, so that no two

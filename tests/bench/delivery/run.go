@@ -150,12 +150,13 @@ func runOnce(ctx context.Context, p params, c combo) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
+	index := elasticsearch.DataStreamPrefix + namespace // as the beater names each event's data stream
 	start := time.Now()
 	for range n {
 		// A fresh body per event, as the beater does: the memory queue
 		// keeps the slice until the event is acknowledged.
 		body, id := gen.next(make([]byte, 0, 2048))
-		if err := q.Put(ctx, pipeline.Event{ID: id, Body: body}); err != nil {
+		if err := q.Put(ctx, pipeline.Event{ID: id, Index: index, Body: body}); err != nil {
 			return result{}, fmt.Errorf("put: %w", err)
 		}
 	}
@@ -182,7 +183,10 @@ func runOnce(ctx context.Context, p params, c combo) (result, error) {
 	}
 	shutCtx, shutCancel := context.WithTimeout(ctx, 30*time.Second)
 	defer shutCancel()
-	if err := loop.Shutdown(shutCtx); err != nil {
+	if err := loop.Drain(shutCtx); err != nil {
+		return result{}, err
+	}
+	if err := q.Close(); err != nil {
 		return result{}, err
 	}
 	st := es.Stats()
