@@ -69,6 +69,12 @@ const (
 	// stormQuietTicks is how many Coalesce periods in a row without an
 	// exec end a storm (see Conn).
 	stormQuietTicks = 8
+	// stormExecs is how many execs, each read less than a Coalesce period
+	// after the one before, begin a storm (see Conn). Two are not enough:
+	// a program that starts another (python's pty.spawn of a shell, a
+	// shell's pipeline) makes two execs within a few ms, and its next exec
+	// would then wait a period.
+	stormExecs = 4
 	// coalesceMinBuffer is the smallest receive buffer (as granted, that
 	// is doubled) with which Open keeps Options.Coalesce: in a storm the
 	// side socket queues every event for a period, and at ~700 bytes of
@@ -92,14 +98,14 @@ type Options struct {
 	// kernel (and in user space for a replay): a process starts and ends
 	// with its leader, and threaded programs make many more of them.
 	LeadersOnly bool
-	// Coalesce, when not 0, spaces out the wake-ups of an exec storm (with
-	// a receive buffer of 1 MiB or more, as granted; see coalesceMinBuffer): once
-	// two execs wake Receive less than a Coalesce period apart, the exec
-	// socket stops waking it, and the exec events are read with the others
-	// from the side socket every Coalesce period, until stormQuietTicks
-	// periods in a row find none (see Conn). An exec then waits at most a
-	// period more; execs rarer than that wake Receive at once, as without
-	// it.
+	// Coalesce, when not 0, spaces out the wake-ups of an exec storm
+	// (with a receive buffer of 1 MiB or more, as granted; see
+	// coalesceMinBuffer): once stormExecs execs in a row wake Receive each
+	// less than a Coalesce period after the one before, the exec socket
+	// stops waking it, and the exec events are read with the others from
+	// the side socket every Coalesce period, until stormQuietTicks periods
+	// in a row find none (see Conn). An exec then waits at most a period
+	// more; execs rarer than that wake Receive at once, as without it.
 	Coalesce time.Duration
 }
 
@@ -149,7 +155,8 @@ type counters struct {
 //
 // A wake-up costs the reading thread a context switch, so a storm of execs
 // would wake it once per exec. With Options.Coalesce, Receive counts the
-// storm as begun when two execs wake it less than a period apart: the
+// storm as begun when stormExecs execs in a row wake it each less than a
+// period after the one before (a wake-up may read several): the
 // side socket's filter then lets exec events in too, the exec socket's
 // lets none, and Receive reads the side socket every period, taking what
 // queued meanwhile in one go. stormQuietTicks periods in a row without an
@@ -200,6 +207,7 @@ type Conn struct {
 	storm       bool      // execs come through the side socket, read every Coalesce
 	quiet       int       // the storm's ticks in a row without an exec
 	lastWake    time.Time // the last wake-up by an exec, outside a storm
+	burst       int       // execs read in wake-ups each less than Coalesce after the last, outside a storm
 	deadline    time.Time // the caller's (SetReadDeadline)
 
 	seq       uint32 // cn_msg.seq and .ack of our requests
@@ -478,8 +486,7 @@ func (c *Conn) receiveMerged() ([]Event, error) {
 			}
 		}
 		if !expired && !c.storm && c.opts.Coalesce > 0 && len(polled) > 0 {
-			now := time.Now()
-			if !c.lastWake.IsZero() && now.Sub(c.lastWake) < c.opts.Coalesce {
+			if c.burstAt(time.Now(), len(polled)) { // the polled socket has execs alone
 				if err := c.setStorm(true); err != nil {
 					return nil, err
 				}
@@ -489,7 +496,6 @@ func (c *Conn) receiveMerged() ([]Event, error) {
 					return nil, err
 				}
 			}
-			c.lastWake = now
 		}
 		c.behind = false
 		for _, evs := range [][]Event{polled, side} {
@@ -512,6 +518,18 @@ func (c *Conn) receiveMerged() ([]Event, error) {
 			return nil, fmt.Errorf("receive: %w", ErrLost)
 		}
 	}
+}
+
+// burstAt counts execs, read by a wake-up at now outside a storm, and
+// reports whether a storm begins: stormExecs in a row, each read less
+// than a Coalesce period after the one before.
+func (c *Conn) burstAt(now time.Time, execs int) bool {
+	if c.lastWake.IsZero() || now.Sub(c.lastWake) >= c.opts.Coalesce {
+		c.burst = 0
+	}
+	c.burst += execs
+	c.lastWake = now
+	return c.burst >= stormExecs
 }
 
 // hasExec reports whether evs holds an exec event.
@@ -552,7 +570,7 @@ func (c *Conn) setStorm(on bool) error {
 		return fmt.Errorf("receive: %w", c.closedOr(err))
 	}
 	c.storm, c.quiet = on, 0
-	c.lastWake = time.Time{}
+	c.lastWake, c.burst = time.Time{}, 0
 	if on {
 		c.stats.storms.Add(1)
 	}
