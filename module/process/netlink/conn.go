@@ -11,7 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
@@ -70,6 +69,12 @@ const (
 	// stormQuietTicks is how many Coalesce periods in a row without an
 	// exec end a storm (see Conn).
 	stormQuietTicks = 8
+	// stormExecs is how many execs, each read less than a Coalesce period
+	// after the one before, begin a storm (see Conn). Two are not enough:
+	// a program that starts another (python's pty.spawn of a shell, a
+	// shell's pipeline) makes two execs within a few ms, and its next exec
+	// would then wait a period.
+	stormExecs = 4
 	// coalesceMinBuffer is the smallest receive buffer (as granted, that
 	// is doubled) with which Open keeps Options.Coalesce: in a storm the
 	// side socket queues every event for a period, and at ~700 bytes of
@@ -93,13 +98,14 @@ type Options struct {
 	// kernel (and in user space for a replay): a process starts and ends
 	// with its leader, and threaded programs make many more of them.
 	LeadersOnly bool
-	// Coalesce, when not 0, spaces out the wake-ups of an exec storm (with
-	// a receive buffer of 1 MiB or more, as granted; see coalesceMinBuffer): once
-	// two execs wake Receive less than two Coalesce periods apart, the
-	// exec socket stops waking it, and the exec events are read with the
-	// others from the side socket every Coalesce period, until a period
-	// finds none (see Conn). An exec then waits at most that long more;
-	// execs rarer than that wake Receive at once, as without it.
+	// Coalesce, when not 0, spaces out the wake-ups of an exec storm
+	// (with a receive buffer of 1 MiB or more, as granted; see
+	// coalesceMinBuffer): once stormExecs execs in a row wake Receive each
+	// less than a Coalesce period after the one before, the exec socket
+	// stops waking it, and the exec events are read with the others from
+	// the side socket every Coalesce period, until stormQuietTicks periods
+	// in a row find none (see Conn). An exec then waits at most a period
+	// more; execs rarer than that wake Receive at once, as without it.
 	Coalesce time.Duration
 }
 
@@ -149,7 +155,8 @@ type counters struct {
 //
 // A wake-up costs the reading thread a context switch, so a storm of execs
 // would wake it once per exec. With Options.Coalesce, Receive counts the
-// storm as begun when two execs wake it less than two periods apart: the
+// storm as begun when stormExecs execs in a row wake it each less than a
+// period after the one before (a wake-up may read several): the
 // side socket's filter then lets exec events in too, the exec socket's
 // lets none, and Receive reads the side socket every period, taking what
 // queued meanwhile in one go. stormQuietTicks periods in a row without an
@@ -177,9 +184,11 @@ type Conn struct {
 	src  source
 	sock *socket // the polled socket; nil for a replay
 	side *socket // the socket of the events other than exec; nil if none
-	opts Options
-	log  *zap.Logger
-	clk  *Clock
+	// timer paces a storm's reads (Options.Coalesce); nil without.
+	timer *periodTimer
+	opts  Options
+	log   *zap.Logger
+	clk   *Clock
 
 	// Owned by the reading goroutine. The slices are allocated once;
 	// Receive returns events or merged, valid until the next Receive.
@@ -198,6 +207,7 @@ type Conn struct {
 	storm       bool      // execs come through the side socket, read every Coalesce
 	quiet       int       // the storm's ticks in a row without an exec
 	lastWake    time.Time // the last wake-up by an exec, outside a storm
+	burst       int       // execs read in wake-ups each less than Coalesce after the last, outside a storm
 	deadline    time.Time // the caller's (SetReadDeadline)
 
 	seq       uint32 // cn_msg.seq and .ack of our requests
@@ -271,6 +281,12 @@ func Open(opts Options, log *zap.Logger) (*Conn, error) {
 		c.opts.Coalesce = 0
 		log.Info("exec storms are read at each exec: the receive buffer is too small to queue a period of one",
 			zap.Int("receive_buffer_bytes", got), zap.Int("needed_bytes", coalesceMinBuffer))
+	}
+	if c.opts.Coalesce > 0 && side != nil {
+		if c.timer, err = newPeriodTimer(); err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("open proc connector: %w", err)
+		}
 	}
 	log.Info("subscribed to the proc connector",
 		zap.Stringer("events", opts.Events), zap.Bool("side_socket", side != nil),
@@ -415,7 +431,9 @@ func (c *Conn) receiveMerged() ([]Event, error) {
 		// reads what queued.
 		tick := c.storm && wait
 		if tick {
-			sleepThread(c.opts.Coalesce)
+			if err := c.timer.wait(); err != nil {
+				return nil, fmt.Errorf("receive: %w", c.closedOr(err))
+			}
 			wait = false
 		}
 		c.sock.drained = false // on the poller: only a read tells
@@ -468,8 +486,7 @@ func (c *Conn) receiveMerged() ([]Event, error) {
 			}
 		}
 		if !expired && !c.storm && c.opts.Coalesce > 0 && len(polled) > 0 {
-			now := time.Now()
-			if !c.lastWake.IsZero() && now.Sub(c.lastWake) < 2*c.opts.Coalesce {
+			if c.burstAt(time.Now(), len(polled)) { // the polled socket has execs alone
 				if err := c.setStorm(true); err != nil {
 					return nil, err
 				}
@@ -479,7 +496,6 @@ func (c *Conn) receiveMerged() ([]Event, error) {
 					return nil, err
 				}
 			}
-			c.lastWake = now
 		}
 		c.behind = false
 		for _, evs := range [][]Event{polled, side} {
@@ -504,20 +520,16 @@ func (c *Conn) receiveMerged() ([]Event, error) {
 	}
 }
 
-// sleepThread sleeps for d in a raw nanosleep: the thread sleeps, and
-// its goroutine keeps its P. A runtime sleep (time.Sleep, or a read
-// deadline) would set a timer, and moving a timer earlier than the
-// netpoller's wait wakes the thread in it, which then sleeps again: two
-// context switches a period more. The P stays idle meanwhile: the others
-// run the rest of the agent (GOMAXPROCS is at least 2 where it matters).
-// A goroutine that never parks is taken for a long-running one: every
-// 10 ms the runtime signals its thread to make it yield, which ends a
-// sleep early (the caller then reads early). That costs less than
-// yielding after each sleep (runtime.Gosched wakes another thread to run
-// the goroutine: measured, three times the futex calls).
-func sleepThread(d time.Duration) {
-	ts := unix.NsecToTimespec(d.Nanoseconds())
-	_, _, _ = unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
+// burstAt counts execs, read by a wake-up at now outside a storm, and
+// reports whether a storm begins: stormExecs in a row, each read less
+// than a Coalesce period after the one before.
+func (c *Conn) burstAt(now time.Time, execs int) bool {
+	if c.lastWake.IsZero() || now.Sub(c.lastWake) >= c.opts.Coalesce {
+		c.burst = 0
+	}
+	c.burst += execs
+	c.lastWake = now
+	return c.burst >= stormExecs
 }
 
 // hasExec reports whether evs holds an exec event.
@@ -550,8 +562,15 @@ func (c *Conn) setStorm(on bool) error {
 			return fmt.Errorf("receive: %w", c.closedOr(err))
 		}
 	}
+	every := time.Duration(0)
+	if on {
+		every = c.opts.Coalesce
+	}
+	if err := c.timer.set(every); err != nil {
+		return fmt.Errorf("receive: %w", c.closedOr(err))
+	}
 	c.storm, c.quiet = on, 0
-	c.lastWake = time.Time{}
+	c.lastWake, c.burst = time.Time{}, 0
 	if on {
 		c.stats.storms.Add(1)
 	}
@@ -795,6 +814,11 @@ func (c *Conn) Close() error {
 func (c *Conn) close() error {
 	c.closed.Store(true)
 	var errs []error
+	if c.timer != nil {
+		if err := c.timer.close(); err != nil {
+			errs = append(errs, fmt.Errorf("close storm timer: %w", err))
+		}
+	}
 	if c.side != nil {
 		if err := c.side.close(); err != nil {
 			errs = append(errs, fmt.Errorf("close side socket: %w", err))

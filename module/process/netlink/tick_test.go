@@ -102,3 +102,40 @@ func TestIntegrationSideTick(t *testing.T) {
 		}
 	}
 }
+
+// TestBurstBeginsStorm checks when execs begin a storm: stormExecs in a
+// row, each read less than a period after the one before; a program that
+// starts another (two execs within a few ms) does not, so its next exec
+// is read at once; a pause of a period starts the count again.
+func TestBurstBeginsStorm(t *testing.T) {
+	const period = 10 * time.Millisecond
+	t0 := time.Unix(1000, 0)
+	steps := []struct {
+		after time.Duration // since the wake-up before
+		execs int
+		storm bool
+	}{
+		{0, 1, false},                     // python
+		{3 * time.Millisecond, 1, false},  // its shell
+		{40 * time.Millisecond, 1, false}, // the next python, after a pause
+		{2 * time.Millisecond, 1, false},
+		{period, 1, false}, // a period apart: counts from here
+		{5 * time.Millisecond, 1, false},
+		{5 * time.Millisecond, 1, false},
+		{5 * time.Millisecond, 1, true}, // the fourth in a row
+		{time.Second, 2, false},         // a wake-up may read several
+		{time.Millisecond, 2, true},
+		{time.Second, stormExecs, true}, // or all of them at once
+	}
+	c := &Conn{opts: Options{Coalesce: period}}
+	at := t0
+	for i, s := range steps {
+		at = at.Add(s.after)
+		if got := c.burstAt(at, s.execs); got != s.storm {
+			t.Errorf("step %d (+%v, %d execs): storm %v, want %v", i, s.after, s.execs, got, s.storm)
+		}
+		if s.storm {
+			c.lastWake, c.burst = time.Time{}, 0 // as setStorm does
+		}
+	}
+}

@@ -137,6 +137,7 @@ type settings struct {
 	boost    int    // priority_boost; 0 leaves it unset
 	execArgs string // exec_args; "" leaves it unset
 	esURL    string // ship to this Elasticsearch (output.elasticsearch, defaults otherwise) instead of the file output
+	pprof    bool   // serve Go's profiler on the monitoring endpoint
 	queue    string // queueDisk for queue.disk at its defaults; "" leaves the memory queue
 }
 
@@ -181,7 +182,11 @@ func startAgent(ctx context.Context, name, binary string, set settings, home str
 		return nil, fmt.Errorf("start spawnbeat: %w", err)
 	}
 	cfg := filepath.Join(home, "spawnbeat.yml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, agentConfig, set.yaml(), set.queueYAML(), set.output(), port), 0o600); err != nil {
+	yml := fmt.Appendf(nil, agentConfig, set.yaml(), set.queueYAML(), set.output(), port)
+	if set.pprof {
+		yml = append(yml, "http.pprof.enabled: true\n"...)
+	}
+	if err := os.WriteFile(cfg, yml, 0o600); err != nil {
 		return nil, fmt.Errorf("start spawnbeat: %w", err)
 	}
 	cmd := exec.Command(binary, "-c", cfg, "-e", "--path.home", home)
@@ -255,6 +260,38 @@ func (a *agent) stats(ctx context.Context) (agentStats, error) {
 		return st, fmt.Errorf("get stats: %w", err)
 	}
 	return st, nil
+}
+
+// cpuProfile saves a CPU profile of the agent over the next secs seconds
+// to path (Go's pprof format, from the monitoring endpoint).
+func (a *agent) cpuProfile(ctx context.Context, secs int, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+30*time.Second)
+	defer cancel()
+	url := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", a.port, secs)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("cpu profile: status %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("cpu profile %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("cpu profile %s: %w", path, err)
+	}
+	return nil
 }
 
 // doc is the part of an ECS document the benchmark reads.

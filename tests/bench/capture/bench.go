@@ -29,6 +29,8 @@ type bench struct {
 	runID    string   // in every marker, so runs never match each other's processes
 	n        int      // processes per storm
 	keep     bool     // keep each run's home (output file, logs)
+	profile  string   // where each storm's CPU profile of spawnbeat goes; "": none
+	profSecs int      // each profile's length
 	probes   *direct  // starts the probe processes
 	fleet    fleet    // starts the storms' processes
 	log      io.Writer
@@ -262,8 +264,19 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 		}
 	}
 
+	var profiled chan error
+	if b.profile != "" {
+		profiled = make(chan error, 1)
+		path := filepath.Join(b.profile, fmt.Sprintf("storm-%s-%d-%d.pprof", k.Tag, rate, rep)) // rate 0: max
+		go func() { profiled <- a.cpuProfile(b.ctx, b.profSecs, path) }()
+	}
 	m := markers{prefix: fmt.Sprintf("spawnbeat-bench-%s-%s-%d-%d-", b.runID, k.Tag, rate, rep), n: b.n}
 	st, err := b.fleet.run(b.ctx, k, m, rate)
+	if profiled != nil {
+		if err := <-profiled; err != nil {
+			b.logf("%s: %v", home, err)
+		}
+	}
 	if err != nil {
 		return res, err
 	}

@@ -43,6 +43,8 @@ type options struct {
 	execArgs  string // spawnbeat.capture.exec_args ("": the default)
 	baseArgs  string // … of the baseline
 	es        bool   // also ship every storm to Elasticsearch (tests/esserver), side by side
+	profile   string // save a CPU profile of spawnbeat's first profSecs of each storm here; "": none
+	profSecs  int
 	queue     string // "mem" or queueDisk, for spawnbeat and the baseline
 }
 
@@ -71,6 +73,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fl.IntVar(&o.boost, "priority-boost", 0, "spawnbeat.capture.priority_boost for spawnbeat (forkstat runs at the harness's priority)")
 	fl.StringVar(&o.execArgs, "exec-args", "", "spawnbeat.capture.exec_args for spawnbeat (auto, kernel, proc); empty leaves the default")
 	fl.StringVar(&o.baseArgs, "baseline-exec-args", "", "spawnbeat.capture.exec_args for the baseline")
+	fl.StringVar(&o.profile, "cpuprofile", "", "a directory: save a CPU profile of spawnbeat (Go's pprof, from its monitoring endpoint) over the first -profile-seconds of each storm there, as storm-<kind>-<rate, 0 for max>-<run>.pprof; the profiler's own CPU is then in spawnbeat's figures")
+	fl.IntVar(&o.profSecs, "profile-seconds", 10, "the length of each -cpuprofile profile, from the storm's start")
 	fl.BoolVar(&o.es, "es", false, "run a second spawnbeat side by side on every storm that ships to Elasticsearch (tests/esserver, in a child process) with output.elasticsearch's defaults (gzip level 1)")
 	fl.StringVar(&o.queue, "queue", "mem", `the queue of spawnbeat and the baseline: "mem" (the default memory queue) or "disk" (queue.disk at its defaults under each run's path.data)`)
 	fl.Usage = func() {
@@ -112,6 +116,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.n < 1 || o.reps < 1 || o.attacks < 0 || o.launchers < 1 {
 		return o, errors.New("-n, -reps and -launchers must be at least 1, -attacks at least 0")
+	}
+	if o.profSecs < 1 {
+		return o, errors.New("-profile-seconds must be at least 1")
 	}
 	if o.queue != "mem" && o.queue != queueDisk {
 		return o, fmt.Errorf("-queue %q: want mem or disk", o.queue)
@@ -212,9 +219,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
+	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			fmt.Fprintln(stderr, "capture: -cpuprofile:", err)
+			return 1
+		}
+	}
 	b := &bench{
 		ctx: ctx, binary: binary, baseline: o.baseline, forkstat: fsPath, esserver: esBin, tmp: tmp, n: o.n, keep: o.keep,
-		set:     settings{boost: o.boost, execArgs: o.execArgs, queue: o.queue},
+		profile: o.profile, profSecs: o.profSecs,
+		set:     settings{boost: o.boost, execArgs: o.execArgs, queue: o.queue, pprof: o.profile != ""},
 		baseSet: settings{boost: o.boost, execArgs: o.baseArgs, queue: o.queue},
 		runID:   strconv.FormatInt(time.Now().UnixNano()%1e9, 36),
 		probes:  &direct{s: newStarter(devnull)}, fleet: fleet{exe: exe, count: o.launchers}, log: stderr,
