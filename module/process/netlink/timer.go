@@ -78,10 +78,10 @@ func (t *periodTimer) wait() error {
 func (t *periodTimer) read(fd uintptr) bool {
 	for {
 		_, _, errno := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&t.buf[0])), uintptr(len(t.buf)))
-		switch {
-		case errno == unix.EINTR:
+		switch errno {
+		case unix.EINTR:
 			continue
-		case errno == unix.EAGAIN:
+		case unix.EAGAIN:
 			return false
 		}
 		return true // an expiration, or an error the next wait meets again
