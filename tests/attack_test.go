@@ -194,7 +194,7 @@ func TestE2EPythonTTYAttacks(t *testing.T) {
 
 // TestE2EPythonNewPTYException runs the known false-positive class (a
 // Python program driving a shell on a pty it made: the test's driver)
-// under the README's exception, a user rule with the built-in's rule_id,
+// under the documented exception (docs/python-new-pty-rule.md), a user rule with the built-in's rule_id,
 // and checks that it is silent there while an attack still fires the
 // user's copy of the rule.
 func TestE2EPythonNewPTYException(t *testing.T) {

@@ -112,7 +112,7 @@ func TestExceptionExample(t *testing.T) {
 }
 
 // TestExceptionExampleDocumented keeps the example in the rule's note and
-// in the README identical to the file the tests load.
+// in docs/python-new-pty-rule.md identical to the file the tests load.
 func TestExceptionExampleDocumented(t *testing.T) {
 	data, err := os.ReadFile("testdata/exception/python_new_pty_shell.toml")
 	if err != nil {
@@ -125,7 +125,7 @@ func TestExceptionExampleDocumented(t *testing.T) {
 		}
 	}
 	example := "```toml\n" + strings.Join(body, "") + "```\n"
-	for _, name := range []string{"builtin/execution_python_new_pty_shell.toml", "../../../README.md"} {
+	for _, name := range []string{"builtin/execution_python_new_pty_shell.toml", "../../../docs/python-new-pty-rule.md"} {
 		text, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)
