@@ -16,14 +16,19 @@ import (
 // setupTimeout bounds `setup` and `test output`.
 const setupTimeout = 2 * time.Minute
 
-// loadES loads the configuration and returns its setup settings, with
-// output.elasticsearch, or an error when that is not the enabled output.
-func (g *globals) loadES(cmd *cobra.Command) (beater.SetupSettings, error) {
+// loadSetup loads the configuration and returns its setup settings.
+func (g *globals) loadSetup(cmd *cobra.Command) (beater.SetupSettings, error) {
 	cfg, err := g.load(cmd)
 	if err != nil {
 		return beater.SetupSettings{}, err
 	}
-	s, err := beater.ReadSetup(cfg.Config)
+	return beater.ReadSetup(cfg.Config)
+}
+
+// loadES is loadSetup with output.elasticsearch, or an error when that is
+// not the enabled output.
+func (g *globals) loadES(cmd *cobra.Command) (beater.SetupSettings, error) {
+	s, err := g.loadSetup(cmd)
 	if err != nil {
 		return beater.SetupSettings{}, err
 	}
@@ -50,11 +55,7 @@ func newExportJSONCommand(g *globals, use, short string, build func(beater.Setup
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load(cmd)
-			if err != nil {
-				return err
-			}
-			s, err := beater.ReadSetup(cfg.Config)
+			s, err := g.loadSetup(cmd)
 			if err != nil {
 				return err
 			}

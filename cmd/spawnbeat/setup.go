@@ -128,11 +128,7 @@ func newExportKibanaCommand(g *globals) *cobra.Command {
 		Short: "Print the Kibana saved objects (NDJSON) that setup loads, for Stack Management > Saved objects > Import",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load(cmd)
-			if err != nil {
-				return err
-			}
-			s, err := beater.ReadSetup(cfg.Config)
+			s, err := g.loadSetup(cmd)
 			if err != nil {
 				return err
 			}
