@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // bulkFilterPath keeps what classification needs and nothing else. With
@@ -134,19 +136,66 @@ func parseErrorBody(b []byte) (typ, reason string) {
 // it cannot be put on one NDJSON line.
 var errDocumentNewline = errors.New("document is not valid JSON and contains a newline")
 
-// bulkEncoder builds bulk request bodies in one reused buffer. It is owned
-// by one worker and not safe for concurrent use; Bytes is valid until the
-// next Reset.
+// bulkEncoder builds bulk request bodies in reused storage, gzipping them
+// as it goes when level > 0: the uncompressed body is never held whole, so
+// a full bulk costs one pass over the documents and no buffer of their
+// size. It is owned by one worker and not safe for concurrent use; Body's
+// result is valid until the next Reset.
 type bulkEncoder struct {
-	buf     []byte
+	level   int          // gzip level, 1–9; 0 sends the body as it is
+	body    bytes.Buffer // the body as it goes on the wire
+	zw      *gzip.Writer // writes into body when level > 0; made by the first Reset
+	raw     int          // bytes before compression
+	line    []byte       // one action line and its document
 	compact bytes.Buffer
 }
 
-// Reset empties the body, keeping its storage.
-func (e *bulkEncoder) Reset() { e.buf = e.buf[:0] }
+// newBulkEncoder returns an empty encoder that gzips at level (0: off).
+func newBulkEncoder(level int) *bulkEncoder {
+	e := &bulkEncoder{level: level}
+	e.Reset()
+	return e
+}
 
-// Bytes returns the body built so far.
-func (e *bulkEncoder) Bytes() []byte { return e.buf }
+// Reset empties the body, keeping its storage.
+func (e *bulkEncoder) Reset() {
+	e.body.Reset()
+	e.raw = 0
+	if e.level <= 0 {
+		return
+	}
+	if e.zw == nil {
+		zw, err := gzip.NewWriterLevel(&e.body, e.level)
+		if err != nil { // the configuration allows levels 1–9 only
+			zw = gzip.NewWriter(&e.body)
+		}
+		e.zw = zw
+		return
+	}
+	e.zw.Reset(&e.body)
+}
+
+// ContentEncoding is the Content-Encoding header of the body: "gzip", or
+// "" when it is sent as it is.
+func (e *bulkEncoder) ContentEncoding() string {
+	if e.level > 0 {
+		return "gzip"
+	}
+	return ""
+}
+
+// Raw is the size of the body before compression.
+func (e *bulkEncoder) Raw() int { return e.raw }
+
+// Body ends the body and returns it; nothing may be added until Reset.
+func (e *bulkEncoder) Body() ([]byte, error) {
+	if e.zw != nil {
+		if err := e.zw.Close(); err != nil {
+			return nil, fmt.Errorf("compress bulk body: %w", err)
+		}
+	}
+	return e.body.Bytes(), nil
+}
 
 // AddCreate appends one create action line and the document line. A
 // document must be on one line: one with raw newlines (pretty-printed JSON)
@@ -160,13 +209,22 @@ func (e *bulkEncoder) AddCreate(index, id string, body []byte) error {
 		}
 		body = e.compact.Bytes()
 	}
-	e.buf = append(e.buf, `{"create":{"_index":`...)
-	e.buf = appendJSONString(e.buf, index)
-	e.buf = append(e.buf, `,"_id":`...)
-	e.buf = appendJSONString(e.buf, id)
-	e.buf = append(e.buf, "}}\n"...)
-	e.buf = append(e.buf, body...)
-	e.buf = append(e.buf, '\n')
+	l := append(e.line[:0], `{"create":{"_index":`...)
+	l = appendJSONString(l, index)
+	l = append(l, `,"_id":`...)
+	l = appendJSONString(l, id)
+	l = append(l, "}}\n"...)
+	l = append(l, body...)
+	l = append(l, '\n')
+	e.line = l
+	e.raw += len(l)
+	if e.zw == nil {
+		e.body.Write(l) // a bytes.Buffer does not fail
+		return nil
+	}
+	if _, err := e.zw.Write(l); err != nil {
+		return fmt.Errorf("compress document %q: %w", id, err)
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package elasticsearch
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -52,30 +54,84 @@ func TestBulkEncoder(t *testing.T) {
 		{"broken body with newline refused", "b", "{\"x\":\n", "", errDocumentNewline},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var e bulkEncoder
-			err := e.AddCreate("i", tc.id, []byte(tc.body))
-			if !errors.Is(err, tc.wantErr) {
-				t.Fatalf("AddCreate error = %v, want %v", err, tc.wantErr)
-			}
-			if diff := cmp.Diff(tc.want, string(e.Bytes())); diff != "" {
-				t.Errorf("body (-want +got):\n%s", diff)
-			}
-			if tc.wantErr != nil {
-				return
-			}
-			var action struct {
-				Create struct {
-					Index string `json:"_index"`
-					ID    string `json:"_id"`
-				} `json:"create"`
-			}
-			line, _, _ := strings.Cut(string(e.Bytes()), "\n")
-			if err := json.Unmarshal([]byte(line), &action); err != nil || action.Create.ID != tc.id {
-				t.Errorf("action line %s does not round-trip the id %q: %v", line, tc.id, err)
-			}
-		})
+		for _, level := range []int{0, 1, 9} {
+			t.Run(tc.name+"/gzip="+strconv.Itoa(level), func(t *testing.T) {
+				e := newBulkEncoder(level)
+				err := e.AddCreate("i", tc.id, []byte(tc.body))
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("AddCreate error = %v, want %v", err, tc.wantErr)
+				}
+				got := bodyText(t, e)
+				if diff := cmp.Diff(tc.want, got); diff != "" {
+					t.Errorf("body (-want +got):\n%s", diff)
+				}
+				if e.Raw() != len(tc.want) {
+					t.Errorf("Raw() = %d, want %d", e.Raw(), len(tc.want))
+				}
+				if tc.wantErr != nil {
+					return
+				}
+				var action struct {
+					Create struct {
+						Index string `json:"_index"`
+						ID    string `json:"_id"`
+					} `json:"create"`
+				}
+				line, _, _ := strings.Cut(got, "\n")
+				if err := json.Unmarshal([]byte(line), &action); err != nil || action.Create.ID != tc.id {
+					t.Errorf("action line %s does not round-trip the id %q: %v", line, tc.id, err)
+				}
+			})
+		}
 	}
+}
+
+// TestBulkEncoderReset: a reused encoder sends each body alone, compressed
+// or not, and says how it is encoded.
+func TestBulkEncoderReset(t *testing.T) {
+	for _, level := range []int{0, 1} {
+		e := newBulkEncoder(level)
+		wantEnc := map[int]string{0: "", 1: "gzip"}[level]
+		if e.ContentEncoding() != wantEnc {
+			t.Errorf("level %d: ContentEncoding() = %q, want %q", level, e.ContentEncoding(), wantEnc)
+		}
+		for round := range 3 {
+			e.Reset()
+			var want strings.Builder
+			for i := range 50 {
+				id := fmt.Sprintf("r%d-%d", round, i)
+				doc := fmt.Sprintf(`{"round":%d,"i":%d,"pad":%q}`, round, i, strings.Repeat("x", i*40))
+				if err := e.AddCreate("idx", id, []byte(doc)); err != nil {
+					t.Fatal(err)
+				}
+				fmt.Fprintf(&want, "{\"create\":{\"_index\":\"idx\",\"_id\":%q}}\n%s\n", id, doc)
+			}
+			if diff := cmp.Diff(want.String(), bodyText(t, e)); diff != "" {
+				t.Errorf("level %d round %d: body (-want +got):\n%s", level, round, diff)
+			}
+		}
+	}
+}
+
+// bodyText ends e's body and returns it uncompressed.
+func bodyText(t *testing.T, e *bulkEncoder) string {
+	t.Helper()
+	b, err := e.Body()
+	if err != nil {
+		t.Fatalf("Body: %v", err)
+	}
+	if e.ContentEncoding() != "gzip" {
+		return string(b)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("gzip body: %v", err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("gzip body: %v", err)
+	}
+	return string(plain)
 }
 
 func TestBulkResponseDecodeReusesWithoutLeaks(t *testing.T) {
