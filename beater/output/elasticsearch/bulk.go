@@ -214,7 +214,9 @@ func (r *bulkResponse) scanItems(s *jsonScan) bool {
 }
 
 // jsonScan walks a JSON text for scanStatuses. Each method skips the
-// whitespace before what it reads and consumes nothing when it fails.
+// whitespace before what it reads; a failure ends the scan, so where it
+// leaves the position does not matter. (tests/esserver has a full JSON
+// scanner of its own: this one reads only the one shape above.)
 type jsonScan struct {
 	b []byte
 	i int
