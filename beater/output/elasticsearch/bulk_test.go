@@ -2,6 +2,7 @@ package elasticsearch
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -10,12 +11,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/spawnbeat/spawnbeat/beater/pipeline"
 )
@@ -52,30 +55,84 @@ func TestBulkEncoder(t *testing.T) {
 		{"broken body with newline refused", "b", "{\"x\":\n", "", errDocumentNewline},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var e bulkEncoder
-			err := e.AddCreate("i", tc.id, []byte(tc.body))
-			if !errors.Is(err, tc.wantErr) {
-				t.Fatalf("AddCreate error = %v, want %v", err, tc.wantErr)
-			}
-			if diff := cmp.Diff(tc.want, string(e.Bytes())); diff != "" {
-				t.Errorf("body (-want +got):\n%s", diff)
-			}
-			if tc.wantErr != nil {
-				return
-			}
-			var action struct {
-				Create struct {
-					Index string `json:"_index"`
-					ID    string `json:"_id"`
-				} `json:"create"`
-			}
-			line, _, _ := strings.Cut(string(e.Bytes()), "\n")
-			if err := json.Unmarshal([]byte(line), &action); err != nil || action.Create.ID != tc.id {
-				t.Errorf("action line %s does not round-trip the id %q: %v", line, tc.id, err)
-			}
-		})
+		for _, level := range []int{0, 1, 9} {
+			t.Run(tc.name+"/gzip="+strconv.Itoa(level), func(t *testing.T) {
+				e := newBulkEncoder(level)
+				err := e.AddCreate("i", tc.id, []byte(tc.body))
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("AddCreate error = %v, want %v", err, tc.wantErr)
+				}
+				got := bodyText(t, e)
+				if diff := cmp.Diff(tc.want, got); diff != "" {
+					t.Errorf("body (-want +got):\n%s", diff)
+				}
+				if e.Raw() != len(tc.want) {
+					t.Errorf("Raw() = %d, want %d", e.Raw(), len(tc.want))
+				}
+				if tc.wantErr != nil {
+					return
+				}
+				var action struct {
+					Create struct {
+						Index string `json:"_index"`
+						ID    string `json:"_id"`
+					} `json:"create"`
+				}
+				line, _, _ := strings.Cut(got, "\n")
+				if err := json.Unmarshal([]byte(line), &action); err != nil || action.Create.ID != tc.id {
+					t.Errorf("action line %s does not round-trip the id %q: %v", line, tc.id, err)
+				}
+			})
+		}
 	}
+}
+
+// TestBulkEncoderReset: a reused encoder sends each body alone, compressed
+// or not, and says how it is encoded.
+func TestBulkEncoderReset(t *testing.T) {
+	for _, level := range []int{0, 1} {
+		e := newBulkEncoder(level)
+		wantEnc := map[int]string{0: "", 1: "gzip"}[level]
+		if e.ContentEncoding() != wantEnc {
+			t.Errorf("level %d: ContentEncoding() = %q, want %q", level, e.ContentEncoding(), wantEnc)
+		}
+		for round := range 3 {
+			e.Reset()
+			var want strings.Builder
+			for i := range 50 {
+				id := fmt.Sprintf("r%d-%d", round, i)
+				doc := fmt.Sprintf(`{"round":%d,"i":%d,"pad":%q}`, round, i, strings.Repeat("x", i*40))
+				if err := e.AddCreate("idx", id, []byte(doc)); err != nil {
+					t.Fatal(err)
+				}
+				fmt.Fprintf(&want, "{\"create\":{\"_index\":\"idx\",\"_id\":%q}}\n%s\n", id, doc)
+			}
+			if diff := cmp.Diff(want.String(), bodyText(t, e)); diff != "" {
+				t.Errorf("level %d round %d: body (-want +got):\n%s", level, round, diff)
+			}
+		}
+	}
+}
+
+// bodyText ends e's body and returns it uncompressed.
+func bodyText(t *testing.T, e *bulkEncoder) string {
+	t.Helper()
+	b, err := e.Body()
+	if err != nil {
+		t.Fatalf("Body: %v", err)
+	}
+	if e.ContentEncoding() != "gzip" {
+		return string(b)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("gzip body: %v", err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("gzip body: %v", err)
+	}
+	return string(plain)
 }
 
 func TestBulkResponseDecodeReusesWithoutLeaks(t *testing.T) {
@@ -475,5 +532,115 @@ func TestIndexNames(t *testing.T) {
 	index := "logs-spawnbeat.process-prod"
 	if allocs := testing.AllocsPerRun(100, func() { _ = n.For(index) }); allocs != 0 {
 		t.Errorf("For allocates %.0f times per event for a known index", allocs)
+	}
+}
+
+// TestBulkResponseScan: the usual answers are read by the scan, in every
+// form Elasticsearch may write them, and everything else goes to
+// encoding/json with the same result it always gave.
+func TestBulkResponseScan(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		scanned bool // read by scanStatuses without encoding/json
+		want    bulkResponse
+		wantErr bool
+	}{
+		{"usual", `{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":201}}]}`, true,
+			bulkResponse{Items: []bulkItem{{bulkItemResult{Status: 201}}, {bulkItemResult{Status: 201}}}}, false},
+		{"whitespace and key order", " {\n \"items\" : [ { \"create\" : { \"status\" : 409 } } ] ,\t\"errors\" : true }\r\n", true,
+			bulkResponse{Errors: true, Items: []bulkItem{{bulkItemResult{Status: 409}}}}, false},
+		{"empty", `{}`, true, bulkResponse{}, false},
+		{"no items", `{"errors":false,"items":[]}`, true, bulkResponse{}, false},
+		{"status 0", `{"items":[{"create":{"status":0}}]}`, true, bulkResponse{Items: []bulkItem{{bulkItemResult{Status: 0}}}}, false},
+		{"item with error", `{"errors":true,"items":[{"create":{"status":201}},{"create":{"status":400,"error":{"type":"mapper_parsing_exception","reason":"bad"}}}]}`, false,
+			bulkResponse{Errors: true, Items: []bulkItem{{bulkItemResult{Status: 201}}, {bulkItemResult{Status: 400, Error: &esError{Type: "mapper_parsing_exception", Reason: "bad"}}}}}, false},
+		{"another action", `{"items":[{"index":{"status":201}}]}`, false, bulkResponse{Items: []bulkItem{{}}}, false},
+		{"escaped key", `{"items":[{"create":{"st\u0061tus":201}}]}`, false, bulkResponse{Items: []bulkItem{{bulkItemResult{Status: 201}}}}, false},
+		{"key in another case", `{"Errors":true}`, false, bulkResponse{Errors: true}, false},
+		{"items null", `{"items":null}`, false, bulkResponse{}, false},
+		{"duplicate key", `{"errors":true,"errors":false}`, false, bulkResponse{}, false},
+		{"unknown key", `{"took":3,"items":[{"create":{"status":201}}]}`, false, bulkResponse{Items: []bulkItem{{bulkItemResult{Status: 201}}}}, false},
+		{"leading zero", `{"items":[{"create":{"status":0201}}]}`, false, bulkResponse{}, true},
+		{"fraction", `{"items":[{"create":{"status":201.5}}]}`, false, bulkResponse{}, true},
+		{"truncated", `{"errors":false,"items":[{"create":{"status":201}}`, false, bulkResponse{}, true},
+		{"trailing data", `{"errors":false}x`, false, bulkResponse{}, true},
+		{"not JSON", `<html>`, false, bulkResponse{}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var scan bulkResponse
+			if got := scan.scanStatuses([]byte(tc.body)); got != tc.scanned {
+				t.Errorf("scanStatuses = %v, want %v", got, tc.scanned)
+			}
+			var r bulkResponse
+			r.Items = make([]bulkItem, 3)
+			r.Items[0].Create = bulkItemResult{Status: 500, Error: &esError{Type: "stale"}} // must not leak into the answer
+			err := r.decode([]byte(tc.body))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("decode error = %v, want error %v", err, tc.wantErr)
+			}
+			if tc.wantErr {
+				return
+			}
+			if diff := cmp.Diff(tc.want, r, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("decoded (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// FuzzBulkResponseDecode holds the scan to encoding/json: whatever answer
+// the scan accepts, encoding/json accepts too, with the same result.
+func FuzzBulkResponseDecode(f *testing.F) {
+	for _, seed := range []string{
+		`{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":201}}]}`,
+		`{"errors":true,"items":[{"create":{"status":429}},{"create":{"status":409}}]}`,
+		`{"errors":true,"items":[{"create":{"status":400,"error":{"type":"x","reason":"y"}}}]}`,
+		` { "items" : [ ] } `, `{}`, `{"items":[{"create":{"status":0}}]}`, `{"items":[{"create":{"status":20}}]}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var scan bulkResponse
+		if !scan.scanStatuses(body) {
+			return
+		}
+		var ref bulkResponse
+		if err := ref.decodeJSON(body); err != nil {
+			t.Fatalf("scan accepted %q, encoding/json refused it: %v", body, err)
+		}
+		if diff := cmp.Diff(ref, scan, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("%q: scan and encoding/json differ (-json +scan):\n%s", body, diff)
+		}
+	})
+}
+
+// BenchmarkBulkResponse decodes the answer to a full bulk that had no
+// errors (1,600 items), with the scan and with encoding/json.
+func BenchmarkBulkResponse(b *testing.B) {
+	var body bytes.Buffer
+	body.WriteString(`{"errors":false,"items":[`)
+	for i := range DefaultBulkMaxSize {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		body.WriteString(`{"create":{"status":201}}`)
+	}
+	body.WriteString(`]}`)
+	for _, bc := range []struct {
+		name   string
+		decode func(*bulkResponse, []byte) error
+	}{{"scan", (*bulkResponse).decode}, {"encoding-json", (*bulkResponse).decodeJSON}} {
+		b.Run(bc.name, func(b *testing.B) {
+			var r bulkResponse
+			b.SetBytes(int64(body.Len()))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := bc.decode(&r, body.Bytes()); err != nil || len(r.Items) != DefaultBulkMaxSize {
+					b.Fatalf("decode: %v, %d items", err, len(r.Items))
+				}
+			}
+		})
 	}
 }

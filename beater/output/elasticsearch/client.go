@@ -41,10 +41,10 @@ func newNodes(cfg *Config, sent *atomic.Uint64) ([]*node, error) {
 			Transport: rt,
 			// Retries happen per item in the output, where they are
 			// counted; the client's own would resend whole bodies blindly.
-			DisableRetry:             true,
-			CompressRequestBody:      cfg.CompressionLevel > 0,
-			CompressRequestBodyLevel: cfg.CompressionLevel,
-			PoolCompressor:           true,
+			// Bulk bodies come gzipped from the output's encoder, which
+			// compresses while it builds them (the client's compression
+			// would first need the whole body, then compress it again).
+			DisableRetry: true,
 		}
 		c, err := elasticsearch.NewClient(esCfg)
 		if err != nil {
@@ -53,6 +53,17 @@ func newNodes(cfg *Config, sent *atomic.Uint64) ([]*node, error) {
 		nodes = append(nodes, &node{url: u.Redacted(), client: c})
 	}
 	return nodes, nil
+}
+
+// ndjson is the content type of bulk bodies.
+const ndjson = "application/x-ndjson"
+
+// payload is a request body: its bytes, their content type, and the
+// Content-Encoding they are in ("" for none).
+type payload struct {
+	data        []byte
+	contentType string
+	encoding    string
 }
 
 // response is a finished request: status and the body read into buf.
@@ -64,17 +75,20 @@ type response struct {
 // do sends one request through the node's client and reads the whole
 // answer into buf (reused by the caller), so that the connection can be
 // reused.
-func (n *node) do(ctx context.Context, method, path string, body []byte, contentType string, buf *bytes.Buffer) (response, error) {
+func (n *node) do(ctx context.Context, method, path string, body payload, buf *bytes.Buffer) (response, error) {
 	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
+	if body.data != nil {
+		rd = bytes.NewReader(body.data)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, path, rd)
 	if err != nil {
 		return response{}, fmt.Errorf("build %s %s: %w", method, path, err)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", contentType)
+	if body.data != nil {
+		req.Header.Set("Content-Type", body.contentType)
+		if body.encoding != "" {
+			req.Header.Set("Content-Encoding", body.encoding)
+		}
 	}
 	res, err := n.client.Perform(req)
 	if err != nil {

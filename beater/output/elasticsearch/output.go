@@ -59,7 +59,12 @@ func New(cfg Config, log *zap.Logger) (*Output, error) {
 	o.nodes = &nodePool{nodes: nodes, bo: newBackoff(cfg.Backoff.Init, cfg.Backoff.Max, seed)}
 	o.workers = make(chan *worker, cfg.Worker)
 	for i := 0; i < cfg.Worker; i++ {
-		o.workers <- &worker{o: o, bo: newBackoff(cfg.Backoff.Init, cfg.Backoff.Max, seed+uint64(i)+1), names: indexNames{def: o.index}}
+		o.workers <- &worker{
+			o:     o,
+			bo:    newBackoff(cfg.Backoff.Init, cfg.Backoff.Max, seed+uint64(i)+1),
+			enc:   newBulkEncoder(cfg.CompressionLevel),
+			names: indexNames{def: o.index},
+		}
 	}
 	return o, nil
 }
@@ -157,7 +162,7 @@ type item struct {
 type worker struct {
 	o       *Output
 	bo      backoff
-	enc     bulkEncoder
+	enc     *bulkEncoder
 	resBuf  bytes.Buffer
 	res     bulkResponse
 	items   []item
@@ -194,7 +199,10 @@ func (w *worker) deliver(ctx context.Context, chunk []pipeline.Event) error {
 			}
 			continue
 		}
-		body := w.encode(min(limit, len(w.pending)))
+		body, err := w.encode(min(limit, len(w.pending)))
+		if err != nil {
+			return err
+		}
 		if len(w.sent) == 0 {
 			continue // the encoder refused every candidate and they were settled
 		}
@@ -239,7 +247,7 @@ func (w *worker) deliver(ctx context.Context, chunk []pipeline.Event) error {
 // encode builds a request from the first n pending items, filling w.sent.
 // An item the encoder refuses goes to the non-indexable policy at once; as
 // a dead-letter document (always valid JSON) it takes its place in the body.
-func (w *worker) encode(n int) []byte {
+func (w *worker) encode(n int) ([]byte, error) {
 	w.enc.Reset()
 	w.sent = w.sent[:0]
 	for _, idx := range w.pending {
@@ -256,7 +264,7 @@ func (w *worker) encode(n int) []byte {
 		w.sent = append(w.sent, idx)
 	}
 	w.dropSettled()
-	return w.enc.Bytes()
+	return w.enc.Body()
 }
 
 type outcomeKind uint8
@@ -288,10 +296,10 @@ func (w *worker) send(ctx context.Context, n *node, body []byte) outcome {
 		w.items[idx].sends++
 	}
 	o.stats.bulkRequests.Add(1)
-	o.stats.bytesRaw.Add(uint64(len(body)))
+	o.stats.bytesRaw.Add(uint64(w.enc.Raw()))
 
 	rctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
-	res, err := n.do(rctx, http.MethodPost, bulkPath, body, "application/x-ndjson", &w.resBuf)
+	res, err := n.do(rctx, http.MethodPost, bulkPath, payload{data: body, contentType: ndjson, encoding: w.enc.ContentEncoding()}, &w.resBuf)
 	cancel()
 	now := o.clock()
 	if err != nil {

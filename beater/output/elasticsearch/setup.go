@@ -42,7 +42,7 @@ func (a *admin) request(ctx context.Context, method, path string, body []byte) (
 	var errs []error
 	for _, n := range a.nodes {
 		rctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
-		res, err := n.do(rctx, method, path, body, "application/json", &a.buf)
+		res, err := n.do(rctx, method, path, payload{data: body, contentType: "application/json"}, &a.buf)
 		cancel()
 		if err == nil {
 			return n, res, nil

@@ -58,11 +58,11 @@ func (t *tester) printf(format string, args ...any) {
 	_, _ = fmt.Fprintf(t.w, format, args...) // a broken report writer must not hide the verdict
 }
 
-func (t *tester) do(ctx context.Context, n *node, method, path string, body []byte) (response, time.Duration, error) {
+func (t *tester) do(ctx context.Context, n *node, method, path string, body payload) (response, time.Duration, error) {
 	rctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
 	defer cancel()
 	start := time.Now()
-	res, err := n.do(rctx, method, path, body, "application/x-ndjson", &t.a.buf)
+	res, err := n.do(rctx, method, path, body, &t.a.buf)
 	return res, time.Since(start), err
 }
 
@@ -76,7 +76,7 @@ func (t *tester) host(ctx context.Context, n *node) error {
 	t.printf("elasticsearch: %s...\n", n.url)
 
 	t.printf("  connection... ")
-	res, took, err := t.do(ctx, n, http.MethodGet, "/", nil)
+	res, took, err := t.do(ctx, n, http.MethodGet, "/", payload{})
 	if err != nil {
 		return t.fail(n, "connection", err)
 	}
@@ -97,7 +97,7 @@ func (t *tester) host(ctx context.Context, n *node) error {
 
 	if t.cfg.hasCredentials() {
 		t.printf("  auth... ")
-		res, _, err := t.do(ctx, n, http.MethodGet, "/_security/_authenticate", nil)
+		res, _, err := t.do(ctx, n, http.MethodGet, "/_security/_authenticate", payload{})
 		if err != nil {
 			return t.fail(n, "auth", err)
 		}
@@ -116,7 +116,7 @@ func (t *tester) host(ctx context.Context, n *node) error {
 
 	if t.setup.Template.Enabled {
 		t.printf("  index template %s... ", t.setup.Template.Name)
-		res, _, err := t.do(ctx, n, http.MethodGet, "/_index_template/"+url.PathEscape(t.setup.Template.Name), nil)
+		res, _, err := t.do(ctx, n, http.MethodGet, "/_index_template/"+url.PathEscape(t.setup.Template.Name), payload{})
 		if err != nil {
 			return t.fail(n, "template", err)
 		}
@@ -130,7 +130,7 @@ func (t *tester) host(ctx context.Context, n *node) error {
 		}
 		if name := finalPipeline(t.setup); name != "" && name != "_none" {
 			t.printf("  ingest pipeline %s... ", name)
-			res, _, err := t.do(ctx, n, http.MethodGet, "/_ingest/pipeline/"+url.PathEscape(name), nil)
+			res, _, err := t.do(ctx, n, http.MethodGet, "/_ingest/pipeline/"+url.PathEscape(name), payload{})
 			if err != nil {
 				return t.fail(n, "pipeline", err)
 			}
@@ -180,11 +180,15 @@ func (t *tester) probe(ctx context.Context, n *node, index string) (int, error) 
 	if err != nil {
 		return 0, fmt.Errorf("encode probe: %w", err)
 	}
-	var enc bulkEncoder
+	enc := newBulkEncoder(t.cfg.CompressionLevel) // as the output sends its bulks
 	if err := enc.AddCreate(index, ProbeID, body); err != nil {
 		return 0, err
 	}
-	res, _, err := t.do(ctx, n, http.MethodPost, bulkPath, enc.Bytes())
+	bulk, err := enc.Body()
+	if err != nil {
+		return 0, err
+	}
+	res, _, err := t.do(ctx, n, http.MethodPost, bulkPath, payload{data: bulk, contentType: ndjson, encoding: enc.ContentEncoding()})
 	if err != nil {
 		return 0, err
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // byteCounter counts request bodies as they go on the wire (after the
-// client's gzip), for Stats.BytesSent.
+// encoder's gzip), for Stats.BytesSent.
 type byteCounter struct {
 	next http.RoundTripper
 	sent *atomic.Uint64

@@ -264,15 +264,27 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 		}
 	}
 
-	var profiled chan error
+	// Each profiled agent (the file output's, and the shipper with -es)
+	// sends one result on profiled.
+	profiled := make(chan error, 2)
+	nprof := 0
 	if b.profile != "" {
-		profiled = make(chan error, 1)
-		path := filepath.Join(b.profile, fmt.Sprintf("storm-%s-%d-%d.pprof", k.Tag, rate, rep)) // rate 0: max
-		go func() { profiled <- a.cpuProfile(b.ctx, b.profSecs, path) }()
+		name := fmt.Sprintf("storm-%s-%d-%d", k.Tag, rate, rep) // rate 0: max
+		for _, p := range []struct {
+			ag     *agent
+			suffix string
+		}{{a, ""}, {shipper, "-es"}} {
+			if p.ag == nil {
+				continue
+			}
+			path := filepath.Join(b.profile, name+p.suffix+".pprof")
+			nprof++
+			go func() { profiled <- p.ag.cpuProfile(b.ctx, b.profSecs, path) }()
+		}
 	}
 	m := markers{prefix: fmt.Sprintf("spawnbeat-bench-%s-%s-%d-%d-", b.runID, k.Tag, rate, rep), n: b.n}
 	st, err := b.fleet.run(b.ctx, k, m, rate)
-	if profiled != nil {
+	for range nprof {
 		if err := <-profiled; err != nil {
 			b.logf("%s: %v", home, err)
 		}

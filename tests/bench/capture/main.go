@@ -73,7 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fl.IntVar(&o.boost, "priority-boost", 0, "spawnbeat.capture.priority_boost for spawnbeat (forkstat runs at the harness's priority)")
 	fl.StringVar(&o.execArgs, "exec-args", "", "spawnbeat.capture.exec_args for spawnbeat (auto, kernel, proc); empty leaves the default")
 	fl.StringVar(&o.baseArgs, "baseline-exec-args", "", "spawnbeat.capture.exec_args for the baseline")
-	fl.StringVar(&o.profile, "cpuprofile", "", "a directory: save a CPU profile of spawnbeat (Go's pprof, from its monitoring endpoint) over the first -profile-seconds of each storm there, as storm-<kind>-<rate, 0 for max>-<run>.pprof; the profiler's own CPU is then in spawnbeat's figures")
+	fl.StringVar(&o.profile, "cpuprofile", "", "a directory: save a CPU profile of spawnbeat (Go's pprof, from its monitoring endpoint) over the first -profile-seconds of each storm there, as storm-<kind>-<rate, 0 for max>-<run>.pprof (with -es, the shipper's as …-<run>-es.pprof); the profiler's own CPU is then in spawnbeat's figures")
 	fl.IntVar(&o.profSecs, "profile-seconds", 10, "the length of each -cpuprofile profile, from the storm's start")
 	fl.BoolVar(&o.es, "es", false, "run a second spawnbeat side by side on every storm that ships to Elasticsearch (tests/esserver, in a child process) with output.elasticsearch's defaults (gzip level 1)")
 	fl.StringVar(&o.queue, "queue", "mem", `the queue of spawnbeat and the baseline: "mem" (the default memory queue) or "disk" (queue.disk at its defaults under each run's path.data)`)
