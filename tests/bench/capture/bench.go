@@ -28,6 +28,7 @@ type bench struct {
 	tmp      string   // homes of the runs
 	runID    string   // in every marker, so runs never match each other's processes
 	n        int      // processes per storm
+	warmup   int      // processes of the same storm before each measured one; 0: none
 	keep     bool     // keep each run's home (output file, logs)
 	profile  string   // where each storm's CPU profile of spawnbeat goes; "": none
 	profSecs int      // each profile's length
@@ -228,6 +229,18 @@ func (b *bench) runStorm(k kind, rate, rep int) (stormResult, error) {
 	ready, err := b.probe(30*time.Second, tools...)
 	if err != nil {
 		return res, err
+	}
+	if b.warmup > 0 {
+		// The same storm first, unmeasured: the window starts at the probe
+		// that follows it, once every tool has caught up.
+		wm := markers{prefix: fmt.Sprintf("spawnbeat-bench-%s-%s-%d-%d-warmup-", b.runID, k.Tag, rate, rep), n: b.warmup}
+		b.logf("  warm-up: %d processes", b.warmup)
+		if _, err := b.fleet.run(b.ctx, k, wm, rate); err != nil {
+			return res, fmt.Errorf("warm-up: %w", err)
+		}
+		if ready, err = b.probe(60*time.Second, tools...); err != nil {
+			return res, err
+		}
 	}
 	time.Sleep(300 * time.Millisecond) // let start-up work settle before the CPU baseline
 	agent0, err := cpuTime(a.pid())

@@ -46,6 +46,7 @@ type options struct {
 	profile   string // save a CPU profile of spawnbeat's first profSecs of each storm here; "": none
 	profSecs  int
 	queue     string // "mem" or queueDisk, for spawnbeat and the baseline
+	warmup    int    // processes of the same storm each tool sees before the measured one
 }
 
 // quick settings: a run of about a minute to check that everything works.
@@ -76,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fl.StringVar(&o.profile, "cpuprofile", "", "a directory: save a CPU profile of spawnbeat (Go's pprof, from its monitoring endpoint) over the first -profile-seconds of each storm there, as storm-<kind>-<rate, 0 for max>-<run>.pprof (with -es, the shipper's as …-<run>-es.pprof); the profiler's own CPU is then in spawnbeat's figures")
 	fl.IntVar(&o.profSecs, "profile-seconds", 10, "the length of each -cpuprofile profile, from the storm's start")
 	fl.BoolVar(&o.es, "es", false, "run a second spawnbeat side by side on every storm that ships to Elasticsearch (tests/esserver, in a child process) with output.elasticsearch's defaults (gzip level 1)")
+	fl.IntVar(&o.warmup, "warmup", 0, "processes of the same storm, at the same rate, that every tool sees before each measured storm, so that spawnbeat is measured as an agent that has run a while (its process table full, exited processes expiring after cache.exit_grace, 30 s by default) rather than freshly started; 0: none")
 	fl.StringVar(&o.queue, "queue", "mem", `the queue of spawnbeat and the baseline: "mem" (the default memory queue) or "disk" (queue.disk at its defaults under each run's path.data)`)
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: go run ./tests/bench/capture [flags]   (as root)")
@@ -114,8 +116,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		o.kinds = append(o.kinds, stormKinds()[i])
 	}
-	if o.n < 1 || o.reps < 1 || o.attacks < 0 || o.launchers < 1 {
-		return o, errors.New("-n, -reps and -launchers must be at least 1, -attacks at least 0")
+	if o.n < 1 || o.reps < 1 || o.attacks < 0 || o.launchers < 1 || o.warmup < 0 {
+		return o, errors.New("-n, -reps and -launchers must be at least 1, -attacks and -warmup at least 0")
 	}
 	if o.profSecs < 1 {
 		return o, errors.New("-profile-seconds must be at least 1")
@@ -226,7 +228,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	b := &bench{
-		ctx: ctx, binary: binary, baseline: o.baseline, forkstat: fsPath, esserver: esBin, tmp: tmp, n: o.n, keep: o.keep,
+		ctx: ctx, binary: binary, baseline: o.baseline, forkstat: fsPath, esserver: esBin, tmp: tmp, n: o.n, warmup: o.warmup, keep: o.keep,
 		profile: o.profile, profSecs: o.profSecs,
 		set:     settings{boost: o.boost, execArgs: o.execArgs, queue: o.queue, pprof: o.profile != ""},
 		baseSet: settings{boost: o.boost, execArgs: o.baseArgs, queue: o.queue},

@@ -153,6 +153,9 @@ func (r *report) write(w io.Writer) {
 	if r.opts.baseArgs != "" {
 		boost += "; the baseline with exec_args " + r.opts.baseArgs
 	}
+	if r.opts.warmup > 0 {
+		boost += fmt.Sprintf("; each measured storm after a warm-up of %d processes of the same storm, seen by every tool", r.opts.warmup)
+	}
 	fmt.Fprintf(w, "Settings: %d processes per storm from %d launcher processes, rates %s, medians of %d runs; %d pty.spawn attacks per run%s.\n\n",
 		r.opts.n, r.opts.launchers, rateList(r.opts.rates), r.opts.reps, r.opts.attacks, boost)
 	if len(r.storms) > 0 {
