@@ -32,13 +32,13 @@ func BenchmarkHandleBatch(b *testing.B) {
 // rules, encoded and copied out (beater's stages.process, with a copy for
 // the memory queue's; this package cannot import the queue).
 //
-// warm repeats it back to back, as benchmarks do. cold first streams
-// through evictBytes, as a storm's processes do to the caches between two
+// warm repeats it back to back, as benchmarks do. cold first reads
+// through evictBytes, as a storm's processes sweep the caches between two
 // periods, so that it also measures bringing the period's code and data
 // back: on the machines measured that is most of a period's cost, and what
-// a change to the capture path should shrink (docs/performance.md, "What a
-// storm period costs"). cold/warm is the ratio to watch; the absolute cold
-// figure depends on the machine's caches.
+// a change to the capture path should shrink (docs/performance.md, "A
+// period's cost is memory brought back"). cold/warm is the ratio to watch;
+// the absolute cold figure depends on the machine's caches.
 func BenchmarkPeriod(b *testing.B) {
 	for _, cold := range []bool{false, true} {
 		name := "warm"
@@ -49,7 +49,8 @@ func BenchmarkPeriod(b *testing.B) {
 			s := benchSource(b)
 			sink := newBenchSink(b)
 			s.sink = sink.process
-			fork, exec, exit := benchBatch()[0], benchBatch()[1], benchBatch()[2]
+			evs := benchBatch()
+			fork, exec, exit := evs[0], evs[1], evs[2]
 			im := execargs.Image{
 				Args: []byte("python3\x00-c\x00import pty; pty.spawn('/bin/sh')\x00"),
 				Comm: []byte("python3"), Exe: []byte("/usr/bin/python3.11"), Cwd: []byte("/tmp"),
