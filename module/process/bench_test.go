@@ -92,7 +92,7 @@ func BenchmarkPeriod(b *testing.B) {
 
 // evictBytes is what BenchmarkPeriod's cold run reads through before each
 // period: more than the L2 and L3 caches of the VMs measured (with 8 MiB,
-// cold took 2x warm: the L3 still held the period's working set).
+// cold took under 3x warm: the L3 still held much of the working set).
 const evictBytes = 64 << 20
 
 // warmPeriods run before BenchmarkPeriod's timed ones: enough to use each
