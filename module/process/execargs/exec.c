@@ -32,6 +32,7 @@ enum exec_flag {
 	EXEC_FLAG_EXE = 1, // the exe's path was found
 	EXEC_FLAG_CWD = 2, // the cwd's path was found
 	EXEC_FLAG_IDS = 4, // pgid, sid and tty were read
+	EXEC_FLAG_WAKE = 8, // a watched name: the record woke the reader
 };
 
 // exec_header starts every record. After it come the exe's path, then the
@@ -73,6 +74,67 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
 } exec_ring SEC(".maps");
+
+// The names of the execs that wake the reader at once (Tap.SetWake): the
+// exec'd process's name (the executable's base name, or the comm when its
+// path could not be walked) in wake_names, its parent's in wake_parents,
+// lowercased and cut to TASK_COMM_LEN - 1 bytes. Each entry is a name and
+// its NUL (a whole name) or its start (a prefix); the trie finds any entry
+// the name starts with. The other records wake no one: the reader takes
+// them at its next read.
+struct wake_key {
+	__u32 prefixlen; // the bits of name that must match
+	__u8 name[TASK_COMM_LEN];
+};
+
+#define WAKE_NAMES_MAX 1024
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, WAKE_NAMES_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct wake_key);
+	__type(value, __u8);
+} wake_names SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, WAKE_NAMES_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct wake_key);
+	__type(value, __u8);
+} wake_parents SEC(".maps");
+
+// watched looks name up in names, lowercased and cut to TASK_COMM_LEN - 1
+// bytes, as the entries are; name has TASK_COMM_LEN readable bytes.
+static __always_inline int watched(void *names, const __u8 *name)
+{
+	struct wake_key key = {.prefixlen = TASK_COMM_LEN * 8};
+	for (int i = 0; i < TASK_COMM_LEN - 1; i++) {
+		__u8 c = name[i];
+		if (!c)
+			break;
+		if (c >= 'A' && c <= 'Z')
+			c += 'a' - 'A';
+		key.name[i] = c;
+	}
+	return bpf_map_lookup_elem(names, &key) != 0;
+}
+
+// parent_watched tells whether the name of the parent of task, its
+// executable's base name (its comm when it has none, a kernel thread), is
+// in wake_parents.
+static __always_inline int parent_watched(struct task_struct *task)
+{
+	__u8 name[TASK_COMM_LEN] = {};
+	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+	struct file *exe = BPF_CORE_READ(parent, mm, exe_file);
+	if (exe)
+		bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(exe, f_path.dentry, d_name.name));
+	else
+		bpf_probe_read_kernel_str(name, sizeof(name), &parent->comm);
+	return watched(&wake_parents, name);
+}
 
 // encode_tty is tty_nr as /proc/PID/stat prints it: new_encode_dev of
 // tty_devnum (MKDEV(driver->major, driver->minor_start) + index).
@@ -188,7 +250,13 @@ int exec_image(void *ctx)
 	rec->h.args_err = bpf_probe_read_user(&rec->data[off], n, (const void *)start);
 	if (rec->h.args_err)
 		n = 0;
+	// The exe's base name is its path's first component.
+	__u64 wake = BPF_RB_NO_WAKEUP;
+	if (watched(&wake_names, rec->h.flags & EXEC_FLAG_EXE ? rec->data : rec->h.comm) || parent_watched(task)) {
+		rec->h.flags |= EXEC_FLAG_WAKE;
+		wake = BPF_RB_FORCE_WAKEUP;
+	}
 	// A full ring drops the record: the exec then falls back to /proc.
-	bpf_ringbuf_output(&exec_ring, rec, sizeof(rec->h) + off + n, BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_output(&exec_ring, rec, sizeof(rec->h) + off + n, wake);
 	return 0;
 }

@@ -1,0 +1,114 @@
+package execargs
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestWakeKey(t *testing.T) {
+	for _, c := range []struct {
+		name Name
+		text string
+		bits uint32
+	}{
+		{Name{Text: "Bash"}, "bash", 40},                                               // lowercased, with its NUL
+		{Name{Text: "python", Prefix: true}, "python", 48},                             // no NUL: any name that starts so
+		{Name{Text: "a-very-long-program-name"}, "a-very-long-pro", 120},               // cut to a comm's 15 bytes: a prefix
+		{Name{Text: "exactly-15-byte"}, "exactly-15-byte", 128},                        // 15 bytes and the NUL
+		{Name{Text: "", Prefix: true}, "", 0},                                          // every name
+		{Name{Text: "a-very-long-program-name", Prefix: true}, "a-very-long-pro", 120}, // a prefix stays one
+	} {
+		k := wakeKey(c.name)
+		var want [commLen]byte
+		copy(want[:], c.text)
+		if k.Name != want || k.Prefixlen != c.bits {
+			t.Errorf("wakeKey(%+v) = %q/%d, want %q/%d", c.name, k.Name, k.Prefixlen, want, c.bits)
+		}
+	}
+}
+
+// TestIntegrationTapWake: the record of an exec whose name or parent's
+// name is watched wakes the ring's pollers and says so (Waiting, Woke);
+// any other exec's wakes no one.
+func TestIntegrationTapWake(t *testing.T) {
+	tap := openTap(t)
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(ep)
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(tap.WakeFD())}
+	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, tap.WakeFD(), &ev); err != nil {
+		t.Fatal(err)
+	}
+	long := filepath.Join(t.TempDir(), "A-Very-Long-Program-Name")
+	if b, err := os.ReadFile("/bin/true"); err != nil || os.WriteFile(long, b, 0o755) != nil {
+		t.Fatalf("copy /bin/true: %v", err)
+	}
+	// wakes runs path and reports whether its record woke the epoll,
+	// checking that Waiting agrees until the record is taken.
+	wakes := func(path string) bool {
+		t.Helper()
+		_, _ = unix.EpollWait(ep, make([]unix.EpollEvent, 1), 0) // an edge left by an earlier record
+		before := monotonic(t)
+		cmd := exec.Command(path, "wake")
+		if err := cmd.Run(); err != nil {
+			t.Fatal(err)
+		}
+		n, err := unix.EpollWait(ep, make([]unix.EpollEvent, 1), 300)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting := tap.Waiting(before); waiting != (n == 1) {
+			t.Errorf("%s: woke %v, Waiting %v", path, n == 1, waiting)
+		}
+		if _, ok := tap.Take(cmd.Process.Pid, monotonic(t)); !ok {
+			t.Fatalf("%s: no record", path)
+		}
+		if tap.Waiting(before) {
+			t.Errorf("%s: Waiting after its record was taken", path)
+		}
+		return n == 1
+	}
+
+	if wakes("/bin/true") {
+		t.Error("an exec woke the reader before any name was set")
+	}
+	parent, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what           string
+		names, parents []Name
+		path           string
+		want           bool
+	}{
+		{"a whole name, any case", []Name{{Text: "TRUE"}}, nil, "/bin/true", true},
+		{"a name it only starts with", []Name{{Text: "tru"}}, nil, "/bin/true", false},
+		{"a prefix", []Name{{Text: "tru", Prefix: true}}, nil, "/bin/true", true},
+		{"another name", []Name{{Text: "false"}}, nil, "/bin/true", false},
+		{"a long name, by its first 15 bytes", []Name{{Text: "a-very-long-program-name-indeed"}}, nil, long, true},
+		{"the parent's name", nil, []Name{{Text: filepath.Base(parent)}}, "/bin/true", true},
+		{"the parent's name, not the exec'd one's", nil, []Name{{Text: "true"}}, "/bin/true", false},
+		{"no names", nil, nil, "/bin/true", false},
+	} {
+		if err := tap.SetWake(c.names, c.parents); err != nil {
+			t.Fatalf("%s: SetWake: %v", c.what, err)
+		}
+		if got := wakes(c.path); got != c.want {
+			t.Errorf("%s: %s woke the reader: %v, want %v", c.what, c.path, got, c.want)
+		}
+	}
+	if st := tap.Stats(); st.Woke != 4 {
+		t.Errorf("Stats.Woke = %d, want 4", st.Woke)
+	}
+	many := make([]Name, MaxWakeNames+1)
+	if err := tap.SetWake(many, nil); err == nil {
+		t.Error("SetWake took more names than the map holds")
+	}
+}
