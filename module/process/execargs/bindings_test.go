@@ -64,7 +64,7 @@ func TestBindingsMatchSource(t *testing.T) {
 		source, object []string
 		bindings       []string
 	}{
-		{"maps", maps, objMaps, []string{execMapExecRing, execMapExecScratch, execMapWakeNames, execMapWakeParents}},
+		{"maps", maps, objMaps, []string{execMapExecRing, execMapExecScratch, execMapWakeAny, execMapWakeNames, execMapWakeParents}},
 		{"programs", progs, objProgs, []string{execProgExecImage}},
 	} {
 		slices.Sort(c.source)

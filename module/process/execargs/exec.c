@@ -75,16 +75,25 @@ struct {
 	__uint(max_entries, 1 << 20);
 } exec_ring SEC(".maps");
 
-// The names of the execs that wake the reader at once (Tap.SetWake): the
-// exec'd process's name (the executable's base name, or the comm when its
-// path could not be walked) in wake_names, its parent's in wake_parents,
-// lowercased and cut to TASK_COMM_LEN - 1 bytes. Each entry is a name and
-// its NUL (a whole name) or its start (a prefix); the trie finds any entry
-// the name starts with. The other records wake no one: the reader takes
-// them at its next read.
+// Which execs wake the reader at once (Tap.SetWake): the rules' ways of
+// matching an exec, up to 64, each a bit. An exec's name (the executable's
+// base name, or the comm when its path could not be walked) is looked up
+// in wake_names, its parent's in wake_parents: each entry holds the bits
+// of the ways that accept the names it stands for, and wake_any the bits
+// of the ways that accept any name, or any parent's. The exec wakes the
+// reader when some way accepts both. An entry is a name, lowercased and
+// cut to TASK_COMM_LEN - 1 bytes, with its NUL (a whole name) or without
+// (a prefix); the trie finds the longest entry the name starts with,
+// whose bits include those of the shorter ones (the Go side sees to it).
+// The other records wake no one: the reader takes them at its next read.
 struct wake_key {
 	__u32 prefixlen; // the bits of name that must match
 	__u8 name[TASK_COMM_LEN];
+};
+
+struct wake_any_ways {
+	__u64 name;   // the ways that accept any name
+	__u64 parent; // the ways that accept any parent's name
 };
 
 #define WAKE_NAMES_MAX 1024
@@ -94,7 +103,7 @@ struct {
 	__uint(max_entries, WAKE_NAMES_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct wake_key);
-	__type(value, __u8);
+	__type(value, __u64);
 } wake_names SEC(".maps");
 
 struct {
@@ -102,12 +111,20 @@ struct {
 	__uint(max_entries, WAKE_NAMES_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct wake_key);
-	__type(value, __u8);
+	__type(value, __u64);
 } wake_parents SEC(".maps");
 
-// watched looks name up in names, lowercased and cut to TASK_COMM_LEN - 1
-// bytes, as the entries are; name has TASK_COMM_LEN readable bytes.
-static __always_inline int watched(void *names, const __u8 *name)
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct wake_any_ways);
+} wake_any SEC(".maps");
+
+// ways looks name up in names, lowercased and cut to TASK_COMM_LEN - 1
+// bytes, as the entries are, and returns the bits of the ways that accept
+// it; name has TASK_COMM_LEN readable bytes.
+static __always_inline __u64 ways(void *names, const __u8 *name)
 {
 	struct wake_key key = {.prefixlen = TASK_COMM_LEN * 8};
 	for (int i = 0; i < TASK_COMM_LEN - 1; i++) {
@@ -118,13 +135,14 @@ static __always_inline int watched(void *names, const __u8 *name)
 			c += 'a' - 'A';
 		key.name[i] = c;
 	}
-	return bpf_map_lookup_elem(names, &key) != 0;
+	__u64 *bits = bpf_map_lookup_elem(names, &key);
+	return bits ? *bits : 0;
 }
 
-// parent_watched tells whether the name of the parent of task, its
-// executable's base name (its comm when it has none, a kernel thread), is
-// in wake_parents.
-static __always_inline int parent_watched(struct task_struct *task)
+// parent_ways returns the bits of the ways that accept the name of the
+// parent of task: its executable's base name, or its comm when it has
+// none (a kernel thread).
+static __always_inline __u64 parent_ways(struct task_struct *task)
 {
 	__u8 name[TASK_COMM_LEN] = {};
 	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
@@ -133,7 +151,21 @@ static __always_inline int parent_watched(struct task_struct *task)
 		bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(exe, f_path.dentry, d_name.name));
 	else
 		bpf_probe_read_kernel_str(name, sizeof(name), &parent->comm);
-	return watched(&wake_parents, name);
+	return ways(&wake_parents, name);
+}
+
+// wakes tells whether some way accepts the exec of rec by task.
+static __always_inline int wakes(struct exec_record *rec, struct task_struct *task)
+{
+	__u32 zero = 0;
+	struct wake_any_ways *any = bpf_map_lookup_elem(&wake_any, &zero);
+	if (!any)
+		return 0;
+	// The exe's base name is its path's first component.
+	__u64 w = any->name | ways(&wake_names, rec->h.flags & EXEC_FLAG_EXE ? rec->data : rec->h.comm);
+	if (!w)
+		return 0; // no way: the parent need not be read
+	return (w & (any->parent | parent_ways(task))) != 0;
 }
 
 // encode_tty is tty_nr as /proc/PID/stat prints it: new_encode_dev of
@@ -250,9 +282,8 @@ int exec_image(void *ctx)
 	rec->h.args_err = bpf_probe_read_user(&rec->data[off], n, (const void *)start);
 	if (rec->h.args_err)
 		n = 0;
-	// The exe's base name is its path's first component.
 	__u64 wake = BPF_RB_NO_WAKEUP;
-	if (watched(&wake_names, rec->h.flags & EXEC_FLAG_EXE ? rec->data : rec->h.comm) || parent_watched(task)) {
+	if (wakes(rec, task)) {
 		rec->h.flags |= EXEC_FLAG_WAKE;
 		wake = BPF_RB_FORCE_WAKEUP;
 	}

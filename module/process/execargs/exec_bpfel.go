@@ -44,6 +44,12 @@ type execExecRecord struct {
 	Data [32704]uint8
 }
 
+type execWakeAnyWays struct {
+	_      structs.HostLayout
+	Name   uint64
+	Parent uint64
+}
+
 type execWakeKey struct {
 	_         structs.HostLayout
 	Prefixlen uint32
@@ -56,6 +62,7 @@ type execWakeKey struct {
 const (
 	execMapExecRing    = "exec_ring"
 	execMapExecScratch = "exec_scratch"
+	execMapWakeAny     = "wake_any"
 	execMapWakeNames   = "wake_names"
 	execMapWakeParents = "wake_parents"
 	execProgExecImage  = "exec_image"
@@ -112,6 +119,7 @@ type execProgramSpecs struct {
 type execMapSpecs struct {
 	ExecRing    *ebpf.MapSpec `ebpf:"exec_ring"`
 	ExecScratch *ebpf.MapSpec `ebpf:"exec_scratch"`
+	WakeAny     *ebpf.MapSpec `ebpf:"wake_any"`
 	WakeNames   *ebpf.MapSpec `ebpf:"wake_names"`
 	WakeParents *ebpf.MapSpec `ebpf:"wake_parents"`
 }
@@ -144,6 +152,7 @@ func (o *execObjects) Close() error {
 type execMaps struct {
 	ExecRing    *ebpf.Map `ebpf:"exec_ring"`
 	ExecScratch *ebpf.Map `ebpf:"exec_scratch"`
+	WakeAny     *ebpf.Map `ebpf:"wake_any"`
 	WakeNames   *ebpf.Map `ebpf:"wake_names"`
 	WakeParents *ebpf.Map `ebpf:"wake_parents"`
 }
@@ -152,6 +161,7 @@ func (m *execMaps) Close() error {
 	return _ExecClose(
 		m.ExecRing,
 		m.ExecScratch,
+		m.WakeAny,
 		m.WakeNames,
 		m.WakeParents,
 	)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/cilium/ebpf/link"
@@ -270,14 +271,19 @@ func (t *Tap) finish(r *record) {
 }
 
 // Waiting reads the ring and reports whether a record that woke the
-// reader, written at kernel time (CLOCK_MONOTONIC ns) since or later, is
-// still unclaimed: its exec event, which the kernel sends right after
-// the record, had not arrived when the reader woke.
-func (t *Tap) Waiting(since uint64) bool {
+// reader, written within the last d, is still unclaimed: its exec event,
+// which the kernel sends right after the record, had not arrived when
+// the reader woke.
+func (t *Tap) Waiting(d time.Duration) bool {
 	t.ring.each(t.keepFn)
 	if t.wakes == 0 {
 		return false
 	}
+	var now unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &now) != nil {
+		return false
+	}
+	since := uint64(now.Nano() - d.Nanoseconds())
 	for i := range t.pending {
 		if r := &t.pending[i]; r.wake && !r.done && r.time >= since {
 			return true

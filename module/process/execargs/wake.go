@@ -1,6 +1,7 @@
 package execargs
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,23 +16,66 @@ type Name struct {
 	Prefix bool // any name that starts with Text; else the name Text
 }
 
-// MaxWakeNames is how many names each list of SetWake may hold (exec.c's
-// WAKE_NAMES_MAX).
-const MaxWakeNames = 1024
+// Way is one way an exec may need reading at once: its name (the
+// executable's base name) matches one of Names, or any name when Names is
+// nil, and its parent's matches one of Parents, or any when Parents is
+// nil.
+type Way struct {
+	Names, Parents []Name
+}
 
-// SetWake replaces the names whose execs wake the reader at once: an exec
-// whose name (the executable's base name) matches one of names, or whose
-// parent's matches one of parents. The record of any other exec waits for
-// the reader's next read, and none wakes it until SetWake is called. The
-// kernel compares the first 15 bytes of a name (a comm's length): a longer
-// Text counts as a prefix of its first 15 bytes, which can only wake the
-// reader for more execs, never fewer. It may be called from any
-// goroutine, but not from two at once.
-func (t *Tap) SetWake(names, parents []Name) error {
-	if len(names) > MaxWakeNames || len(parents) > MaxWakeNames {
-		return fmt.Errorf("set the names that wake the reader: %d and %d names, more than %d", len(names), len(parents), MaxWakeNames)
+// MaxWakeWays is how many ways SetWake takes (a bit each in the
+// program's maps), and MaxWakeNames how many distinct names each side
+// (exec.c's WAKE_NAMES_MAX).
+const (
+	MaxWakeWays  = 64
+	MaxWakeNames = 1024
+)
+
+// SetWake replaces the ways that make an exec wake the reader at once;
+// the record of any other exec waits for the reader's next read, and
+// none wakes it until SetWake is called. The kernel compares the first 15
+// bytes of a name (a comm's length): a longer Text counts as a prefix of
+// its first 15 bytes, which can only wake the reader for more execs,
+// never fewer. While it runs, every exec wakes the reader. It may be
+// called from any goroutine, but not from two at once.
+func (t *Tap) SetWake(ways []Way) error {
+	if len(ways) > MaxWakeWays {
+		return fmt.Errorf("set the execs that wake the reader: %d ways, more than %d", len(ways), MaxWakeWays)
 	}
-	return errors.Join(replaceNames(t.objs.WakeNames, names), replaceNames(t.objs.WakeParents, parents))
+	names, parents := map[execWakeKey]uint64{}, map[execWakeKey]uint64{}
+	var any execWakeAnyWays
+	for i, w := range ways {
+		bit := uint64(1) << i
+		any.Name |= addWay(names, w.Names, bit)
+		any.Parent |= addWay(parents, w.Parents, bit)
+	}
+	if len(names) > MaxWakeNames || len(parents) > MaxWakeNames {
+		return fmt.Errorf("set the execs that wake the reader: %d and %d names, more than %d", len(names), len(parents), MaxWakeNames)
+	}
+	zero, all := uint32(0), execWakeAnyWays{Name: ^uint64(0), Parent: ^uint64(0)}
+	if err := t.objs.WakeAny.Put(&zero, &all); err != nil {
+		return fmt.Errorf("set the execs that wake the reader: %w", err)
+	}
+	if err := errors.Join(replaceNames(t.objs.WakeNames, names), replaceNames(t.objs.WakeParents, parents)); err != nil {
+		return err // every exec keeps waking the reader
+	}
+	if err := t.objs.WakeAny.Put(&zero, &any); err != nil {
+		return fmt.Errorf("set the execs that wake the reader: %w", err)
+	}
+	return nil
+}
+
+// addWay adds bit to the entries of names, and returns it when there are
+// none: any name will do.
+func addWay(entries map[execWakeKey]uint64, names []Name, bit uint64) (any uint64) {
+	if names == nil {
+		return bit
+	}
+	for _, n := range names {
+		entries[wakeKey(n)] |= bit
+	}
+	return 0
 }
 
 // WakeFD is the ring's file descriptor: the kernel wakes its pollers when
@@ -56,26 +100,27 @@ func wakeKey(n Name) execWakeKey {
 	return k
 }
 
-// replaceNames makes m hold the keys of names: the new ones first, then
-// the old ones that are no longer named go, so that a name in both sets
-// never stops matching meanwhile.
-func replaceNames(m *ebpf.Map, names []Name) error {
-	want := make(map[execWakeKey]bool, len(names))
-	for _, n := range names {
-		k := wakeKey(n)
-		if err := m.Put(&k, uint8(1)); err != nil {
-			return fmt.Errorf("set wake name %q: %w", n.Text, err)
+// replaceNames makes m hold entries, each with the bits of the entries
+// it starts with as well: the trie returns only the longest match.
+func replaceNames(m *ebpf.Map, entries map[execWakeKey]uint64) error {
+	for k, bits := range entries {
+		for p, more := range entries {
+			if n := p.Prefixlen / 8; p.Prefixlen < k.Prefixlen && bytes.Equal(p.Name[:n], k.Name[:n]) {
+				bits |= more
+			}
 		}
-		want[k] = true
+		if err := m.Put(&k, bits); err != nil {
+			return fmt.Errorf("set the wake name %q: %w", k.Name[:k.Prefixlen/8], err)
+		}
 	}
 	var (
 		k     execWakeKey
-		v     uint8
+		v     uint64
 		stale []execWakeKey
 	)
 	it := m.Iterate()
 	for it.Next(&k, &v) {
-		if !want[k] {
+		if _, ok := entries[k]; !ok {
 			stale = append(stale, k)
 		}
 	}

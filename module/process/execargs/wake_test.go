@@ -4,7 +4,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -54,7 +56,6 @@ func TestIntegrationTapWake(t *testing.T) {
 	wakes := func(path string) bool {
 		t.Helper()
 		_, _ = unix.EpollWait(ep, make([]unix.EpollEvent, 1), 0) // an edge left by an earlier record
-		before := monotonic(t)
 		cmd := exec.Command(path, "wake")
 		if err := cmd.Run(); err != nil {
 			t.Fatal(err)
@@ -63,13 +64,13 @@ func TestIntegrationTapWake(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if waiting := tap.Waiting(before); waiting != (n == 1) {
+		if waiting := tap.Waiting(time.Minute); waiting != (n == 1) {
 			t.Errorf("%s: woke %v, Waiting %v", path, n == 1, waiting)
 		}
 		if _, ok := tap.Take(cmd.Process.Pid, monotonic(t)); !ok {
 			t.Fatalf("%s: no record", path)
 		}
-		if tap.Waiting(before) {
+		if tap.Waiting(time.Minute) {
 			t.Errorf("%s: Waiting after its record was taken", path)
 		}
 		return n == 1
@@ -82,33 +83,50 @@ func TestIntegrationTapWake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	self := filepath.Base(parent)
 	for _, c := range []struct {
-		what           string
-		names, parents []Name
-		path           string
-		want           bool
+		what string
+		ways []Way
+		path string
+		want bool
 	}{
-		{"a whole name, any case", []Name{{Text: "TRUE"}}, nil, "/bin/true", true},
-		{"a name it only starts with", []Name{{Text: "tru"}}, nil, "/bin/true", false},
-		{"a prefix", []Name{{Text: "tru", Prefix: true}}, nil, "/bin/true", true},
-		{"another name", []Name{{Text: "false"}}, nil, "/bin/true", false},
-		{"a long name, by its first 15 bytes", []Name{{Text: "a-very-long-program-name-indeed"}}, nil, long, true},
-		{"the parent's name", nil, []Name{{Text: filepath.Base(parent)}}, "/bin/true", true},
-		{"the parent's name, not the exec'd one's", nil, []Name{{Text: "true"}}, "/bin/true", false},
-		{"no names", nil, nil, "/bin/true", false},
+		{"a whole name, any case", []Way{{Names: []Name{{Text: "TRUE"}}}}, "/bin/true", true},
+		{"a name it only starts with", []Way{{Names: []Name{{Text: "tru"}}}}, "/bin/true", false},
+		{"a prefix", []Way{{Names: []Name{{Text: "tru", Prefix: true}}}}, "/bin/true", true},
+		{"another name", []Way{{Names: []Name{{Text: "false"}}}}, "/bin/true", false},
+		{"no name at all", []Way{{Names: []Name{}}}, "/bin/true", false},
+		{"a long name, by its first 15 bytes", []Way{{Names: []Name{{Text: "a-very-long-program-name-indeed"}}}}, long, true},
+		{"the parent's name", []Way{{Parents: []Name{{Text: self}}}}, "/bin/true", true},
+		{"the parent's name, not the exec'd one's", []Way{{Parents: []Name{{Text: "true"}}}}, "/bin/true", false},
+		{"a name and another parent", []Way{{Names: []Name{{Text: "true"}}, Parents: []Name{{Text: "init"}}}}, "/bin/true", false},
+		{"a name and its parent", []Way{{Names: []Name{{Text: "true"}}, Parents: []Name{{Text: self}}}}, "/bin/true", true},
+		{"the second way", []Way{{Names: []Name{{Text: "false"}}}, {Names: []Name{{Text: "true"}}, Parents: []Name{{Text: self[:3], Prefix: true}}}}, "/bin/true", true},
+		// The trie returns "true" for /bin/true, not "t": its entry must
+		// carry the first way too.
+		{"a prefix's way behind a longer name", []Way{
+			{Names: []Name{{Text: "t", Prefix: true}}, Parents: []Name{{Text: self}}},
+			{Names: []Name{{Text: "true"}}, Parents: []Name{{Text: "init"}}},
+		}, "/bin/true", true},
+		{"no ways", nil, "/bin/true", false},
 	} {
-		if err := tap.SetWake(c.names, c.parents); err != nil {
+		if err := tap.SetWake(c.ways); err != nil {
 			t.Fatalf("%s: SetWake: %v", c.what, err)
 		}
 		if got := wakes(c.path); got != c.want {
 			t.Errorf("%s: %s woke the reader: %v, want %v", c.what, c.path, got, c.want)
 		}
 	}
-	if st := tap.Stats(); st.Woke != 4 {
-		t.Errorf("Stats.Woke = %d, want 4", st.Woke)
+	if st := tap.Stats(); st.Woke != 7 {
+		t.Errorf("Stats.Woke = %d, want 7", st.Woke)
+	}
+	if err := tap.SetWake(make([]Way, MaxWakeWays+1)); err == nil {
+		t.Error("SetWake took more ways than the maps have bits")
 	}
 	many := make([]Name, MaxWakeNames+1)
-	if err := tap.SetWake(many, nil); err == nil {
+	for i := range many {
+		many[i] = Name{Text: strconv.Itoa(i)}
+	}
+	if err := tap.SetWake([]Way{{Names: many}}); err == nil {
 		t.Error("SetWake took more names than the map holds")
 	}
 }
