@@ -13,8 +13,8 @@ import (
 	"github.com/spawnbeat/spawnbeat/module/detection"
 	"github.com/spawnbeat/spawnbeat/module/detection/rules"
 	"github.com/spawnbeat/spawnbeat/module/process"
-	"github.com/spawnbeat/spawnbeat/module/process/execargs"
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
+	"github.com/spawnbeat/spawnbeat/module/process/execargs"
 )
 
 // Info names the running agent and carries what the command line decided.
