@@ -123,7 +123,10 @@ struct {
 
 // ways looks name up in names, lowercased and cut to TASK_COMM_LEN - 1
 // bytes, as the entries are, and returns the bits of the ways that accept
-// it; name has TASK_COMM_LEN readable bytes.
+// it; name has TASK_COMM_LEN readable bytes. A name with a non-ASCII byte
+// is accepted by every way: the rules compare names with Unicode's case
+// folding, which maps a few non-ASCII letters to ASCII ones (the Kelvin
+// sign to "k"), and only ASCII is folded here.
 static __always_inline __u64 ways(void *names, const __u8 *name)
 {
 	struct wake_key key = {.prefixlen = TASK_COMM_LEN * 8};
@@ -131,6 +134,8 @@ static __always_inline __u64 ways(void *names, const __u8 *name)
 		__u8 c = name[i];
 		if (!c)
 			break;
+		if (c >= 0x80)
+			return ~0ULL;
 		if (c >= 'A' && c <= 'Z')
 			c += 'a' - 'A';
 		key.name[i] = c;

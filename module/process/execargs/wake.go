@@ -44,11 +44,11 @@ func (t *Tap) SetWake(ways []Way) error {
 		return fmt.Errorf("set the execs that wake the reader: %d ways, more than %d", len(ways), MaxWakeWays)
 	}
 	names, parents := map[execWakeKey]uint64{}, map[execWakeKey]uint64{}
-	var any execWakeAnyWays
+	var anyName execWakeAnyWays // the ways that take any name, or any parent's
 	for i, w := range ways {
 		bit := uint64(1) << i
-		any.Name |= addWay(names, w.Names, bit)
-		any.Parent |= addWay(parents, w.Parents, bit)
+		anyName.Name |= addWay(names, w.Names, bit)
+		anyName.Parent |= addWay(parents, w.Parents, bit)
 	}
 	if len(names) > MaxWakeNames || len(parents) > MaxWakeNames {
 		return fmt.Errorf("set the execs that wake the reader: %d and %d names, more than %d", len(names), len(parents), MaxWakeNames)
@@ -60,7 +60,7 @@ func (t *Tap) SetWake(ways []Way) error {
 	if err := errors.Join(replaceNames(t.objs.WakeNames, names), replaceNames(t.objs.WakeParents, parents)); err != nil {
 		return err // every exec keeps waking the reader
 	}
-	if err := t.objs.WakeAny.Put(&zero, &any); err != nil {
+	if err := t.objs.WakeAny.Put(&zero, &anyName); err != nil {
 		return fmt.Errorf("set the execs that wake the reader: %w", err)
 	}
 	return nil
@@ -68,7 +68,7 @@ func (t *Tap) SetWake(ways []Way) error {
 
 // addWay adds bit to the entries of names, and returns it when there are
 // none: any name will do.
-func addWay(entries map[execWakeKey]uint64, names []Name, bit uint64) (any uint64) {
+func addWay(entries map[execWakeKey]uint64, names []Name, bit uint64) (anyName uint64) {
 	if names == nil {
 		return bit
 	}

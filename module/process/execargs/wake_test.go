@@ -47,9 +47,12 @@ func TestIntegrationTapWake(t *testing.T) {
 	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, tap.WakeFD(), &ev); err != nil {
 		t.Fatal(err)
 	}
-	long := filepath.Join(t.TempDir(), "A-Very-Long-Program-Name")
-	if b, err := os.ReadFile("/bin/true"); err != nil || os.WriteFile(long, b, 0o755) != nil {
-		t.Fatalf("copy /bin/true: %v", err)
+	dir := t.TempDir()
+	long, kelvin := filepath.Join(dir, "A-Very-Long-Program-Name"), filepath.Join(dir, "\u212Atrue")
+	for _, path := range []string{long, kelvin} {
+		if b, err := os.ReadFile("/bin/true"); err != nil || os.WriteFile(path, b, 0o755) != nil {
+			t.Fatalf("copy /bin/true: %v", err)
+		}
 	}
 	// wakes runs path and reports whether its record woke the epoll,
 	// checking that Waiting agrees until the record is taken.
@@ -107,6 +110,9 @@ func TestIntegrationTapWake(t *testing.T) {
 			{Names: []Name{{Text: "t", Prefix: true}}, Parents: []Name{{Text: self}}},
 			{Names: []Name{{Text: "true"}}, Parents: []Name{{Text: "init"}}},
 		}, "/bin/true", true},
+		// The rules fold the Kelvin sign to "k": a non-ASCII name may
+		// match any name.
+		{"a non-ASCII name", []Way{{Names: []Name{{Text: "ktrue"}}}}, kelvin, true},
 		{"no ways", nil, "/bin/true", false},
 	} {
 		if err := tap.SetWake(c.ways); err != nil {
@@ -116,8 +122,8 @@ func TestIntegrationTapWake(t *testing.T) {
 			t.Errorf("%s: %s woke the reader: %v, want %v", c.what, c.path, got, c.want)
 		}
 	}
-	if st := tap.Stats(); st.Woke != 7 {
-		t.Errorf("Stats.Woke = %d, want 7", st.Woke)
+	if st := tap.Stats(); st.Woke != 8 {
+		t.Errorf("Stats.Woke = %d, want 8", st.Woke)
 	}
 	if err := tap.SetWake(make([]Way, MaxWakeWays+1)); err == nil {
 		t.Error("SetWake took more ways than the maps have bits")

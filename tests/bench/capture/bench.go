@@ -659,7 +659,10 @@ func (b *bench) startAttackStorm(a *agent, marker string) (stop func(), err erro
 		}
 		if time.Now().After(deadline) {
 			stop()
-			return nil, fmt.Errorf("the attacks' storm: spawnbeat counted no exec storm in 10 s (%v)", err)
+			if err != nil {
+				return nil, fmt.Errorf("the attacks' storm: %w", err)
+			}
+			return nil, errors.New("the attacks' storm: spawnbeat counted no exec storm in 10 s")
 		}
 	}
 }
