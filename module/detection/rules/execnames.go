@@ -20,12 +20,12 @@ type NamePattern struct {
 // Case-insensitively means ASCII letters fold; every other byte compares as
 // it is, and Text holds only ASCII (a rule's literal is cut before its
 // first non-ASCII byte, leaving a Prefix). One more rule for the comparer:
-// a name holding any non-ASCII byte must count as a match. The engine
-// lower-cases such names with Unicode's rules, which turn a few non-ASCII
-// letters into ASCII ones (U+212A KELVIN SIGN into "k", U+0130 LATIN
-// CAPITAL LETTER I WITH DOT ABOVE into "i"), so "\u212Ash" matches
-// `process.name : "ksh"` in the engine while no ASCII fold relates it to
-// "ksh".
+// a name holding any non-ASCII byte must count as a match. The engine's
+// case-insensitive tests fold with Unicode's rules, which relate a few
+// non-ASCII letters to ASCII ones (U+212A KELVIN SIGN to "k", U+0130 LATIN
+// CAPITAL LETTER I WITH DOT ABOVE to "i", U+017F LATIN SMALL LETTER LONG S
+// to "s"), so a process named "\u212Ash" matches `process.name : "ksh"`
+// although no ASCII fold relates it to "ksh".
 type ExecNames struct {
 	Names   []NamePattern // process.name
 	Parents []NamePattern // process.parent.name

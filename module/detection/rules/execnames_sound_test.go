@@ -159,6 +159,26 @@ func TestExecNamesSoundOnFixtures(t *testing.T) {
 		t.Error("no fixture document matches a built-in rule: the check proves nothing")
 	}
 
+	// Names that only a Unicode fold or the letter case relates to the
+	// rule's: the engine matches them; ExecNames must let them through.
+	for i, c := range []struct {
+		query string
+		doc   map[string]any
+	}{
+		{`process where process.name : "ksh"`, map[string]any{"process.name": "\u212Ash"}},
+		{`process where process.name in~ ("pip")`, map[string]any{"process.name": "p\u0130p"}},
+		{`process where process.name == "Bash"`, map[string]any{"process.name": "Bash"}},
+		{`process where process.name in~ ("BASH")`, map[string]any{"process.name": "bAsH"}},
+		{`process where process.parent.name like~ "PY?HON*"`, map[string]any{"process.parent.name": "python3.11"}},
+		{`process where startsWith~(process.name, "Sh")`, map[string]any{"process.name": "shred"}},
+	} {
+		c.doc["event.category"] = "process"
+		r := jsonRule(t, fmt.Sprintf("fold%d", i), c.query)
+		if !checkSound(t, r, c.doc, fmt.Sprint(c.doc)) {
+			t.Errorf("%s does not match %v", c.query, c.doc)
+		}
+	}
+
 	cases := readCases(t, "../engine/testdata/cases.txt")
 	if len(cases) == 0 {
 		t.Fatal("no match cases in cases.txt")
