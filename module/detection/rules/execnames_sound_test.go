@@ -484,7 +484,8 @@ func TestExecNamesSoundOnCorpus(t *testing.T) {
 			continue
 		}
 		single++
-		_, narrows := newSet([]*Rule{r}, nil, nil, nil).ExecNames()
+		names, narrows := newSet([]*Rule{r}, nil, nil, nil).ExecNames()
+		checkWellFormed(t, names, r.File)
 		q, err := eql.Parse(r.Query)
 		if err != nil {
 			t.Fatalf("%s: %v", r.File, err)
@@ -522,4 +523,72 @@ func TestExecNamesSoundOnCorpus(t *testing.T) {
 	if witnessed < 207 || narrowedWitnessed < 169 {
 		t.Errorf("%d rules matched a document, %d of them narrowed; want at least 207 and 169", witnessed, narrowedWitnessed)
 	}
+}
+
+// checkWellFormed fails the test unless each list is sorted by text, holds
+// no empty, upper-case or non-ASCII text, and no pattern that another
+// covers.
+func checkWellFormed(t *testing.T, names ExecNames, what string) {
+	t.Helper()
+	for _, list := range [][]NamePattern{names.Names, names.Parents} {
+		for i, p := range list {
+			if p.Text == "" || p.Text != asciiLower(p.Text) || strings.IndexFunc(p.Text, func(r rune) bool { return r >= 0x80 }) >= 0 {
+				t.Errorf("%s: pattern %+v: want lower-case ASCII text", what, p)
+			}
+			if i > 0 && list[i-1].Text >= p.Text {
+				t.Errorf("%s: %+v after %+v: want sorted, no duplicates", what, p, list[i-1])
+			}
+			for _, q := range list {
+				if q != p && q.Prefix && strings.HasPrefix(p.Text, q.Text) {
+					t.Errorf("%s: %+v covered by %+v", what, p, q)
+				}
+			}
+		}
+	}
+}
+
+// FuzzExecNames narrows arbitrary queries: ExecNames must not panic, must
+// give well-formed lists, and every document built from the query's
+// condition that the query matches must pass them.
+func FuzzExecNames(f *testing.F) {
+	for _, q := range []string{
+		`process where process.name == "bash"`,
+		`process where process.name : ("py?hon*", "*sh") or process.parent.name in~ ("SSHD")`,
+		`process where (process.name == "a" or process.parent.name == "b") and (process.name like "c*" or process.parent.name == "d")`,
+		`process where startsWith~(process.name, "Py") and not process.parent.name : "x"`,
+		`any where process.name == "abÄx" or process.parent.name : ("", "k*")`,
+	} {
+		f.Add(q, uint64(1))
+	}
+	for _, b := range builtinFiles() {
+		text := string(b.data)
+		start := strings.Index(text, "query = '''") + len("query = '''")
+		f.Add(strings.TrimSpace(text[start:strings.LastIndex(text, "'''")]), uint64(2))
+	}
+	f.Fuzz(func(t *testing.T, query string, seed uint64) {
+		q, err := eql.Parse(query)
+		if err != nil {
+			return
+		}
+		prog, err := engine.Compile(q, engine.JSON())
+		if err != nil {
+			return
+		}
+		r := &Rule{Meta: &ecs.Rule{ID: "fuzz"}, File: "fuzz", Query: query, JSON: prog}
+		names, ok := newSet([]*Rule{r}, nil, nil, nil).ExecNames()
+		if !ok {
+			return
+		}
+		checkWellFormed(t, names, query)
+		g := &docGen{rng: rand.New(rand.NewPCG(seed, 0))}
+		pool := g.namePool([]string{"x"}, q.Where)
+		for i := 0; i < 16; i++ {
+			d := g.generate(q)
+			if checkSound(t, r, d, "a generated document") {
+				for _, v := range g.variants(d, pool) {
+					checkSound(t, r, v, "a generated document with other names")
+				}
+			}
+		}
+	})
 }
