@@ -47,8 +47,8 @@ const maxAlternatives = 64
 // process.parent.name positively against string literals: ==, in, in~,
 // ":", like, like~ (the literal start of a wildcard pattern, up to its
 // first * or ?) and startsWith/startsWith~. Negations (!=, not in, not),
-// regex, other functions, comparisons with fields, null and patterns that
-// start with a wildcard narrow nothing. The answer is necessary, not
+// regex, other functions, comparisons with fields, null, the empty string
+// and patterns that start with a wildcard narrow nothing. The answer is necessary, not
 // sufficient: a document with one of the names may still match no rule.
 // Sequence rules are not narrowed: one makes ok false. An empty set gives
 // ok true and empty lists.
