@@ -10,7 +10,7 @@
 // from the query string to the file), the fields rules name that spawnbeat
 // never fills (placed in the file, with the declared fields a typo away;
 // Set.Log reports them at start and on every reload), the Watcher that
-// rebuilds the rule set when rule files change, and Set.ExecNames, the
+// rebuilds the rule set when rule files change, and Set.ExecMatches, the
 // process and parent names an exec needs for the set's rules to match it
 // (what lets the kernel wake the agent only for such execs). A Set is
 // immutable once built; module/detection evaluates it on the hot path.

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -13,9 +14,10 @@ type NamePattern struct {
 	Prefix bool   // a name that starts with Text; else a name equal to Text
 }
 
-// ExecNames are the names an exec document must have for a set's rules to
-// match it: its process.name matches one of Names, or its
-// process.parent.name matches one of Parents, compared case-insensitively.
+// ExecMatch is one way an exec document can match a set's rules: its
+// process.name matches one of Names (any name when Names is nil) and its
+// process.parent.name one of Parents (any when Parents is nil), compared
+// case-insensitively.
 //
 // Case-insensitively means ASCII letters fold; every other byte compares as
 // it is, and Text holds only ASCII (a rule's literal is cut before its
@@ -26,57 +28,101 @@ type NamePattern struct {
 // CAPITAL LETTER I WITH DOT ABOVE to "i", U+017F LATIN SMALL LETTER LONG S
 // to "s"), so a process named "\u212Ash" matches `process.name : "ksh"`
 // although no ASCII fold relates it to "ksh".
-type ExecNames struct {
+type ExecMatch struct {
 	Names   []NamePattern // process.name
 	Parents []NamePattern // process.parent.name
 }
 
-// MaxExecNames bounds each list: past it, ExecNames gives up (ok false).
+// MaxExecNames bounds the distinct names on each side: past it,
+// ExecMatches gives up (ok false).
 const MaxExecNames = 1024
 
-// maxAlternatives bounds the alternatives of one condition. An `and` whose
-// two sides would multiply past it keeps one side alone; an `or` past it
-// merges its alternatives into one wider alternative.
+// maxAlternatives bounds the alternatives of one condition, and so the
+// ways ExecMatches returns. An `and` whose two sides would multiply past
+// it keeps one side alone; an `or` past it merges its alternatives into
+// one wider alternative.
 const maxAlternatives = 64
 
-// ExecNames returns the names of which an exec document needs one for any
-// rule of s to match it (sorted, without duplicates), or ok false when some
-// rule cannot be narrowed by them: then any exec may match.
+// MaxExecMatches bounds the ways ExecMatches returns.
+const MaxExecMatches = maxAlternatives
+
+// ExecMatches returns the ways an exec document can match a rule of s:
+// every exec document that some rule matches takes one of them (each list
+// sorted, without duplicates). ok is false when some rule cannot be
+// narrowed so: then any exec may match.
 //
 // A rule narrows when every way its query can hold tests process.name or
 // process.parent.name positively against string literals: ==, in, in~,
 // ":", like, like~ (the literal start of a wildcard pattern, up to its
 // first * or ?) and startsWith/startsWith~. Negations (!=, not in, not),
 // regex, other functions, comparisons with fields, null, the empty string
-// and patterns that start with a wildcard narrow nothing. The answer is necessary, not
-// sufficient: a document with one of the names may still match no rule.
-// Sequence rules are not narrowed: one makes ok false. An empty set gives
-// ok true and empty lists.
-func (s *Set) ExecNames() (names ExecNames, ok bool) {
+// and patterns that start with a wildcard narrow nothing. The answer is
+// necessary, not sufficient: a document that takes a way may still match
+// no rule. Sequence rules are not narrowed: one makes ok false. An empty
+// set gives ok true and no ways.
+func (s *Set) ExecMatches() (ways []ExecMatch, ok bool) {
+	var alts []alternative
 	for _, r := range s.rules {
 		if r.IsSequence() {
-			return ExecNames{}, false
+			return nil, false
 		}
 		q, err := eql.Parse(r.Query)
 		if err != nil { // it compiled when loaded: not expected
-			return ExecNames{}, false
+			return nil, false
 		}
-		for _, a := range condition(q.Where) {
-			switch {
-			case a.names != nil:
-				names.Names = append(names.Names, a.names...)
-			case a.parents != nil:
-				names.Parents = append(names.Parents, a.parents...)
-			default:
-				return ExecNames{}, false
-			}
+		alts = append(alts, condition(q.Where)...)
+	}
+	if len(alts) == 0 {
+		return nil, true
+	}
+	merged := merge(alts)
+	names, parents := map[NamePattern]bool{}, map[NamePattern]bool{}
+	for i, a := range merged {
+		if !a.narrows() {
+			return nil, false
+		}
+		// A way that another takes in whole adds nothing (the built-ins
+		// differ only in how many shells they name); of two equal ways,
+		// the first stays.
+		if slices.ContainsFunc(merged[:i], a.within) || slices.ContainsFunc(merged[i+1:], func(b alternative) bool { return a.within(b) && !b.within(a) }) {
+			continue
+		}
+		ways = append(ways, ExecMatch{Names: a.names, Parents: a.parents})
+		for _, p := range a.names {
+			names[p] = true
+		}
+		for _, p := range a.parents {
+			parents[p] = true
 		}
 	}
-	names.Names, names.Parents = unionPatterns(names.Names), unionPatterns(names.Parents)
-	if len(names.Names) > MaxExecNames || len(names.Parents) > MaxExecNames {
-		return ExecNames{}, false
+	if len(names) > MaxExecNames || len(parents) > MaxExecNames {
+		return nil, false
 	}
-	return names, true
+	return ways, true
+}
+
+// within reports whether every document that a allows, b allows too.
+func (a alternative) within(b alternative) bool {
+	return covered(a.names, b.names) && covered(a.parents, b.parents)
+}
+
+// covered reports whether every name that pats allows, by allows too (a
+// nil list allows any name).
+func covered(pats, by []NamePattern) bool {
+	if by == nil {
+		return true
+	}
+	if pats == nil {
+		return false
+	}
+	for _, p := range pats {
+		if !slices.ContainsFunc(by, func(q NamePattern) bool {
+			return q == p || q.Prefix && strings.HasPrefix(p.Text, q.Text)
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 // alternative is one way for a condition to hold: process.name matches one

@@ -18,11 +18,16 @@ import (
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
 )
 
-// admits reports whether an exec with these names passes names, compared
-// as ExecNames documents it: ASCII letters fold, and a name with a
-// non-ASCII byte always passes.
-func admits(names ExecNames, name, parent string) bool {
-	return admitsOne(names.Names, name) || admitsOne(names.Parents, parent)
+// admits reports whether an exec with these names takes one of ways,
+// compared as ExecMatch documents it: ASCII letters fold, and a name with
+// a non-ASCII byte always passes.
+func admits(ways []ExecMatch, name, parent string) bool {
+	for _, w := range ways {
+		if (w.Names == nil || admitsOne(w.Names, name)) && (w.Parents == nil || admitsOne(w.Parents, parent)) {
+			return true
+		}
+	}
+	return false
 }
 
 func admitsOne(pats []NamePattern, name string) bool {
@@ -64,14 +69,14 @@ func docNames(t *testing.T, doc map[string]any) (names, parents []string) {
 	return get("process.name"), get("process.parent.name")
 }
 
-// checkSound fails the test unless a document that r matches passes r's
-// ExecNames (when r narrows at all). It reports whether r matched.
+// checkSound fails the test unless a document that r matches takes one of
+// r's ExecMatches (when r narrows at all). It reports whether r matched.
 func checkSound(t *testing.T, r *Rule, doc map[string]any, what string) bool {
 	t.Helper()
 	if r.JSON == nil || !r.JSON.Match(doc) {
 		return false
 	}
-	names, ok := newSet([]*Rule{r}, nil, nil, nil).ExecNames()
+	names, ok := newSet([]*Rule{r}, nil, nil, nil).ExecMatches()
 	if !ok {
 		return true
 	}
@@ -79,7 +84,7 @@ func checkSound(t *testing.T, r *Rule, doc map[string]any, what string) bool {
 	for _, n := range ns {
 		for _, p := range ps {
 			if !admits(names, n, p) {
-				t.Errorf("%s: %s matches %s (process.name %q, process.parent.name %q) outside its ExecNames %+v\nquery: %s",
+				t.Errorf("%s: %s matches %s (process.name %q, process.parent.name %q) outside its ExecMatches %+v\nquery: %s",
 					r.File, r.Meta.ID, what, n, p, names, r.Query)
 			}
 		}
@@ -130,12 +135,12 @@ func jsonRule(t *testing.T, file, query string) *Rule {
 	return &Rule{Meta: &ecs.Rule{ID: file}, File: file, Query: query, JSON: prog}
 }
 
-// TestExecNamesSoundOnFixtures runs every rule the repository's fixtures
+// TestExecMatchesSoundOnFixtures runs every rule the repository's fixtures
 // go with on every fixture document: the built-in rules on the recorded
 // and hand-written exec documents, and each "match" case of the engine's
 // hand-checked EQL cases on its document. Every match must pass the
 // rule's ExecNames.
-func TestExecNamesSoundOnFixtures(t *testing.T) {
+func TestExecMatchesSoundOnFixtures(t *testing.T) {
 	docs := readNDJSON(t, "testdata/events/*.ndjson")
 	for k, d := range readNDJSON(t, "testdata/sequences/*.ndjson") {
 		docs[k] = d
@@ -457,11 +462,11 @@ func (g *docGen) namePool(pool []string, e eql.Expr) []string {
 	return pool
 }
 
-// TestExecNamesSoundOnCorpus looks for documents that each single-event
+// TestExecMatchesSoundOnCorpus looks for documents that each single-event
 // corpus rule matches (the fixtures, then documents built from the rule's
 // own condition, and those with their names changed or removed) and checks
 // that every one passes the rule's ExecNames.
-func TestExecNamesSoundOnCorpus(t *testing.T) {
+func TestExecMatchesSoundOnCorpus(t *testing.T) {
 	set, err := Load(Options{Paths: []string{corpusDir(t)}, DisableBuiltin: true}, zap.NewNop())
 	if err != nil {
 		t.Fatalf("Load(corpus): %v", err)
@@ -484,8 +489,8 @@ func TestExecNamesSoundOnCorpus(t *testing.T) {
 			continue
 		}
 		single++
-		names, narrows := newSet([]*Rule{r}, nil, nil, nil).ExecNames()
-		checkWellFormed(t, names, r.File)
+		ways, narrows := newSet([]*Rule{r}, nil, nil, nil).ExecMatches()
+		checkWellFormed(t, ways, r.File)
 		q, err := eql.Parse(r.Query)
 		if err != nil {
 			t.Fatalf("%s: %v", r.File, err)
@@ -525,12 +530,19 @@ func TestExecNamesSoundOnCorpus(t *testing.T) {
 	}
 }
 
-// checkWellFormed fails the test unless each list is sorted by text, holds
-// no empty, upper-case or non-ASCII text, and no pattern that another
-// covers.
-func checkWellFormed(t *testing.T, names ExecNames, what string) {
+// checkWellFormed fails the test unless each way narrows, and each list is
+// sorted by text, holds no empty, upper-case or non-ASCII text, and no
+// pattern that another covers.
+func checkWellFormed(t *testing.T, ways []ExecMatch, what string) {
 	t.Helper()
-	for _, list := range [][]NamePattern{names.Names, names.Parents} {
+	var lists [][]NamePattern
+	for _, w := range ways {
+		if w.Names == nil && w.Parents == nil {
+			t.Errorf("%s: a way that takes any exec", what)
+		}
+		lists = append(lists, w.Names, w.Parents)
+	}
+	for _, list := range lists {
 		for i, p := range list {
 			if p.Text == "" || p.Text != asciiLower(p.Text) || strings.IndexFunc(p.Text, func(r rune) bool { return r >= 0x80 }) >= 0 {
 				t.Errorf("%s: pattern %+v: want lower-case ASCII text", what, p)
@@ -547,10 +559,10 @@ func checkWellFormed(t *testing.T, names ExecNames, what string) {
 	}
 }
 
-// FuzzExecNames narrows arbitrary queries: ExecNames must not panic, must
+// FuzzExecMatches narrows arbitrary queries: ExecMatches must not panic, must
 // give well-formed lists, and every document built from the query's
 // condition that the query matches must pass them.
-func FuzzExecNames(f *testing.F) {
+func FuzzExecMatches(f *testing.F) {
 	for _, q := range []string{
 		`process where process.name == "bash"`,
 		`process where process.name : ("py?hon*", "*sh") or process.parent.name in~ ("SSHD")`,
@@ -575,11 +587,11 @@ func FuzzExecNames(f *testing.F) {
 			return
 		}
 		r := &Rule{Meta: &ecs.Rule{ID: "fuzz"}, File: "fuzz", Query: query, JSON: prog}
-		names, ok := newSet([]*Rule{r}, nil, nil, nil).ExecNames()
+		ways, ok := newSet([]*Rule{r}, nil, nil, nil).ExecMatches()
 		if !ok {
 			return
 		}
-		checkWellFormed(t, names, query)
+		checkWellFormed(t, ways, query)
 		g := &docGen{rng: rand.New(rand.NewPCG(seed, 0))}
 		pool := g.namePool([]string{"x"}, q.Where)
 		for i := 0; i < 16; i++ {
