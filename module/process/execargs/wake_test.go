@@ -47,9 +47,12 @@ func TestIntegrationTapWake(t *testing.T) {
 	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, tap.WakeFD(), &ev); err != nil {
 		t.Fatal(err)
 	}
+	// Copies of /bin/true under names no other process on the machine
+	// runs, whose execs the names below would take too.
 	dir := t.TempDir()
-	long, kelvin := filepath.Join(dir, "A-Very-Long-Program-Name"), filepath.Join(dir, "\u212Atrue")
-	for _, path := range []string{long, kelvin} {
+	probe := filepath.Join(dir, "sbwakeprobe")
+	long, kelvin := filepath.Join(dir, "SB-Very-Long-Program-Name"), filepath.Join(dir, "\u212Asbwake")
+	for _, path := range []string{probe, long, kelvin} {
 		if b, err := os.ReadFile("/bin/true"); err != nil || os.WriteFile(path, b, 0o755) != nil {
 			t.Fatalf("copy /bin/true: %v", err)
 		}
@@ -79,7 +82,7 @@ func TestIntegrationTapWake(t *testing.T) {
 		return n == 1
 	}
 
-	if wakes("/bin/true") {
+	if wakes(probe) {
 		t.Error("an exec woke the reader before any name was set")
 	}
 	parent, err := os.Executable()
@@ -93,27 +96,27 @@ func TestIntegrationTapWake(t *testing.T) {
 		path string
 		want bool
 	}{
-		{"a whole name, any case", []Way{{Names: []Name{{Text: "TRUE"}}}}, "/bin/true", true},
-		{"a name it only starts with", []Way{{Names: []Name{{Text: "tru"}}}}, "/bin/true", false},
-		{"a prefix", []Way{{Names: []Name{{Text: "tru", Prefix: true}}}}, "/bin/true", true},
-		{"another name", []Way{{Names: []Name{{Text: "false"}}}}, "/bin/true", false},
-		{"no name at all", []Way{{Names: []Name{}}}, "/bin/true", false},
-		{"a long name, by its first 15 bytes", []Way{{Names: []Name{{Text: "a-very-long-program-name-indeed"}}}}, long, true},
-		{"the parent's name", []Way{{Parents: []Name{{Text: self}}}}, "/bin/true", true},
-		{"the parent's name, not the exec'd one's", []Way{{Parents: []Name{{Text: "true"}}}}, "/bin/true", false},
-		{"a name and another parent", []Way{{Names: []Name{{Text: "true"}}, Parents: []Name{{Text: "init"}}}}, "/bin/true", false},
-		{"a name and its parent", []Way{{Names: []Name{{Text: "true"}}, Parents: []Name{{Text: self}}}}, "/bin/true", true},
-		{"the second way", []Way{{Names: []Name{{Text: "false"}}}, {Names: []Name{{Text: "true"}}, Parents: []Name{{Text: self[:3], Prefix: true}}}}, "/bin/true", true},
-		// The trie returns "true" for /bin/true, not "t": its entry must
-		// carry the first way too.
+		{"a whole name, any case", []Way{{Names: []Name{{Text: "SBWakeProbe"}}}}, probe, true},
+		{"a name it only starts with", []Way{{Names: []Name{{Text: "sbwake"}}}}, probe, false},
+		{"a prefix", []Way{{Names: []Name{{Text: "sbwake", Prefix: true}}}}, probe, true},
+		{"another name", []Way{{Names: []Name{{Text: "sbwakeprobf"}}}}, probe, false},
+		{"no name at all", []Way{{Names: []Name{}}}, probe, false},
+		{"a long name, by its first 15 bytes", []Way{{Names: []Name{{Text: "sb-very-long-program-name-indeed"}}}}, long, true},
+		{"the parent's name", []Way{{Parents: []Name{{Text: self}}}}, probe, true},
+		{"the parent's name, not the exec'd one's", []Way{{Parents: []Name{{Text: "sbwakeprobe"}}}}, probe, false},
+		{"a name and another parent", []Way{{Names: []Name{{Text: "sbwakeprobe"}}, Parents: []Name{{Text: "init"}}}}, probe, false},
+		{"a name and its parent", []Way{{Names: []Name{{Text: "sbwakeprobe"}}, Parents: []Name{{Text: self}}}}, probe, true},
+		{"the second way", []Way{{Names: []Name{{Text: "false"}}}, {Names: []Name{{Text: "sbwakeprobe"}}, Parents: []Name{{Text: self[:3], Prefix: true}}}}, probe, true},
+		// The trie returns "sbwakeprobe" for the probe, not "sb": its
+		// entry must carry the first way too.
 		{"a prefix's way behind a longer name", []Way{
-			{Names: []Name{{Text: "t", Prefix: true}}, Parents: []Name{{Text: self}}},
-			{Names: []Name{{Text: "true"}}, Parents: []Name{{Text: "init"}}},
-		}, "/bin/true", true},
+			{Names: []Name{{Text: "sb", Prefix: true}}, Parents: []Name{{Text: self}}},
+			{Names: []Name{{Text: "sbwakeprobe"}}, Parents: []Name{{Text: "init"}}},
+		}, probe, true},
 		// The rules fold the Kelvin sign to "k": a non-ASCII name may
 		// match any name.
-		{"a non-ASCII name", []Way{{Names: []Name{{Text: "ktrue"}}}}, kelvin, true},
-		{"no ways", nil, "/bin/true", false},
+		{"a non-ASCII name", []Way{{Names: []Name{{Text: "ksbwake"}}, Parents: []Name{{Text: self}}}}, kelvin, true},
+		{"no ways", nil, probe, false},
 	} {
 		if err := tap.SetWake(c.ways); err != nil {
 			t.Fatalf("%s: SetWake: %v", c.what, err)
