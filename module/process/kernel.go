@@ -18,8 +18,8 @@ import (
 // events (netlink: fork, exec, exit and credential changes, merged there
 // in the kernel's order) and, where the program could be loaded, each
 // exec's image (execargs), paired here with its exec event. Its conn and
-// tap are read by Stats from any goroutine; the rest belongs to the
-// Source's.
+// tap are read by Stats from any goroutine, and the wake-up settings are
+// set from any (setWake); the rest belongs to the Source's.
 type kernel struct {
 	conn  atomic.Pointer[netlink.Conn]
 	tap   atomic.Pointer[execargs.Tap] // nil: no images; /proc gives everything
