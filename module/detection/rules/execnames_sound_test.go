@@ -139,7 +139,7 @@ func jsonRule(t *testing.T, file, query string) *Rule {
 // go with on every fixture document: the built-in rules on the recorded
 // and hand-written exec documents, and each "match" case of the engine's
 // hand-checked EQL cases on its document. Every match must pass the
-// rule's ExecNames.
+// rule's ExecMatches.
 func TestExecMatchesSoundOnFixtures(t *testing.T) {
 	docs := readNDJSON(t, "testdata/events/*.ndjson")
 	for k, d := range readNDJSON(t, "testdata/sequences/*.ndjson") {
@@ -165,7 +165,7 @@ func TestExecMatchesSoundOnFixtures(t *testing.T) {
 	}
 
 	// Names that only a Unicode fold or the letter case relates to the
-	// rule's: the engine matches them; ExecNames must let them through.
+	// rule's: the engine matches them; ExecMatches must let them through.
 	for i, c := range []struct {
 		query string
 		doc   map[string]any
@@ -465,7 +465,7 @@ func (g *docGen) namePool(pool []string, e eql.Expr) []string {
 // TestExecMatchesSoundOnCorpus looks for documents that each single-event
 // corpus rule matches (the fixtures, then documents built from the rule's
 // own condition, and those with their names changed or removed) and checks
-// that every one passes the rule's ExecNames.
+// that every one takes one of the rule's ExecMatches.
 func TestExecMatchesSoundOnCorpus(t *testing.T) {
 	set, err := Load(Options{Paths: []string{corpusDir(t)}, DisableBuiltin: true}, zap.NewNop())
 	if err != nil {

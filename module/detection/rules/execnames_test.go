@@ -179,7 +179,7 @@ func TestExecMatchesBuiltin(t *testing.T) {
 	}
 }
 
-// TestExecNamesCorpus counts the corpus's rules that narrow on their own,
+// TestExecMatchesCorpus counts the corpus's rules that narrow on their own,
 // and checks what the whole corpus as one set gives: some rule in it tests
 // neither name, so any exec may match.
 func TestExecMatchesCorpus(t *testing.T) {
@@ -206,9 +206,9 @@ func TestExecMatchesCorpus(t *testing.T) {
 	}
 	t.Logf("%d of %d corpus rules narrow (%d need a process.name, %d a process.parent.name); %d sequences do not",
 		narrowed, set.Len(), byName, byParent, sequences)
-	// Counted when ExecNames was written, over the 236 single-event rules
-	// (the 30 sequences never narrow). A change means the narrowing or the
-	// corpus changed: check which rules moved and why.
+	// Counted over the 236 single-event rules when the narrowing was
+	// written (the 30 sequences never narrow). A change means the
+	// narrowing or the corpus changed: check which rules moved and why.
 	if narrowed != 189 || byName != 182 || byParent != 7 {
 		t.Errorf("%d rules narrow (%d by name, %d by parent), want 189, 182 and 7", narrowed, byName, byParent)
 	}
