@@ -14,6 +14,7 @@ import (
 	"github.com/spawnbeat/spawnbeat/module/detection/rules"
 	"github.com/spawnbeat/spawnbeat/module/process"
 	"github.com/spawnbeat/spawnbeat/module/process/ecs"
+	"github.com/spawnbeat/spawnbeat/module/process/execargs"
 )
 
 // Info names the running agent and carries what the command line decided.
@@ -75,7 +76,11 @@ func (b *Beater) Run(ctx context.Context) error {
 	}
 	agent := ecs.NewAgent(b.info.Version, name, agentID)
 
-	det, watcher, err := b.detection()
+	src, err := process.New(b.sourceOptions(), host, agent, b.log)
+	if err != nil {
+		return err
+	}
+	det, watcher, err := b.detection(src)
 	if err != nil {
 		return err
 	}
@@ -106,11 +111,6 @@ func (b *Beater) Run(ctx context.Context) error {
 			b.log.Info("priority boosted", zap.Int("priority_boost", boost), zap.Int("nice", nice))
 		}
 	}
-	src, err := process.New(b.sourceOptions(), host, agent, b.log)
-	if err != nil {
-		return err
-	}
-
 	st := &stages{log: b.log, source: src, detector: det, queue: queue, output: out.Output, outputStats: out.Stats,
 		loopConfig: pipeline.LoopConfig{Flush: flush, BatchSize: out.BatchSize}}
 	if b.cfg.HTTP.Enabled {
@@ -158,9 +158,11 @@ func (b *Beater) sourceOptions() process.Options {
 // detection loads the rules; a user rule file that does not load stops the
 // start, so that a typo is seen at once rather than a rule silently absent,
 // and a rule that names a field spawnbeat never fills is warned about.
-func (b *Beater) detection() (*detection.Detector, *rules.Watcher, error) {
+// It tells src which execs the rules in force can match (wakeFor).
+func (b *Beater) detection(src *process.Source) (*detection.Detector, *rules.Watcher, error) {
 	d := b.cfg.Spawnbeat.Detection
 	if !d.Enabled {
+		src.WakeFor(nil) // no exec needs reading at once
 		return nil, nil, nil
 	}
 	opts := rules.Options{Paths: d.Rules, DisableBuiltin: !d.Builtin, StrictPerms: b.info.StrictPerms}
@@ -175,11 +177,47 @@ func (b *Beater) detection() (*detection.Detector, *rules.Watcher, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	b.wakeFor(src, set)
 	if !d.Reload.Enabled || len(d.Rules) == 0 {
 		return det, nil, nil
 	}
-	install := func(s *rules.Set) { det.Install(s) }
+	install := func(s *rules.Set) {
+		det.Install(s)
+		b.wakeFor(src, s)
+	}
 	return det, rules.NewWatcher(opts, set, reloadDebounce, install, b.log), nil
+}
+
+// wakeFor tells src which execs the rules of set can match, by their
+// names and their parents' (rules.Set.ExecMatches), so that an exec storm
+// delays only the others; when the rules cannot be narrowed so, every
+// exec counts.
+func (b *Beater) wakeFor(src *process.Source, set *rules.Set) {
+	matches, ok := set.ExecMatches()
+	if !ok {
+		src.WakeForAll()
+		b.log.Info("the rules may match any exec: in an exec storm, execs are read every 10 ms")
+		return
+	}
+	ways := make([]execargs.Way, len(matches))
+	for i, m := range matches {
+		ways[i] = execargs.Way{Names: execNames(m.Names), Parents: execNames(m.Parents)}
+	}
+	src.WakeFor(ways)
+	b.log.Info("the rules match execs by their names or their parents': in an exec storm, those are read at once and the others every 40 ms",
+		zap.Int("ways", len(ways)))
+}
+
+// execNames converts patterns, keeping nil (any name) nil.
+func execNames(ps []rules.NamePattern) []execargs.Name {
+	if ps == nil {
+		return nil
+	}
+	out := make([]execargs.Name, len(ps))
+	for i, p := range ps {
+		out[i] = execargs.Name{Text: p.Text, Prefix: p.Prefix}
+	}
+	return out
 }
 
 // reloadDebounce lets an editor finish writing a rule file before it is read.

@@ -9,6 +9,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/spawnbeat/spawnbeat/config"
+	"github.com/spawnbeat/spawnbeat/module/process"
+	"github.com/spawnbeat/spawnbeat/module/process/ecs"
 )
 
 // TestDetectionWarnsUnknownFieldsAtStart: a rule that names a field
@@ -30,7 +32,11 @@ func TestDetectionWarnsUnknownFieldsAtStart(t *testing.T) {
 	loaded.Config.Spawnbeat.Detection.Rules = []string{rulesDir}
 	core, logs := observer.New(zap.InfoLevel)
 	b := New(loaded.Config, zap.New(core), Info{Version: "test"})
-	det, _, err := b.detection()
+	src, err := process.New(process.Options{}, &ecs.Host{}, ecs.NewAgent("test", "test", "test"), zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	det, _, err := b.detection(src)
 	if err != nil {
 		t.Fatal(err)
 	}

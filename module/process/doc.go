@@ -8,9 +8,10 @@
 // arguments, comm, executable and working directory, process group,
 // session and terminal — into a ring buffer; microseconds later the
 // kernel sends the proc connector's exec event. The Source's goroutine
-// wakes on that event, and netlink returns it merged in the kernel's order
-// with the fork, exit and credential events of the other socket
-// (kernel.go). handleBatch (apply.go) then takes each exec's image by
+// wakes on that event (in an exec storm, once a period, or at once when
+// the program found the exec to be one a rule could match: WakeFor), and
+// netlink returns it merged in the kernel's order with the fork, exit and
+// credential events of the other socket (kernel.go). handleBatch (apply.go) then takes each exec's image by
 // process and kernel time (kernel.image), makes the process from it,
 // reading /proc only for what the image lacks or all of it when there is
 // none (completer, complete.go), completes the credentials, start, parent

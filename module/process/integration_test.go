@@ -1019,3 +1019,62 @@ subprocess.run(["/bin/sh", "-c", "sleep 0.05; :", sys.argv[1]], check=True)`
 		})
 	}
 }
+
+// TestIntegrationStormWake: in an exec storm, the exec of a name detection
+// watches (WakeFor) wakes the Source at once through the exec program,
+// while the storm's own execs wake no one; with every exec counting
+// (WakeForAll), the program wakes no one at all.
+func TestIntegrationStormWake(t *testing.T) {
+	testenv.RequireRoot(t)
+	probe := filepath.Join(t.TempDir(), "wakeprobe")
+	if b, err := os.ReadFile("/bin/true"); err != nil || os.WriteFile(probe, b, 0o755) != nil {
+		t.Fatalf("copy /bin/true: %v", err)
+	}
+	c := startCapture(t, testOptions())
+	c.src.WakeFor([]execargs.Way{{Names: []execargs.Name{{Text: "WakeProbe"}}}})
+	m := marker("storm-wake")
+	stop := filepath.Join(t.TempDir(), "stop")
+	var loops []*exec.Cmd
+	for range 2 {
+		loop := exec.Command("/bin/sh", "-c", `while [ ! -e "$1" ]; do /bin/true "$2"; done`, "storm", stop, m)
+		if err := loop.Start(); err != nil {
+			t.Fatal(err)
+		}
+		loops = append(loops, loop)
+	}
+	defer func() {
+		_ = os.WriteFile(stop, nil, 0o600)
+		for _, loop := range loops {
+			_ = loop.Wait()
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.src.Stats().Kernel.Storms == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no storm began (stats %+v)", c.src.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	runProbe := func(arg string) {
+		t.Helper()
+		if err := exec.Command(probe, arg).Run(); err != nil {
+			t.Fatal(err)
+		}
+		c.wait(5*time.Second, "the probe's exec", hasArg(ecs.ActionExec, arg))
+	}
+	before := c.src.Stats()
+	runProbe(m + "-watched")
+	after := c.src.Stats()
+	if after.ExecArgs.Woke != before.ExecArgs.Woke+1 {
+		t.Errorf("%d execs woke the Source, want the probe's alone", after.ExecArgs.Woke-before.ExecArgs.Woke)
+	}
+	if after.Kernel.Woken == before.Kernel.Woken {
+		t.Errorf("no storm period was ended early (stats %+v)", after.Kernel)
+	}
+
+	c.src.WakeForAll()
+	runProbe(m + "-all")
+	if woke := c.src.Stats().ExecArgs.Woke; woke != after.ExecArgs.Woke {
+		t.Errorf("with every exec counting, %d execs woke the Source through the program, want none", woke-after.ExecArgs.Woke)
+	}
+}

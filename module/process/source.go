@@ -247,6 +247,9 @@ func (s *Source) listen(ctx context.Context, conn *netlink.Conn) error {
 			return fmt.Errorf("receive process events: %w", err)
 		default:
 			s.handleBatch(evs)
+			if s.kernel.waiting() {
+				conn.Hurry()
+			}
 		}
 		if resyncPending {
 			due := s.scans.lastResync.Add(resyncEvery)
@@ -273,6 +276,20 @@ func (s *Source) listen(ctx context.Context, conn *netlink.Conn) error {
 		}
 	}
 }
+
+// WakeFor narrows the execs that a storm must not delay to those of ways,
+// by their names (process.name) and their parents' (process.parent.name):
+// the exec program wakes the Source at once for them, and a storm's other
+// execs wait up to coalesceWatched rather than coalesceEvery before they
+// are read. Detection calls it with the ways its rules can match an exec.
+// WakeForAll undoes it; it is the start. Safe to call from any goroutine,
+// before or during Run.
+func (s *Source) WakeFor(ways []execargs.Way) {
+	s.kernel.setWake(wakeFor{some: true, ways: ways}, s.log)
+}
+
+// WakeForAll makes every exec count (see WakeFor).
+func (s *Source) WakeForAll() { s.kernel.setWake(wakeFor{}, s.log) }
 
 // emit builds the document for ent and lends it to the sink.
 func (s *Source) emit(action, typ string, at time.Time, ent *cache.Entry) {

@@ -9,7 +9,9 @@
 // place it was found (FILE:LINE:COL, with an EQL error's position translated
 // from the query string to the file), the fields rules name that spawnbeat
 // never fills (placed in the file, with the declared fields a typo away;
-// Set.Log reports them at start and on every reload), and the Watcher that
-// rebuilds the rule set when rule files change. A Set is immutable once built; module/detection
-// evaluates it on the hot path.
+// Set.Log reports them at start and on every reload), the Watcher that
+// rebuilds the rule set when rule files change, and Set.ExecMatches, the
+// process and parent names an exec needs for the set's rules to match it
+// (what lets the kernel wake the agent only for such execs). A Set is
+// immutable once built; module/detection evaluates it on the hot path.
 package rules

@@ -64,7 +64,7 @@ func TestBindingsMatchSource(t *testing.T) {
 		source, object []string
 		bindings       []string
 	}{
-		{"maps", maps, objMaps, []string{execMapExecRing, execMapExecScratch}},
+		{"maps", maps, objMaps, []string{execMapExecRing, execMapExecScratch, execMapWakeAny, execMapWakeNames, execMapWakeParents}},
 		{"programs", progs, objProgs, []string{execProgExecImage}},
 	} {
 		slices.Sort(c.source)
@@ -91,7 +91,7 @@ func TestBindingsMatchSource(t *testing.T) {
 			defines[m[1]] = v
 		}
 	}
-	for name, want := range map[string]int{"PATHS_MAX": pathsMax, "TASK_COMM_LEN": commLen, "RECORD_MAX": headerLen + dataMax} {
+	for name, want := range map[string]int{"PATHS_MAX": pathsMax, "TASK_COMM_LEN": commLen, "RECORD_MAX": headerLen + dataMax, "WAKE_NAMES_MAX": MaxWakeNames} {
 		if got, ok := defines[name]; !ok || got != want {
 			t.Errorf("exec.c's %s is %d (found %v), the Go side assumes %d", name, got, ok, want)
 		}

@@ -32,6 +32,7 @@ enum exec_flag {
 	EXEC_FLAG_EXE = 1, // the exe's path was found
 	EXEC_FLAG_CWD = 2, // the cwd's path was found
 	EXEC_FLAG_IDS = 4, // pgid, sid and tty were read
+	EXEC_FLAG_WAKE = 8, // a watched name: the record woke the reader
 };
 
 // exec_header starts every record. After it come the exe's path, then the
@@ -73,6 +74,104 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
 } exec_ring SEC(".maps");
+
+// Which execs wake the reader at once (Tap.SetWake): the rules' ways of
+// matching an exec, up to 64, each a bit. An exec's name (the executable's
+// base name, or the comm when its path could not be walked) is looked up
+// in wake_names, its parent's in wake_parents: each entry holds the bits
+// of the ways that accept the names it stands for, and wake_any the bits
+// of the ways that accept any name, or any parent's. The exec wakes the
+// reader when some way accepts both. An entry is a name, lowercased and
+// cut to TASK_COMM_LEN - 1 bytes, with its NUL (a whole name) or without
+// (a prefix); the trie finds the longest entry the name starts with,
+// whose bits include those of the shorter ones (the Go side sees to it).
+// The other records wake no one: the reader takes them at its next read.
+struct wake_key {
+	__u32 prefixlen; // the bits of name that must match
+	__u8 name[TASK_COMM_LEN];
+};
+
+struct wake_any_ways {
+	__u64 name;   // the ways that accept any name
+	__u64 parent; // the ways that accept any parent's name
+};
+
+#define WAKE_NAMES_MAX 1024
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, WAKE_NAMES_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct wake_key);
+	__type(value, __u64);
+} wake_names SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, WAKE_NAMES_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct wake_key);
+	__type(value, __u64);
+} wake_parents SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct wake_any_ways);
+} wake_any SEC(".maps");
+
+// ways looks name up in names, lowercased and cut to TASK_COMM_LEN - 1
+// bytes, as the entries are, and returns the bits of the ways that accept
+// it; name has TASK_COMM_LEN readable bytes. A name with a non-ASCII byte
+// is accepted by every way: the rules compare names with Unicode's case
+// folding, which maps a few non-ASCII letters to ASCII ones (the Kelvin
+// sign to "k"), and only ASCII is folded here.
+static __always_inline __u64 ways(void *names, const __u8 *name)
+{
+	struct wake_key key = {.prefixlen = TASK_COMM_LEN * 8};
+	for (int i = 0; i < TASK_COMM_LEN - 1; i++) {
+		__u8 c = name[i];
+		if (!c)
+			break;
+		if (c >= 0x80)
+			return ~0ULL;
+		if (c >= 'A' && c <= 'Z')
+			c += 'a' - 'A';
+		key.name[i] = c;
+	}
+	__u64 *bits = bpf_map_lookup_elem(names, &key);
+	return bits ? *bits : 0;
+}
+
+// parent_ways returns the bits of the ways that accept the name of the
+// parent of task: its executable's base name, or its comm when it has
+// none (a kernel thread).
+static __always_inline __u64 parent_ways(struct task_struct *task)
+{
+	__u8 name[TASK_COMM_LEN] = {};
+	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+	struct file *exe = BPF_CORE_READ(parent, mm, exe_file);
+	if (exe)
+		bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(exe, f_path.dentry, d_name.name));
+	else
+		bpf_probe_read_kernel_str(name, sizeof(name), &parent->comm);
+	return ways(&wake_parents, name);
+}
+
+// wakes tells whether some way accepts the exec of rec by task.
+static __always_inline int wakes(struct exec_record *rec, struct task_struct *task)
+{
+	__u32 zero = 0;
+	struct wake_any_ways *any = bpf_map_lookup_elem(&wake_any, &zero);
+	if (!any)
+		return 0;
+	// The exe's base name is its path's first component.
+	__u64 w = any->name | ways(&wake_names, rec->h.flags & EXEC_FLAG_EXE ? rec->data : rec->h.comm);
+	if (!w)
+		return 0; // no way: the parent need not be read
+	return (w & (any->parent | parent_ways(task))) != 0;
+}
 
 // encode_tty is tty_nr as /proc/PID/stat prints it: new_encode_dev of
 // tty_devnum (MKDEV(driver->major, driver->minor_start) + index).
@@ -188,7 +287,12 @@ int exec_image(void *ctx)
 	rec->h.args_err = bpf_probe_read_user(&rec->data[off], n, (const void *)start);
 	if (rec->h.args_err)
 		n = 0;
+	__u64 wake = BPF_RB_NO_WAKEUP;
+	if (wakes(rec, task)) {
+		rec->h.flags |= EXEC_FLAG_WAKE;
+		wake = BPF_RB_FORCE_WAKEUP;
+	}
 	// A full ring drops the record: the exec then falls back to /proc.
-	bpf_ringbuf_output(&exec_ring, rec, sizeof(rec->h) + off + n, BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_output(&exec_ring, rec, sizeof(rec->h) + off + n, wake);
 	return 0;
 }

@@ -16,9 +16,10 @@ import (
 type execExecFlag uint32
 
 const (
-	execExecFlagEXEC_FLAG_EXE execExecFlag = 1
-	execExecFlagEXEC_FLAG_CWD execExecFlag = 2
-	execExecFlagEXEC_FLAG_IDS execExecFlag = 4
+	execExecFlagEXEC_FLAG_EXE  execExecFlag = 1
+	execExecFlagEXEC_FLAG_CWD  execExecFlag = 2
+	execExecFlagEXEC_FLAG_IDS  execExecFlag = 4
+	execExecFlagEXEC_FLAG_WAKE execExecFlag = 8
 )
 
 type execExecHeader struct {
@@ -43,12 +44,27 @@ type execExecRecord struct {
 	Data [32704]uint8
 }
 
+type execWakeAnyWays struct {
+	_      structs.HostLayout
+	Name   uint64
+	Parent uint64
+}
+
+type execWakeKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Name      [16]uint8
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	execMapExecRing    = "exec_ring"
 	execMapExecScratch = "exec_scratch"
+	execMapWakeAny     = "wake_any"
+	execMapWakeNames   = "wake_names"
+	execMapWakeParents = "wake_parents"
 	execProgExecImage  = "exec_image"
 )
 
@@ -103,6 +119,9 @@ type execProgramSpecs struct {
 type execMapSpecs struct {
 	ExecRing    *ebpf.MapSpec `ebpf:"exec_ring"`
 	ExecScratch *ebpf.MapSpec `ebpf:"exec_scratch"`
+	WakeAny     *ebpf.MapSpec `ebpf:"wake_any"`
+	WakeNames   *ebpf.MapSpec `ebpf:"wake_names"`
+	WakeParents *ebpf.MapSpec `ebpf:"wake_parents"`
 }
 
 // execVariableSpecs contains global variables before they are loaded into the kernel.
@@ -133,12 +152,18 @@ func (o *execObjects) Close() error {
 type execMaps struct {
 	ExecRing    *ebpf.Map `ebpf:"exec_ring"`
 	ExecScratch *ebpf.Map `ebpf:"exec_scratch"`
+	WakeAny     *ebpf.Map `ebpf:"wake_any"`
+	WakeNames   *ebpf.Map `ebpf:"wake_names"`
+	WakeParents *ebpf.Map `ebpf:"wake_parents"`
 }
 
 func (m *execMaps) Close() error {
 	return _ExecClose(
 		m.ExecRing,
 		m.ExecScratch,
+		m.WakeAny,
+		m.WakeNames,
+		m.WakeParents,
 	)
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/cilium/ebpf/link"
@@ -25,9 +26,10 @@ const (
 	pathsMax = 4 << 10 // exec.c's PATHS_MAX
 	argsMax  = dataMax - pathsMax
 
-	flagExe = execExecFlagEXEC_FLAG_EXE
-	flagCwd = execExecFlagEXEC_FLAG_CWD
-	flagIDs = execExecFlagEXEC_FLAG_IDS
+	flagExe  = execExecFlagEXEC_FLAG_EXE
+	flagCwd  = execExecFlagEXEC_FLAG_CWD
+	flagIDs  = execExecFlagEXEC_FLAG_IDS
+	flagWake = execExecFlagEXEC_FLAG_WAKE
 )
 
 // maxPending and maxPendingBytes bound the records read from the ring
@@ -72,9 +74,13 @@ type Tap struct {
 	arena   []byte   // their bytes: comm, paths, then the arguments
 	paths   []byte   // the paths of the last Take, joined
 
-	taken, cut, missed, expired atomic.Uint64
-	mu                          sync.Mutex // Close against Stats' read of the program
-	closed                      bool
+	// wakes counts the pending records that woke the reader (flagWake)
+	// and no event has claimed yet (Waiting).
+	wakes int
+
+	taken, cut, missed, expired, woke atomic.Uint64
+	mu                                sync.Mutex // Close against Stats' read of the program
+	closed                            bool
 }
 
 // record is one exec's record, its bytes in Tap.arena: the comm, the
@@ -89,6 +95,7 @@ type record struct {
 	exeN, pathN int  // the exe's bytes, and the exe's and cwd's, after the comm
 	off, n      int  // the record's bytes in the arena
 	copied      bool // the arguments were copied
+	wake        bool // a watched name: the record woke the reader
 	done        bool // claimed or expired: dropped at the next Take
 }
 
@@ -98,6 +105,7 @@ type Stats struct {
 	Cut     uint64 // of those, argument lists longer than a record holds (/proc is read for the rest)
 	Missed  uint64 // exec events without a usable record (a full ring, or a failed copy)
 	Expired uint64 // records no exec event claimed (the kernel dropped the event)
+	Woke    uint64 // records of execs with a watched name, which woke the reader (SetWake)
 	// The program's run time (ns) and runs, charged to the exec'ing
 	// processes: counted by the kernel only while the sysctl
 	// kernel.bpf_stats_enabled is 1 (it costs a clock read per run).
@@ -149,13 +157,13 @@ func (t *Tap) Take(tgid int, at uint64) (im Image, ok bool) {
 		switch {
 		case r.done:
 		case r.time+expireAfter < at:
-			r.done = true
+			t.finish(r)
 			t.expired.Add(1)
 		case r.tgid == uint32(tgid) && r.time <= at:
 			// The latest exec of tgid up to at is this event's; an
 			// earlier one's event is past (handled, or lost).
 			if best >= 0 {
-				t.pending[best].done = true
+				t.finish(&t.pending[best])
 			}
 			best = i
 		}
@@ -165,7 +173,7 @@ func (t *Tap) Take(tgid int, at uint64) (im Image, ok bool) {
 		return Image{}, false
 	}
 	r := &t.pending[best]
-	r.done = true
+	t.finish(r)
 	if !r.copied {
 		t.missed.Add(1)
 		return Image{}, false
@@ -216,7 +224,7 @@ func (t *Tap) keep(rec []byte) {
 	}
 	for len(t.pending) > 0 && (len(t.pending) >= maxPending || len(t.arena)+len(rec) > maxPendingBytes) {
 		if !t.pending[0].done { // the oldest: its event is surely lost
-			t.pending[0].done = true
+			t.finish(&t.pending[0])
 			t.expired.Add(1)
 		}
 		t.compact()
@@ -239,6 +247,11 @@ func (t *Tap) keep(rec []byte) {
 		return // not the program's
 	}
 	r.copied = h.ArgsErr == 0
+	if r.flags&flagWake != 0 {
+		r.wake = true
+		t.wakes++
+		t.woke.Add(1)
+	}
 	end := headerLen + r.pathN // the comm and the paths, without arguments unless copied
 	if r.copied {
 		end = len(rec)
@@ -247,6 +260,36 @@ func (t *Tap) keep(rec []byte) {
 	t.arena = append(t.arena, rec[headerLen:end]...)
 	r.n = len(t.arena) - r.off
 	t.pending = append(t.pending, r)
+}
+
+// finish marks r claimed or given up.
+func (t *Tap) finish(r *record) {
+	if r.wake {
+		t.wakes--
+	}
+	r.done = true
+}
+
+// Waiting reads the ring and reports whether a record that woke the
+// reader, written within the last d, is still unclaimed: its exec event,
+// which the kernel sends right after the record, had not arrived when
+// the reader woke.
+func (t *Tap) Waiting(d time.Duration) bool {
+	t.ring.each(t.keepFn)
+	if t.wakes == 0 {
+		return false
+	}
+	var now unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &now) != nil {
+		return false
+	}
+	since := uint64(now.Nano() - d.Nanoseconds())
+	for i := range t.pending {
+		if r := &t.pending[i]; r.wake && !r.done && r.time >= since {
+			return true
+		}
+	}
+	return false
 }
 
 // compact drops the records that are done, and their bytes.
@@ -269,7 +312,7 @@ func (t *Tap) compact() {
 
 // Stats returns a snapshot of the counters.
 func (t *Tap) Stats() Stats {
-	st := Stats{Taken: t.taken.Load(), Cut: t.cut.Load(), Missed: t.missed.Load(), Expired: t.expired.Load()}
+	st := Stats{Taken: t.taken.Load(), Cut: t.cut.Load(), Missed: t.missed.Load(), Expired: t.expired.Load(), Woke: t.woke.Load()}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !t.closed && t.objs.ExecImage != nil {

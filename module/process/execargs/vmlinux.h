@@ -35,12 +35,19 @@ typedef __u32 __wsum;
 
 /* include/uapi/linux/bpf.h */
 enum bpf_map_type {
+	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_LPM_TRIE = 11,
 	BPF_MAP_TYPE_RINGBUF = 27,
 };
 
 enum {
+	BPF_F_NO_PREALLOC = 1,
+};
+
+enum {
 	BPF_RB_NO_WAKEUP = 1,
+	BPF_RB_FORCE_WAKEUP = 2,
 };
 
 /* include/linux/pid.h */
@@ -125,6 +132,8 @@ struct mm_struct {
 
 /* include/linux/sched.h */
 struct task_struct {
+	struct task_struct *real_parent; /* the parent now (init or a subreaper once the forker exited) */
+	char comm[16];
 	struct mm_struct *mm;
 	struct fs_struct *fs;
 	struct signal_struct *signal;

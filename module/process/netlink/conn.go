@@ -111,7 +111,19 @@ type Options struct {
 	// the side socket every Coalesce period, until stormQuietTicks periods
 	// in a row find none (see Conn). An exec then waits at most a period
 	// more; execs rarer than that wake Receive at once, as without it.
+	// SetCoalesce changes the period of the storms to come.
 	Coalesce time.Duration
+	// Wake, when not nil, ends a storm period's wait early: its file
+	// descriptor turns readable, an edge, for an exec that must be read
+	// at once (the exec program's ring, for the execs the rules watch).
+	Wake Waker
+}
+
+// Waker is what may end a storm period's wait early (Options.Wake).
+type Waker interface {
+	// WakeFD is a file descriptor whose every wake-up of its pollers
+	// stands for an exec to read at once; it stays the Waker's.
+	WakeFD() int
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -140,10 +152,11 @@ type Stats struct {
 	Truncated uint64 // datagrams larger than the read buffer, dropped
 	Filtered  uint64 // events decoded but not selected by Options.Events, dropped
 	Storms    uint64 // exec storms whose wake-ups were spaced out (Options.Coalesce)
+	Woken     uint64 // storm periods ended early by the Waker (Options.Wake)
 }
 
 type counters struct {
-	datagrams, events, lost, rejected, malformed, truncated, filtered, storms atomic.Uint64
+	datagrams, events, lost, rejected, malformed, truncated, filtered, storms, woken atomic.Uint64
 }
 
 // Conn receives proc connector events.
@@ -191,9 +204,13 @@ type Conn struct {
 	side *socket // the socket of the events other than exec; nil if none
 	// timer paces a storm's reads (Options.Coalesce); nil without.
 	timer *periodTimer
-	opts  Options
-	log   *zap.Logger
-	clk   *Clock
+	// period is the storm period (ns) SetCoalesce asked for; armed is
+	// the one the timer runs, owned by the reading goroutine.
+	period atomic.Int64
+	armed  time.Duration
+	opts   Options
+	log    *zap.Logger
+	clk    *Clock
 
 	// Owned by the reading goroutine. The slices are allocated once;
 	// Receive returns events or merged, valid until the next Receive.
@@ -211,6 +228,7 @@ type Conn struct {
 	sideMask    EventMask
 	storm       bool      // execs come through the side socket, read every Coalesce
 	quiet       int       // the storm's ticks in a row without an exec
+	hurry       bool      // the next storm wait is cut to hurryAfter (Hurry)
 	lastWake    time.Time // the last wake-up by an exec, outside a storm
 	burst       int       // execs read in wake-ups each less than Coalesce after the last, outside a storm
 	deadline    time.Time // the caller's (SetReadDeadline)
@@ -288,10 +306,15 @@ func Open(opts Options, log *zap.Logger) (*Conn, error) {
 			zap.Int("receive_buffer_bytes", got), zap.Int("needed_bytes", coalesceMinBuffer))
 	}
 	if c.opts.Coalesce > 0 && side != nil {
-		if c.timer, err = newPeriodTimer(); err != nil {
+		wake := -1
+		if opts.Wake != nil {
+			wake = opts.Wake.WakeFD()
+		}
+		if c.timer, err = newPeriodTimer(wake); err != nil {
 			_ = c.Close()
 			return nil, fmt.Errorf("open proc connector: %w", err)
 		}
+		c.period.Store(int64(c.opts.Coalesce))
 	}
 	log.Info("subscribed to the proc connector",
 		zap.Stringer("events", opts.Events), zap.Bool("side_socket", side != nil),
@@ -361,6 +384,7 @@ func (c *Conn) Stats() Stats {
 		Truncated: s.truncated.Load(),
 		Filtered:  s.filtered.Load(),
 		Storms:    s.storms.Load(),
+		Woken:     s.woken.Load(),
 	}
 }
 
@@ -432,11 +456,13 @@ func (c *Conn) receiveMerged() ([]Event, error) {
 		// carried over wait for the next exec or tick, as do those queued
 		// after a side read.
 		wait := len(c.carry) == 0 && !c.behind
-		// In a storm nothing wakes the reader: it sleeps a period, then
-		// reads what queued.
+		// In a storm no exec wakes the reader: it sleeps a period, then
+		// reads what queued; only the Waker may end the sleep early.
 		tick := c.storm && wait
+		early := false // the sleep was cut short: return even no events
 		if tick {
-			if err := c.timer.wait(); err != nil {
+			var err error
+			if early, err = c.stormWait(); err != nil {
 				return nil, fmt.Errorf("receive: %w", c.closedOr(err))
 			}
 			wait = false
@@ -472,7 +498,9 @@ func (c *Conn) receiveMerged() ([]Event, error) {
 			return nil, err
 		}
 		if tick {
-			c.quiet++
+			if !early { // a storm ends after quiet periods, whole ones
+				c.quiet++
+			}
 			if hasExec(side) {
 				c.quiet = 0
 			}
@@ -521,6 +549,10 @@ func (c *Conn) receiveMerged() ([]Event, error) {
 		case c.lostPending:
 			c.lostPending = false
 			return nil, fmt.Errorf("receive: %w", ErrLost)
+		case early:
+			// The exec the Waker announced has not come yet: the caller
+			// may want to Hurry.
+			return nil, nil
 		}
 	}
 }
@@ -569,17 +601,61 @@ func (c *Conn) setStorm(on bool) error {
 	}
 	every := time.Duration(0)
 	if on {
-		every = c.opts.Coalesce
+		every = time.Duration(c.period.Load())
 	}
 	if err := c.timer.set(every); err != nil {
 		return fmt.Errorf("receive: %w", c.closedOr(err))
 	}
+	c.armed, c.hurry = every, false
 	c.storm, c.quiet = on, 0
 	c.lastWake, c.burst = time.Time{}, 0
 	if on {
 		c.stats.storms.Add(1)
 	}
 	return nil
+}
+
+// hurryAfter is how long a hurried storm wait lasts (Hurry): the exec
+// event follows its record within microseconds, unless the exec'ing
+// process was preempted in between.
+const hurryAfter = time.Millisecond
+
+// SetCoalesce sets the storm period (Options.Coalesce) from the next
+// period on; d must be positive. With Options.Wake, a longer period delays
+// only the execs the Waker does not announce. Safe from any goroutine; a
+// no-op without Coalesce.
+func (c *Conn) SetCoalesce(d time.Duration) {
+	if d > 0 {
+		c.period.Store(int64(d))
+	}
+}
+
+// Hurry cuts the next storm wait to hurryAfter: the caller has the record
+// of an exec the Waker announced, whose event has not arrived. Outside a
+// storm an exec wakes Receive anyway.
+func (c *Conn) Hurry() { c.hurry = c.storm }
+
+// stormWait sleeps until the storm's next read, at the period asked for
+// last (SetCoalesce), and reports whether it was cut short: hurried, or
+// woken by the Waker.
+func (c *Conn) stormWait() (early bool, err error) {
+	every := time.Duration(c.period.Load())
+	switch {
+	case c.hurry:
+		err = c.timer.setFirst(hurryAfter, every)
+	case every != c.armed:
+		err = c.timer.set(every)
+	}
+	if err != nil {
+		return false, err
+	}
+	hurried := c.hurry
+	c.armed, c.hurry = every, false
+	woken, err := c.timer.wait()
+	if woken {
+		c.stats.woken.Add(1)
+	}
+	return woken || hurried, err
 }
 
 // nextTick arms the side socket's next tick: sideTickMin after a tick that

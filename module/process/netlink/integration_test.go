@@ -514,3 +514,108 @@ func TestIntegrationCoalesceNeedsBuffer(t *testing.T) {
 		}
 	}
 }
+
+// eventWaker is a Waker the test signals by hand: an eventfd.
+type eventWaker struct{ fd int }
+
+func (w eventWaker) WakeFD() int { return w.fd }
+
+func (w eventWaker) signal(t *testing.T) {
+	if _, err := unix.Write(w.fd, []byte{1, 0, 0, 0, 0, 0, 0, 0}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIntegrationStormWaker: in a storm read every period, the Waker's
+// signal ends the wait at once, so that the exec it announces is returned
+// long before the period's end; a signal whose exec has not come yet
+// returns no events, and Hurry then reads again within hurryAfter.
+func TestIntegrationStormWaker(t *testing.T) {
+	testenv.RequireRoot(t)
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(efd)
+	w := eventWaker{efd}
+	c := openTest(t, Options{LeadersOnly: true, Coalesce: 5 * time.Millisecond, Wake: w})
+	marker := fmt.Sprintf("storm-waker-%d", os.Getpid())
+	storm := exec.Command("/bin/sh", "-c",
+		`for j in 1 2; do (while [ ! -e "$1" ]; do /bin/true storm; done) & done; wait`, "storm", t.TempDir()+"/stop")
+	if err := storm.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = os.WriteFile(storm.Args[len(storm.Args)-1], nil, 0o600)
+		_ = storm.Wait()
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !c.storm {
+		if time.Now().After(deadline) {
+			t.Fatalf("no storm began (stats %+v)", c.Stats())
+		}
+		if _, err := c.Receive(); err != nil && !errors.Is(err, ErrLost) {
+			t.Fatal(err)
+		}
+	}
+	// A period far longer than the waits measured below; the storm's
+	// side socket (8 MiB) queues it.
+	const period = 3 * time.Second
+	c.SetCoalesce(period) // from the next wait on
+
+	// receiveExec receives until the exec of pid, and says how long it took.
+	receiveExec := func(pid int) time.Duration {
+		start := time.Now()
+		for time.Since(start) < 2*period {
+			evs, err := c.Receive()
+			if err != nil && !errors.Is(err, ErrLost) {
+				t.Fatal(err)
+			}
+			for _, e := range evs {
+				if e.What == WhatExec && e.TGID == pid {
+					return time.Since(start)
+				}
+			}
+		}
+		t.Fatalf("no exec of %d in %v", pid, 2*period)
+		return 0
+	}
+	woken := c.Stats().Woken
+	cmd := exec.Command("/bin/true", marker)
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	w.signal(t)
+	if took := receiveExec(cmd.Process.Pid); took > period/3 {
+		t.Errorf("the announced exec came after %v, want well within the %v period", took, period)
+	}
+	if c.Stats().Woken == woken {
+		t.Error("Stats.Woken did not count the wake-up")
+	}
+
+	// The signal before its exec: Receive returns early, maybe empty;
+	// Hurry reads again soon after, and finds the exec.
+	w.signal(t)
+	if _, err := c.Receive(); err != nil && !errors.Is(err, ErrLost) {
+		t.Fatal(err)
+	}
+	cmd = exec.Command("/bin/true", marker)
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	found := false
+	for !found && time.Since(start) < period/3 {
+		c.Hurry()
+		evs, err := c.Receive()
+		if err != nil && !errors.Is(err, ErrLost) {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			found = found || e.What == WhatExec && e.TGID == cmd.Process.Pid
+		}
+	}
+	if !found {
+		t.Errorf("hurried reads did not find the exec within %v (the period is %v)", period/3, period)
+	}
+}

@@ -3,6 +3,8 @@ package netlink
 import (
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestPeriodTimer checks the storm's clock: a wait returns at the next
@@ -10,7 +12,7 @@ import (
 // a stopped timer leaves a wait blocked until Close wakes it.
 func TestPeriodTimer(t *testing.T) {
 	const period = 20 * time.Millisecond
-	tm, err := newPeriodTimer()
+	tm, err := newPeriodTimer(-1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,8 +21,8 @@ func TestPeriodTimer(t *testing.T) {
 	}
 	for i := range 3 {
 		start := time.Now()
-		if err := tm.wait(); err != nil {
-			t.Fatalf("wait %d: %v", i, err)
+		if woken, err := tm.wait(); err != nil || woken {
+			t.Fatalf("wait %d: woken %v, %v", i, woken, err)
 		}
 		// The first period runs from set; each later one from the last
 		// expiration, so a wait lasts at most a period (plus scheduling).
@@ -30,7 +32,7 @@ func TestPeriodTimer(t *testing.T) {
 	}
 	time.Sleep(2 * period) // expirations pass unwaited-for
 	start := time.Now()
-	if err := tm.wait(); err != nil {
+	if _, err := tm.wait(); err != nil {
 		t.Fatal(err)
 	}
 	if took := time.Since(start); took > period/2 {
@@ -41,7 +43,10 @@ func TestPeriodTimer(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- tm.wait() }()
+	go func() {
+		_, err := tm.wait()
+		done <- err
+	}()
 	select {
 	case err := <-done:
 		t.Fatalf("a stopped timer's wait returned (%v)", err)
@@ -60,5 +65,42 @@ func TestPeriodTimer(t *testing.T) {
 	}
 	if err := tm.close(); err != nil {
 		t.Errorf("second close: %v", err)
+	}
+}
+
+// TestPeriodTimerWaker: the Waker's signal ends a wait long before the
+// period, and says so; a level it leaves behind (an eventfd still
+// readable) ends no later wait: only its edges count.
+func TestPeriodTimerWaker(t *testing.T) {
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(efd)
+	tm, err := newPeriodTimer(efd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tm.close()
+	const period = time.Hour
+	if err := tm.set(period); err != nil {
+		t.Fatal(err)
+	}
+	signal := func() {
+		if _, err := unix.Write(efd, []byte{1, 0, 0, 0, 0, 0, 0, 0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 2 { // never read: the eventfd stays readable
+		go func() { time.Sleep(20 * time.Millisecond); signal() }()
+		if woken, err := tm.wait(); err != nil || !woken {
+			t.Fatalf("wait %d: woken %v, %v; want woken", i, woken, err)
+		}
+	}
+	if err := tm.setFirst(30*time.Millisecond, period); err != nil {
+		t.Fatal(err)
+	}
+	if woken, err := tm.wait(); err != nil || woken {
+		t.Fatalf("a wait with the waker readable but not signalled: woken %v, %v; want the timer", woken, err)
 	}
 }

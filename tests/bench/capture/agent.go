@@ -228,7 +228,9 @@ func tail(s string, n int) string {
 type agentStats struct {
 	Capture struct {
 		Kernel struct {
-			Lost uint64 // ENOBUFS reported by the socket
+			Lost   uint64 // ENOBUFS reported by the socket
+			Storms uint64 // exec storms read every period
+			Woken  uint64 // storm periods the exec program ended early
 		}
 		ExecArgs struct {
 			ProgramNS uint64 // the BPF program's run time, while the kernel counts it

@@ -18,24 +18,25 @@ var errProbe = errors.New("probe not seen")
 
 // bench runs the measurements. It is not safe for concurrent use.
 type bench struct {
-	ctx      context.Context
-	binary   string   // spawnbeat
-	baseline string   // another spawnbeat run side by side on the storms; empty for none
-	set      settings // spawnbeat's capture settings
-	baseSet  settings // the baseline's
-	forkstat string   // forkstat's path; empty when it is not installed
-	esserver string   // the Elasticsearch test server's binary: a second spawnbeat ships to it on every storm; empty for none
-	tmp      string   // homes of the runs
-	runID    string   // in every marker, so runs never match each other's processes
-	n        int      // processes per storm
-	warmup   int      // processes of the same storm before each measured one; 0: none
-	keep     bool     // keep each run's home (output file, logs)
-	profile  string   // where each storm's CPU profile of spawnbeat goes; "": none
-	profSecs int      // each profile's length
-	probes   *direct  // starts the probe processes
-	fleet    fleet    // starts the storms' processes
-	log      io.Writer
-	probeSeq int
+	ctx         context.Context
+	binary      string   // spawnbeat
+	baseline    string   // another spawnbeat run side by side on the storms; empty for none
+	set         settings // spawnbeat's capture settings
+	baseSet     settings // the baseline's
+	forkstat    string   // forkstat's path; empty when it is not installed
+	esserver    string   // the Elasticsearch test server's binary: a second spawnbeat ships to it on every storm; empty for none
+	tmp         string   // homes of the runs
+	runID       string   // in every marker, so runs never match each other's processes
+	n           int      // processes per storm
+	warmup      int      // processes of the same storm before each measured one; 0: none
+	attackStorm bool     // the attacks run during a /bin/true storm
+	keep        bool     // keep each run's home (output file, logs)
+	profile     string   // where each storm's CPU profile of spawnbeat goes; "": none
+	profSecs    int      // each profile's length
+	probes      *direct  // starts the probe processes
+	fleet       fleet    // starts the storms' processes
+	log         io.Writer
+	probeSeq    int
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -511,6 +512,11 @@ type attackResult struct {
 	Stray     int             // alerts of processes that are not these attacks (others' tests on a shared machine)
 	Latencies []time.Duration // event.created − @timestamp of each attributed alert
 	Misses    []string        // for each attack without an alert: what spawnbeat wrote for its shell
+
+	// With -attack-storm: the storm's exec documents and their
+	// event.created − @timestamp, and the agent's counters at the end.
+	StormLatencies []time.Duration
+	Storms, Woken  uint64 // capture.Kernel.Storms and .Woken
 }
 
 // attackCode is the python of the attack: Elastic's rule, branch 1
@@ -532,6 +538,14 @@ func (b *bench) runAttacks(n, rep int) (attackResult, error) {
 		return res, err
 	}
 	m := markers{prefix: fmt.Sprintf("spawnbeat-bench-%s-attack-%d-", b.runID, rep), n: n}
+	stormMarker := m.prefix + "storm"
+	if b.attackStorm {
+		stop, err := b.startAttackStorm(a, stormMarker)
+		if err != nil {
+			return res, err
+		}
+		defer stop()
+	}
 	for i := range n {
 		if b.ctx.Err() != nil {
 			return res, b.ctx.Err()
@@ -545,6 +559,11 @@ func (b *bench) runAttacks(n, rep int) (attackResult, error) {
 	if _, err := b.probe(60*time.Second, a); err != nil {
 		return res, err
 	}
+	st, err := a.stats(b.ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Storms, res.Woken = st.Capture.Kernel.Storms, st.Capture.Kernel.Woken
 	if err := a.stop(30 * time.Second); err != nil {
 		b.logf("%s: spawnbeat did not exit cleanly after SIGTERM: %v", home, err)
 	}
@@ -552,6 +571,12 @@ func (b *bench) runAttacks(n, rep int) (attackResult, error) {
 	shells := make([]string, n) // python's first child exec, to explain a miss
 	var parseErr error
 	err = a.eachDoc(func(d *doc) {
+		if d.Event.Kind != "alert" && d.Event.Action == "exec" && slices.Contains(d.Process.Args, stormMarker) {
+			if l, err := docLatency(d); err == nil {
+				res.StormLatencies = append(res.StormLatencies, l)
+			}
+			return
+		}
 		if d.Event.Kind != "alert" {
 			if i, ok := m.index(d.Process.Parent.Args); ok && d.Event.Action == "exec" && shells[i] == "" {
 				shells[i] = fmt.Sprintf("%s %q (read_state %s), parent %s with %d args",
@@ -565,15 +590,14 @@ func (b *bench) runAttacks(n, rep int) (attackResult, error) {
 			return
 		}
 		alerts[i]++
-		ts, err1 := time.Parse(time.RFC3339Nano, d.Timestamp)
-		created, err2 := time.Parse(time.RFC3339Nano, d.Event.Created)
-		if err := errors.Join(err1, err2); err != nil {
+		l, err := docLatency(d)
+		if err != nil {
 			if parseErr == nil {
 				parseErr = fmt.Errorf("alert of attack %d: %w", i, err)
 			}
 			return
 		}
-		res.Latencies = append(res.Latencies, created.Sub(ts))
+		res.Latencies = append(res.Latencies, l)
 	})
 	if err = errors.Join(err, parseErr); err != nil {
 		return res, err
@@ -597,6 +621,50 @@ func (b *bench) runAttacks(n, rep int) (attackResult, error) {
 		_ = os.RemoveAll(home)
 	}
 	return res, nil
+}
+
+// docLatency is a document's event.created − @timestamp: how long after
+// the exec spawnbeat built it.
+func docLatency(d *doc) (time.Duration, error) {
+	ts, err1 := time.Parse(time.RFC3339Nano, d.Timestamp)
+	created, err2 := time.Parse(time.RFC3339Nano, d.Event.Created)
+	return created.Sub(ts), errors.Join(err1, err2)
+}
+
+// startAttackStorm starts two shell loops of /bin/true with marker as
+// argument, and returns once agent a reports an exec storm; stop ends the
+// loops and waits for them.
+func (b *bench) startAttackStorm(a *agent, marker string) (stop func(), err error) {
+	flag := filepath.Join(b.tmp, marker+".stop")
+	var loops []*exec.Cmd
+	stop = func() {
+		_ = os.WriteFile(flag, nil, 0o600)
+		for _, l := range loops {
+			_ = l.Wait()
+		}
+		_ = os.Remove(flag)
+	}
+	for range 2 {
+		l := exec.Command("/bin/sh", "-c", `while [ ! -e "$1" ]; do /bin/true "$2"; done`, "attack-storm", flag, marker)
+		if err := l.Start(); err != nil {
+			stop()
+			return nil, fmt.Errorf("start the attacks' storm: %w", err)
+		}
+		loops = append(loops, l)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		st, err := a.stats(b.ctx)
+		if err == nil && st.Capture.Kernel.Storms > 0 {
+			return stop, nil
+		}
+		if time.Now().After(deadline) {
+			stop()
+			if err != nil {
+				return nil, fmt.Errorf("the attacks' storm: %w", err)
+			}
+			return nil, errors.New("the attacks' storm: spawnbeat counted no exec storm in 10 s")
+		}
+	}
 }
 
 // attack runs python's pty.spawn with "exit" on a pipe as its stdin: the

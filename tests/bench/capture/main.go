@@ -29,24 +29,25 @@ func main() {
 
 // options are the command line's settings.
 type options struct {
-	n         int
-	rates     []int
-	kinds     []kind // the storms to run
-	reps      int
-	attacks   int
-	spawnbeat string
-	baseline  string // another spawnbeat to run side by side
-	forkstat  string
-	keep      bool
-	launchers int
-	boost     int    // spawnbeat.capture.priority_boost
-	execArgs  string // spawnbeat.capture.exec_args ("": the default)
-	baseArgs  string // … of the baseline
-	es        bool   // also ship every storm to Elasticsearch (tests/esserver), side by side
-	profile   string // save a CPU profile of spawnbeat's first profSecs of each storm here; "": none
-	profSecs  int
-	queue     string // "mem" or queueDisk, for spawnbeat and the baseline
-	warmup    int    // processes of the same storm each tool sees before the measured one
+	n           int
+	rates       []int
+	kinds       []kind // the storms to run
+	reps        int
+	attacks     int
+	spawnbeat   string
+	baseline    string // another spawnbeat to run side by side
+	forkstat    string
+	keep        bool
+	launchers   int
+	boost       int    // spawnbeat.capture.priority_boost
+	execArgs    string // spawnbeat.capture.exec_args ("": the default)
+	baseArgs    string // … of the baseline
+	es          bool   // also ship every storm to Elasticsearch (tests/esserver), side by side
+	profile     string // save a CPU profile of spawnbeat's first profSecs of each storm here; "": none
+	profSecs    int
+	queue       string // "mem" or queueDisk, for spawnbeat and the baseline
+	warmup      int    // processes of the same storm each tool sees before the measured one
+	attackStorm bool   // the attacks run during a /bin/true storm
 }
 
 // quick settings: a run of about a minute to check that everything works.
@@ -66,6 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fl.IntVar(&o.launchers, "launchers", defaultLaunchers, "launcher processes that start each storm's processes")
 	fl.IntVar(&o.reps, "reps", 3, "runs of each measurement; the table shows medians")
 	fl.IntVar(&o.attacks, "attacks", 100, "pty.spawn attacks per run for the detection latency; 0 skips them")
+	fl.BoolVar(&o.attackStorm, "attack-storm", false, "run the attacks during an exec storm (/bin/true from two shell loops), as an attack hidden in a busy host's execs would be")
 	quick := fl.Bool("quick", false, fmt.Sprintf("a fast run: -n %d -reps %d -attacks %d unless given", quickN, quickReps, quickAttacks))
 	fl.StringVar(&o.spawnbeat, "spawnbeat", "", "a spawnbeat binary to measure; empty builds ./cmd/spawnbeat")
 	fl.StringVar(&o.baseline, "baseline", "", "another spawnbeat binary (an older build, say) to run side by side on every storm; the report gives spawnbeat's CPU as a ratio to it")
@@ -229,7 +231,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	b := &bench{
 		ctx: ctx, binary: binary, baseline: o.baseline, forkstat: fsPath, esserver: esBin, tmp: tmp, n: o.n, warmup: o.warmup, keep: o.keep,
-		profile: o.profile, profSecs: o.profSecs,
+		attackStorm: o.attackStorm,
+		profile:     o.profile, profSecs: o.profSecs,
 		set:     settings{boost: o.boost, execArgs: o.execArgs, queue: o.queue, pprof: o.profile != ""},
 		baseSet: settings{boost: o.boost, execArgs: o.baseArgs, queue: o.queue},
 		runID:   strconv.FormatInt(time.Now().UnixNano()%1e9, 36),

@@ -359,7 +359,11 @@ func (r *report) writeES(w io.Writer) {
 }
 
 func (r *report) writeAttacks(w io.Writer) {
-	fmt.Fprintln(w, "Detection latency, `echo exit | /usr/bin/python3 -c 'import pty; pty.spawn(\"/bin/sh\") # <marker>'` run one after another (event.created − @timestamp of each alert):")
+	during := ""
+	if r.opts.attackStorm {
+		during = ", during an exec storm of /bin/true from two shell loops"
+	}
+	fmt.Fprintf(w, "Detection latency, `echo exit | /usr/bin/python3 -c 'import pty; pty.spawn(\"/bin/sh\") # <marker>'` run one after another%s (event.created − @timestamp of each alert):\n", during)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| run | attacks | exactly one alert | none | several | other alerts | python failed | median | p99 | max |")
 	fmt.Fprintln(w, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
@@ -398,6 +402,17 @@ func (r *report) writeAttacks(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nMedian of %d runs: latency median %s, p99 %s (target p99 < 10 ms: %s); all %d alerts pooled: p99 %s.\n",
 		len(r.attacks), ms(time.Duration(median(medians))), ms(p99), verdict, len(all), ms(percentile(all, 99)))
+	if r.opts.attackStorm {
+		var storm []time.Duration
+		var storms, woken []float64
+		for _, a := range r.attacks {
+			storm = append(storm, a.StormLatencies...)
+			storms, woken = append(storms, float64(a.Storms)), append(woken, float64(a.Woken))
+		}
+		slices.Sort(storm)
+		fmt.Fprintf(w, "\nThe storm's own %d exec documents, pooled: event.created − @timestamp median %s, p99 %s. Per run (medians): %.0f storms counted (capture.Kernel.Storms), %.0f storm periods ended early by the exec program (capture.Kernel.Woken).\n",
+			len(storm), ms(percentile(storm, 50)), ms(percentile(storm, 99)), median(storms), median(woken))
+	}
 }
 
 func ms(d time.Duration) string {
