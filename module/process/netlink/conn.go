@@ -180,9 +180,13 @@ type counters struct {
 // queued meanwhile in one go. stormQuietTicks periods in a row without an
 // exec end the storm, and the filters go back. (Each switch of a filter
 // costs the kernel a compile of it, some 100 µs: a storm that ended at its
-// first quiet period came and went dozens of times a second.) Each switch lets execs into the new
-// socket before it stops them at the old one, so that none is missed; an
-// exec that reached both is returned once.
+// first quiet period came and went dozens of times a second.) Each switch
+// lets execs into the new socket before it stops them at the old one, so
+// that none is missed; an exec that reached both is returned once.
+//
+// With Options.Wake, the Waker's signal ends a period's sleep at once:
+// the exec program's ring signals for an exec a rule could match, so that
+// SetCoalesce may set a longer period for the rest.
 //
 // The merge returns only events older than the cutoff, the moment just
 // before the polled socket's last read (which found it drained); the side
@@ -414,7 +418,8 @@ func (c *Conn) armDeadline() error {
 
 // Receive blocks until at least one selected event arrives and returns
 // the events of every datagram already queued, up to a batch of a few
-// hundred. The returned slice and its contents are valid until the next
+// hundred; in a storm, a sleep the Waker or Hurry cut short returns even
+// no events, so that the caller can tell whether to Hurry. The returned slice and its contents are valid until the next
 // Receive: they live in one buffer that the Conn allocated once.
 //
 // Datagrams from senders other than the kernel, malformed or truncated
