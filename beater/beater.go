@@ -177,13 +177,13 @@ func (b *Beater) detection(src *process.Source) (*detection.Detector, *rules.Wat
 	if err != nil {
 		return nil, nil, err
 	}
-	b.wakeFor(src, set)
+	wakeFor(src, set)
 	if !d.Reload.Enabled || len(d.Rules) == 0 {
 		return det, nil, nil
 	}
 	install := func(s *rules.Set) {
 		det.Install(s)
-		b.wakeFor(src, s)
+		wakeFor(src, s)
 	}
 	return det, rules.NewWatcher(opts, set, reloadDebounce, install, b.log), nil
 }
@@ -191,12 +191,11 @@ func (b *Beater) detection(src *process.Source) (*detection.Detector, *rules.Wat
 // wakeFor tells src which execs the rules of set can match, by their
 // names and their parents' (rules.Set.ExecMatches), so that an exec storm
 // delays only the others; when the rules cannot be narrowed so, every
-// exec counts.
-func (b *Beater) wakeFor(src *process.Source, set *rules.Set) {
+// exec counts. The capture logs which, once its exec program is loaded.
+func wakeFor(src *process.Source, set *rules.Set) {
 	matches, ok := set.ExecMatches()
 	if !ok {
 		src.WakeForAll()
-		b.log.Info("the rules may match any exec: in an exec storm, execs are read every 10 ms")
 		return
 	}
 	ways := make([]execargs.Way, len(matches))
@@ -204,8 +203,6 @@ func (b *Beater) wakeFor(src *process.Source, set *rules.Set) {
 		ways[i] = execargs.Way{Names: execNames(m.Names), Parents: execNames(m.Parents)}
 	}
 	src.WakeFor(ways)
-	b.log.Info("the rules match execs by their names or their parents': in an exec storm, those are read at once and the others every 40 ms",
-		zap.Int("ways", len(ways)))
 }
 
 // execNames converts patterns, keeping nil (any name) nil.

@@ -138,10 +138,14 @@ func (k *kernel) applyWake(log *zap.Logger) {
 		err := t.SetWake(k.wake.ways)
 		if err == nil {
 			c.SetCoalesce(coalesceWatched)
+			log.Info("in an exec storm, the execs the rules can match are read at once and the others every 40 ms",
+				zap.Int("ways", len(k.wake.ways)))
 			return
 		}
-		log.Warn("cannot have the exec program wake spawnbeat for the execs the rules watch; exec storms are read every 10 ms instead",
+		log.Warn("cannot have the exec program wake spawnbeat for the execs the rules can match; exec storms are read every 10 ms instead",
 			zap.Error(err))
+	} else {
+		log.Info("the rules may match any exec: in an exec storm, execs are read every 10 ms")
 	}
 	c.SetCoalesce(coalesceEvery)
 	if err := t.SetWake(nil); err != nil {
