@@ -42,7 +42,9 @@ func TestBindingsMatchSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	var maps, progs []string
-	for _, m := range regexp.MustCompile(`(?m)^\} (\w+) SEC\("\.maps"\);`).FindAllSubmatch(src, -1) {
+	// A map is declared by an anonymous struct ("} name SEC") or a named
+	// one ("struct type name SEC").
+	for _, m := range regexp.MustCompile(`(?m)^(?:\}|struct \w+) (\w+) SEC\("\.maps"\);`).FindAllSubmatch(src, -1) {
 		maps = append(maps, string(m[1]))
 	}
 	for _, m := range regexp.MustCompile(`(?m)^SEC\("[^"]+"\)\nint (\w+)\(`).FindAllSubmatch(src, -1) {

@@ -98,21 +98,17 @@ struct wake_any_ways {
 
 #define WAKE_NAMES_MAX 1024
 
-struct {
+// The two tries share one definition.
+struct wake_trie {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, WAKE_NAMES_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct wake_key);
 	__type(value, __u64);
-} wake_names SEC(".maps");
+};
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, WAKE_NAMES_MAX);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct wake_key);
-	__type(value, __u64);
-} wake_parents SEC(".maps");
+struct wake_trie wake_names SEC(".maps");
+struct wake_trie wake_parents SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
