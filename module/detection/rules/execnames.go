@@ -38,13 +38,10 @@ type ExecMatch struct {
 const MaxExecNames = 1024
 
 // maxAlternatives bounds the alternatives of one condition, and so the
-// ways ExecMatches returns. An `and` whose two sides would multiply past
-// it keeps one side alone; an `or` past it merges its alternatives into
-// one wider alternative.
+// ways ExecMatches returns (the exec program has a bit for each of 64). An
+// `and` whose two sides would multiply past it keeps one side alone; an
+// `or` past it merges its alternatives into one wider alternative.
 const maxAlternatives = 64
-
-// MaxExecMatches bounds the ways ExecMatches returns.
-const MaxExecMatches = maxAlternatives
 
 // ExecMatches returns the ways an exec document can match a rule of s:
 // every exec document that some rule matches takes one of them (each list
